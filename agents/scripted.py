@@ -1,0 +1,113 @@
+"""Scripted grasping policies.
+
+- :class:`RandomGraspPolicy` sees only the gripper state: it picks a random spot and wrist
+  angle in the bin, goes there while descending, and closes at the bottom. The paper's
+  indiscriminate data collector, before a learned one replaces it.
+- :class:`PrivilegedGraspPolicy` reads ground-truth object geometry from the simulator and
+  grasps across an object's narrowest horizontal axis: the ceiling learned policies are
+  compared to. It is never used to train anything that is evaluated without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.world import GraspWorld
+
+BOTTOM_MARGIN = 0.004  # m above the lowest reachable height at which the gripper closes
+ALIGNED = 0.012  # m horizontal error below which the gripper descends at full speed
+HOVER_CLEARANCE = 0.10  # m above the bottom kept while still far from the target
+
+
+def _wrap_half_turn(angle: float) -> float:
+    """Two-finger grasps are symmetric under a half turn: map to [-pi/2, pi/2)."""
+    return (angle + np.pi / 2) % np.pi - np.pi / 2
+
+
+def approach_action(world: GraspWorld, point_xy: np.ndarray, yaw: float) -> np.ndarray:
+    """Normalised action that brings the fingertip midpoint over ``point_xy`` at wrist ``yaw``,
+    descending as it aligns, and closes once at the bottom. Shape (5,), values in [-1, 1]."""
+    arm, layout, cfg = world.arm, world.config.layout, world.config.arm
+    finger_offset = arm.grasp_point()[:2] - arm.end_effector_position()[:2]
+    goal_xy = np.asarray(point_xy) - finger_offset
+    error_xy = goal_xy - arm.target_position[:2]
+    bottom = layout.workspace_z[0]
+    height = arm.target_position[2]
+    if height <= bottom + BOTTOM_MARGIN and np.linalg.norm(error_xy) < 2 * ALIGNED:
+        return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
+    distance = float(np.linalg.norm(error_xy))
+    floor = bottom if distance < ALIGNED * 2 else bottom + HOVER_CLEARANCE
+    dz = max(floor - height, -cfg.max_translation)
+    step = error_xy / cfg.max_translation
+    dyaw = _wrap_half_turn(yaw - arm.yaw) / cfg.max_yaw
+    action = np.array([step[0], step[1], dz / cfg.max_translation, dyaw, -1.0])
+    return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def grasp_pose(world: GraspWorld, body: int) -> tuple[np.ndarray, float]:
+    """Ground-truth grasp for an object: (centre xy (2,), wrist yaw closing across its narrow axis)."""
+    c = world.client
+    vertices = np.asarray(c.getMeshData(body)[1])
+    position, orientation = c.getBasePositionAndOrientation(body)
+    rotation = np.asarray(c.getMatrixFromQuaternion(orientation)).reshape(3, 3)
+    points = vertices @ rotation.T + np.asarray(position)
+    xy = points[:, :2]
+    centre = 0.5 * (xy.min(axis=0) + xy.max(axis=0))
+    _, axes = np.linalg.eigh(np.cov((xy - xy.mean(axis=0)).T))
+    minor = axes[:, 0]
+    # The fingers close along (-cos yaw, sin yaw): align that with the minor axis.
+    return centre, _wrap_half_turn(-float(np.arctan2(minor[1], minor[0])))
+
+
+class RandomGraspPolicy:
+    """Indiscriminate grasps at random places, using only the observation's gripper state."""
+
+    def __init__(self, world_config=None, seed: int | None = None) -> None:
+        from envs.config import WorldConfig
+
+        self.config = world_config or WorldConfig()
+        self.rng = np.random.default_rng(seed)
+        self.reset()
+
+    def reset(self) -> None:
+        layout = self.config.layout
+        self.target = np.array([self.rng.uniform(*layout.drop_x), self.rng.uniform(*layout.drop_y),
+                                layout.workspace_z[0]])
+        self.yaw = float(self.rng.uniform(-np.pi / 2, np.pi / 2))
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        cfg = self.config.arm
+        gripper = np.asarray(observation["gripper"], dtype=np.float64)
+        position, yaw = gripper[:3], gripper[3]
+        error = self.target - position
+        if error[2] > -BOTTOM_MARGIN - 0.01 and np.linalg.norm(error[:2]) < 0.02:
+            return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
+        action = np.array([*(error / cfg.max_translation), _wrap_half_turn(self.yaw - yaw) / cfg.max_yaw, -1.0])
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+class PrivilegedGraspPolicy:
+    """Grasps a chosen object using simulator ground truth (a ceiling, never a learner).
+
+    Args:
+        env: the environment whose ``unwrapped.world`` is read. The target is the instance
+            task's target when the env has one, otherwise the object nearest the bin centre.
+    """
+
+    def __init__(self, env) -> None:
+        self.env = env
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        env = self.env.unwrapped
+        world: GraspWorld = env.world
+        body = getattr(env, "target_body", None)
+        if body is None:
+            centre = world.home_position()[:2]
+            body = min(world.objects, key=lambda b: np.linalg.norm(world.object_position(b)[:2] - centre))
+        point, yaw = grasp_pose(world, body)
+        return approach_action(world, point, yaw)

@@ -1,0 +1,113 @@
+"""Configuration of the simulated grasping world (all lengths in metres, angles in radians)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """Simulation settings. The defaults are the fastest ones that keep grasps sound.
+
+    ``runs/bench_world.py --fidelity`` replays the same grasps with a high-fidelity setting and
+    reports how often the outcome agrees.
+    """
+
+    time_step: float = 1.0 / 240.0
+    solver_iterations: int = 50
+    substeps_per_action: int = 12
+    settle_chunk: int = 10
+    max_settle_steps: int = 300
+    settle_speed: float = 0.03  # m/s: objects slower than this count as settled
+    # Random blobs otherwise roll for seconds on the tray floor.
+    object_rolling_friction: float = 0.002
+    object_angular_damping: float = 0.5
+    close_steps: int = 30
+    lift_steps: int = 40
+
+    def scaled(self, factor: int) -> PhysicsConfig:
+        """A higher-fidelity copy: ``factor`` × the sub-steps at ``1/factor`` of the time step."""
+        return PhysicsConfig(
+            time_step=self.time_step / factor,
+            solver_iterations=self.solver_iterations * 3,
+            substeps_per_action=self.substeps_per_action * factor,
+            settle_chunk=self.settle_chunk * factor,
+            max_settle_steps=self.max_settle_steps * factor,
+            settle_speed=self.settle_speed,
+            object_rolling_friction=self.object_rolling_friction,
+            object_angular_damping=self.object_angular_damping,
+            close_steps=self.close_steps * factor,
+            lift_steps=self.lift_steps * factor,
+        )
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    """Where things stand: table, tray, arm, drop zone and the gripper's workspace."""
+
+    table_position: tuple[float, float, float] = (0.5, 0.0, -0.82)
+    tray_position: tuple[float, float, float] = (0.64, 0.075, -0.19)
+    arm_base_position: tuple[float, float, float] = (-0.1, 0.0, 0.07)
+    tray_floor_z: float = -0.185
+    # Objects are dropped uniformly in this rectangle (x range, y range) at ``drop_height``.
+    drop_x: tuple[float, float] = (0.47, 0.73)
+    drop_y: tuple[float, float] = (-0.13, 0.19)
+    drop_height: float = -0.12
+    drop_spacing: float = 0.03  # each further object is dropped this much higher
+    # The end-effector (link 6) target is clipped to this box.
+    workspace_x: tuple[float, float] = (0.42, 0.80)
+    workspace_y: tuple[float, float] = (-0.18, 0.26)
+    workspace_z: tuple[float, float] = (0.06, 0.40)
+    start_height: float = 0.30
+    lift_height: float = 0.40
+    # An object counts as lifted when its base is this far above the tray floor after the lift.
+    lift_threshold: float = 0.15
+    # Anything beyond this box (or below it) has left the workspace.
+    bounds_low: tuple[float, float, float] = (-0.2, -0.7, -0.6)
+    bounds_high: tuple[float, float, float] = (1.4, 0.7, 1.5)
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """Kuka iiwa with PyBullet's 2-finger gripper."""
+
+    max_force: float = 200.0
+    finger_force: float = 30.0
+    finger_tip_force: float = 10.0
+    finger_open: float = 0.3
+    position_gain: float = 0.3
+    max_joint_velocity: float = 3.0
+    max_translation: float = 0.05
+    max_yaw: float = 0.25
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Image size (pixels, square) and the two cameras' placement."""
+
+    image_size: int = 64
+    scene_target: tuple[float, float, float] = (0.62, 0.06, -0.18)
+    scene_distance: float = 1.0
+    scene_yaw: float = 245.0
+    scene_pitch: float = -56.0
+    scene_fov: float = 36.0
+    wrist_offset: tuple[float, float, float] = (0.0, 0.16, 0.10)
+    wrist_target_offset: tuple[float, float, float] = (0.0, 0.0, 0.27)
+    wrist_fov: float = 60.0
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Everything that defines the world; pass to :class:`envs.world.GraspWorld`."""
+
+    num_objects: int = 5
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
+    arm: ArmConfig = field(default_factory=ArmConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_objects <= 10:
+            raise ValueError(f"num_objects must be in 1..10, got {self.num_objects}")
+        if not 16 <= self.camera.image_size <= 512:
+            raise ValueError(f"image_size must be in 16..512 pixels, got {self.camera.image_size}")

@@ -1,0 +1,191 @@
+"""``KukaGrasp-v0``: indiscriminate grasping in a bin of objects.
+
+Observation (``Dict``):
+    ``image``   scene camera, (H, W, 3) uint8;
+    ``gripper`` end-effector xyz (m), wrist yaw (rad), finger opening (rad), (5,) float32;
+    ``wrist``   wrist camera, (H, W, 3) uint8 (only with ``wrist_view=True``).
+Action: ``Box(-1, 1, (5,))`` = ``[dx, dy, dz, dyaw, close]``. Translations are scaled by
+``ArmConfig.max_translation`` (m), yaw by ``ArmConfig.max_yaw`` (rad); out-of-range values are
+clipped to [-1, 1]; NaN/inf or a wrong shape raise ``ValueError``. ``close > 0`` ends the episode
+with close → lift → outcome image. With ``auto_descend=True`` the gripper descends a fixed
+amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
+
+``info`` carries sensor extras (``outcome_image`` after a grasp; ``pre_image``/``post_image``
+with ``record_triplet=True``) and, under ``info["ground_truth"]``, what only the simulator
+knows: objects, lifted objects, segmentation masks. Policies must never read the latter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.config import CameraConfig, WorldConfig
+from envs.objects import ObjectSpec, object_name, resolve_objects
+from envs.world import GraspOutcome, GraspWorld
+from rewards.base import GraspContext, RewardFunction
+from rewards.ground_truth import IndiscriminateReward
+
+ACTION_DIM = 5
+GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far inside it)
+
+
+def make_world_config(num_objects: int, image_size: int, base: WorldConfig | None) -> WorldConfig:
+    """``base`` (or the defaults) with the object count and image size replaced."""
+    base = base or WorldConfig()
+    camera = dataclasses.replace(base.camera, image_size=image_size)
+    return dataclasses.replace(base, num_objects=num_objects, camera=camera)
+
+
+def validate_action(action: Any) -> np.ndarray:
+    """Return the action as float64 (5,) clipped to [-1, 1]; raise ``ValueError`` if malformed."""
+    array = np.asarray(action, dtype=np.float64)
+    if array.shape != (ACTION_DIM,):
+        raise ValueError(f"action must have shape ({ACTION_DIM},) = [dx, dy, dz, dyaw, close], got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"action must be finite, got {array.tolist()}")
+    return np.clip(array, -1.0, 1.0)
+
+
+class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+    """Grasp anything: reward 1 when an object is lifted (or as ``reward`` says)."""
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    def __init__(self, objects: ObjectSpec = "seen", num_objects: int = 5, image_size: int = 64,
+                 max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
+                 record_triplet: bool = False, reward: RewardFunction | None = None,
+                 render_mode: str | None = None, world_config: WorldConfig | None = None) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        if max_steps < 2:
+            raise ValueError(f"max_steps must be at least 2, got {max_steps}")
+        self.object_paths = resolve_objects(objects)
+        if num_objects > len(self.object_paths):
+            raise ValueError(f"num_objects={num_objects} but the object set holds only {len(self.object_paths)} URDFs")
+        self.config = make_world_config(num_objects, image_size, world_config)
+        self.max_steps = max_steps
+        self.auto_descend = auto_descend
+        self.wrist_view = wrist_view
+        self.record_triplet = record_triplet
+        self.reward_function: RewardFunction = reward or self.default_reward()
+        self.render_mode = render_mode
+        self.world = GraspWorld(self.config, gui=render_mode == "human")
+        self.observation_space = spaces.Dict(self._observation_spaces(self.config.camera))
+        self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), dtype=np.float32)
+        self._steps = 0
+        self._episode_active = False
+        self._pre: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def default_reward(self) -> RewardFunction:
+        return IndiscriminateReward()
+
+    def _observation_spaces(self, camera: CameraConfig) -> dict[str, spaces.Space]:
+        image = spaces.Box(0, 255, (camera.image_size, camera.image_size, 3), dtype=np.uint8)
+        result: dict[str, spaces.Space] = {
+            "image": image,
+            "gripper": spaces.Box(-GRIPPER_LIMIT, GRIPPER_LIMIT, (5,), dtype=np.float32),
+        }
+        if self.wrist_view:
+            result["wrist"] = image
+        return result
+
+    def _choose_task(self) -> None:
+        """Pick what this episode asks for (the instance task picks a target and goal)."""
+
+    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...]) -> GraspContext:
+        return GraspContext(goal_image=None, outcome_image=outcome_image, lifted=lifted)
+
+    def _task_info(self) -> dict[str, Any]:
+        return {}
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        chosen = self.np_random.choice(len(self.object_paths), self.config.num_objects, replace=False)
+        self.world.reset([self.object_paths[i] for i in chosen], self.np_random)
+        self._steps = 0
+        self._episode_active = True
+        self._choose_task()
+        self._pre = self.world.render_scene(hide_arm=True, with_mask=True) if self.record_triplet else None
+        return self._observation(), self._info()
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if not self._episode_active:
+            raise RuntimeError("the episode is over (or never began): call reset() before step()")
+        act = validate_action(action)
+        arm = self.config.arm
+        self._steps += 1
+        if self.auto_descend:
+            layout = self.config.layout
+            act[2] = -(layout.start_height - layout.workspace_z[0]) / (self.max_steps - 1) / arm.max_translation
+        close = act[4] > 0
+        if not close:
+            self.world.move(act[:3] * arm.max_translation, act[3] * arm.max_yaw)
+            at_bottom = self.world.arm.target_position[2] <= self.config.layout.workspace_z[0] + 1e-6
+            close = self.auto_descend and at_bottom
+        fault = self.world.fault()
+        reward, terminated, info = 0.0, False, self._info(fault=fault)
+        if fault is None and close:
+            reward, info = self._attempt_grasp()
+            terminated = True
+        elif fault is not None:
+            terminated = True
+        truncated = not terminated and self._steps >= self.max_steps
+        self._episode_active = not (terminated or truncated)
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """``rgb_array``: the scene camera image (H, W, 3) uint8. ``human``: PyBullet's GUI shows it."""
+        if self.render_mode == "rgb_array":
+            return self.world.render_scene()[0]
+        return None
+
+    def close(self) -> None:
+        self.world.close()
+
+    # ------------------------------------------------------------------ internals
+    def _attempt_grasp(self) -> tuple[float, dict[str, Any]]:
+        outcome: GraspOutcome = self.world.grasp()
+        outcome_image = self.world.render_wrist()[0]
+        names = tuple(object_name(self.world.object_urdfs[b]) for b in outcome.lifted)
+        info = self._info(fault=outcome.fault, outcome=outcome)
+        info["outcome_image"] = outcome_image
+        info["grasp_attempted"] = True
+        if self.record_triplet and self._pre is not None:
+            post, post_mask = self.world.render_scene(hide_arm=True, hide=outcome.lifted, with_mask=True)
+            info["pre_image"], info["post_image"] = self._pre[0], post
+            info["ground_truth"]["pre_mask"] = self._pre[1]
+            info["ground_truth"]["post_mask"] = post_mask
+        reward = 0.0 if outcome.fault else float(self.reward_function(self._context(outcome_image, names)))
+        info["is_success"] = outcome.fault is None and self._succeeded(names)
+        return reward, info
+
+    def _succeeded(self, lifted: tuple[str, ...]) -> bool:
+        return len(lifted) > 0
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        obs = {"image": self.world.render_scene()[0], "gripper": self.world.arm.gripper_state()}
+        if self.wrist_view:
+            obs["wrist"] = self.world.render_wrist()[0]
+        return obs
+
+    def _info(self, fault: str | None = None, outcome: GraspOutcome | None = None) -> dict[str, Any]:
+        world = self.world
+        lifted = outcome.lifted if outcome else ()
+        truth = {
+            "object_ids": list(world.objects),
+            "objects": [object_name(world.object_urdfs[b]) for b in world.objects],
+            "urdfs": [str(world.object_urdfs[b]) for b in world.objects],
+            "lifted_ids": list(lifted),
+            "lifted": [object_name(world.object_urdfs[b]) for b in lifted],
+            "object_poses": world.object_poses(),
+        }
+        truth.update(self._task_info())
+        return {"is_success": False, "grasp_attempted": False, "fault": fault, "ground_truth": truth}

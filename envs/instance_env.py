@@ -1,0 +1,76 @@
+"""``KukaInstanceGrasp-v0``: grasp the object shown in a goal image.
+
+Adds to :class:`envs.grasp_env.KukaGraspEnv`'s observation a ``goal``: an outcome image of the
+target object taken in a different episode (see :mod:`envs.goal_bank`). Success means the
+target, and no other object, was lifted. The reward is injectable (default: ground truth).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.config import CameraConfig
+from envs.goal_bank import GoalBank
+from envs.grasp_env import KukaGraspEnv
+from envs.objects import object_name
+from rewards.base import GraspContext, RewardFunction
+from rewards.ground_truth import OracleReward
+
+
+class KukaInstanceGraspEnv(KukaGraspEnv):
+    """Goal-conditioned grasping. Extra keyword: ``goal_bank`` (shared between envs to save work)."""
+
+    def __init__(self, *args: Any, goal_bank: GoalBank | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.goal_bank = goal_bank or GoalBank(self.config)
+        if self.goal_bank.world_config.camera.image_size != self.config.camera.image_size:
+            raise ValueError("goal bank image size differs from the environment's image_size")
+        self.target_body: int | None = None
+        self.goal_image = np.zeros(self.observation_space["goal"].shape, dtype=np.uint8)
+
+    def default_reward(self) -> RewardFunction:
+        return OracleReward()
+
+    def _observation_spaces(self, camera: CameraConfig) -> dict[str, spaces.Space]:
+        result = super()._observation_spaces(camera)
+        result["goal"] = spaces.Box(0, 255, (camera.image_size, camera.image_size, 3), dtype=np.uint8)
+        return result
+
+    def _choose_task(self) -> None:
+        world = self.world
+        order = self.np_random.permutation(len(world.objects))
+        for index in order:
+            body = world.objects[int(index)]
+            if self.goal_bank.has_goal(world.object_urdfs[body]):
+                self.target_body = body
+                self.goal_image = self.goal_bank.sample(world.object_urdfs[body], self.np_random)
+                return
+        raise RuntimeError("no object in this bin could be grasped alone to make a goal image; "
+                           f"objects: {[object_name(world.object_urdfs[b]) for b in world.objects]}")
+
+    def _target_name(self) -> str | None:
+        if self.target_body is None:
+            return None
+        return object_name(self.world.object_urdfs[self.target_body])
+
+    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...]) -> GraspContext:
+        return GraspContext(goal_image=self.goal_image, outcome_image=outcome_image, lifted=lifted,
+                            target=self._target_name())
+
+    def _succeeded(self, lifted: tuple[str, ...]) -> bool:
+        return lifted == (self._target_name(),)
+
+    def _task_info(self) -> dict[str, Any]:
+        return {"target": self._target_name(), "target_id": self.target_body}
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        obs = super()._observation()
+        obs["goal"] = self.goal_image.copy()
+        return obs
+
+    def close(self) -> None:
+        super().close()
+        self.goal_bank.close()

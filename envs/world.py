@@ -1,0 +1,213 @@
+"""The PyBullet world: table, tray, Kuka arm, objects and cameras, with no Gymnasium in sight.
+
+The arm, table and tray are loaded once per world; a reset only swaps the objects and settles
+them together, which is what makes the world fast. Each world owns its own ``BulletClient``, so
+several live side by side in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pybullet
+import pybullet_data
+from pybullet_utils.bullet_client import BulletClient
+
+from envs.arm import FINGER_LINKS, KukaArm
+from envs.cameras import SceneCamera, WristCamera
+from envs.config import WorldConfig
+
+HIDDEN_POSITION = (0.0, 0.0, -50.0)
+MAX_SPEED = 20.0  # m/s; anything faster has exploded
+
+
+class UnloadableObjectError(RuntimeError):
+    """A URDF could not be loaded by PyBullet."""
+
+
+@dataclass(frozen=True)
+class GraspOutcome:
+    """What a grasp attempt (close → lift) produced.
+
+    Attributes:
+        lifted: PyBullet body ids of the objects above the lift threshold.
+        held: body ids in contact with the fingers after the lift.
+        fault: why the world became invalid during the attempt, or None.
+    """
+
+    lifted: tuple[int, ...]
+    held: tuple[int, ...]
+    fault: str | None = None
+
+
+class GraspWorld:
+    """Simulated bin-picking cell. All poses are in the world frame, metres and radians."""
+
+    def __init__(self, config: WorldConfig | None = None, gui: bool = False) -> None:
+        self.config = config or WorldConfig()
+        self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
+        c, layout, physics = self.client, self.config.layout, self.config.physics
+        c.setAdditionalSearchPath(pybullet_data.getDataPath())
+        c.setPhysicsEngineParameter(numSolverIterations=physics.solver_iterations,
+                                    fixedTimeStep=physics.time_step, deterministicOverlappingPairs=1)
+        c.setGravity(0, 0, -9.81)
+        c.loadURDF("plane.urdf", (0, 0, -1), useFixedBase=True)
+        self.table = c.loadURDF("table/table.urdf", layout.table_position, useFixedBase=True)
+        self.tray = c.loadURDF("tray/tray.urdf", layout.tray_position, (0, 0, 1, 0), useFixedBase=True)
+        self.arm = KukaArm(c, layout.arm_base_position, self.config.arm)
+        self.scene_camera = SceneCamera(c, self.config.camera)
+        self.wrist_camera = WristCamera(c, self.config.camera)
+        self.objects: list[int] = []
+        self.object_urdfs: dict[int, Path] = {}
+        self._hidden: set[int] = set()
+        self.steps = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        with contextlib.suppress(pybullet.error):
+            self.client.disconnect()
+
+    def reset(self, urdfs: Sequence[Path], rng: np.random.Generator) -> None:
+        """Replace the objects with ``urdfs`` dropped at random poses, settle them, home the arm.
+
+        Raises:
+            UnloadableObjectError: PyBullet cannot load one of the URDFs (the message names it).
+        """
+        c, layout = self.client, self.config.layout
+        for body in self.objects:
+            c.removeBody(body)
+        self.objects, self.object_urdfs, self._hidden = [], {}, set()
+        self.arm.reset(self.home_position())
+        for index, urdf in enumerate(urdfs):
+            position = (rng.uniform(*layout.drop_x), rng.uniform(*layout.drop_y),
+                        layout.drop_height + layout.drop_spacing * index)
+            orientation = c.getQuaternionFromEuler(rng.uniform(-np.pi, np.pi, size=3).tolist())
+            try:
+                body = c.loadURDF(str(urdf), position, orientation)
+            except pybullet.error as error:
+                raise UnloadableObjectError(f"PyBullet could not load object URDF {urdf}: {error}") from None
+            physics = self.config.physics
+            c.changeDynamics(body, -1, rollingFriction=physics.object_rolling_friction,
+                             spinningFriction=physics.object_rolling_friction,
+                             angularDamping=physics.object_angular_damping)
+            self.objects.append(body)
+            self.object_urdfs[body] = Path(urdf)
+        self.settle()
+
+    def settle(self) -> int:
+        """Step until every object is nearly still (or ``max_settle_steps``); return steps taken."""
+        physics = self.config.physics
+        taken = 0
+        while taken < physics.max_settle_steps:
+            self.step(physics.settle_chunk)
+            taken += physics.settle_chunk
+            speeds = [np.linalg.norm(self.client.getBaseVelocity(b)[0]) for b in self.objects]
+            if max(speeds, default=0.0) < physics.settle_speed:
+                break
+        return taken
+
+    def home_position(self) -> np.ndarray:
+        """End-effector start position: above the tray centre."""
+        layout = self.config.layout
+        return np.array([np.mean(layout.drop_x), np.mean(layout.drop_y), layout.start_height])
+
+    def step(self, n: int) -> None:
+        for _ in range(n):
+            self.client.stepSimulation()
+        self.steps += n
+
+    # ------------------------------------------------------------------ control
+    def clip_to_workspace(self, position: np.ndarray) -> np.ndarray:
+        layout = self.config.layout
+        low = np.array([layout.workspace_x[0], layout.workspace_y[0], layout.workspace_z[0]])
+        high = np.array([layout.workspace_x[1], layout.workspace_y[1], layout.workspace_z[1]])
+        return np.clip(position, low, high)
+
+    def move(self, translation: np.ndarray, yaw_change: float) -> None:
+        """Move the end-effector target by ``translation`` (m, (3,)) and the wrist by ``yaw_change``.
+
+        The target is clipped to the workspace box; the arm tracks it for one action's sub-steps.
+        """
+        target = self.clip_to_workspace(self.arm.target_position + np.asarray(translation))
+        self.arm.set_target(target, self.arm.yaw + float(yaw_change))
+        self.step(self.config.physics.substeps_per_action)
+
+    def grasp(self) -> GraspOutcome:
+        """Close the fingers, lift to ``lift_height`` and report what came up."""
+        physics, layout = self.config.physics, self.config.layout
+        self.arm.set_fingers(0.0)
+        self.step(physics.close_steps)
+        lifted_target = self.arm.target_position.copy()
+        lifted_target[2] = layout.lift_height
+        self.arm.set_target(lifted_target, self.arm.yaw)
+        self.step(physics.lift_steps)
+        fault = self.fault()
+        threshold = layout.tray_floor_z + layout.lift_threshold
+        lifted = tuple(b for b in self.objects if self.object_position(b)[2] > threshold)
+        held = tuple(b for b in self.objects if self._touches_fingers(b))
+        return GraspOutcome(lifted=lifted, held=held, fault=fault)
+
+    def _touches_fingers(self, body: int) -> bool:
+        return any(self.client.getContactPoints(self.arm.body, body, link, -1) for link in FINGER_LINKS)
+
+    # ------------------------------------------------------------------ state
+    def object_position(self, body: int) -> np.ndarray:
+        return np.asarray(self.client.getBasePositionAndOrientation(body)[0])
+
+    def object_poses(self) -> np.ndarray:
+        """Position and orientation of each object, (N, 7): xyz then quaternion xyzw."""
+        poses = [np.concatenate(self.client.getBasePositionAndOrientation(b)) for b in self.objects]
+        return np.asarray(poses, dtype=np.float64).reshape(len(self.objects), 7)
+
+    def fault(self) -> str | None:
+        """Why the world is no longer valid (an object or the arm left the workspace, exploded), or None."""
+        layout = self.config.layout
+        low, high = np.asarray(layout.bounds_low), np.asarray(layout.bounds_high)
+        for body in self.objects:
+            if body in self._hidden:
+                continue
+            position = self.object_position(body)
+            velocity = np.asarray(self.client.getBaseVelocity(body)[0])
+            if not np.all(np.isfinite(position)) or np.linalg.norm(velocity) > MAX_SPEED:
+                return f"object {self.object_urdfs[body].stem} exploded"
+            if np.any(position < low) or np.any(position > high):
+                return f"object {self.object_urdfs[body].stem} left the workspace"
+        ee = self.arm.end_effector_position()
+        if not np.all(np.isfinite(ee)) or np.linalg.norm(ee - self.arm.target_position) > 0.25:
+            return "arm lost track of its target"
+        return None
+
+    # ------------------------------------------------------------------ images
+    @contextlib.contextmanager
+    def _hidden_bodies(self, bodies: Sequence[int]) -> Iterator[None]:
+        """Move bodies out of sight for a render and put them back exactly (no physics runs)."""
+        c = self.client
+        saved = [(b, c.getBasePositionAndOrientation(b), c.getBaseVelocity(b)) for b in bodies]
+        for body in bodies:
+            c.resetBasePositionAndOrientation(body, HIDDEN_POSITION, (0, 0, 0, 1))
+        try:
+            yield
+        finally:
+            for body, (position, orientation), (linear, angular) in saved:
+                c.resetBasePositionAndOrientation(body, position, orientation)
+                c.resetBaseVelocity(body, linear, angular)
+
+    def render_scene(self, hide_arm: bool = False, hide: Sequence[int] = (),
+                     with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scene camera image (H, W, 3) uint8 and optional body-id mask (H, W) int32.
+
+        ``hide_arm`` renders the bin without the arm; ``hide`` lists objects to leave out
+        (a held object, for the post-grasp image).
+        """
+        bodies = ([self.arm.body] if hide_arm else []) + list(hide)
+        with self._hidden_bodies(bodies):
+            return self.scene_camera.render(with_mask)
+
+    def render_wrist(self, with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image."""
+        position, orientation = self.arm.end_effector_pose()
+        return self.wrist_camera.render(position, orientation, with_mask)
