@@ -1,6 +1,10 @@
-"""Swappable reward functions: see :mod:`rewards.base` for the protocol."""
+"""Swappable reward functions: see :mod:`rewards.base` for the protocol, :mod:`rewards.registry` to choose one."""
 
-from rewards.base import GraspContext, RewardFunction
+from rewards.base import GraspContext, RewardError, RewardFunction
 from rewards.ground_truth import IndiscriminateReward, OracleReward
+from rewards.registry import available_rewards, make_reward, parse_reward_kwargs, register_reward
 
-__all__ = ["GraspContext", "IndiscriminateReward", "OracleReward", "RewardFunction"]
+__all__ = [
+    "GraspContext", "IndiscriminateReward", "OracleReward", "RewardError", "RewardFunction",
+    "available_rewards", "make_reward", "parse_reward_kwargs", "register_reward",
+]

@@ -6,9 +6,13 @@ import numpy as np
 
 from rewards.base import GraspContext
 
+BINARY_THRESHOLD = 0.5  # a 0/1 reward counts an attempt as a success at or above this
+
 
 class _PerItem:
     """Batched scoring by scoring each context in turn."""
+
+    threshold: float = BINARY_THRESHOLD
 
     def batch(self, contexts: list[GraspContext]) -> np.ndarray:
         return np.array([self(c) for c in contexts], dtype=np.float32)  # type: ignore[operator]
