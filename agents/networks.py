@@ -1,0 +1,131 @@
+"""Networks shared by QT-Opt and SAC: an encoder for the Dict observation and a Q-function head.
+
+Observation keys (any subset beyond ``image`` and ``gripper``):
+    ``image``   scene (H, W, 3) uint8;   ``heatmap`` Grasp2Vec goal heatmap (H, W, 1) uint8, stacked
+    onto the scene as a 4th channel;     ``gripper`` (5,) float32;
+    ``goal``    goal image (H, W, 3) uint8, its own small CNN;   ``goal_embedding`` (D,) float32.
+Image inputs to :class:`ObservationEncoder` are float (B, C, H, W) in [0, 1] (what SB3's
+preprocessing yields); :func:`to_network_input` turns raw uint8 (B, H, W, C) batches into that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from gymnasium import spaces
+from torch import nn
+
+IMAGE_KEYS = ("image", "heatmap", "goal")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Sizes of the observation encoder."""
+
+    channels: tuple[int, ...] = (32, 64, 64)  # stride-2 3x3 convolutions
+    features: int = 256  # output size
+    use_goal_image: bool = True  # encode ``goal`` when the observation has it
+
+
+def conv_stack(in_channels: int, image_size: int, channels: tuple[int, ...]) -> tuple[nn.Sequential, int]:
+    """Stride-2 conv layers + flatten; returns the module and its output size for a square image."""
+    layers: list[nn.Module] = []
+    size = image_size
+    for out in channels:
+        layers += [nn.Conv2d(in_channels, out, 3, stride=2, padding=1), nn.ReLU()]
+        in_channels, size = out, (size + 1) // 2
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers), in_channels * size * size
+
+
+def image_shape(space: spaces.Box, channels_first: bool) -> tuple[int, int]:
+    """(channels, size) of a square image space."""
+    c, h, w = space.shape if channels_first else (space.shape[2], space.shape[0], space.shape[1])
+    if h != w:
+        raise ValueError(f"images must be square, got {space.shape}")
+    return c, h
+
+
+class ObservationEncoder(nn.Module):
+    """Dict observation → feature vector (B, ``config.features``).
+
+    Args:
+        observation_space: the Dict space; images channel-last unless ``channels_first``.
+        config: layer sizes.
+        channels_first: True for spaces SB3 has transposed to (C, H, W).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, config: EncoderConfig = EncoderConfig(),
+                 channels_first: bool = False) -> None:
+        super().__init__()
+        s = observation_space.spaces
+        for key in ("image", "gripper"):
+            if key not in s:
+                raise ValueError(f"observation space needs key {key!r}, has {sorted(s)}")
+        channels, size = image_shape(s["image"], channels_first)
+        self.use_heatmap = "heatmap" in s
+        if self.use_heatmap:
+            channels += image_shape(s["heatmap"], channels_first)[0]
+        self.scene, scene_out = conv_stack(channels, size, config.channels)
+        fused = scene_out + s["gripper"].shape[0]
+        self.use_goal_image = config.use_goal_image and "goal" in s
+        if self.use_goal_image:
+            goal_channels, goal_size = image_shape(s["goal"], channels_first)
+            self.goal, goal_out = conv_stack(goal_channels, goal_size, config.channels)
+            fused += goal_out
+        self.use_goal_embedding = "goal_embedding" in s
+        if self.use_goal_embedding:
+            fused += s["goal_embedding"].shape[0]
+        self.fuse = nn.Sequential(nn.Linear(fused, config.features), nn.ReLU())
+        self.features = config.features
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        scene = observations["image"]
+        if self.use_heatmap:
+            scene = torch.cat([scene, observations["heatmap"]], dim=1)
+        parts = [self.scene(scene), observations["gripper"].float()]
+        if self.use_goal_image:
+            parts.append(self.goal(observations["goal"]))
+        if self.use_goal_embedding:
+            parts.append(observations["goal_embedding"].float())
+        return self.fuse(torch.cat(parts, dim=1))
+
+
+def to_network_input(observations: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Raw batches (uint8 (B, H, W, C) images) → encoder input (float (B, C, H, W) in [0, 1])."""
+    result = {}
+    for key, value in observations.items():
+        if key in IMAGE_KEYS:
+            value = value.permute(0, 3, 1, 2).float() / 255.0
+        result[key] = value
+    return result
+
+
+class QNetwork(nn.Module):
+    """Q(s, a, g) as a logit: sigmoid(Q) is the predicted probability of grasp success.
+
+    ``encode`` runs once per state; ``head`` scores many actions per state (for CEM).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, action_dim: int, config: EncoderConfig = EncoderConfig(),
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.encoder = ObservationEncoder(observation_space, config)
+        self.action = nn.Sequential(nn.Linear(action_dim, 64), nn.ReLU())
+        self.mlp = nn.Sequential(nn.Linear(config.features + 64, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def encode(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Raw observation batch → state features (B, F)."""
+        return self.encoder(to_network_input(observations))
+
+    def head(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Features (B, F) with actions (B, N, A) → logits (B, N); or (B, F) with (B, A) → (B,)."""
+        if actions.dim() == 2:
+            return self.head(features, actions.unsqueeze(1)).squeeze(1)
+        n = actions.shape[1]
+        expanded = features.unsqueeze(1).expand(-1, n, -1)
+        return self.mlp(torch.cat([expanded, self.action(actions)], dim=-1)).squeeze(-1)
+
+    def forward(self, observations: dict[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encode(observations), actions)
