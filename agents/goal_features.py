@@ -1,0 +1,153 @@
+"""Grasp2Vec goal information in the policy's observation.
+
+:class:`GoalFeatures` adds to an observation batch that has ``image`` (scene) and ``goal`` (goal
+image), both uint8 (B, H, W, 3):
+
+- ``heatmap`` (B, H, W, 1) uint8: φ_o(goal) · φ_s-spatial(scene) (:func:`embedding.heatmap.goal_heatmap`),
+  min-max scaled to 0..255 per image. Policies stack it onto the scene as a 4th channel.
+- ``goal_embedding`` (B, D) float32: φ_o(goal).
+
+The goal embedding is computed once per distinct goal (once per episode in the wrapper, once per
+relabeled episode in :func:`agents.relabel.relabel_episode`); the scene map once per step. When
+the policy's images are smaller or larger than the model's ``config.image_size``, inputs are
+resized bilinearly to the model's size and the heatmap back to the policy's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from gymnasium import spaces
+
+from embedding.heatmap import goal_embeddings, heatmap_from_embeddings
+
+
+@dataclass(frozen=True)
+class GoalFeaturesConfig:
+    """Which goal features the policy sees."""
+
+    heatmap: bool = True
+    embedding: bool = False
+    keep_goal_image: bool = True  # relabeling needs the goal image to recompute the features
+
+    def __post_init__(self) -> None:
+        if not (self.heatmap or self.embedding):
+            raise ValueError("GoalFeaturesConfig needs heatmap=True or embedding=True (or no wrapper at all)")
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (B, H, W, C) → uint8 (B, size, size, C), bilinear; unchanged when already that size."""
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    x = F.interpolate(images.permute(0, 3, 1, 2).float(), size=(size, size), mode="bilinear", align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def scale_to_uint8(heatmaps: torch.Tensor) -> torch.Tensor:
+    """Per-image min-max scaling of (B, H, W) float to uint8 0..255 (a flat map becomes zeros)."""
+    flat = heatmaps.reshape(len(heatmaps), -1)
+    low, high = flat.min(dim=1).values, flat.max(dim=1).values
+    span = (high - low).clamp_min(1e-8)[:, None, None]
+    return ((heatmaps - low[:, None, None]) / span * 255.0).round().to(torch.uint8)
+
+
+class GoalFeatures:
+    """Computes Grasp2Vec goal features for observation batches.
+
+    Args:
+        model: an ``embedding.model.Grasp2Vec`` (anything with ``config.image_size``,
+            ``embed_outcomes`` and ``scene_feature_map`` works); it is put in eval mode.
+        config: which features to add.
+    """
+
+    def __init__(self, model: Any, config: GoalFeaturesConfig = GoalFeaturesConfig()) -> None:
+        self.model = model.eval() if hasattr(model, "eval") else model
+        self.config = config
+        self.model_size = int(model.config.image_size)
+
+    @torch.no_grad()
+    def embed_goals(self, goals: np.ndarray) -> torch.Tensor:
+        """φ_o of goal images uint8 (B, H, W, 3) → (B, D), computed once when all B goals are equal."""
+        goal_tensor = torch.as_tensor(np.ascontiguousarray(goals))
+        if len(goal_tensor) > 1 and bool((goal_tensor == goal_tensor[:1]).all()):
+            one = goal_embeddings(self.model, resize_images(goal_tensor[:1], self.model_size))
+            return one.expand(len(goal_tensor), -1)
+        return goal_embeddings(self.model, resize_images(goal_tensor, self.model_size))
+
+    @torch.no_grad()
+    def heatmaps(self, embeddings: torch.Tensor, scenes: np.ndarray) -> np.ndarray:
+        """Heatmaps uint8 (B, H, W, 1) of goal embeddings (B, D) over scenes uint8 (B, H, W, 3)."""
+        scene_tensor = torch.as_tensor(np.ascontiguousarray(scenes))
+        size = scene_tensor.shape[1]
+        maps = self.model.scene_feature_map(resize_images(scene_tensor, self.model_size))
+        heat = heatmap_from_embeddings(embeddings.to(maps.dtype), maps, self.model_size)
+        if size != self.model_size:
+            heat = F.interpolate(heat[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        return scale_to_uint8(heat)[..., None].cpu().numpy()
+
+    def observe(self, observations: dict[str, np.ndarray],
+                embeddings: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+        """Batch (B leading) with ``image`` and ``goal`` → a copy with the goal features added.
+
+        ``embeddings`` (B, D) may be passed when the goals' embeddings are already known.
+        """
+        for key in ("image", "goal"):
+            if key not in observations:
+                raise KeyError(f"goal features need observation key {key!r}, got {sorted(observations)}")
+        if embeddings is None:
+            embeddings = self.embed_goals(observations["goal"])
+        result = dict(observations)
+        if self.config.heatmap:
+            result["heatmap"] = self.heatmaps(embeddings, observations["image"])
+        if self.config.embedding:
+            result["goal_embedding"] = embeddings.float().cpu().numpy()
+        if not self.config.keep_goal_image:
+            del result["goal"]
+        return result
+
+    def observation_space(self, space: spaces.Dict) -> spaces.Dict:
+        """The Dict space of :meth:`observe`'s output for inputs from ``space``."""
+        result = dict(space.spaces)
+        height, width = space["image"].shape[:2]
+        if self.config.heatmap:
+            result["heatmap"] = spaces.Box(0, 255, (height, width, 1), dtype=np.uint8)
+        if self.config.embedding:
+            dim = int(self.embed_goals(np.zeros((1, *space["goal"].shape), np.uint8)).shape[1])
+            result["goal_embedding"] = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
+        if not self.config.keep_goal_image:
+            del result["goal"]
+        return spaces.Dict(result)
+
+
+class GoalObservationWrapper(gym.Wrapper):
+    """Adds :class:`GoalFeatures` to a goal-conditioned env's observations.
+
+    The goal embedding is computed at ``reset`` and reused for every step of the episode.
+    """
+
+    def __init__(self, env: gym.Env, features: GoalFeatures) -> None:
+        super().__init__(env)
+        if not isinstance(env.observation_space, spaces.Dict) or "goal" not in env.observation_space.spaces:
+            raise ValueError("GoalObservationWrapper needs a Dict observation with a 'goal' image "
+                             "(e.g. KukaInstanceGrasp-v0)")
+        self.features = features
+        self.observation_space = features.observation_space(env.observation_space)
+        self._embedding: torch.Tensor | None = None
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        observation, info = self.env.reset(**kwargs)
+        self._embedding = self.features.embed_goals(observation["goal"][None])
+        return self._observe(observation), info
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return self._observe(observation), reward, terminated, truncated, info
+
+    def _observe(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        batch = {k: np.asarray(v)[None] for k, v in observation.items()}
+        return {k: v[0] for k, v in self.features.observe(batch, self._embedding).items()}

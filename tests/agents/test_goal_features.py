@@ -1,0 +1,96 @@
+"""Goal-feature wrapper: the heatmap channel lines up with the goal object in the scene."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+from gymnasium import spaces
+
+from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+from embedding.model import Grasp2Vec, Grasp2VecConfig
+
+SIZE = 32
+RED = (220, 30, 30)
+
+
+class ColourModel:
+    """Synthetic Grasp2Vec: features are the mean-free colour of each 4x4 cell, so a red goal
+    lights up red pixels (stands in for a trained model, whose weights are not needed here)."""
+
+    def __init__(self, image_size: int) -> None:
+        self.config = SimpleNamespace(image_size=image_size)
+
+    @staticmethod
+    def _colour(images) -> torch.Tensor:
+        return torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255.0 - 0.5
+
+    def embed_outcomes(self, images) -> torch.Tensor:
+        return self._colour(images).mean(dim=(2, 3))
+
+    def scene_feature_map(self, images) -> torch.Tensor:
+        return F.avg_pool2d(self._colour(images), 4)
+
+
+class SceneEnv(gym.Env):
+    """Grey scene with a red square at ``corner``; the goal is a red image."""
+
+    def __init__(self, corner: tuple[int, int]) -> None:
+        self.corner = corner
+        image = spaces.Box(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+        self.observation_space = spaces.Dict({"image": image, "gripper": spaces.Box(-1, 1, (5,)), "goal": image})
+        self.action_space = spaces.Box(-1, 1, (5,))
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        scene = np.full((SIZE, SIZE, 3), 128, np.uint8)
+        r, c = self.corner
+        scene[r:r + 8, c:c + 8] = RED
+        return {"image": scene, "gripper": np.zeros(5, np.float32), "goal": np.full((SIZE, SIZE, 3), RED, np.uint8)}
+
+    def reset(self, *, seed=None, options=None):
+        return self._obs(), {}
+
+    def step(self, action):
+        return self._obs(), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("model_size", [SIZE, 2 * SIZE])
+def test_heatmap_channel_peaks_on_the_goal_object(model_size: int) -> None:
+    corner = (20, 4)
+    env = GoalObservationWrapper(SceneEnv(corner), GoalFeatures(ColourModel(model_size)))
+    obs, _ = env.reset()
+    heat = obs["heatmap"][..., 0]
+    assert obs["heatmap"].shape == (SIZE, SIZE, 1) and obs["heatmap"].dtype == np.uint8
+    assert env.observation_space.contains(obs)
+    inside = heat[corner[0] + 2:corner[0] + 6, corner[1] + 2:corner[1] + 6]
+    assert inside.min() > 200 and np.median(heat) < 50
+    row, col = np.unravel_index(heat.argmax(), heat.shape)
+    assert corner[0] <= row < corner[0] + 8 and corner[1] <= col < corner[1] + 8
+
+
+def test_random_weight_grasp2vec_gives_embedding_once_per_episode() -> None:
+    torch.manual_seed(0)
+    model = Grasp2Vec(Grasp2VecConfig(image_size=SIZE, embedding_dim=8, stem_channels=4, stage_channels=(8,),
+                                      stage_strides=(1,)))
+    features = GoalFeatures(model, GoalFeaturesConfig(heatmap=True, embedding=True, keep_goal_image=False))
+    env = GoalObservationWrapper(SceneEnv((0, 0)), features)
+    calls = []
+    original = model.embed_outcomes
+    model.embed_outcomes = lambda images: calls.append(len(images)) or original(images)
+    obs, _ = env.reset()
+    for _ in range(3):
+        obs, *_ = env.step(np.zeros(5, np.float32))
+    assert calls == [1]
+    assert set(obs) == {"image", "gripper", "heatmap", "goal_embedding"}
+    assert obs["goal_embedding"].shape == (8,) and env.observation_space.contains(obs)
+
+
+def test_wrapper_refuses_an_env_without_goal() -> None:
+    env = SceneEnv((0, 0))
+    env.observation_space = spaces.Dict({"image": env.observation_space["image"]})
+    with pytest.raises(ValueError, match="'goal' image"):
+        GoalObservationWrapper(env, GoalFeatures(ColourModel(SIZE)))

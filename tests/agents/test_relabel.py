@@ -1,0 +1,93 @@
+"""Relabeling: posthoc labels and auxiliary goals give the rewards the paper defines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.episode import Episode
+from agents.relabel import GoalPool, RelabelConfig, relabel_episode
+from rewards.base import GraspContext
+from rewards.ground_truth import OracleReward
+
+SIZE = 8
+
+
+def image(value: int) -> np.ndarray:
+    return np.full((SIZE, SIZE, 3), value, np.uint8)
+
+
+def episode(goal_value: int, outcome_value: int, lifted: tuple[str, ...], steps: int = 3) -> Episode:
+    obs = {"image": np.zeros((steps + 1, SIZE, SIZE, 3), np.uint8), "gripper": np.zeros((steps + 1, 5), np.float32),
+           "goal": np.broadcast_to(image(goal_value), (steps + 1, SIZE, SIZE, 3)).copy()}
+    rewards = np.zeros(steps, np.float32)
+    return Episode(obs, np.zeros((steps, 5), np.float32), rewards, terminated=True, grasped=bool(lifted),
+                   outcome=image(outcome_value), goal=image(goal_value), goal_name="cup", lifted=lifted)
+
+
+class SameImageReward:
+    """1 when the goal and outcome images are identical (a stand-in for a learned reward)."""
+
+    def __call__(self, context: GraspContext) -> float:
+        return float(np.array_equal(context.goal_image, context.outcome_image))
+
+    def batch(self, contexts: list[GraspContext]) -> np.ndarray:
+        return np.array([self(c) for c in contexts], np.float32)
+
+
+def test_posthoc_label_makes_the_outcome_a_reached_goal() -> None:
+    pool = GoalPool(10)
+    result = relabel_episode(episode(10, 77, ("ball",)), SameImageReward(), pool, RelabelConfig(posthoc=True),
+                             np.random.default_rng(0))
+    original, posthoc = result
+    assert original.rewards.tolist() == [0, 0, 0]
+    assert posthoc.rewards.tolist() == [0, 0, 1]
+    assert np.all(posthoc.observations["goal"] == 77) and posthoc.goal_name == "ball"
+    assert np.all(original.observations["goal"] == 10)
+    assert len(pool) == 1
+
+
+def test_failed_grasp_gets_no_posthoc_copy_and_zero_auxiliary_reward() -> None:
+    pool = GoalPool(10)
+    pool.add(image(5), "ball")
+    result = relabel_episode(episode(10, 5, ()), SameImageReward(), pool,
+                             RelabelConfig(posthoc=True, auxiliary_goals=2), np.random.default_rng(0))
+    assert len(result) == 3
+    assert [e.rewards[-1] for e in result] == [0, 0, 0]
+    assert len(pool) == 1
+
+
+def test_auxiliary_goals_are_scored_by_the_reward_function() -> None:
+    pool = GoalPool(10)
+    pool.add(image(77), None)
+    pool.add(image(99), None)
+    rng = np.random.default_rng(1)
+    result = relabel_episode(episode(10, 77, ("ball",)), SameImageReward(), pool,
+                             RelabelConfig(posthoc=False, auxiliary_goals=8), rng)
+    auxiliary = result[1:]
+    assert len(auxiliary) == 8
+    for e in auxiliary:
+        assert e.rewards[-1] == float(e.goal[0, 0, 0] == 77)
+    assert {int(e.goal[0, 0, 0]) for e in auxiliary} == {77, 99}
+
+
+def test_oracle_reward_reads_the_pool_name_of_an_auxiliary_goal() -> None:
+    pool = GoalPool(10)
+    pool.add(image(1), "ball")
+    result = relabel_episode(episode(10, 77, ("ball",)), OracleReward(), pool,
+                             RelabelConfig(posthoc=False, auxiliary_goals=1), np.random.default_rng(0))
+    assert result[1].rewards[-1] == 1.0
+
+
+def test_observe_recomputes_goal_dependent_keys() -> None:
+    def observe(obs):
+        return {**obs, "heatmap": obs["goal"][..., :1] // 2}
+
+    result = relabel_episode(episode(10, 80, ("ball",)), SameImageReward(), GoalPool(1), RelabelConfig(),
+                             np.random.default_rng(0), observe)
+    assert np.all(result[1].observations["heatmap"] == 40)
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="auxiliary_goals"):
+        RelabelConfig(auxiliary_goals=-1)
