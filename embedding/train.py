@@ -1,0 +1,283 @@
+"""Training loop for Grasp2Vec: deterministic given the seed, resumable after a kill.
+
+The run folder holds the model checkpoint (``model.safetensors`` + ``config.json``, loadable with
+:func:`embedding.checkpoint.load_checkpoint`), the optimizer state (``optimizer.safetensors``) and
+``train_state.json`` (step, elapsed time, wandb run id). Batch ``s`` is a pure function of
+(seed, s): epoch permutations and augmentation draws are seeded from them, so a resumed run
+follows the same trajectory as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from embedding.augment import AugmentConfig, random_crop_flip
+from embedding.checkpoint import (
+    atomic_save_tensors,
+    atomic_write_text,
+    checkpoint_files,
+    load_state_into,
+    read_card,
+    save_checkpoint,
+)
+from embedding.heatmap import goal_heatmap
+from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
+from embedding.metrics import retrieval_top1
+from embedding.model import Grasp2Vec, Grasp2VecConfig
+
+OPTIMIZER_NAME = "optimizer.safetensors"
+STATE_NAME = "train_state.json"
+AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings.
+
+    Attributes:
+        steps: optimizer steps in total.
+        batch_size: triplets per step (each item's negatives are the batch's other items).
+        lr: peak Adam(W) learning rate; linear warm-up over ``warmup_steps``, cosine decay to 0.
+        weight_decay: AdamW decoupled weight decay.
+        l2_weight: λ of the embedding L2 penalty.
+        augment: random crop/flip settings.
+        seed: seeds initialisation, batch order and augmentation.
+        log_every / eval_every / checkpoint_every: in steps.
+        eval_items: validation triplets used for the logged retrieval accuracy (0 = all).
+        workers: DataLoader worker processes (0 = load in the main process).
+        threads: torch intra-op threads in the training process.
+    """
+
+    steps: int = 6000
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup_steps: int = 200
+    weight_decay: float = 1e-4
+    l2_weight: float = DEFAULT_L2_WEIGHT
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+    log_every: int = 25
+    eval_every: int = 500
+    checkpoint_every: int = 250
+    eval_items: int = 512
+    workers: int = 0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2:
+            raise ValueError(f"need steps >= 1 and batch_size >= 2, got steps={self.steps}, "
+                             f"batch_size={self.batch_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up then cosine decay to 0 at ``config.steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class StepBatchSampler(Sampler[list[int]]):
+    """Index batches for steps ``start..total-1``; epoch e is a permutation seeded by (seed, e).
+    The last incomplete batch of each epoch is dropped."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, start: int, total: int) -> None:
+        if size < batch_size:
+            raise ValueError(f"the training set holds {size} triplets, fewer than one batch of {batch_size}")
+        self.size, self.batch_size, self.seed, self.start, self.total = size, batch_size, seed, start, total
+        self.per_epoch = size // batch_size
+
+    def batch(self, step: int) -> list[int]:
+        epoch, position = divmod(step, self.per_epoch)
+        generator = torch.Generator().manual_seed(self.seed * AUGMENT_SEED_STRIDE + epoch)
+        order = torch.randperm(self.size, generator=generator)
+        return order[position * self.batch_size:(position + 1) * self.batch_size].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.total):
+            yield self.batch(step)
+
+    def __len__(self) -> int:
+        return max(0, self.total - self.start)
+
+
+def collate_triplets(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """List of ``{"pre", "post", "outcome"}`` uint8 (H, W, 3) → dict of uint8 (B, H, W, 3) tensors."""
+    return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in ("pre", "post", "outcome")}
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors = {f"state.{index}.{name}": torch.as_tensor(value)
+               for index, entry in state["state"].items() for name, value in entry.items()}
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                    groups: list[dict[str, Any]]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+@torch.no_grad()
+def embed_pairs(model: Grasp2Vec, dataset: Dataset, indices: list[int], batch_size: int = 128
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(φ_s(pre) − φ_s(post), φ_o(outcome)) for ``dataset[indices]``, each (N, D), in eval mode."""
+    was_training = model.training
+    model.eval()
+    differences, outcomes = [], []
+    for start in range(0, len(indices), batch_size):
+        batch = collate_triplets([dataset[i] for i in indices[start:start + batch_size]])
+        difference, outcome = model(batch["pre"], batch["post"], batch["outcome"])
+        differences.append(difference)
+        outcomes.append(outcome)
+    model.train(was_training)
+    return torch.cat(differences), torch.cat(outcomes)
+
+
+def heatmap_panel(model: Grasp2Vec, dataset: Dataset, indices: list[int]) -> np.ndarray:
+    """Rows of [pre scene | its own outcome | heatmap of that outcome on the scene], uint8 (n*H, 3*W, 3)."""
+    from embedding.figures import colorize
+
+    batch = collate_triplets([dataset[i] for i in indices])
+    was_training = model.training
+    model.eval()
+    heat = goal_heatmap(model, batch["outcome"], batch["pre"]).cpu().numpy()
+    model.train(was_training)
+    rows = [np.concatenate([batch["pre"][i].numpy(), batch["outcome"][i].numpy(),
+                            colorize(heat[i], batch["pre"][i].numpy())], axis=1) for i in range(len(indices))]
+    return np.concatenate(rows, axis=0)
+
+
+@dataclass
+class RunFiles:
+    """The files of a training run folder."""
+
+    root: Path
+
+    @property
+    def optimizer(self) -> Path:
+        return self.root / OPTIMIZER_NAME
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_NAME
+
+    def exists(self) -> bool:
+        return self.state.is_file() and all(f.is_file() for f in checkpoint_files(self.root))
+
+
+def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFiles, step: int,
+              state: dict[str, Any], extra: dict[str, Any]) -> None:
+    tensors, groups = _optimizer_tensors(optimizer)
+    atomic_save_tensors(tensors, files.optimizer)
+    save_checkpoint(model, files.root, extra={**extra, "step": step})
+    # The state file is written last: a run is resumable from it only once everything else is on disk.
+    atomic_write_text(files.state, json.dumps({**state, "step": step, "param_groups": groups}, indent=2) + "\n")
+
+
+def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset, out_dir: str | Path,
+          val_set: Dataset | None = None, resume: bool = False, wandb_mode: str = "offline",
+          data_card: dict[str, Any] | None = None, progress: bool = True,
+          stop_at_step: int | None = None) -> dict[str, Any]:
+    """Train Grasp2Vec on ``train_set`` (items ``{"pre", "post", "outcome"}`` uint8 (H, W, 3)).
+
+    Writes the run folder ``out_dir`` (see the module docstring) and returns a summary dict
+    (final step, last losses, validation retrieval, wall time). With ``resume=True`` an existing
+    run continues from its last checkpoint; without it an existing run is an error.
+    ``stop_at_step`` ends the session early at that step (checkpointed), as a kill would; a later
+    ``resume=True`` call continues the same trajectory.
+    """
+    files = RunFiles(Path(out_dir))
+    if files.exists() and not resume:
+        raise FileExistsError(f"{files.root} already holds a training run: pass resume=True (--resume) to "
+                              "continue it, or choose another output folder")
+    files.root.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = Grasp2Vec(model_config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    start, elapsed, run_id = 0, 0.0, None
+    if resume and files.exists():
+        saved = json.loads(files.state.read_text())
+        card = read_card(files.root)
+        if card["config"] != model_config.to_dict() or saved["train_config"] != json.loads(
+                json.dumps(config.to_dict())):
+            raise ValueError(f"{files.root} was started with a different model or training config; "
+                             "resume with the same settings or start a new folder")
+        load_state_into(model, checkpoint_files(files.root)[0])
+        _load_optimizer(optimizer, load_file(str(files.optimizer)), saved["param_groups"])
+        start, elapsed, run_id = saved["step"], saved["elapsed_s"], saved.get("wandb_id")
+    image_size = getattr(train_set, "image_size", model_config.image_size)
+    if image_size != model_config.image_size:
+        raise ValueError(f"the data holds {image_size} px images but the model is configured for "
+                         f"{model_config.image_size} px (--image-size)")
+
+    import wandb
+
+    run = wandb.init(project="grasp2vec", dir=str(files.root), mode=wandb_mode, id=run_id, resume="allow",
+                     config={"model": model_config.to_dict(), "train": config.to_dict(), "data": data_card or {}})
+    extra = {"train": config.to_dict(), "data": data_card or {}}
+    state = {"train_config": config.to_dict(), "wandb_id": run.id if wandb_mode != "disabled" else None}
+    end = config.steps if stop_at_step is None else min(config.steps, stop_at_step)
+    sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, start, end)
+    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_triplets, num_workers=config.workers)
+    val_indices = list(range(len(val_set)))[: config.eval_items or None] if val_set is not None else []
+    summary: dict[str, Any] = {"steps": config.steps, "start_step": start}
+    model.train()
+    began = time.perf_counter()
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, desc="grasp2vec", unit="step")
+    step = start
+    for batch in loader:
+        generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
+        pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
+        (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        differences, outcomes = model(pre, post, outcome)
+        losses = grasp2vec_loss(differences, outcomes, config.l2_weight)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if step % config.log_every == 0 or step == config.steps:
+            logged = {f"train/{k}": float(v.detach()) for k, v in losses.items()}
+            logged["train/lr"] = optimizer.param_groups[0]["lr"]
+            bar.set_postfix(loss=f"{logged['train/loss']:.3f}")
+            run.log(logged, step=step)
+            summary.update(logged)
+        if val_indices and len(val_indices) >= 2 and (step % config.eval_every == 0 or step == config.steps):
+            differences, outcomes = embed_pairs(model, val_set, val_indices)
+            accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)
+            summary["val/pair_retrieval_top1"] = accuracy
+            panel = heatmap_panel(model, val_set, val_indices[:6])
+            run.log({"val/pair_retrieval_top1": accuracy,
+                     "val/heatmaps": wandb.Image(panel, caption="scene | outcome | heatmap")}, step=step)
+        if step % config.checkpoint_every == 0 or step == end:
+            state["elapsed_s"] = elapsed + time.perf_counter() - began
+            _save_run(model, optimizer, files, step, state, extra)
+    bar.close()
+    run.finish()
+    summary["final_step"] = step
+    summary["wall_s"] = elapsed + time.perf_counter() - began
+    return summary
