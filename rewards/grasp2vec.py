@@ -1,0 +1,55 @@
+"""Grasp2Vec reward: cosine similarity of φ_o(goal) and φ_o(outcome) (Jang & Devin et al., 2018).
+
+The model is loaded once per process (shared by every reward built on the same checkpoint file),
+goal embeddings are cached, and outcome images are embedded in batches. Continuous by default;
+``thresholded=True`` gives 1/0 at the calibrated threshold. 0 when the presence probe (fitted on
+φ_o, see :mod:`rewards.presence`) says the gripper came up empty.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rewards.base import RewardError
+from rewards.similarity import EmbeddingSimilarityReward, Encoder
+
+DEFAULT_CHECKPOINT = "checkpoints/grasp2vec"
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(path: str, mtime_ns: int) -> Any:
+    from embedding.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+class Grasp2VecReward(EmbeddingSimilarityReward):
+    """cos(φ_o(goal), φ_o(outcome)) from a Grasp2Vec checkpoint (see :class:`EmbeddingSimilarityReward`)."""
+
+    name = "grasp2vec"
+
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, **kwargs: Any) -> None:
+        super().__init__(checkpoint, **kwargs)
+
+    def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
+        from embedding.checkpoint import checkpoint_files
+
+        weights = checkpoint_files(checkpoint)[0]
+        try:
+            model = _cached_model(str(checkpoint.resolve()), weights.stat().st_mtime_ns)
+        except (OSError, ValueError) as error:  # CheckpointMismatchError is a ValueError
+            raise RewardError(f"grasp2vec reward: checkpoint {checkpoint} does not load: {error}") from error
+        if image_size is not None and model.config.image_size != image_size:
+            raise RewardError(f"grasp2vec checkpoint {checkpoint} was trained on {model.config.image_size} px "
+                              f"images, not {image_size} px")
+
+        def encode(images: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return model.embed_outcomes(images).numpy()
+
+        return encode, model.config.image_size

@@ -1,0 +1,93 @@
+"""Measuring how good a reward is: goal/outcome pairs with known answers, ROC-AUC, precision, recall.
+
+Used by ``python -m runs.eval_reward`` and ``python -m runs.calibrate_reward``. Ground truth (the
+object each outcome shows) is read here, for evaluation only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Goal/outcome index pairs into one list of grasps, with labels (1: same object, 0: another)."""
+
+    goal: np.ndarray  # (N,) int, index of the grasp whose outcome image is the goal
+    outcome: np.ndarray  # (N,) int, index of the grasp being scored
+    label: np.ndarray  # (N,) int8
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def make_pairs(objects: Sequence[str], seed: int = 0) -> Pairs:
+    """For each grasp i: one positive (goal = another grasp of the same object, when there is one)
+    and one negative (goal = a grasp of another object, when there is one), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    names = np.asarray(objects)
+    by_object: dict[str, np.ndarray] = {name: np.flatnonzero(names == name) for name in set(objects)}
+    goal, outcome, label = [], [], []
+    for i, name in enumerate(objects):
+        same = by_object[name][by_object[name] != i]
+        if len(same):
+            goal.append(int(rng.choice(same)))
+            outcome.append(i)
+            label.append(1)
+        if len(by_object[name]) < len(names):
+            other = int(rng.integers(len(names)))
+            while names[other] == name:
+                other = int(rng.integers(len(names)))
+            goal.append(other)
+            outcome.append(i)
+            label.append(0)
+    return Pairs(np.asarray(goal, dtype=np.int64), np.asarray(outcome, dtype=np.int64),
+                 np.asarray(label, dtype=np.int8))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve = P(score of a random positive > that of a random negative), ties
+    counting one half (Mann–Whitney U). Raises ``ValueError`` without both classes."""
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"ROC-AUC needs positives and negatives, got {n_pos} and {n_neg}")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    average = first + (counts + 1) / 2.0  # 1-based average rank of each tie group
+    ranks[order] = np.repeat(average, counts)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall, false-positive rate and accuracy of the rule ``score >= threshold``."""
+    predicted = np.asarray(scores) >= threshold
+    labels = np.asarray(labels).astype(bool)
+    tp = int(np.sum(predicted & labels))
+    fp = int(np.sum(predicted & ~labels))
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    return {
+        "precision": tp / max(tp + fp, 1),
+        "recall": tp / max(positives, 1),
+        "false_positive_rate": fp / max(negatives, 1),
+        "accuracy": float(np.mean(predicted == labels)) if len(labels) else 0.0,
+    }
+
+
+def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: int | None = None
+                           ) -> tuple[np.ndarray, list[str]]:
+    """Outcome images (N, S, S, 3) uint8 and the name of the object each shows, from the successful
+    grasps of a dataset folder (``embedding.dataset.EvaluationGrasps``); the first ``limit`` only."""
+    from embedding.dataset import EvaluationGrasps
+
+    grasps = EvaluationGrasps(root, split=split, seed=seed)
+    count = len(grasps) if limit is None else min(limit, len(grasps))
+    if count == 0:
+        raise ValueError(f"{root} (split {split!r}) holds no successful grasps")
+    items = [grasps[i] for i in range(count)]
+    return np.stack([item["outcome"] for item in items]), [str(item["object"]) for item in items]

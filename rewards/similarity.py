@@ -1,0 +1,142 @@
+"""Shared machinery of learned rewards that compare goal and outcome in an embedding space.
+
+reward = cos(e(goal), e(outcome)) ∈ [-1, 1] (continuous), or 1[cos ≥ threshold] (thresholded),
+and 0 whenever the presence probe says the gripper came up empty. The presence probe and the
+threshold come from the checkpoint's calibration file (:mod:`rewards.calibration`); nothing here
+reads ground truth (``lifted``/``target`` of the context are ignored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rewards.base import GraspContext, RewardError
+from rewards.calibration import RewardCalibration, calibration_path, checkpoint_fingerprint
+
+PRESENCE_THRESHOLD = 0.5  # P(object held) below which the reward is 0
+DEFAULT_BATCH_SIZE = 256  # images per encoder forward pass
+DEFAULT_GOAL_CACHE = 4096  # goal embeddings kept (least recently used are dropped)
+
+Encoder = Callable[[np.ndarray], np.ndarray]  # uint8 (B, S, S, 3) -> float32 (B, D)
+
+
+def normalize(embeddings: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, (B, D) float32."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    return embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
+
+
+class EmbeddingSimilarityReward:
+    """Cosine similarity of goal and outcome embeddings, gated by an "object in gripper" probe.
+
+    Subclasses provide :meth:`load_encoder`. Keyword arguments (all optional but ``checkpoint``):
+
+    Args:
+        checkpoint: checkpoint folder or path.
+        thresholded: return 1/0 (cos ≥ threshold) instead of the cosine.
+        threshold: override the calibrated threshold.
+        presence: gate by the calibrated presence probe (0 when the gripper is judged empty).
+            ``False`` scores every outcome as if something was held.
+        calibration: calibration JSON; default :func:`rewards.calibration.calibration_path`.
+        image_size: expected image size (pixels); a checkpoint trained on another size is refused.
+        batch_size: images per forward pass.
+        goal_cache_size: goal embeddings cached, keyed by the goal image's bytes.
+    """
+
+    name = "similarity"
+
+    def __init__(self, checkpoint: str | Path, thresholded: bool = False, threshold: float | None = None,
+                 presence: bool = True, calibration: str | Path | None = None, image_size: int | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, goal_cache_size: int = DEFAULT_GOAL_CACHE) -> None:
+        self.checkpoint = Path(checkpoint)
+        if not self.checkpoint.exists() and not self.checkpoint.with_suffix(".safetensors").exists():
+            raise RewardError(f"{self.name} reward: checkpoint {self.checkpoint} does not exist")
+        if batch_size < 1:
+            raise RewardError(f"batch_size must be at least 1, got {batch_size}")
+        self.encoder, self.image_size = self.load_encoder(self.checkpoint, image_size)
+        self.calibration = self._load_calibration(calibration, required=presence or (thresholded and threshold is None))
+        self.threshold = threshold if threshold is not None else (
+            self.calibration.threshold if self.calibration else None)
+        self.thresholded = thresholded
+        self.presence = presence
+        self.batch_size = batch_size
+        self.goal_cache_size = goal_cache_size
+        self._goal_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    # ------------------------------------------------------------------ subclass hook
+    def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
+        """Return (encoder, image size it expects); raise :class:`RewardError` if it does not fit."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ protocol
+    def __call__(self, context: GraspContext) -> float:
+        return float(self.batch([context])[0])
+
+    def batch(self, contexts: list[GraspContext]) -> np.ndarray:
+        """Rewards (N,) float32 for N attempts; goals shared between contexts are embedded once."""
+        if not contexts:
+            return np.zeros(0, dtype=np.float32)
+        outcomes = self.embed([c.outcome_image for c in contexts])
+        goals = np.stack([self._goal_embedding(c) for c in contexts])
+        similarity = np.sum(goals * outcomes, axis=1)
+        score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
+        if self.presence:
+            score = np.where(self.presence_probability(outcomes) >= PRESENCE_THRESHOLD, score, 0.0)
+        return score.astype(np.float32)
+
+    # ------------------------------------------------------------------ helpers
+    def embed(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Normalised embeddings (B, D) float32 of uint8 images (B, S, S, 3), in chunks of ``batch_size``."""
+        array = self._check_images(images)
+        parts = [self.encoder(array[i:i + self.batch_size]) for i in range(0, len(array), self.batch_size)]
+        return normalize(np.concatenate(parts))
+
+    def presence_probability(self, embeddings: np.ndarray) -> np.ndarray:
+        """P(object held) (B,) from normalised outcome embeddings (B, D)."""
+        if self.calibration is None:
+            raise RewardError(f"{self.name} reward has no calibration, so no presence probe")
+        return self.calibration.presence_probability(embeddings)
+
+    def _goal_embedding(self, context: GraspContext) -> np.ndarray:
+        if context.goal_embedding is not None:
+            goal = normalize(np.asarray(context.goal_embedding).reshape(1, -1))[0]
+            return goal
+        if context.goal_image is None:
+            raise RewardError(f"{self.name} reward needs a goal: the context has neither goal_image nor goal_embedding")
+        image = self._check_images([context.goal_image])[0]
+        key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+        cached = self._goal_cache.get(key)
+        if cached is None:
+            cached = self.embed(image[None])[0]
+            self._goal_cache[key] = cached
+            if len(self._goal_cache) > self.goal_cache_size:
+                self._goal_cache.popitem(last=False)
+        else:
+            self._goal_cache.move_to_end(key)
+        return cached
+
+    def _check_images(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        array = np.asarray(images)
+        expected = (self.image_size, self.image_size, 3)
+        if array.ndim != 4 or array.shape[1:] != expected or array.dtype != np.uint8:
+            raise RewardError(f"{self.name} reward expects uint8 images of shape {expected} (checkpoint "
+                              f"{self.checkpoint}), got {array.dtype} {array.shape[1:]}")
+        return array
+
+    def _load_calibration(self, path: str | Path | None, required: bool) -> RewardCalibration | None:
+        path = Path(path) if path is not None else calibration_path(self.checkpoint)
+        if not path.exists():
+            if required:
+                raise RewardError(f"{self.name} reward: no calibration at {path} (threshold and presence probe); "
+                                  f"run python -m runs.calibrate_reward --reward {self.name}, or pass presence=False "
+                                  "and an explicit threshold")
+            return None
+        calibration = RewardCalibration.load(path, checkpoint_fingerprint(self.checkpoint))
+        if calibration.reward != self.name:
+            raise RewardError(f"calibration {path} belongs to reward {calibration.reward!r}, not {self.name!r}")
+        return calibration

@@ -1,0 +1,95 @@
+"""Fit a similarity reward's calibration: decision threshold and "object in gripper" probe.
+
+    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/data/seen-train --split val
+
+Threshold: on goal/outcome pairs from the *validation* split of the training objects (never
+the held-out folders that ``runs.eval_reward`` reports on), the cosine similarity maximising
+Youden's J = TPR − FPR. Presence probe: logistic regression on the normalised outcome
+embedding, outcomes of those grasps (object held) against ``--empty`` mid-air grasps (gripper
+empty by construction, :func:`rewards.presence.empty_gripper_images`). Written as JSON beside
+the checkpoint (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rewards.base import RewardError
+from rewards.calibration import (
+    RewardCalibration,
+    calibration_path,
+    checkpoint_fingerprint,
+    fit_presence_probe,
+    youden_threshold,
+)
+from rewards.presence import empty_gripper_images
+from rewards.provenance import command_line, machine_description
+from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.registry import make_reward, parse_reward_kwargs
+from rewards.similarity import EmbeddingSimilarityReward
+
+
+def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], empty: np.ndarray,
+              seed: int) -> RewardCalibration:
+    """Fit threshold and presence probe from labelled outcomes ``held`` (N, S, S, 3) and empty ones."""
+    embeddings = reward.embed(held)
+    empty_embeddings = reward.embed(empty)
+    weight, bias = fit_presence_probe(embeddings, empty_embeddings)
+    pairs = make_pairs(objects, seed)
+    similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
+    threshold, youden = youden_threshold(similarity[pairs.label == 1], similarity[pairs.label == 0])
+    probe = RewardCalibration(reward.name, checkpoint_fingerprint(reward.checkpoint), threshold,
+                              weight.tolist(), bias)
+    provenance = {
+        "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held), "empty_images": len(empty),
+        "seed": seed, "youden_j": youden, "auc": roc_auc(similarity, pairs.label),
+        **{f"fit_{k}": v for k, v in precision_recall(similarity, pairs.label, threshold).items()},
+        "presence_fit_accuracy_held": float(np.mean(probe.presence_probability(embeddings) >= 0.5)),
+        "presence_fit_accuracy_empty": float(np.mean(probe.presence_probability(empty_embeddings) < 0.5)),
+    }
+    return RewardCalibration(reward.name, probe.fingerprint, threshold, probe.presence_weight, bias, provenance)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reward", default="grasp2vec", help="a similarity reward: grasp2vec, autoencoder, or a path")
+    parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="constructor argument of the reward, e.g. checkpoint=checkpoints/grasp2vec")
+    parser.add_argument("--data", default="runs/out/data/seen-train", help="dataset folder with training objects")
+    parser.add_argument("--split", default="val", choices=["train", "val", "all"])
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
+    parser.add_argument("--empty", type=int, default=400, help="mid-air (empty gripper) outcome images to render")
+    parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
+    parser.add_argument("--num-objects", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="calibration JSON (default: beside the checkpoint)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    began = time.perf_counter()
+    reward = make_reward(args.reward, presence=False, **parse_reward_kwargs(args.reward_arg))
+    if not isinstance(reward, EmbeddingSimilarityReward):
+        raise RewardError(f"reward {args.reward!r} is not an embedding-similarity reward; nothing to calibrate")
+    held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit)
+    empty = empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed)
+    calibration = calibrate(reward, held, objects, empty, args.seed)
+    calibration.provenance.update({
+        "data": args.data, "split": args.split, "objects_below_empty": args.objects,
+        "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
+        "machine": machine_description(),
+        "command": command_line("runs.calibrate_reward", argv),
+    })
+    out = args.out or calibration_path(reward.checkpoint)
+    calibration.save(out)
+    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold, **calibration.provenance},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Train the autoencoder baseline reward on outcome images.
+
+    python -m runs.train_autoencoder --data runs/out/data/seen-train --out checkpoints/autoencoder
+
+Reads the ``outcome`` images of the successful grasps in ``--data`` (``TripletDataset``, train
+split), minimises pixel MSE, logs to wandb (offline unless ``WANDB_MODE`` says otherwise), keeps a
+resumable state in ``--run-dir`` every ``--checkpoint-every`` steps (``--resume`` continues it), and
+writes the final model to ``--out`` (``model.safetensors`` + ``config.json``, see
+:mod:`rewards.autoencoder`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from rewards.autoencoder import AutoencoderConfig, ConvAutoencoder, save_autoencoder
+from rewards.provenance import command_line, machine_description
+
+STATE_FILE = "state.pt"
+
+
+@dataclass(frozen=True)
+class TrainAutoencoderConfig:
+    """Training hyper-parameters (defaults: the shipped checkpoint's)."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    latent_dim: int = 128
+    channels: tuple[int, ...] = (32, 64, 128)
+    seed: int = 0
+    checkpoint_every: int = 500
+    threads: int = 2
+
+
+class OutcomeImages(Dataset):
+    """The ``outcome`` image (S, S, 3) uint8 of each item of a triplet dataset."""
+
+    def __init__(self, triplets: Any) -> None:
+        self.triplets = triplets
+
+    def __len__(self) -> int:
+        return len(self.triplets)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return np.asarray(self.triplets[index]["outcome"])
+
+
+def _batch(images: Dataset, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """Step ``step``'s batch, uint8 (B, S, S, 3): drawn with replacement from a (seed, step) RNG, so a
+    resumed run sees exactly the batches an uninterrupted one would."""
+    indices = np.random.default_rng([seed, step]).integers(0, len(images), batch_size)
+    return np.stack([np.asarray(images[int(i)]) for i in indices])
+
+
+def train_autoencoder(images: Dataset, config: TrainAutoencoderConfig, run_dir: Path, resume: bool = False,
+                      log: Any = None) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """Train on ``images`` (items uint8 (S, S, 3)); returns (model, summary with losses and wall time)."""
+    if len(images) == 0:
+        raise ValueError("no outcome images to train on")
+    torch.manual_seed(config.seed)
+    image_size = int(np.asarray(images[0]).shape[0])
+    model = ConvAutoencoder(AutoencoderConfig(image_size=image_size, channels=config.channels,
+                                              latent_dim=config.latent_dim))
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    state_path = run_dir / STATE_FILE
+    start, losses = 0, []
+    if resume and state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, losses = int(state["step"]), list(state["losses"])
+    began = time.perf_counter()
+    for step in tqdm(range(start, config.steps), initial=start, total=config.steps, desc="autoencoder"):
+        batch = _batch(images, config.batch_size, config.seed, step)
+        loss = torch.nn.functional.mse_loss(model(batch), ConvAutoencoder.to_input(batch))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if log is not None:
+            log({"loss": losses[-1]}, step=step)
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            temp = run_dir / f".{STATE_FILE}.tmp"
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
+                        "losses": torch.tensor(losses)}, temp)
+            temp.replace(state_path)
+    tail = losses[-min(len(losses), 50):]
+    summary = {"steps": config.steps, "resumed_from": start, "images": len(images),
+               "final_loss_mean_last_50": float(np.mean(tail)) if tail else None,
+               "wall_time_s_this_run": round(time.perf_counter() - began, 1)}
+    return model.eval(), summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("runs/out/data/seen-train"))
+    parser.add_argument("--out", type=Path, default=Path("checkpoints/autoencoder"))
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/out/autoencoder"))
+    parser.add_argument("--resume", action="store_true")
+    defaults = TrainAutoencoderConfig()
+    for name in ("steps", "batch_size", "latent_dim", "seed", "checkpoint_every", "threads"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    args = parser.parse_args(argv)
+    config = TrainAutoencoderConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                                    latent_dim=args.latent_dim, seed=args.seed,
+                                    checkpoint_every=args.checkpoint_every, threads=args.threads)
+    torch.set_num_threads(config.threads)
+    from embedding.dataset import TripletDataset
+
+    images = OutcomeImages(TripletDataset(args.data, split="train", seed=config.seed))
+    import wandb
+
+    run = wandb.init(project="grasp2vec-sim", job_type="train_autoencoder", dir=str(args.run_dir.parent),
+                     mode=os.environ.get("WANDB_MODE", "offline"), config=dataclasses.asdict(config))
+    model, summary = train_autoencoder(images, config, args.run_dir, resume=args.resume, log=run.log)
+    run.finish()
+    extra = {"train_config": dataclasses.asdict(config), "data": str(args.data), "split": "train", **summary,
+             "machine": machine_description(),
+             "command": command_line("runs.train_autoencoder", argv)}
+    save_autoencoder(model, args.out, extra)
+    print(json.dumps(extra, indent=1))
+
+
+if __name__ == "__main__":
+    main()
