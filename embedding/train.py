@@ -122,11 +122,11 @@ def collate_triplets(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tens
     return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in ("pre", "post", "outcome")}
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     state = optimizer.state_dict()
     tensors = {f"state.{index}.{name}": torch.as_tensor(value)
                for index, entry in state["state"].items() for name, value in entry.items()}
-    return tensors, {"param_groups": state["param_groups"]}
+    return tensors, state["param_groups"]
 
 
 def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
@@ -166,6 +166,11 @@ def heatmap_panel(model: Grasp2Vec, dataset: Dataset, indices: list[int]) -> np.
     rows = [np.concatenate([batch["pre"][i].numpy(), batch["outcome"][i].numpy(),
                             colorize(heat[i], batch["pre"][i].numpy())], axis=1) for i in range(len(indices))]
     return np.concatenate(rows, axis=0)
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
 @dataclass
@@ -220,8 +225,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     if resume and files.exists():
         saved = json.loads(files.state.read_text())
         card = read_card(files.root)
-        if card["config"] != model_config.to_dict() or saved["train_config"] != json.loads(
-                json.dumps(config.to_dict())):
+        if card["config"] != _as_json(model_config.to_dict()) or saved["train_config"] != _as_json(config.to_dict()):
             raise ValueError(f"{files.root} was started with a different model or training config; "
                              "resume with the same settings or start a new folder")
         load_state_into(model, checkpoint_files(files.root)[0])

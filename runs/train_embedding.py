@@ -1,0 +1,84 @@
+"""Train Grasp2Vec on a grasp dataset folder.
+
+    python -m runs.train_embedding --data runs/out/data/seen-train --out runs/out/embedding/g2v
+
+The folder's successful grasps are split (by ``--seed``) into train and a validation slice
+(``--val-fraction``) used only for the logged retrieval accuracy and heatmaps. The run folder
+``--out`` is itself a checkpoint (``model.safetensors`` + ``config.json``); ``--resume`` continues
+a killed run with the same settings. wandb logs offline by default (``--wandb-mode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from embedding.augment import AugmentConfig
+from embedding.model import GPU_CONFIG, Grasp2VecConfig, multiply_adds_per_image, parameter_count
+from embedding.train import TrainConfig, train
+
+PRESETS = {"cpu": Grasp2VecConfig(), "gpu": GPU_CONFIG}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, type=Path, help="dataset folder (runs.collect output)")
+    parser.add_argument("--out", type=Path, default=Path("runs/out/embedding/grasp2vec"), help="run folder")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="architecture preset")
+    parser.add_argument("--embedding-dim", type=int, help="override the preset's embedding size D")
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--l2-weight", type=float, default=defaults.l2_weight, help="λ of the embedding L2 penalty")
+    parser.add_argument("--crop-pad", type=int, default=AugmentConfig().pad, help="max crop shift (px), 0 = off")
+    parser.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--val-fraction", type=float, default=0.05)
+    parser.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--stop-at-step", type=int, help="stop (checkpointed) at this step; --resume continues")
+    parser.add_argument("--wandb-mode", choices=["offline", "online", "disabled"], default="offline")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    from embedding.dataset import TripletDataset
+
+    model_config = PRESETS[args.preset]
+    if args.embedding_dim is not None:
+        model_config = replace(model_config, embedding_dim=args.embedding_dim)
+    train_set = TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=args.seed)
+    val_set = TripletDataset(args.data, split="val", val_fraction=args.val_fraction, seed=args.seed)
+    model_config = replace(model_config, image_size=train_set.image_size)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                         l2_weight=args.l2_weight, augment=AugmentConfig(pad=args.crop_pad, flip=not args.no_flip),
+                         seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                         workers=args.workers, threads=args.threads)
+    data_card = {"root": str(args.data), "train_triplets": len(train_set), "val_triplets": len(val_set),
+                 "val_fraction": args.val_fraction, "split_seed": args.seed, "image_size": train_set.image_size}
+    print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
+    summary = train(model_config, config, train_set, args.out, val_set=val_set if len(val_set) >= 2 else None,
+                    resume=args.resume, wandb_mode=args.wandb_mode, data_card=data_card,
+                    progress=not args.no_progress, stop_at_step=args.stop_at_step)
+    print(json.dumps(summary, indent=2))
+    return summary
+
+
+def parameter_count_text(config: Grasp2VecConfig) -> str:
+    from embedding.model import Grasp2Vec
+
+    return (f"{parameter_count(Grasp2Vec(config)):,} parameters, "
+            f"{multiply_adds_per_image(config) / 1e6:.1f} M multiply-adds per image per encoder")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from embedding.augment import AugmentConfig
+from embedding.checkpoint import load_checkpoint
+from embedding.model import Grasp2VecConfig
+from embedding.train import StepBatchSampler, TrainConfig, learning_rate, train
+
+TINY = Grasp2VecConfig(image_size=32, embedding_dim=16, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
+
+
+def _config(steps: int, **kwargs) -> TrainConfig:
+    base = dict(steps=steps, batch_size=8, lr=3e-3, warmup_steps=2, seed=3, log_every=1, eval_every=1000,
+                checkpoint_every=1000, threads=1, augment=AugmentConfig(pad=1))
+    return TrainConfig(**{**base, **kwargs})
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_a_few_steps_reduce_the_loss(tmp_path, synthetic):
+    config = _config(80)
+    first = train(TINY, _config(1), synthetic, tmp_path / "one", wandb_mode="disabled", progress=False)
+    last = train(TINY, config, synthetic, tmp_path / "run", val_set=synthetic, wandb_mode="disabled",
+                 progress=False)
+    assert last["train/npairs_scene"] < 0.7 * first["train/npairs_scene"]
+    assert 0.0 <= last["val/pair_retrieval_top1"] <= 1.0
+    model = load_checkpoint(tmp_path / "run", expect_image_size=32)
+    assert model.config == TINY
+    card = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert card["extra"]["step"] == 80
+
+
+def test_deterministic_and_resume_matches_uninterrupted(tmp_path, synthetic):
+    config = _config(6, checkpoint_every=2)
+    train(TINY, config, synthetic, tmp_path / "a", wandb_mode="disabled", progress=False)
+    train(TINY, config, synthetic, tmp_path / "b", wandb_mode="disabled", progress=False, stop_at_step=3)
+    assert json.loads((tmp_path / "b" / "train_state.json").read_text())["step"] == 3
+    summary = train(TINY, config, synthetic, tmp_path / "b", resume=True, wandb_mode="disabled", progress=False)
+    assert summary["start_step"] == 3 and summary["final_step"] == 6
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_existing_run_needs_resume_and_same_config(tmp_path, synthetic):
+    train(TINY, _config(1), synthetic, tmp_path / "run", wandb_mode="disabled", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(TINY, _config(1), synthetic, tmp_path / "run", wandb_mode="disabled", progress=False)
+    with pytest.raises(ValueError, match="different model or training config"):
+        train(TINY, _config(2), synthetic, tmp_path / "run", resume=True, wandb_mode="disabled", progress=False)
+
+
+def test_image_size_mismatch_is_reported(tmp_path, synthetic):
+    with pytest.raises(ValueError, match="32 px images"):
+        train(Grasp2VecConfig(image_size=64), _config(1), synthetic, tmp_path / "run", wandb_mode="disabled",
+              progress=False)
+
+
+def test_batches_cover_each_epoch_once_and_lr_schedule():
+    sampler = StepBatchSampler(size=10, batch_size=3, seed=0, start=0, total=6)
+    batches = list(sampler)
+    assert len(batches) == 6
+    first_epoch = sum(batches[:3], [])
+    assert len(set(first_epoch)) == 9
+    assert sampler.batch(4) == batches[4]
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        StepBatchSampler(size=2, batch_size=3, seed=0, start=0, total=1)
+    config = TrainConfig(steps=100, lr=1.0, warmup_steps=10)
+    assert learning_rate(config, 0) == pytest.approx(0.1)
+    assert learning_rate(config, 10) == pytest.approx(1.0)
+    assert learning_rate(config, 99) < 0.01
