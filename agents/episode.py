@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from agents.images import resize_images
+
 ObservationFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
 
@@ -109,19 +111,27 @@ class EpisodeRecorder:
         return episode
 
 
-def episodes_from_dataset(dataset: Any, reward_on_success: float = 1.0) -> Iterator[Episode]:
+def episodes_from_dataset(dataset: Any, image_size: int | None = None,
+                          reward_on_success: float = 1.0) -> Iterator[Episode]:
     """Episodes from an ``embedding.dataset.EpisodeDataset`` (all attempts, failed ones too).
 
     Each item ``{"images", "gripper", "actions", "success", "outcome"}`` becomes an indiscriminate
-    episode (no goal): reward ``reward_on_success`` on the last step when the grasp succeeded.
+    episode (no goal): reward ``reward_on_success`` on the last step when the grasp succeeded. An
+    item without ``terminated`` counts as terminated (collected attempts end with a grasp). With
+    ``image_size``, scene and outcome images are resized to it (the policy's resolution).
     Relabeling (:func:`agents.relabel.relabel_episode`) then turns successes into goal episodes.
     """
     for index in range(len(dataset)):
         item = dataset[index]
-        images, gripper = np.asarray(item["images"]), np.asarray(item["gripper"], dtype=np.float32)
+        images, outcome = np.asarray(item["images"]), np.asarray(item["outcome"], dtype=np.uint8)
+        if image_size is not None:
+            images = resize_images(images, image_size).numpy()
+            outcome = resize_images(outcome[None], image_size).numpy()[0]
+        gripper = np.asarray(item["gripper"], dtype=np.float32)
         actions = np.asarray(item["actions"], dtype=np.float32)
         success = bool(item["success"])
         rewards = np.zeros(len(actions), dtype=np.float32)
         rewards[-1] = reward_on_success if success else 0.0
         yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
-                      terminated=True, grasped=success, outcome=np.asarray(item["outcome"], dtype=np.uint8))
+                      terminated=bool(item.get("terminated", True)), grasped=success,
+                      outcome=outcome)

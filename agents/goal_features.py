@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
 
+from agents.images import resize_images
 from embedding.heatmap import goal_embeddings, heatmap_from_embeddings
 
 
@@ -38,14 +39,6 @@ class GoalFeaturesConfig:
     def __post_init__(self) -> None:
         if not (self.heatmap or self.embedding):
             raise ValueError("GoalFeaturesConfig needs heatmap=True or embedding=True (or no wrapper at all)")
-
-
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, H, W, C) → uint8 (B, size, size, C), bilinear; unchanged when already that size."""
-    if images.shape[1] == size and images.shape[2] == size:
-        return images
-    x = F.interpolate(images.permute(0, 3, 1, 2).float(), size=(size, size), mode="bilinear", align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def scale_to_uint8(heatmaps: torch.Tensor) -> torch.Tensor:

@@ -79,3 +79,18 @@ def relabel_episode(episode: Episode, reward: RewardFunction, pool: GoalPool, co
     if episode.grasped and episode.outcome is not None:
         pool.add(episode.outcome, single)
     return result
+
+
+class Relabeler:
+    """:func:`relabel_episode` with its reward, goal pool, settings, RNG and observation hook bundled."""
+
+    def __init__(self, reward: RewardFunction, config: RelabelConfig = RelabelConfig(), seed: int = 0,
+                 observe: ObservationFn | None = None) -> None:
+        self.reward = reward
+        self.config = config
+        self.pool = GoalPool(config.pool_size)
+        self.rng = np.random.default_rng(seed)
+        self.observe = observe
+
+    def __call__(self, episode: Episode) -> list[Episode]:
+        return relabel_episode(episode, self.reward, self.pool, self.config, self.rng, self.observe)

@@ -1,0 +1,69 @@
+"""Presets of ``python -m runs.train_policy``: the world, the learners and the schedule.
+
+- ``tiny``: a minute or two on 2 CPU cores; for tests and smoke runs, not for results.
+- ``default``: the CPU-realistic first target, indiscriminate grasping with ``auto_descend`` and
+  32 px policy images (see docs/agents.md for what a run of it measured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agents.cem import CEMConfig
+from agents.networks import EncoderConfig
+from agents.qtopt import QTOptConfig
+from agents.qtopt_training import TrainingConfig
+from agents.relabel import RelabelConfig
+
+
+@dataclass(frozen=True)
+class WorldPreset:
+    """Environment settings shared by training and evaluation."""
+
+    objects: str = "seen"
+    num_objects: int = 5
+    image_size: int = 32  # policy images (scene, goal); Grasp2Vec inputs are resized to its own size
+    max_steps: int = 6
+    auto_descend: bool = True
+
+
+@dataclass(frozen=True)
+class SACPreset:
+    """Stable-Baselines3 SAC settings."""
+
+    timesteps: int = 20_000
+    buffer_size: int = 100_000
+    batch_size: int = 128
+    learning_starts: int = 500
+    train_freq: int = 1
+    gradient_steps: int = 1
+    learning_rate: float = 3e-4
+    features: int = 256
+    channels: tuple[int, ...] = (32, 64, 64)
+    eval_every_steps: int = 2000
+    eval_episodes: int = 50
+
+
+@dataclass(frozen=True)
+class Preset:
+    world: WorldPreset = field(default_factory=WorldPreset)
+    qtopt: QTOptConfig = field(default_factory=QTOptConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    relabel: RelabelConfig = field(default_factory=RelabelConfig)
+    sac: SACPreset = field(default_factory=SACPreset)
+
+
+_TINY_ENCODER = EncoderConfig(channels=(8, 16), features=32)
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        world=WorldPreset(num_objects=2, image_size=32, max_steps=4),
+        qtopt=QTOptConfig(batch_size=32, hidden=32, encoder=_TINY_ENCODER, cem=CEMConfig(population=32, elites=4)),
+        training=TrainingConfig(grasps=12, learning_starts=16, replay_capacity=2000, eval_every=6, eval_episodes=3,
+                                checkpoint_every=6, offline_updates=10),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),
+        sac=SACPreset(timesteps=200, buffer_size=2000, batch_size=32, learning_starts=50, features=32,
+                      channels=(8, 16), eval_every_steps=100, eval_episodes=2),
+    ),
+    "default": Preset(),
+}

@@ -1,0 +1,225 @@
+"""Train a grasp policy: ``python -m runs.train_policy --algo qtopt|sac --reward NAME --preset tiny|default --out DIR``.
+
+``--reward indiscriminate`` trains on ``KukaGrasp-v0`` (grasp anything); any other reward
+(``oracle``, ``grasp2vec``, ``autoencoder``, ``package.module:Class``) trains the goal-conditioned
+``KukaInstanceGrasp-v0`` with that reward, relabeling on, and (``--goal-features``) the Grasp2Vec
+heatmap channel and/or goal embedding from ``--grasp2vec``. Writes into ``--out``:
+``config.json``, ``eval.json`` (success rate with Wilson 95 % bounds vs grasps and wall time),
+``curves.png``, ``checkpoint/`` (QT-Opt: safetensors + JSON + replay.npz; SAC: SB3 zip + JSON),
+and an offline wandb run under ``wandb/``. ``--resume`` continues from ``checkpoint/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from agents.episode import episodes_from_dataset
+from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+from agents.qtopt import QTOpt
+from agents.qtopt_training import OnlineTrainer, Progress, load_training_state, offline_pretrain, write_json_atomic
+from agents.relabel import Relabeler
+from agents.replay import ReplayBuffer
+from envs.goal_bank import GoalBank
+from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.instance_env import KukaInstanceGraspEnv
+from rewards import make_reward, parse_reward_kwargs
+from rewards.base import RewardFunction
+from runs.policy_presets import PRESETS, Preset
+
+FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
+                   "embedding": GoalFeaturesConfig(heatmap=False, embedding=True),
+                   "both": GoalFeaturesConfig(heatmap=True, embedding=True)}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m runs.train_policy", description=__doc__.split("\n")[0])
+    parser.add_argument("--algo", choices=("qtopt", "sac"), required=True)
+    parser.add_argument("--reward", required=True,
+                        help="indiscriminate | oracle | grasp2vec | autoencoder | pkg.mod:Class")
+    parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword for the reward's constructor, e.g. checkpoint=checkpoints/grasp2vec")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grasps", type=int, help="override the preset's online episodes (QT-Opt)")
+    parser.add_argument("--timesteps", type=int, help="override the preset's env steps (SAC)")
+    parser.add_argument("--goal-features", choices=sorted(FEATURE_CHOICES), default="heatmap",
+                        help="Grasp2Vec inputs for goal tasks (ignored for indiscriminate)")
+    parser.add_argument("--grasp2vec", type=Path, default=Path("checkpoints/grasp2vec"),
+                        help="Grasp2Vec checkpoint for --goal-features")
+    parser.add_argument("--offline-data", type=Path, help="EpisodeDataset folder for QT-Opt's offline pre-training")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1 is fastest on a shared 2-core machine)")
+    return parser.parse_args(argv)
+
+
+def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
+    training = dataclasses.replace(preset.training, seed=args.seed,
+                                   **({"grasps": args.grasps} if args.grasps else {}))
+    if args.offline_data is None:
+        training = dataclasses.replace(training, offline_updates=0)
+    sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}))
+    return dataclasses.replace(preset, training=training, sac=sac)
+
+
+def load_goal_features(args: argparse.Namespace) -> GoalFeatures | None:
+    config = FEATURE_CHOICES[args.goal_features]
+    if config is None or args.reward == "indiscriminate":
+        return None
+    from embedding.checkpoint import load_checkpoint
+
+    if not (args.grasp2vec.exists() or args.grasp2vec.with_suffix(".safetensors").exists()):
+        raise SystemExit(f"--goal-features {args.goal_features} needs a Grasp2Vec checkpoint; {args.grasp2vec} "
+                         "does not exist (train one with runs.train_embedding, or pass --goal-features none)")
+    return GoalFeatures(load_checkpoint(args.grasp2vec), config)
+
+
+def make_env(preset: Preset, reward_name: str, reward: RewardFunction, features: GoalFeatures | None,
+             goal_bank: GoalBank | None) -> gym.Env:
+    w = preset.world
+    kwargs: dict[str, Any] = dict(objects=w.objects, num_objects=w.num_objects, image_size=w.image_size,
+                                  max_steps=w.max_steps, auto_descend=w.auto_descend, reward=reward)
+    if reward_name == "indiscriminate":
+        return KukaGraspEnv(**kwargs)
+    env: gym.Env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
+    return GoalObservationWrapper(env, features) if features is not None else env
+
+
+class RunLogger:
+    """wandb (offline unless WANDB_MODE says otherwise) plus the latest values for the progress bar."""
+
+    def __init__(self, out: Path, config: dict[str, Any]) -> None:
+        import wandb
+
+        self.run = wandb.init(project="grasp2vec-sim", dir=str(out), config=config,
+                              mode=os.environ.get("WANDB_MODE", "offline"), reinit=True)
+        self.latest: dict[str, float] = {}
+
+    def __call__(self, metrics: dict[str, float], step: int) -> None:
+        self.latest.update(metrics)
+        self.run.log({**metrics, "grasps": step})
+
+    def finish(self) -> None:
+        self.run.finish()
+
+
+def plot_curves(evals: list[dict[str, float]], path: Path, title: str) -> None:
+    """Success rate (with Wilson 95 % band) vs training grasps and vs wall time, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    rate = np.array([e["success_rate"] for e in evals])
+    low, high = np.array([e["success_low"] for e in evals]), np.array([e["success_high"] for e in evals])
+    for ax, key, label in ((axes[0], "grasps", "training grasps"), (axes[1], "wall_s", "wall time (min)")):
+        x = np.array([e[key] for e in evals]) / (60.0 if key == "wall_s" else 1.0)
+        ax.plot(x, rate, marker="o")
+        ax.fill_between(x, low, high, alpha=0.25)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("eval success rate")
+    axes[0].set_ylim(0, 1)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
+                features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
+    t = preset.training
+    replay = ReplayBuffer(env.observation_space, 5, t.replay_capacity)
+    checkpoint = args.out / "checkpoint"
+    if args.resume:
+        agent, progress = load_training_state(checkpoint, replay)
+    else:
+        agent, progress = QTOpt(env.observation_space, preset.qtopt, seed=args.seed), Progress()
+    goal_task = args.reward != "indiscriminate"
+    observe = features.observe if features is not None else None
+    relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
+    print(f"replay: {ReplayBuffer.bytes_per_transition(env.observation_space, 5)} B/transition, "
+          f"{replay.nbytes / 2**20:.0f} MiB for {t.replay_capacity} transitions", flush=True)
+    rng = np.random.default_rng(args.seed)
+    if args.offline_data is not None and progress.offline_updates < t.offline_updates:
+        from embedding.dataset import EpisodeDataset
+
+        episodes = episodes_from_dataset(EpisodeDataset(args.offline_data), preset.world.image_size)
+        stored = (e for episode in episodes for e in (relabel(episode) if relabel else [episode]))
+        with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
+            offline_pretrain(agent, replay, stored, t.offline_updates, rng, log, progress, lambda: bar.update())
+    trainer = OnlineTrainer(agent, replay, env, eval_env, t, args.out, log, relabel, progress)
+    with tqdm(total=t.grasps, initial=progress.grasps, desc="qtopt grasps") as bar:
+        def on_grasp(p: Progress) -> None:
+            bar.update()
+            bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
+                            eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
+
+        return trainer.run(on_grasp).evals
+
+
+def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
+              features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
+    from agents.sac_training import train_sac_model
+
+    goal_task = args.reward != "indiscriminate"
+    observe = features.observe if features is not None else None
+    relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
+    return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    preset = apply_overrides(PRESETS[args.preset], args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.resume and not (args.out / "checkpoint").is_dir():
+        raise SystemExit(f"--resume: no checkpoint folder {args.out / 'checkpoint'}")
+    config = {"command": " ".join(["python -m runs.train_policy", *(argv if argv is not None else sys.argv[1:])]),
+              "algo": args.algo, "reward": args.reward, "reward_args": args.reward_arg, "preset": args.preset,
+              "goal_features": args.goal_features if args.reward != "indiscriminate" else "none",
+              "seed": args.seed, "offline_data": str(args.offline_data) if args.offline_data else None,
+              "settings": dataclasses.asdict(preset), "machine": f"{platform.node()} {platform.machine()}, "
+              f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
+              else torch.cuda.get_device_name(0)}
+    write_json_atomic(args.out / ("config-resume.json" if args.resume else "config.json"), config)
+    reward = make_reward(args.reward, **parse_reward_kwargs(args.reward_arg))
+    features = load_goal_features(args)
+    w = preset.world
+    goal_bank = None if args.reward == "indiscriminate" else GoalBank(make_world_config(1, w.image_size, None))
+    env = make_env(preset, args.reward, reward, features, goal_bank)
+    eval_env = make_env(preset, args.reward, reward, features, goal_bank)
+    log = RunLogger(args.out, config)
+    start = time.perf_counter()
+    try:
+        train = train_qtopt if args.algo == "qtopt" else train_sac
+        evals = train(args, preset, env, eval_env, reward, features, log)
+    finally:
+        log.finish()
+        env.close()
+        eval_env.close()
+    plot_curves(evals, args.out / "curves.png", f"{args.algo} / {args.reward} / {args.preset} (seed {args.seed})")
+    last = evals[-1] if evals else {}
+    print(json.dumps({"out": str(args.out), "wall_s_this_call": round(time.perf_counter() - start, 1),
+                      "last_eval": last}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
