@@ -8,6 +8,8 @@ several live side by side in one process.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from envs.arm import FINGER_LINKS, KukaArm
 from envs.cameras import SceneCamera, WristCamera
 from envs.config import WorldConfig
 
+LOGGER = logging.getLogger(__name__)
 HIDDEN_POSITION = (0.0, 0.0, -50.0)
 MAX_SPEED = 20.0  # m/s; anything faster has exploded
 
@@ -49,6 +52,11 @@ class GraspWorld:
 
     def __init__(self, config: WorldConfig | None = None, gui: bool = False) -> None:
         self.config = config or WorldConfig()
+        if gui and not os.environ.get("DISPLAY"):
+            # PyBullet's GUI would abort the whole process without a display.
+            LOGGER.warning("no display (DISPLAY is unset): the PyBullet GUI is not opened, the world runs headless")
+            gui = False
+        self.gui = gui
         self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
         c, layout, physics = self.client, self.config.layout, self.config.physics
         c.setAdditionalSearchPath(pybullet_data.getDataPath())
@@ -78,7 +86,8 @@ class GraspWorld:
             UnloadableObjectError: PyBullet cannot load one of the URDFs (the message names it).
         """
         c, layout = self.client, self.config.layout
-        for body in self.objects:
+        # Reverse order: PyBullet reuses freed ids last-in first-out, so ids repeat exactly.
+        for body in reversed(self.objects):
             c.removeBody(body)
         self.objects, self.object_urdfs, self._hidden = [], {}, set()
         self.arm.reset(self.home_position())

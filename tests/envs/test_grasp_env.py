@@ -1,0 +1,141 @@
+import resource
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from agents.scripted import PrivilegedGraspPolicy
+from envs.objects import builtin_split
+from tests.conftest import TINY
+
+
+@pytest.mark.parametrize("env_id", ["KukaGrasp-v0", "KukaInstanceGrasp-v0"])
+def test_checkers_pass_without_warnings(env_id):
+    env = gym.make(env_id, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped)
+    env.close()
+
+
+def test_reset_with_seed_is_deterministic(grasp_env):
+    first, info1 = grasp_env.reset(seed=11)
+    for _ in range(2):
+        grasp_env.step(grasp_env.action_space.sample())
+    grasp_env.reset(seed=12)
+    second, info2 = grasp_env.reset(seed=11)
+    assert np.array_equal(first["image"], second["image"])
+    assert np.array_equal(info1["ground_truth"]["object_poses"], info2["ground_truth"]["object_poses"])
+    action = np.array([0.4, -0.3, -1.0, 0.5, -1.0], dtype=np.float32)
+    a = [grasp_env.step(action)[0]["image"] for _ in range(2)]
+    grasp_env.reset(seed=11)
+    b = [grasp_env.step(action)[0]["image"] for _ in range(2)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_observation_layout(grasp_env):
+    obs, info = grasp_env.reset(seed=0)
+    assert obs["image"].shape == (48, 48, 3) and obs["image"].dtype == np.uint8
+    assert obs["gripper"].shape == (5,) and obs["gripper"].dtype == np.float32
+    assert "ground_truth" in info and "lifted" in info["ground_truth"]
+    assert set(obs) == {"image", "gripper"}
+
+
+@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros((5, 1)), [np.nan, 0, 0, 0, 0], [0, np.inf, 0, 0, 0]])
+def test_malformed_actions_raise(grasp_env, bad):
+    grasp_env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        grasp_env.unwrapped.step(bad)
+
+
+def test_out_of_range_actions_are_clipped(grasp_env):
+    env = grasp_env.unwrapped
+    env.reset(seed=0)
+    start = env.world.arm.target_position.copy()
+    env.step(np.array([5.0, 0.0, 0.0, 0.0, -3.0]))
+    moved = env.world.arm.target_position - start
+    assert moved[0] == pytest.approx(env.config.arm.max_translation)
+
+
+def test_step_before_reset_raises(grasp_env):
+    with pytest.raises(RuntimeError, match="reset"):
+        grasp_env.unwrapped.step(np.zeros(5))
+
+
+def test_episode_truncates_at_max_steps(grasp_env):
+    grasp_env.reset(seed=0)
+    for _ in range(TINY["max_steps"]):
+        _, _, terminated, truncated, _ = grasp_env.step(np.array([0.1, 0, 0, 0, -1.0]))
+        assert not terminated
+    assert truncated
+
+
+def test_object_leaving_workspace_ends_episode_cleanly(grasp_env):
+    env = grasp_env.unwrapped
+    env.reset(seed=0)
+    env.world.client.resetBasePositionAndOrientation(env.world.objects[0], (0.5, 0.0, 5.0), (0, 0, 0, 1))
+    _, reward, terminated, truncated, info = env.step(np.zeros(5))
+    assert terminated and not truncated and reward == 0.0
+    assert "left the workspace" in info["fault"]
+
+
+def test_too_many_objects_and_bad_arguments():
+    with pytest.raises(ValueError, match="holds only 1"):
+        gym.make("KukaGrasp-v0", objects=builtin_split("unseen")[:1], num_objects=2)
+    with pytest.raises(ValueError, match="num_objects"):
+        gym.make("KukaGrasp-v0", num_objects=0)
+    with pytest.raises(FileNotFoundError, match="nothing.urdf"):
+        gym.make("KukaGrasp-v0", objects=["/tmp/nothing.urdf"], num_objects=1)
+
+
+def test_privileged_grasp_of_single_object_and_triplet_images():
+    env = gym.make("KukaGrasp-v0", objects="unseen", num_objects=1, image_size=48, max_steps=10,
+                   record_triplet=True)
+    policy = PrivilegedGraspPolicy(env)
+    obs, _ = env.reset(seed=4)
+    done = False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        done = terminated or truncated
+    assert terminated and info["grasp_attempted"] and info["is_success"] and reward == 1.0
+    truth = info["ground_truth"]
+    assert truth["lifted"] == truth["objects"]
+    pre, post, outcome = info["pre_image"], info["post_image"], info["outcome_image"]
+    object_pixels = truth["pre_mask"] == truth["object_ids"][0]
+    assert object_pixels.any()
+    assert not (truth["post_mask"] == truth["object_ids"][0]).any()
+    assert np.abs(pre.astype(int) - post.astype(int))[object_pixels].mean() > 10
+    assert not np.array_equal(outcome, obs["image"])
+    env.close()
+
+
+def test_auto_descend_grasps_at_the_bottom():
+    env = gym.make("KukaGrasp-v0", num_objects=1, image_size=48, max_steps=4, auto_descend=True)
+    env.reset(seed=1)
+    for _ in range(4):
+        _, _, terminated, truncated, info = env.step(np.zeros(5, dtype=np.float32))
+        if terminated or truncated:
+            break
+    assert terminated and info["grasp_attempted"]
+    env.close()
+
+
+def test_many_episodes_keep_memory_flat():
+    env = gym.make("KukaGrasp-v0", num_objects=1, image_size=32, max_steps=2, auto_descend=True)
+    env.reset(seed=0)
+    bodies = env.unwrapped.world.client.getNumBodies()
+    for episode in range(200):
+        env.reset(seed=episode)
+        if episode == 20:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(2):
+            _, _, terminated, truncated, _ = env.step(np.zeros(5, dtype=np.float32))
+            if terminated or truncated:
+                break
+    assert env.unwrapped.world.client.getNumBodies() == bodies
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 50_000  # KiB
+    env.close()

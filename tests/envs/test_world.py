@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from envs.config import CameraConfig, WorldConfig
+from envs.objects import builtin_split
+from envs.world import GraspWorld, UnloadableObjectError
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = GraspWorld(WorldConfig(num_objects=2, camera=CameraConfig(image_size=48)))
+    yield w
+    w.close()
+
+
+def test_reset_places_objects_in_the_tray(world):
+    world.reset(builtin_split("seen")[:2], np.random.default_rng(0))
+    poses = world.object_poses()
+    assert poses.shape == (2, 7)
+    layout = world.config.layout
+    assert np.all(poses[:, 2] > layout.tray_floor_z - 0.02) and np.all(poses[:, 2] < 0.0)
+    assert world.fault() is None
+
+
+def test_reset_does_not_leak_bodies(world):
+    urdfs = builtin_split("seen")[:2]
+    world.reset(urdfs, np.random.default_rng(1))
+    bodies = world.client.getNumBodies()
+    ids = list(world.objects)
+    for seed in range(5):
+        world.reset(urdfs, np.random.default_rng(seed))
+    assert world.client.getNumBodies() == bodies
+    assert world.objects == ids
+
+
+def test_images_and_masks(world):
+    world.reset(builtin_split("seen")[:2], np.random.default_rng(2))
+    rgb, mask = world.render_scene(hide_arm=True, with_mask=True)
+    assert rgb.shape == (48, 48, 3) and rgb.dtype == np.uint8
+    assert mask.shape == (48, 48)
+    assert set(world.objects) <= set(np.unique(mask).tolist())
+    assert world.arm.body not in np.unique(mask)
+    with_arm, arm_mask = world.render_scene(with_mask=True)
+    assert world.arm.body in np.unique(arm_mask)
+    hidden, hidden_mask = world.render_scene(hide_arm=True, hide=[world.objects[0]], with_mask=True)
+    assert world.objects[0] not in np.unique(hidden_mask)
+    assert not np.array_equal(hidden, rgb)
+    # Hiding for a render leaves the world exactly as it was.
+    again, _ = world.render_scene(hide_arm=True, with_mask=True)
+    assert np.array_equal(again, rgb)
+
+
+def test_unloadable_urdf_names_the_file(world, tmp_path):
+    broken = tmp_path / "broken.urdf"
+    broken.write_text("<robot name='x'><link name='a'><visual><geometry><mesh filename='nope.obj'/>"
+                      "</geometry></visual></link>")
+    with pytest.raises(UnloadableObjectError, match="broken.urdf"):
+        world.reset([broken], np.random.default_rng(0))
+
+
+def test_object_out_of_workspace_is_a_fault(world):
+    world.reset(builtin_split("seen")[:2], np.random.default_rng(3))
+    world.client.resetBasePositionAndOrientation(world.objects[0], (3.0, 0.0, 0.0), (0, 0, 0, 1))
+    assert "left the workspace" in world.fault()
+
+
+def test_config_validates_ranges():
+    with pytest.raises(ValueError, match="num_objects"):
+        WorldConfig(num_objects=11)
+    with pytest.raises(ValueError, match="image_size"):
+        WorldConfig(camera=CameraConfig(image_size=8))
