@@ -8,14 +8,15 @@ import sys
 
 
 def machine_description() -> str:
-    """Host, CPU model and core count, e.g. ``'host Intel(R) Xeon(R) Processor, 2 cores'``."""
+    """Host, CPU model, core count and 1-minute load average (other users' jobs slow timings down)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as file:
             cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return f"{platform.node()} {cpu}, {os.cpu_count()} cores"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{platform.node()} {cpu}, {os.cpu_count()} cores{load}"
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

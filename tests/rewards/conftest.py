@@ -8,6 +8,7 @@ apart; the autoencoder is trained with :func:`runs.train_autoencoder.train_autoe
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,8 +55,8 @@ def _calibrate(reward_class, checkpoint) -> None:
     calibrate(reward, held, objects, empty, seed=0).save(calibration_path(checkpoint))
 
 
-@pytest.fixture(scope="session")
-def grasp2vec_checkpoint(tmp_path_factory):
+def make_grasp2vec_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibrated 32 px Grasp2Vec checkpoint whose φ_o tells the colours apart."""
     from embedding.checkpoint import save_checkpoint
     from embedding.model import Grasp2Vec, Grasp2VecConfig
     from rewards.grasp2vec import Grasp2VecReward
@@ -78,8 +79,8 @@ def grasp2vec_checkpoint(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def autoencoder_checkpoint(tmp_path_factory):
+def make_autoencoder_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A calibrated 32 px autoencoder checkpoint trained on the coloured blocks."""
     from rewards.autoencoder import AutoencoderReward
 
     images = [scene(c, seed) for seed in TRAIN_SEEDS[:40] for c in CLASSES]
@@ -90,3 +91,13 @@ def autoencoder_checkpoint(tmp_path_factory):
     save_autoencoder(model, path)
     _calibrate(AutoencoderReward, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def grasp2vec_checkpoint(tmp_path_factory):
+    return make_grasp2vec_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def autoencoder_checkpoint(tmp_path_factory):
+    return make_autoencoder_checkpoint(tmp_path_factory)

@@ -90,9 +90,24 @@ def test_goal_embeddings_are_cached_and_can_be_given(built):
 
 
 def test_model_is_loaded_once_per_process(built):
+    from rewards import autoencoder, grasp2vec
+
     name, checkpoint = built
-    first, second = make_reward(name, checkpoint=checkpoint), make_reward(name, checkpoint=checkpoint)
-    assert first.encoder.__closure__[0].cell_contents is second.encoder.__closure__[0].cell_contents
+    cache = {"grasp2vec": grasp2vec._cached_encoder, "autoencoder": autoencoder._cached_autoencoder}[name]
+    make_reward(name, checkpoint=checkpoint)
+    misses = cache.cache_info().misses
+    make_reward(name, checkpoint=checkpoint)
+    assert cache.cache_info().misses == misses
+
+
+def test_grasp2vec_frozen_encoder_matches_the_model(grasp2vec_checkpoint):
+    from embedding.checkpoint import load_checkpoint
+    from rewards.similarity import normalize
+
+    images = np.stack([scene(c, 40 + i) for i, c in enumerate(["red", "blue", None])])
+    reward = make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint)
+    expected = normalize(load_checkpoint(grasp2vec_checkpoint).embed_outcomes(images).detach().numpy())
+    np.testing.assert_allclose(reward.embed(images), expected, atol=1e-5)
 
 
 def test_bad_inputs_give_clear_errors(built, tmp_path):

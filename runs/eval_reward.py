@@ -1,0 +1,194 @@
+"""How good is a reward? ROC-AUC, precision and recall on held-out grasps with ground truth.
+
+    python -m runs.eval_reward --reward grasp2vec --objects seen unseen --json runs/out/rewards/grasp2vec.json
+
+For each object set, every successful held-out grasp's outcome image is scored twice: against
+the outcome image of *another* grasp of the same object (positive) and of a grasp of another
+object (negative), with the pairs drawn by ``--seed`` (:func:`rewards.quality.make_pairs`). The
+reward sees the goal and outcome images (and, for ground-truth rewards, which object was lifted
+and which was the target). Reported per set: ROC-AUC of the reward's scores, precision / recall /
+false-positive rate of ``score >= threshold`` (the reward's calibrated threshold, 0.5 for 0/1
+rewards, or ``--threshold``), and, when the folder records failed attempts
+(``EpisodeDataset``), how often a grasp that lifted nothing is rewarded. Writes the JSON and a
+PNG of the score distributions beside it.
+
+Data: ``runs/out/data/{seen,unseen}-heldout`` (``--data-root``), or ``--collect N`` to grasp N
+times on the spot with the scripted indiscriminate policy (seeds from ``--collect-seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rewards.base import GraspContext, RewardFunction
+from rewards.calibration import atomic_write_text
+from rewards.provenance import command_line, machine_description
+from rewards.quality import Pairs, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.registry import make_reward, parse_reward_kwargs
+
+DEFAULT_THRESHOLD = 0.5  # for rewards without a threshold of their own (0/1 rewards)
+SCORE_CHUNK = 512  # contexts scored per reward.batch call
+COLLECT_SEED = {"seen": 7_000_000, "unseen": 8_000_000}  # disjoint from collection and training seeds
+
+
+def score_pairs(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], pairs: Pairs) -> np.ndarray:
+    """Reward of each pair (N,) float: goal = outcome image of grasp ``pairs.goal[i]``."""
+    contexts = [GraspContext(goal_image=outcomes[g], outcome_image=outcomes[o], lifted=(objects[o],),
+                             target=objects[g]) for g, o in zip(pairs.goal, pairs.outcome, strict=True)]
+    return _score(reward, contexts)
+
+
+def score_failures(reward: RewardFunction, failed: np.ndarray, goals: np.ndarray, goal_objects: list[str],
+                   seed: int) -> np.ndarray:
+    """Reward of failed attempts (nothing lifted) (N,) float, each against a random goal."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.integers(len(goals), size=len(failed))
+    contexts = [GraspContext(goal_image=goals[g], outcome_image=image, lifted=(), target=goal_objects[g])
+                for g, image in zip(chosen, failed, strict=True)]
+    return _score(reward, contexts)
+
+
+def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
+    parts = [np.asarray(reward.batch(contexts[i:i + SCORE_CHUNK]), dtype=np.float64)
+             for i in tqdm(range(0, len(contexts), SCORE_CHUNK), desc="scoring", leave=False)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
+    """Outcome images (N, S, S, 3) of up to ``limit`` attempts that lifted nothing, from the folder's
+    ``EpisodeDataset``; None when the folder does not record failures."""
+    try:
+        from embedding.dataset import EpisodeDataset
+
+        episodes = EpisodeDataset(root)
+    except (ImportError, ValueError, OSError):
+        return None
+    images = []
+    for index in range(len(episodes)):
+        if len(images) >= limit:
+            break
+        item = episodes[index]
+        if not item["success"]:
+            images.append(item["outcome"])
+    return np.stack(images) if images else None
+
+
+def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], threshold: float, seed: int,
+                 failed: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``) for figures."""
+    pairs = make_pairs(objects, seed)
+    if pairs.label.all() or not pairs.label.any():
+        raise ValueError(f"{len(objects)} grasps of {len(set(objects))} objects give no positive or no negative "
+                         "pair: each needs some object grasped twice and more than one object; use more grasps")
+    scores = score_pairs(reward, outcomes, objects, pairs)
+    raw = {"positive": scores[pairs.label == 1], "negative": scores[pairs.label == 0]}
+    result: dict[str, Any] = {
+        "grasps": len(objects), "distinct_objects": len(set(objects)), "pairs": len(pairs),
+        "positives": int(pairs.label.sum()), "negatives": int((pairs.label == 0).sum()),
+        "roc_auc": roc_auc(scores, pairs.label), "threshold": threshold,
+        **precision_recall(scores, pairs.label, threshold),
+        "score_quantiles": {k: np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]).round(4).tolist()
+                            for k, v in raw.items() if len(v)},
+    }
+    if failed is not None:
+        raw["failed"] = score_failures(reward, failed, outcomes, objects, seed)
+        result["failed_attempts"] = {"count": len(failed),
+                                     "rewarded_fraction": float(np.mean(raw["failed"] >= threshold)),
+                                     "nonzero_fraction": float(np.mean(raw["failed"] != 0.0))}
+    return result, raw
+
+
+def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[str, Any]], title: str,
+                path: Path) -> None:
+    """Histograms of positive / negative (/ failed) scores per object set, with the threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(raw), figsize=(5 * len(raw), 3.4), squeeze=False)
+    colours = {"positive": "tab:green", "negative": "tab:red", "failed": "tab:gray"}
+    for axis, (name, scores) in zip(axes[0], raw.items(), strict=True):
+        low = min(float(v.min()) for v in scores.values() if len(v))
+        high = max(float(v.max()) for v in scores.values() if len(v))
+        bins = np.linspace(low, high + 1e-6, 41)
+        for kind, values in scores.items():
+            axis.hist(values, bins=bins, alpha=0.55, color=colours[kind], label=f"{kind} ({len(values)})",
+                      density=True)
+        axis.axvline(results[name]["threshold"], color="black", linestyle="--", label="threshold")
+        axis.set_title(f"{name}: AUC {results[name]['roc_auc']:.3f}")
+        axis.set_xlabel("reward")
+        axis.legend(fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temp, dpi=110)
+    plt.close(figure)
+    temp.replace(path)
+
+
+def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str], np.ndarray | None, str]:
+    """(outcomes, objects, failed outcomes or None, description of the source) of one object set."""
+    if args.collect:
+        from embedding.heldout import collect_held_out
+
+        seed = args.collect_seed + COLLECT_SEED[name]
+        grasps = collect_held_out(name, args.collect, seed, image_size=args.image_size)
+        return grasps.outcome, grasps.objects, None, f"collected: {args.collect} attempts, seeds from {seed}"
+    root = Path(args.data_root) / f"{name}-heldout"
+    outcomes, objects = load_labelled_outcomes(str(root), "all", args.seed, args.limit)
+    return outcomes, objects, failed_outcomes(root, args.failures), str(root)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reward", required=True, help="built-in name or package.module:ClassName")
+    parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="constructor argument of the reward (repeatable), e.g. checkpoint=checkpoints/grasp2vec")
+    parser.add_argument("--objects", nargs="+", choices=["seen", "unseen"], default=["seen", "unseen"])
+    parser.add_argument("--json", type=Path, required=True, help="output JSON; the PNG goes beside it")
+    parser.add_argument("--data-root", default="runs/out/data", help="folder holding {seen,unseen}-heldout")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many successful grasps per set")
+    parser.add_argument("--failures", type=int, default=500, help="failed attempts scored per set (if recorded)")
+    parser.add_argument("--collect", type=int, default=0, help="instead of --data-root, grasp N times on the spot")
+    parser.add_argument("--collect-seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=64, help="image size when collecting")
+    parser.add_argument("--threshold", type=float, default=None, help="override the reward's threshold")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the goal/outcome pairing")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    began = time.perf_counter()
+    kwargs = parse_reward_kwargs(args.reward_arg)
+    reward = make_reward(args.reward, **kwargs)
+    own = getattr(reward, "threshold", None)
+    threshold = args.threshold if args.threshold is not None else (own if own is not None else DEFAULT_THRESHOLD)
+    results, raw, sources = {}, {}, {}
+    for name in args.objects:
+        outcomes, objects, failed, sources[name] = load_set(name, args)
+        results[name], raw[name] = evaluate_set(reward, outcomes, objects, threshold, args.seed, failed)
+        results[name]["data"] = sources[name]
+        print(f"{args.reward} {name}: AUC {results[name]['roc_auc']:.4f}  precision {results[name]['precision']:.3f}"
+              f"  recall {results[name]['recall']:.3f} at {threshold:.4f}  ({results[name]['pairs']} pairs)")
+    report = {
+        "reward": args.reward, "reward_kwargs": kwargs, "threshold": threshold,
+        "threshold_source": "argument" if args.threshold is not None else ("reward" if own is not None else "default"),
+        "sets": results, "seed": args.seed, "machine": machine_description(),
+        "wall_time_s": round(time.perf_counter() - began, 1), "command": command_line("runs.eval_reward", argv),
+    }
+    atomic_write_text(args.json, json.dumps(report, indent=1))
+    plot_scores(raw, results, f"{args.reward} {kwargs or ''} — {report['command']}", args.json.with_suffix(".png"))
+    return report
+
+
+if __name__ == "__main__":
+    main()

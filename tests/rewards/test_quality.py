@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from rewards.calibration import fit_presence_probe, youden_threshold
+from rewards.quality import make_pairs, precision_recall, roc_auc
+
+
+def test_pairs_are_same_object_positives_and_other_object_negatives():
+    objects = ["a", "a", "b", "c", "c", "c"]
+    pairs = make_pairs(objects, seed=3)
+    names = np.asarray(objects)
+    assert np.all(pairs.goal != pairs.outcome)
+    assert np.all((names[pairs.goal] == names[pairs.outcome]) == pairs.label.astype(bool))
+    assert pairs.label.sum() == 5  # every grasp except the lone "b" has a positive
+    assert (pairs.label == 0).sum() == 6  # every grasp has a negative
+    again = make_pairs(objects, seed=3)
+    assert np.array_equal(pairs.goal, again.goal)
+
+
+def test_roc_auc_known_values():
+    labels = np.array([1, 1, 0, 0])
+    assert roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), labels) == 1.0
+    assert roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), labels) == 0.0
+    assert roc_auc(np.ones(4), labels) == 0.5  # ties count one half
+    assert roc_auc(np.array([0.9, 0.2, 0.5, 0.1]), labels) == 0.75
+    with pytest.raises(ValueError, match="positives and negatives"):
+        roc_auc(np.ones(2), np.ones(2))
+
+
+def test_precision_recall_at_threshold():
+    metrics = precision_recall(np.array([0.9, 0.4, 0.6, 0.1]), np.array([1, 1, 0, 0]), threshold=0.5)
+    assert metrics == {"precision": 0.5, "recall": 0.5, "false_positive_rate": 0.5, "accuracy": 0.5}
+
+
+def test_youden_threshold_separates_and_sits_between_scores():
+    threshold, j = youden_threshold(np.array([0.8, 0.9, 0.7]), np.array([0.1, 0.3, 0.2]))
+    assert j == 1.0 and 0.3 < threshold <= 0.7
+    threshold, j = youden_threshold(np.array([0.5, 0.9]), np.array([0.6, 0.1]))
+    assert j == 0.5
+
+
+def test_presence_probe_separates_two_clusters():
+    rng = np.random.default_rng(0)
+    held = rng.normal([1, 0, 0], 0.1, (30, 3))
+    empty = rng.normal([0, 1, 0], 0.1, (10, 3))
+    weight, bias = fit_presence_probe(held, empty)
+    assert np.all(held @ weight + bias > 0) and np.all(empty @ weight + bias < 0)

@@ -1,0 +1,131 @@
+"""The reward commands end to end on tiny synthetic data (32 px coloured blocks, see tests/rewards/conftest.py)."""
+
+import json
+import shutil
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from rewards.base import RewardError
+from rewards.calibration import RewardCalibration, calibration_path
+from runs import bench_reward, calibrate_reward, eval_reward, train_autoencoder
+from tests.rewards.conftest import COLOURS, make_grasp2vec_checkpoint, scene
+
+OBJECTS = [c for c in COLOURS for _ in range(4)]
+
+
+@pytest.fixture(scope="module")
+def grasp2vec_checkpoint(tmp_path_factory):
+    return make_grasp2vec_checkpoint(tmp_path_factory)
+
+
+def labelled(root, split="all", seed=0, limit=None):
+    return np.stack([scene(c, 300 + i) for i, c in enumerate(OBJECTS)]), list(OBJECTS)
+
+
+@pytest.fixture
+def synthetic_data(monkeypatch):
+    monkeypatch.setattr(eval_reward, "load_labelled_outcomes", labelled)
+    monkeypatch.setattr(eval_reward, "failed_outcomes",
+                        lambda root, limit: np.stack([scene(None, 400 + i) for i in range(5)]))
+
+
+@pytest.mark.parametrize(("reward", "auc"), [("oracle", 1.0), ("indiscriminate", 0.5)])
+def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc):
+    out = tmp_path / f"{reward}.json"
+    report = eval_reward.main(["--reward", reward, "--objects", "seen", "unseen", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    assert out.with_suffix(".png").stat().st_size > 0
+    for name in ("seen", "unseen"):
+        result = report["sets"][name]
+        assert result["roc_auc"] == auc
+        assert result["positives"] == result["negatives"] == len(OBJECTS)
+        assert result["recall"] == 1.0
+        assert result["failed_attempts"]["rewarded_fraction"] == 0.0
+    assert report["threshold"] == 0.5 and report["threshold_source"] == "reward"
+
+
+def test_eval_reward_grasp2vec_uses_its_calibrated_threshold(tmp_path, synthetic_data, grasp2vec_checkpoint):
+    out = tmp_path / "g2v.json"
+    report = eval_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={grasp2vec_checkpoint}",
+                               "--objects", "seen", "--json", str(out)])
+    calibrated = RewardCalibration.load(calibration_path(grasp2vec_checkpoint)).threshold
+    assert report["threshold"] == pytest.approx(calibrated)
+    seen = report["sets"]["seen"]
+    assert seen["roc_auc"] == 1.0 and seen["precision"] == 1.0 and seen["recall"] == 1.0
+    assert seen["failed_attempts"]["nonzero_fraction"] == 0.0
+
+
+def test_eval_reward_needs_positive_pairs(tmp_path, monkeypatch):
+    monkeypatch.setattr(eval_reward, "load_labelled_outcomes",
+                        lambda *a, **k: (np.stack([scene("red", 1), scene("blue", 2)]), ["red", "blue"]))
+    monkeypatch.setattr(eval_reward, "failed_outcomes", lambda root, limit: None)
+    with pytest.raises(ValueError, match="no positive or no negative pair"):
+        eval_reward.main(["--reward", "oracle", "--objects", "seen", "--json", str(tmp_path / "x.json")])
+
+
+def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeypatch, grasp2vec_checkpoint):
+    checkpoint = tmp_path / "g2v"
+    shutil.copytree(grasp2vec_checkpoint, checkpoint)
+    calibration_path(checkpoint).unlink()
+    monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
+    monkeypatch.setattr(calibrate_reward, "empty_gripper_images",
+                        lambda count, *a: np.stack([scene(None, 500 + i) for i in range(count)]))
+    calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8"])
+    calibration = RewardCalibration.load(calibration_path(checkpoint))
+    assert calibration.reward == "grasp2vec"
+    assert calibration.provenance["youden_j"] == 1.0
+    assert calibration.provenance["presence_fit_accuracy_empty"] == 1.0
+    assert calibration.provenance["command"].startswith("python -m runs.calibrate_reward")
+
+
+def test_calibrate_reward_refuses_ground_truth_rewards():
+    with pytest.raises(RewardError, match="does not accept \\['presence'\\]"):
+        calibrate_reward.main(["--reward", "oracle"])
+
+
+def test_bench_reward_untrained(tmp_path):
+    out = tmp_path / "bench.json"
+    report = bench_reward.main(["--untrained", "--images", "48", "--goals", "4", "--call-size", "16",
+                                "--image-size", "32", "--repeats", "2", "--threads", "1", "--data",
+                                str(tmp_path / "none"), "--json", str(out)])
+    assert report["images"] == 48 and report["images_per_s_median"] > 0
+    assert json.loads(out.read_text())["images_from"] == "random pixels"
+
+
+def _fake_triplets(monkeypatch):
+    module = types.ModuleType("embedding.dataset")
+
+    class TripletDataset:
+        def __init__(self, root, split="train", seed=0):
+            self.images = [scene(c, 600 + i) for i, c in enumerate(OBJECTS)]
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, index):
+            image = self.images[index]
+            return {"pre": image, "post": image, "outcome": image}
+
+    module.TripletDataset = TripletDataset
+    monkeypatch.setitem(sys.modules, "embedding.dataset", module)
+
+
+def test_train_autoencoder_resume_matches_uninterrupted(tmp_path, monkeypatch):
+    _fake_triplets(monkeypatch)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    common = ["--batch-size", "4", "--latent-dim", "8", "--checkpoint-every", "2", "--threads", "1"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_autoencoder.main([*common, "--steps", "6", "--out", str(straight), "--run-dir", str(tmp_path / "a")])
+    train_autoencoder.main([*common, "--steps", "4", "--out", str(resumed), "--run-dir", str(tmp_path / "b")])
+    train_autoencoder.main([*common, "--steps", "6", "--out", str(resumed), "--run-dir", str(tmp_path / "b"),
+                            "--resume"])
+    from rewards.autoencoder import load_autoencoder
+
+    card = json.loads((resumed / "config.json").read_text())
+    assert card["extra"]["resumed_from"] == 4
+    first, second = load_autoencoder(straight), load_autoencoder(resumed)
+    for key, value in first.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), second.state_dict()[key].numpy(), atol=1e-6)
