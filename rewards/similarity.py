@@ -31,6 +31,12 @@ def normalize(embeddings: np.ndarray) -> np.ndarray:
     return embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
 
 
+def _image_key(image: np.ndarray) -> bytes:
+    """Content hash of an image (shape, dtype and bytes)."""
+    array = np.ascontiguousarray(image)
+    return hashlib.blake2b(f"{array.shape}{array.dtype}".encode() + array.tobytes(), digest_size=16).digest()
+
+
 class EmbeddingSimilarityReward:
     """Cosine similarity of goal and outcome embeddings, gated by an "object in gripper" probe.
 
@@ -81,7 +87,7 @@ class EmbeddingSimilarityReward:
         """Rewards (N,) float32 for N attempts; goals shared between contexts are embedded once."""
         if not contexts:
             return np.zeros(0, dtype=np.float32)
-        outcomes = self.embed([c.outcome_image for c in contexts])
+        outcomes = self._embed_unique([c.outcome_image for c in contexts])
         goals = np.stack([self._goal_embedding(c) for c in contexts])
         similarity = np.sum(goals * outcomes, axis=1)
         score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
@@ -96,6 +102,14 @@ class EmbeddingSimilarityReward:
         parts = [self.encoder(array[i:i + self.batch_size]) for i in range(0, len(array), self.batch_size)]
         return normalize(np.concatenate(parts))
 
+    def _embed_unique(self, images: list[np.ndarray]) -> np.ndarray:
+        """Like :meth:`embed`, but each distinct image is embedded once (relabeling scores one outcome
+        against many goals)."""
+        first: dict[bytes, int] = {}
+        slots = np.array([first.setdefault(_image_key(image), len(first)) for image in images])
+        distinct = [images[i] for i in np.unique(slots, return_index=True)[1]]
+        return self.embed(distinct)[slots]
+
     def presence_probability(self, embeddings: np.ndarray) -> np.ndarray:
         """P(object held) (B,) from normalised outcome embeddings (B, D)."""
         if self.calibration is None:
@@ -109,7 +123,7 @@ class EmbeddingSimilarityReward:
         if context.goal_image is None:
             raise RewardError(f"{self.name} reward needs a goal: the context has neither goal_image nor goal_embedding")
         image = self._check_images([context.goal_image])[0]
-        key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+        key = _image_key(image)
         cached = self._goal_cache.get(key)
         if cached is None:
             cached = self.embed(image[None])[0]

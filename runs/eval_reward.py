@@ -63,8 +63,8 @@ def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
 
 
 def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
-    """Outcome images (N, S, S, 3) of up to ``limit`` attempts that lifted nothing, from the folder's
-    ``EpisodeDataset``; None when the folder does not record failures."""
+    """Outcome images (N, S, S, 3) of up to ``limit`` grasp attempts that lifted nothing, from the
+    folder's ``EpisodeDataset``; None when the folder does not record failures."""
     try:
         from embedding.dataset import EpisodeDataset
 
@@ -76,7 +76,7 @@ def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
         if len(images) >= limit:
             break
         item = episodes[index]
-        if not item["success"]:
+        if item.get("grasp_attempted", True) and not item["success"]:
             images.append(item["outcome"])
     return np.stack(images) if images else None
 

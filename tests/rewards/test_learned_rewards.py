@@ -85,6 +85,11 @@ def test_goal_embeddings_are_cached_and_can_be_given(built):
     first = reward.batch(contexts)
     reward.batch(contexts)
     assert sorted(calls) == [1, 4, 4]  # the goal once, the outcomes each time
+    calls.clear()
+    outcome = scene("blue", 30)
+    many_goals = [GraspContext(scene(c, 31 + i), outcome) for i, c in enumerate(["red", "blue", "green"])]
+    reward.batch(many_goals)
+    assert sorted(calls) == [1, 1, 1, 1]  # three new goals, and the shared outcome once
     given = [GraspContext(None, c.outcome_image, goal_embedding=reward.embed(goal[None])[0] * 3) for c in contexts]
     np.testing.assert_allclose(reward.batch(given), first, atol=1e-5)
 
