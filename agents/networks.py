@@ -23,7 +23,7 @@ IMAGE_KEYS = ("image", "heatmap", "goal")
 class EncoderConfig:
     """Sizes of the observation encoder."""
 
-    channels: tuple[int, ...] = (32, 64, 64)  # stride-2 3x3 convolutions
+    channels: tuple[int, ...] = (16, 32, 32)  # stride-2 3x3 convolutions
     features: int = 256  # output size
     use_goal_image: bool = True  # encode ``goal`` when the observation has it
 
@@ -105,15 +105,20 @@ def to_network_input(observations: dict[str, torch.Tensor]) -> dict[str, torch.T
 class QNetwork(nn.Module):
     """Q(s, a, g) as a logit: sigmoid(Q) is the predicted probability of grasp success.
 
-    ``encode`` runs once per state; ``head`` scores many actions per state (for CEM).
+    ``encode`` runs once per state; ``head`` scores many actions per state (for CEM). The head's
+    first layer is split into a state part (computed once per state) and an action part (per
+    candidate), which equals one linear layer on [features, action features] at a fraction of
+    the cost when CEM scores 64+ candidates per state.
     """
 
     def __init__(self, observation_space: spaces.Dict, action_dim: int, config: EncoderConfig = EncoderConfig(),
-                 hidden: int = 256) -> None:
+                 hidden: int = 128) -> None:
         super().__init__()
         self.encoder = ObservationEncoder(observation_space, config)
         self.action = nn.Sequential(nn.Linear(action_dim, 64), nn.ReLU())
-        self.mlp = nn.Sequential(nn.Linear(config.features + 64, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.state_in = nn.Linear(config.features, hidden)
+        self.action_in = nn.Linear(64, hidden, bias=False)
+        self.out = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def encode(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Raw observation batch → state features (B, F)."""
@@ -123,9 +128,8 @@ class QNetwork(nn.Module):
         """Features (B, F) with actions (B, N, A) → logits (B, N); or (B, F) with (B, A) → (B,)."""
         if actions.dim() == 2:
             return self.head(features, actions.unsqueeze(1)).squeeze(1)
-        n = actions.shape[1]
-        expanded = features.unsqueeze(1).expand(-1, n, -1)
-        return self.mlp(torch.cat([expanded, self.action(actions)], dim=-1)).squeeze(-1)
+        hidden = self.state_in(features).unsqueeze(1) + self.action_in(self.action(actions))
+        return self.out(hidden).squeeze(-1)
 
     def forward(self, observations: dict[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
         return self.head(self.encode(observations), actions)

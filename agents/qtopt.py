@@ -38,7 +38,7 @@ class QTOptConfig:
     learning_rate: float = 3e-4
     batch_size: int = 64
     tau: float = 0.01  # Polyak factor of the target networks per update
-    hidden: int = 256
+    hidden: int = 128
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     cem: CEMConfig = field(default_factory=CEMConfig)
     epsilon: float = 0.2  # probability of a random exploratory action
@@ -55,7 +55,7 @@ class QTOptConfig:
     def from_dict(cls, data: dict[str, Any]) -> QTOptConfig:
         data = dict(data)
         data["encoder"] = EncoderConfig(**{**data.get("encoder", {}),
-                                           "channels": tuple(data.get("encoder", {}).get("channels", (32, 64, 64)))})
+                                           "channels": tuple(data.get("encoder", {}).get("channels", (16, 32, 32)))})
         data["cem"] = CEMConfig(**data.get("cem", {}))
         return cls(**data)
 

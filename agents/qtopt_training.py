@@ -123,9 +123,13 @@ class OnlineTrainer:
         if self.progress.updates % 100 < self.config.updates_per_step:
             self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
 
-    def run(self, on_grasp: Callable[[Progress], None] | None = None) -> Progress:
-        """Train until ``config.grasps`` online episodes; returns the final counters."""
+    def run(self, on_grasp: Callable[[Progress], None] | None = None, time_limit_s: float | None = None) -> Progress:
+        """Train until ``config.grasps`` online episodes (or ``time_limit_s`` of this call, then a last
+        evaluation and checkpoint); returns the final counters."""
         recorder, start = EpisodeRecorder(), time.perf_counter() - self.progress.wall_s
+        deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
+        if not self.progress.evals:
+            self.evaluate()  # the untrained (or offline pre-trained) starting point
         while self.progress.grasps < self.config.grasps:
             episode, info = run_episode(self.agent, self.env, self.config.seed * 1_000_000 + self.progress.grasps,
                                         recorder, self.learn_step)
@@ -133,12 +137,15 @@ class OnlineTrainer:
             self.progress.grasps += 1
             self.progress.train_successes += bool(info.get("is_success", False))
             self.progress.wall_s = time.perf_counter() - start
-            if self.progress.grasps % self.config.eval_every == 0 or self.progress.grasps == self.config.grasps:
+            last = self.progress.grasps == self.config.grasps or time.perf_counter() > deadline
+            if self.progress.grasps % self.config.eval_every == 0 or last:
                 self.evaluate()
-            if self.progress.grasps % self.config.checkpoint_every == 0 or self.progress.grasps == self.config.grasps:
+            if self.progress.grasps % self.config.checkpoint_every == 0 or last:
                 self.checkpoint()
             if on_grasp is not None:
                 on_grasp(self.progress)
+            if last:
+                break
         return self.progress
 
     def evaluate(self) -> dict[str, float]:

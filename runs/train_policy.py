@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grasp2vec", type=Path, default=Path("checkpoints/grasp2vec"),
                         help="Grasp2Vec checkpoint for --goal-features")
     parser.add_argument("--offline-data", type=Path, help="EpisodeDataset folder for QT-Opt's offline pre-training")
+    parser.add_argument("--minutes", type=float, help="QT-Opt: stop the online phase after this many minutes "
+                        "(then evaluate and checkpoint; --resume continues)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 is fastest on a shared 2-core machine)")
     return parser.parse_args(argv)
@@ -172,7 +174,7 @@ def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env
             bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
                             eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
 
-        return trainer.run(on_grasp).evals
+        return trainer.run(on_grasp, args.minutes * 60 if args.minutes else None).evals
 
 
 def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,

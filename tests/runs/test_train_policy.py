@@ -1,0 +1,72 @@
+"""``python -m runs.train_policy`` end to end on the tiny preset (2 objects, 32 px, a few grasps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.qtopt import QTOpt
+from embedding.checkpoint import save_checkpoint
+from embedding.model import Grasp2Vec, Grasp2VecConfig
+from runs.train_policy import main
+
+
+@pytest.fixture(autouse=True)
+def offline_wandb(monkeypatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def evals(out: Path) -> list[dict]:
+    return json.loads((out / "eval.json").read_text())
+
+
+def test_qtopt_run_then_resume_continues_counters(tmp_path) -> None:
+    out = tmp_path / "q"
+    main(["--algo", "qtopt", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out), "--grasps", "6"])
+    first = evals(out)
+    assert [e["grasps"] for e in first] == [0, 6]
+    assert (out / "curves.png").stat().st_size > 0 and (out / "checkpoint" / "qtopt.safetensors").is_file()
+    updates = QTOpt.load(out / "checkpoint")[0].updates
+    main(["--algo", "qtopt", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out), "--grasps", "9",
+          "--resume"])
+    second = evals(out)
+    assert [e["grasps"] for e in second] == [0, 6, 9]
+    assert second[:2] == first
+    assert QTOpt.load(out / "checkpoint")[0].updates > updates
+
+
+def test_qtopt_goal_task_sees_heatmap_and_goal_embedding(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
+                                      stage_strides=(1,)))
+    save_checkpoint(model, tmp_path / "g2v", {})
+    out = tmp_path / "goal"
+    main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(out), "--grasps", "3",
+          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "both"])
+    space = json.loads((out / "checkpoint" / "qtopt.json").read_text())["observation_space"]
+    assert space["heatmap"]["shape"] == [32, 32, 1] and space["goal_embedding"]["shape"] == [8]
+    assert space["goal"]["shape"] == [32, 32, 3]
+
+
+def test_sac_runs_a_few_hundred_steps_and_resumes(tmp_path) -> None:
+    out = tmp_path / "sac"
+    main(["--algo", "sac", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out)])
+    first = evals(out)
+    assert first[-1]["timesteps"] == 200 and first[-1]["grasps"] > 0
+    main(["--algo", "sac", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out), "--resume",
+          "--timesteps", "250"])
+    second = evals(out)
+    assert second[-1]["timesteps"] == 250 and second[-1]["grasps"] > first[-1]["grasps"]
+
+
+def test_resume_without_checkpoint_and_missing_grasp2vec_are_clear_errors(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="no checkpoint folder"):
+        main(["--algo", "qtopt", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(tmp_path / "x"),
+              "--resume"])
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(tmp_path / "y"),
+              "--grasp2vec", str(tmp_path / "missing")])
