@@ -64,13 +64,14 @@ class EmbeddingSimilarityReward:
             raise RewardError(f"{self.name} reward: checkpoint {self.checkpoint} does not exist")
         if batch_size < 1:
             raise RewardError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
         self.encoder, self.image_size = self.load_encoder(self.checkpoint, image_size)
+        self.embedding_dim = self.embed(np.zeros((1, self.image_size, self.image_size, 3), np.uint8)).shape[1]
         self.calibration = self._load_calibration(calibration, required=presence or (thresholded and threshold is None))
         self.threshold = threshold if threshold is not None else (
             self.calibration.threshold if self.calibration else None)
         self.thresholded = thresholded
         self.presence = presence
-        self.batch_size = batch_size
         self.goal_cache_size = goal_cache_size
         self._goal_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
@@ -118,8 +119,11 @@ class EmbeddingSimilarityReward:
 
     def _goal_embedding(self, context: GraspContext) -> np.ndarray:
         if context.goal_embedding is not None:
-            goal = normalize(np.asarray(context.goal_embedding).reshape(1, -1))[0]
-            return goal
+            goal = np.asarray(context.goal_embedding, dtype=np.float32)
+            if goal.shape != (self.embedding_dim,):
+                raise RewardError(f"{self.name} reward: goal_embedding must have shape ({self.embedding_dim},), "
+                                  f"got {goal.shape}")
+            return normalize(goal[None])[0]
         if context.goal_image is None:
             raise RewardError(f"{self.name} reward needs a goal: the context has neither goal_image nor goal_embedding")
         image = self._check_images([context.goal_image])[0]
@@ -135,12 +139,13 @@ class EmbeddingSimilarityReward:
         return cached
 
     def _check_images(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        array = np.asarray(images)
         expected = (self.image_size, self.image_size, 3)
-        if array.ndim != 4 or array.shape[1:] != expected or array.dtype != np.uint8:
+        bad = [(np.asarray(i).dtype, np.shape(i)) for i in images
+               if np.shape(i) != expected or np.asarray(i).dtype != np.uint8]
+        if bad:
             raise RewardError(f"{self.name} reward expects uint8 images of shape {expected} (checkpoint "
-                              f"{self.checkpoint}), got {array.dtype} {array.shape[1:]}")
-        return array
+                              f"{self.checkpoint}), got {bad[0][0]} {bad[0][1]}")
+        return np.asarray(images)
 
     def _load_calibration(self, path: str | Path | None, required: bool) -> RewardCalibration | None:
         path = Path(path) if path is not None else calibration_path(self.checkpoint)

@@ -120,6 +120,11 @@ def test_bad_inputs_give_clear_errors(built, tmp_path):
     reward = make_reward(name, checkpoint=checkpoint)
     with pytest.raises(RewardError, match=f"expects uint8 images of shape \\({SIZE}, {SIZE}, 3\\)"):
         reward(GraspContext(scene("red", 1), np.zeros((48, 48, 3), np.uint8)))
+    with pytest.raises(RewardError, match="expects uint8 images"):
+        reward.batch([GraspContext(scene("red", 1), scene("red", 2)),
+                      GraspContext(scene("red", 1), np.zeros((SIZE, SIZE, 3), np.float32))])
+    with pytest.raises(RewardError, match="goal_embedding must have shape"):
+        reward(GraspContext(None, scene("red", 1), goal_embedding=np.ones(3)))
     with pytest.raises(RewardError, match="needs a goal"):
         reward(GraspContext(None, scene("red", 1)))
     with pytest.raises(RewardError, match="trained on 32 px images, not 64 px"):
