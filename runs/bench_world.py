@@ -1,0 +1,170 @@
+"""Speed and fidelity benchmark of the simulated world.
+
+Speed: the same work as PyBullet's ``KukaDiverseObjectEnv`` benchmark — 5 objects, 64 px, and
+per episode a reset, 7 random moves and a grasp attempt — in 1 and N processes.
+Fidelity: the scripted policies run on identical scenes with the default physics and with
+``PhysicsConfig.scaled(4)`` (4× the sub-steps per action, close and lift); a sound default
+keeps the success rates close and its successes mostly successes in the slow setting too.
+
+    python -m runs.bench_world [--episodes 100] [--workers 1 2] [--fidelity 200] [--out runs/out/bench_world]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+import envs  # noqa: F401  (registers the environments)
+from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
+from envs.config import WorldConfig
+from graspdata.atomic import atomic_write_text
+from graspdata.card import code_version, machine
+
+MOVES = 7
+HIFI_FACTOR = 4
+
+
+@dataclasses.dataclass
+class SpeedSample:
+    """Timings of one process, seconds."""
+
+    episodes: int = 0
+    steps: int = 0
+    renders: int = 0
+    reset_time: float = 0.0
+    step_time: float = 0.0
+    render_time: float = 0.0
+    wall_time: float = 0.0
+
+
+def time_episodes(episodes: int, seed: int, image_size: int, num_objects: int) -> SpeedSample:
+    """Run ``episodes`` of reset + 7 random moves + grasp in this process and time them."""
+    env = gym.make("KukaGrasp-v0", num_objects=num_objects, image_size=image_size, max_steps=MOVES + 1)
+    rng = np.random.default_rng(seed)
+    sample = SpeedSample()
+    start = time.perf_counter()
+    for episode in range(episodes):
+        t = time.perf_counter()
+        env.reset(seed=seed * 1_000_000 + episode)
+        sample.reset_time += time.perf_counter() - t
+        for move in range(MOVES + 1):
+            action = rng.uniform(-1, 1, 5).astype(np.float32)
+            action[4] = 1.0 if move == MOVES else -1.0
+            t = time.perf_counter()
+            _, _, terminated, truncated, _ = env.step(action)
+            sample.step_time += time.perf_counter() - t
+            sample.steps += 1
+            if terminated or truncated:
+                break
+        sample.episodes += 1
+    world = env.unwrapped.world
+    t = time.perf_counter()
+    for _ in range(50):
+        world.render_scene()
+    sample.render_time, sample.renders = time.perf_counter() - t, 50
+    sample.wall_time = time.perf_counter() - start
+    env.close()
+    return sample
+
+
+def _time_episodes_star(args: tuple[int, int, int, int]) -> SpeedSample:
+    return time_episodes(*args)
+
+
+def speed(episodes: int, workers: int, image_size: int, num_objects: int) -> dict[str, float]:
+    """Throughput with ``workers`` processes, each running ``episodes`` episodes."""
+    jobs = [(episodes, w, image_size, num_objects) for w in range(workers)]
+    start = time.perf_counter()
+    if workers == 1:
+        samples = [_time_episodes_star(jobs[0])]
+    else:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            samples = pool.map(_time_episodes_star, jobs)
+    wall = time.perf_counter() - start
+    total = sum(s.episodes for s in samples)
+    return {
+        "workers": workers,
+        "episodes": total,
+        "episodes_per_s": total / wall,
+        "episodes_per_s_per_process": float(np.mean([s.episodes / (s.reset_time + s.step_time) for s in samples])),
+        "resets_per_s": float(np.mean([s.episodes / s.reset_time for s in samples])),
+        "steps_per_s": float(np.mean([s.steps / s.step_time for s in samples])),
+        "ms_per_render": float(np.mean([1000 * s.render_time / s.renders for s in samples])),
+        "wall_s": wall,
+    }
+
+
+def run_policy(policy_name: str, config: WorldConfig, seeds: range) -> np.ndarray:
+    """Success (bool per seed) of a scripted policy on the given physics."""
+    env = gym.make("KukaGrasp-v0", world_config=config, max_steps=12)
+    policy = PrivilegedGraspPolicy(env) if policy_name == "privileged" else RandomGraspPolicy(config, seed=0)
+    results = []
+    for seed in tqdm(seeds, desc=f"{policy_name} ({config.physics.substeps_per_action} sub-steps)", leave=False):
+        if isinstance(policy, RandomGraspPolicy):
+            policy.rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
+        policy.reset()
+        done, info = False, {}
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            done = terminated or truncated
+        results.append(bool(info["is_success"]))
+    env.close()
+    return np.array(results)
+
+
+def fidelity(trials: int) -> dict[str, dict[str, float]]:
+    """Success rates with default and ``scaled(4)`` physics on the same scenes and policy seeds."""
+    fast = WorldConfig()
+    slow = dataclasses.replace(fast, physics=fast.physics.scaled(HIFI_FACTOR))
+    report = {}
+    for name in ("random", "privileged"):
+        a, b = run_policy(name, fast, range(trials)), run_policy(name, slow, range(trials))
+        report[name] = {
+            "trials": trials,
+            "success_default": float(a.mean()),
+            "success_scaled": float(b.mean()),
+            "scaled_success_given_default_success": float(b[a].mean()) if a.any() else float("nan"),
+            "agreement": float((a == b).mean()),
+        }
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--episodes", type=int, default=100, help="episodes per process")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--num-objects", type=int, default=5)
+    parser.add_argument("--fidelity", type=int, default=0, help="scenes for the fidelity check (0: skip)")
+    parser.add_argument("--out", type=Path, default=Path("runs/out/bench_world"))
+    args = parser.parse_args(argv)
+    result: dict = {"command": "python -m runs.bench_world " + " ".join(argv if argv is not None else []),
+                    "machine": machine(), "code": code_version(), "speed": []}
+    for workers in args.workers:
+        row = speed(args.episodes, workers, args.image_size, args.num_objects)
+        result["speed"].append(row)
+        print(f"{workers} process(es): {row['episodes_per_s']:.2f} episodes/s "
+              f"({row['episodes_per_s_per_process']:.2f} per process), {row['resets_per_s']:.1f} resets/s, "
+              f"{row['steps_per_s']:.1f} steps/s, {row['ms_per_render']:.1f} ms/render")
+    if args.fidelity:
+        result["fidelity"] = fidelity(args.fidelity)
+        for name, row in result["fidelity"].items():
+            print(f"{name}: success {row['success_default']:.3f} default vs {row['success_scaled']:.3f} "
+                  f"with {HIFI_FACTOR}x sub-steps; P(scaled success | default success) = "
+                  f"{row['scaled_success_given_default_success']:.3f} over {row['trials']} scenes")
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "bench_world.json", json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
