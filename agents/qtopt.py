@@ -42,7 +42,7 @@ class QTOptConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     cem: CEMConfig = field(default_factory=CEMConfig)
     epsilon: float = 0.2  # probability of a random exploratory action
-    close_probability: float = 0.1  # chance a random action closes the gripper (ends the episode)
+    close_probability: float = 0.05  # chance a random action closes the gripper (ends the episode)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma < 1.0:
@@ -103,9 +103,10 @@ class QTOpt:
         batch = {k: torch.as_tensor(np.asarray(observation[k]))[None] for k in self.observation_space.spaces}
         return self.greedy(batch)[0].numpy()
 
-    def explore(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        """ε-greedy action: with probability ε a random move that closes with ``close_probability``."""
-        if self.rng.random() >= self.config.epsilon:
+    def explore(self, observation: dict[str, np.ndarray], random_only: bool = False) -> np.ndarray:
+        """ε-greedy action: with probability ε (always when ``random_only``) a random move that closes
+        with ``close_probability``."""
+        if not random_only and self.rng.random() >= self.config.epsilon:
             return self.act(observation)
         action = self.rng.uniform(-1.0, 1.0, ACTION_DIM).astype(np.float32)
         action[CLOSE_INDEX] = 1.0 if self.rng.random() < self.config.close_probability else -1.0

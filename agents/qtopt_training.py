@@ -1,7 +1,9 @@
 """QT-Opt's training schedule: offline pre-training on collected episodes, then online learning.
 
-Online, each episode is run with ε-greedy CEM actions, relabeled (goal tasks) and stored; after
-``learning_starts`` transitions, ``updates_per_step`` gradient steps follow every env step.
+Online, each episode is run with ε-greedy CEM actions (random actions only, until the replay holds
+``learning_starts`` transitions: an untrained Q-function would close the gripper at once), relabeled
+(goal tasks) and stored; after ``learning_starts`` transitions, ``updates_per_step`` gradient
+steps follow every env step.
 Counters live in :class:`Progress` and travel with checkpoints, so ``--resume`` continues them.
 """
 
@@ -78,13 +80,13 @@ def offline_pretrain(agent: QTOpt, replay: ReplayBuffer, episodes: Iterable[Epis
 
 
 def run_episode(agent: QTOpt, env: gym.Env, seed: int, recorder: EpisodeRecorder,
-                on_step: Callable[[], None]) -> tuple[Episode, dict[str, Any]]:
-    """One ε-greedy episode; ``on_step`` runs after every env step (learning happens there)."""
+                on_step: Callable[[], None], random_only: bool = False) -> tuple[Episode, dict[str, Any]]:
+    """One ε-greedy (or random) episode; ``on_step`` runs after every env step (learning happens there)."""
     observation, _ = env.reset(seed=seed)
     recorder.start(observation)
     done = False
     while not done:
-        action = agent.explore(observation)
+        action = agent.explore(observation, random_only)
         observation, reward, terminated, truncated, info = env.step(action)
         recorder.step(action, observation, float(reward))
         on_step()
@@ -131,8 +133,9 @@ class OnlineTrainer:
         if not self.progress.evals:
             self.evaluate()  # the untrained (or offline pre-trained) starting point
         while self.progress.grasps < self.config.grasps:
+            warmup = len(self.replay) < self.config.learning_starts
             episode, info = run_episode(self.agent, self.env, self.config.seed * 1_000_000 + self.progress.grasps,
-                                        recorder, self.learn_step)
+                                        recorder, self.learn_step, random_only=warmup)
             self.replay.add_episodes(self.relabel(episode))
             self.progress.grasps += 1
             self.progress.train_successes += bool(info.get("is_success", False))

@@ -101,6 +101,18 @@ def make_env(preset: Preset, reward_name: str, reward: RewardFunction, features:
     return GoalObservationWrapper(env, features) if features is not None else env
 
 
+def write_policy_card(args: argparse.Namespace, preset: Preset) -> None:
+    """``checkpoint/policy.json``: what :func:`agents.loading.wrap_for_policy` needs to rebuild the inputs."""
+    goal_task = args.reward != "indiscriminate"
+    features = FEATURE_CHOICES[args.goal_features] if goal_task else None
+    card = {"algo": args.algo, "reward": args.reward, "goal_features": args.goal_features if features else "none",
+            "goal_features_config": dataclasses.asdict(features) if features else None,
+            "grasp2vec": str(args.grasp2vec) if features else None, "world": dataclasses.asdict(preset.world),
+            "env_id": "KukaInstanceGrasp-v0" if goal_task else "KukaGrasp-v0"}
+    (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out / "checkpoint" / "policy.json", card)
+
+
 class RunLogger:
     """wandb (offline unless WANDB_MODE says otherwise) plus the latest values for the progress bar."""
 
@@ -202,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
               else torch.cuda.get_device_name(0)}
     write_json_atomic(args.out / ("config-resume.json" if args.resume else "config.json"), config)
+    write_policy_card(args, preset)
     reward = make_reward(args.reward, **parse_reward_kwargs(args.reward_arg))
     features = load_goal_features(args)
     w = preset.world

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from agents.loading import load_policy, wrap_for_policy
 from agents.qtopt import QTOpt
 from embedding.checkpoint import save_checkpoint
 from embedding.model import Grasp2Vec, Grasp2VecConfig
+from envs.instance_env import KukaInstanceGraspEnv
 from runs.train_policy import main
 
 
@@ -50,6 +52,12 @@ def test_qtopt_goal_task_sees_heatmap_and_goal_embedding(tmp_path) -> None:
     space = json.loads((out / "checkpoint" / "qtopt.json").read_text())["observation_space"]
     assert space["heatmap"]["shape"] == [32, 32, 1] and space["goal_embedding"]["shape"] == [8]
     assert space["goal"]["shape"] == [32, 32, 3]
+    policy, card = load_policy(out / "checkpoint")
+    assert card["goal_features"] == "both" and card["env_id"] == "KukaInstanceGrasp-v0"
+    env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=1, image_size=32, max_steps=3), card)
+    observation, _ = env.reset(seed=1)
+    assert policy.act(observation).shape == (5,)
+    env.close()
 
 
 def test_sac_runs_a_few_hundred_steps_and_resumes(tmp_path) -> None:

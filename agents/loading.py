@@ -1,0 +1,48 @@
+"""Load a trained policy from its checkpoint folder, with what its environment must provide.
+
+``runs.train_policy`` writes ``checkpoint/policy.json`` beside the weights: algorithm, reward,
+goal features and Grasp2Vec checkpoint, world settings. :func:`load_policy` returns the policy
+and that description; :func:`wrap_for_policy` adds the goal features the policy was trained with.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from agents.base import Policy
+
+POLICY_CARD = "policy.json"
+
+
+def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
+    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt (safetensors) or SAC (SB3 zip) run."""
+    directory = Path(directory)
+    card_path = directory / POLICY_CARD
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    if (directory / "qtopt.json").is_file():
+        from agents.qtopt import QTOpt
+
+        return QTOpt.load(directory)[0], card
+    if (directory / "sac.zip").is_file():
+        from stable_baselines3 import SAC
+
+        from agents.sac import SB3Policy
+
+        return SB3Policy(SAC.load(directory / "sac.zip", device="cpu")), card
+    raise FileNotFoundError(f"{directory}: neither qtopt.json nor sac.zip found: not a policy checkpoint folder")
+
+
+def wrap_for_policy(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+    """``env`` with the Grasp2Vec goal features named in ``card`` (unchanged when it names none)."""
+    features = card.get("goal_features", "none")
+    if features == "none":
+        return env
+    from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+    from embedding.checkpoint import load_checkpoint
+
+    config = GoalFeaturesConfig(**card["goal_features_config"])
+    return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card["grasp2vec"]), config))
