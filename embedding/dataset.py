@@ -1,0 +1,14 @@
+"""Grasp dataset readers for learning and evaluation (implemented in :mod:`graspdata`).
+
+- :class:`TripletDataset`: successful grasps as ``{"pre", "post", "outcome"}`` (H, W, 3) uint8.
+- :class:`EpisodeDataset`: every simulated episode with observations, actions and rewards.
+- :class:`EvaluationGrasps`: EVALUATION ONLY, single-object grasps with the object's name and mask.
+
+All take ``(roots, split="train"|"val"|"all", val_fraction, seed, object_set, skip_bad)``; the same
+``seed`` and ``val_fraction`` give the same split in all three. See ``docs/datasets.md``.
+"""
+
+from graspdata.ground_truth import EvaluationGrasps
+from graspdata.reader import EpisodeDataset, TripletDataset
+
+__all__ = ["EpisodeDataset", "EvaluationGrasps", "TripletDataset"]

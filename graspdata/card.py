@@ -1,0 +1,151 @@
+"""The dataset card: ``card.json`` beside the shards, describing how the data was made and what it holds.
+
+The shards are the data; the card is their summary and provenance (config, seeds, object set, code
+version, counts, success rate, one manifest entry per shard with its size and SHA-256). It is
+rewritten atomically after every shard, so a killed run leaves a card at most one shard behind,
+which ``--resume`` repairs from the shards themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from graspdata.atomic import atomic_write_text
+from graspdata.errors import LayoutVersionError, NotADatasetError
+from graspdata.layout import LAYOUT_VERSION, inspect_shard, shard_counts
+
+CARD_NAME = "card.json"
+CARD_FORMAT = "grasp2vec-sim/grasp-dataset"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ShardEntry:
+    """Manifest line of one shard: its index range, counts, size in bytes and SHA-256."""
+
+    name: str
+    first_index: int
+    stop_index: int
+    attempts: int
+    grasps_attempted: int
+    successes: int
+    faults: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class DatasetCard:
+    """Everything ``card.json`` holds. ``config`` is the collection (or import) configuration as a dict."""
+
+    source: str
+    image_size: int
+    object_set: dict[str, Any]
+    config: dict[str, Any]
+    seeds: dict[str, Any]
+    code_version: dict[str, Any]
+    shards: list[ShardEntry] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    created: str = field(default_factory=lambda: now())
+    format: str = CARD_FORMAT
+    layout_version: int = LAYOUT_VERSION
+
+    def counts(self) -> dict[str, int]:
+        """Totals over the manifest: attempts, grasps_attempted, successes, faults, shards."""
+        totals = {name: sum(getattr(s, name) for s in self.shards)
+                  for name in ("attempts", "grasps_attempted", "successes", "faults")}
+        totals["shards"] = len(self.shards)
+        return totals
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        counts = self.counts()
+        data["counts"] = counts
+        data["success_rate"] = counts["successes"] / counts["attempts"] if counts["attempts"] else None
+        data["shards"] = sorted(data["shards"], key=lambda s: s["first_index"])
+        return data
+
+    def save(self, folder: str | Path) -> None:
+        """Write ``folder/card.json`` atomically."""
+        atomic_write_text(Path(folder) / CARD_NAME, json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> DatasetCard:
+        """Read ``folder/card.json``.
+
+        Raises:
+            NotADatasetError: no card, unreadable JSON, or not a grasp dataset card.
+            LayoutVersionError: the card's layout version is not the one this code reads.
+        """
+        path = Path(folder) / CARD_NAME
+        if not path.is_file():
+            raise NotADatasetError(f"{folder}: not a grasp dataset (no {CARD_NAME})")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise NotADatasetError(f"{path}: unreadable dataset card: {error}") from None
+        if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
+            raise NotADatasetError(f"{path}: not a grasp dataset card (format {data.get('format')!r})"
+                                   if isinstance(data, dict) else f"{path}: not a grasp dataset card")
+        if data.get("layout_version") != LAYOUT_VERSION:
+            raise LayoutVersionError(f"{path}: layout version {data.get('layout_version')}, "
+                                     f"but this code reads version {LAYOUT_VERSION}")
+        data.pop("counts", None)
+        data.pop("success_rate", None)
+        data["shards"] = [ShardEntry(**entry) for entry in data.get("shards", [])]
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise NotADatasetError(f"{path}: malformed dataset card: {error}") from None
+
+
+def shard_entry(path: Path) -> ShardEntry:
+    """Validate a shard and describe it for the manifest (reads its small arrays and hashes the file)."""
+    info = inspect_shard(path)
+    return ShardEntry(name=path.name, first_index=info.first_index, stop_index=info.stop_index,
+                      bytes=path.stat().st_size, sha256=file_sha256(path), **shard_counts(path))
+
+
+def names_digest(names: list[str]) -> str:
+    """SHA-256 of the sorted object names, one per line: identifies an object set compactly."""
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+
+
+def now() -> str:
+    """UTC time, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> dict[str, Any]:
+    """Git commit of this checkout and whether it had uncommitted changes (``"unknown"`` outside git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
+    try:
+        return {"git_commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "dirty": None}
+
+
+def machine() -> dict[str, Any]:
+    """Where a run happened: host name, platform, Python and CPU count."""
+
+    return {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count()}

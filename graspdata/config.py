@@ -1,0 +1,58 @@
+"""Configuration of a collection run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Fields that define the data: a resumed run must use the same values.
+IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "max_steps", "policy", "seed")
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What to collect and how.
+
+    Attributes:
+        objects: object set: ``"seen"``, ``"unseen"``, a folder, a glob, or a list of URDF paths.
+        num_objects: objects dropped into the bin per episode.
+        image_size: side of every image, pixels.
+        max_steps: actions per episode before it is cut.
+        policy: ``"random"``, ``package.module:callable`` or a saved policy folder (see :mod:`graspdata.policies`).
+        seed: base seed; episode ``i`` is reset with ``episode_seed(seed, i)``.
+        grasps: total grasp attempts (episodes) the dataset should hold.
+        shard_size: attempts per shard file (the unit of work, of loss on a kill, and of a resume).
+        workers: parallel worker processes (or Ray actors).
+        max_task_failures: a shard whose worker crashes this many times stops the run.
+    """
+
+    objects: str | tuple[str, ...] = "seen"
+    num_objects: int = 5
+    image_size: int = 64
+    max_steps: int = 10
+    policy: str = "random"
+    seed: int = 0
+    grasps: int = 1000
+    shard_size: int = 100
+    workers: int = 2
+    max_task_failures: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("grasps", "shard_size", "workers", "max_task_failures", "num_objects"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if isinstance(self.objects, list):
+            object.__setattr__(self, "objects", tuple(self.objects))
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a dataset is defined by (JSON-ready)."""
+        data = asdict(self)
+        data["objects"] = list(self.objects) if isinstance(self.objects, tuple) else self.objects
+        return {name: data[name] for name in IDENTITY_FIELDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["objects"] = list(self.objects) if isinstance(self.objects, tuple) else self.objects
+        return data

@@ -1,0 +1,75 @@
+"""Run one collection episode and turn what the environment returned into a :class:`GraspRecord`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import Policy
+from graspdata.records import GraspRecord, GroundTruth
+
+SEED_BITS = 63
+
+
+def episode_seed(base_seed: int, index: int) -> int:
+    """Reset seed of episode ``index`` of a dataset collected with ``base_seed`` (63-bit, a pure function).
+
+    Every episode owns its seed whichever worker runs it, so ``--resume`` never repeats one and
+    the same command always collects the same grasps.
+    """
+    state = np.random.SeedSequence([base_seed, index]).generate_state(2, np.uint32)
+    return int((int(state[0]) << 32 | int(state[1])) & ((1 << SEED_BITS) - 1))
+
+
+def policy_seed(base_seed: int, index: int) -> int:
+    """Seed handed to the policy for episode ``index``: a stream apart from the environment's."""
+    return int(np.random.SeedSequence([base_seed, index, 1]).generate_state(1, np.uint32)[0])
+
+
+def _slot_mask(mask: np.ndarray, object_ids: list[int]) -> np.ndarray:
+    """PyBullet body-id mask (H, W) → (H, W) int8 index into ``object_ids``, -1 for anything else."""
+    slots = np.full(mask.shape, -1, np.int8)
+    for slot, body in enumerate(object_ids):
+        slots[mask == body] = slot
+    return slots
+
+
+def _ground_truth(reset_truth: dict[str, Any], final_info: dict[str, Any]) -> GroundTruth:
+    truth = final_info["ground_truth"]
+    ids = list(reset_truth["object_ids"])
+    lifted = np.array([body in truth["lifted_ids"] for body in ids], bool)
+    masks = [_slot_mask(truth[k], ids) if k in truth else None for k in ("pre_mask", "post_mask")]
+    return GroundTruth(objects=tuple(reset_truth["objects"]), urdfs=tuple(reset_truth["urdfs"]), lifted=lifted,
+                       object_poses=np.asarray(reset_truth["object_poses"], np.float32),
+                       pre_mask=masks[0], post_mask=masks[1])
+
+
+def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRecord:
+    """Reset ``env`` with ``seed``, let ``policy`` act until the episode ends, and record it.
+
+    ``env`` must be a Kuka grasp env created with ``record_triplet=True``.
+    """
+    observation, info = env.reset(seed=seed)
+    policy.reset()
+    reset_truth = info["ground_truth"]
+    observations, actions, rewards = [observation], [], []
+    done, terminated = False, False
+    while not done:
+        action = np.asarray(policy.act(observation), dtype=np.float32)
+        observation, reward, terminated, truncated, info = env.step(action)
+        observations.append(observation)
+        actions.append(action)
+        rewards.append(reward)
+        done = terminated or truncated
+    size = observations[0]["image"].shape[0]
+    blank = np.zeros((size, size, 3), np.uint8)
+    return GraspRecord(
+        index=index, key=seed, seed=seed,
+        pre_image=info.get("pre_image", blank), post_image=info.get("post_image", blank),
+        outcome_image=info.get("outcome_image", blank),
+        grasp_attempted=bool(info["grasp_attempted"]), success=bool(info["is_success"]), fault=info["fault"] or "",
+        observations={k: np.stack([o[k] for o in observations]) for k in observations[0]},
+        actions=np.stack(actions), rewards=np.asarray(rewards, np.float32), terminated=bool(terminated),
+        truth=_ground_truth(reset_truth, info))

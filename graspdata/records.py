@@ -1,0 +1,91 @@
+"""One grasp episode as a shard stores it: the self-supervised record and its ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ACTION_DIM = 5
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What only the simulator (or a human label) knows about a grasp. Evaluation only.
+
+    Attributes:
+        objects: names of the K objects in the bin (URDF stems), or ``()`` when unknown.
+        urdfs: URDF paths of those objects, (K,) (empty strings for imported data).
+        lifted: which of the K objects were lifted, (K,) bool.
+        object_poses: pre-grasp pose of each object, (K, 7) float32: xyz (m) then quaternion xyzw.
+        pre_mask: pre-grasp scene segmentation, (H, W) int8: index into ``objects``, -1 elsewhere;
+            None when not recorded.
+        post_mask: the same for the post-grasp scene, or None.
+    """
+
+    objects: tuple[str, ...]
+    urdfs: tuple[str, ...]
+    lifted: np.ndarray
+    object_poses: np.ndarray
+    pre_mask: np.ndarray | None = None
+    post_mask: np.ndarray | None = None
+
+    @property
+    def lifted_objects(self) -> tuple[str, ...]:
+        """Names of the lifted objects."""
+        return tuple(name for name, up in zip(self.objects, self.lifted, strict=True) if up)
+
+
+@dataclass(frozen=True)
+class GraspRecord:
+    """One grasp episode.
+
+    Attributes:
+        index: position in the dataset, 0-based; simulated episode ``index`` always uses the same seed.
+        key: stable 63-bit id of the record, used for the deterministic train/validation split.
+        seed: the ``env.reset`` seed (-1 for imported data).
+        pre_image, post_image, outcome_image: (H, W, 3) uint8; all zeros when no grasp was attempted.
+        grasp_attempted: the gripper closed (False when the episode was cut at ``max_steps`` or faulted).
+        success: something was lifted and no fault occurred: the self-supervised label.
+        fault: why the world became invalid, or ``""``.
+        observations: what the policy saw, key → (T+1, ...) (``image`` (T+1, H, W, 3) uint8, ``gripper`` (T+1, 5)).
+        actions: (T, 5) float32 in [-1, 1].
+        rewards: (T,) float32 as the environment paid them.
+        terminated: the episode ended by a grasp or a fault (False: cut at ``max_steps``).
+        truth: ground truth, kept in its own group on disk; None when nothing is known.
+    """
+
+    index: int
+    key: int
+    seed: int
+    pre_image: np.ndarray
+    post_image: np.ndarray
+    outcome_image: np.ndarray
+    grasp_attempted: bool
+    success: bool
+    fault: str = ""
+    observations: dict[str, np.ndarray] = field(default_factory=dict)
+    actions: np.ndarray = field(default_factory=lambda: np.zeros((0, ACTION_DIM), np.float32))
+    rewards: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    terminated: bool = True
+    truth: GroundTruth | None = None
+
+    def __post_init__(self) -> None:
+        size = self.pre_image.shape
+        if len(size) != 3 or size[2] != 3 or self.pre_image.dtype != np.uint8:
+            raise ValueError(f"pre_image must be (H, W, 3) uint8, got {size} {self.pre_image.dtype}")
+        for name in ("post_image", "outcome_image"):
+            image = getattr(self, name)
+            if image.shape != size or image.dtype != np.uint8:
+                raise ValueError(f"{name} must be {size} uint8 like pre_image, got {image.shape} {image.dtype}")
+        steps = len(self.actions)
+        if self.actions.shape != (steps, ACTION_DIM) or self.rewards.shape != (steps,):
+            raise ValueError(f"actions must be (T, {ACTION_DIM}) and rewards (T,), "
+                             f"got {self.actions.shape} and {self.rewards.shape}")
+        for key, value in self.observations.items():
+            if len(value) != steps + 1:
+                raise ValueError(f"observation {key!r} has {len(value)} entries, expected T+1 = {steps + 1}")
+
+    @property
+    def num_steps(self) -> int:
+        return len(self.actions)

@@ -1,0 +1,85 @@
+"""A collection worker: one environment and policy, turning shard tasks into shard bytes.
+
+Workers run the same code whether they live in a local process or a Ray actor. ``collect`` is a
+generator of events, so the driver sees every episode as it finishes (for the progress bar) and
+the finished shard last.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from envs.grasp_env import KukaGraspEnv
+from graspdata.config import CollectConfig
+from graspdata.episode import episode_seed, policy_seed, run_episode
+from graspdata.layout import encode_shard
+from graspdata.policies import policy_factory
+
+SOURCE = "sim"
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Collect dataset indices ``first`` to ``stop - 1`` into one shard."""
+
+    first: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.first
+
+
+@dataclass(frozen=True)
+class EpisodeDone:
+    """One episode of a task finished."""
+
+    task: ShardTask
+    success: bool
+    grasp_attempted: bool
+
+
+@dataclass(frozen=True)
+class ShardDone:
+    """A task finished: ``data`` is the complete shard file's bytes, ``cpu_s`` the worker's CPU time on it."""
+
+    task: ShardTask
+    data: bytes
+    cpu_s: float
+
+
+def limit_threads() -> None:
+    """One compute thread per worker: the workers are the parallelism."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+class ShardCollector:
+    """Owns a :class:`KukaGraspEnv` (with triplet recording) and the policy factory."""
+
+    def __init__(self, config: CollectConfig) -> None:
+        self.config = config
+        self.env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects,
+                                image_size=config.image_size, max_steps=config.max_steps, record_triplet=True)
+        self.make_policy = policy_factory(config.policy)
+
+    def collect(self, task: ShardTask) -> Iterator[EpisodeDone | ShardDone]:
+        """Run the task's episodes, yielding :class:`EpisodeDone` for each, then :class:`ShardDone`."""
+        records, start = [], time.process_time()
+        for index in range(task.first, task.stop):
+            policy = self.make_policy(self.env, policy_seed(self.config.seed, index))
+            record = run_episode(self.env, policy, index, episode_seed(self.config.seed, index))
+            records.append(record)
+            yield EpisodeDone(task, record.success, record.grasp_attempted)
+        data = encode_shard(records, SOURCE)
+        yield ShardDone(task, data, time.process_time() - start)
+
+    def close(self) -> None:
+        self.env.close()

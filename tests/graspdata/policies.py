@@ -1,0 +1,23 @@
+"""Policy factories that misbehave on purpose, importable by spawned workers and Ray actors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agents.scripted import RandomGraspPolicy
+
+CRASH_MARKER = "GRASPDATA_TEST_CRASH_MARKER"
+
+
+def crash_once(env, seed: int) -> RandomGraspPolicy:
+    """Kill the worker process (no Python cleanup) the first time any worker calls it."""
+    marker = Path(os.environ[CRASH_MARKER])
+    if not marker.exists():
+        marker.write_text(f"worker {os.getpid()} crashed here\n")
+        os._exit(7)
+    return RandomGraspPolicy(env.unwrapped.config, seed=seed)
+
+
+def always_raise(env, seed: int) -> RandomGraspPolicy:
+    raise RuntimeError("this policy fails on purpose")

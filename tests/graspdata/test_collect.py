@@ -1,0 +1,139 @@
+"""End-to-end collection on worker processes: counts, resume after kill -9, crashes, bad shards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedding.dataset import EpisodeDataset, EvaluationGrasps, TripletDataset
+from graspdata.card import DatasetCard
+from graspdata.collect import collect, plan_tasks
+from graspdata.config import CollectConfig
+from graspdata.episode import episode_seed
+from graspdata.errors import ConfigMismatchError, CorruptShardError
+from graspdata.folder import scan_folder
+from graspdata.pool import WorkerError
+from graspdata.worker import ShardTask
+from tests.graspdata.helpers import stored_indices_and_seeds
+from tests.graspdata.policies import CRASH_MARKER
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = CollectConfig(grasps=6, shard_size=3, workers=2, image_size=32, num_objects=2, max_steps=8)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def test_plan_tasks_fills_the_gaps():
+    assert plan_tasks([], 7, 3) == [ShardTask(0, 3), ShardTask(3, 6), ShardTask(6, 7)]
+    assert plan_tasks([(3, 6)], 10, 4) == [ShardTask(0, 3), ShardTask(6, 10)]
+    assert plan_tasks([(0, 8)], 5, 4) == []
+
+
+def test_episode_seeds_are_fixed_and_distinct():
+    seeds = [episode_seed(0, i) for i in range(1000)]
+    assert len(set(seeds)) == 1000 and seeds[:3] == [episode_seed(0, i) for i in range(3)]
+    assert episode_seed(1, 0) != seeds[0] and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_two_workers_end_to_end(tmp_path):
+    result = collect(TINY, tmp_path, show_progress=False, report=quiet)
+    card = DatasetCard.load(tmp_path)
+    assert result.attempts == card.counts()["attempts"] == 6 and result.failures == 0
+    assert card.counts()["shards"] == 2 and card.config["image_size"] == 32 and card.seeds["base_seed"] == 0
+    assert card.code_version["git_commit"] and card.runs[0]["new_attempts"] == 6
+    indices, seeds = stored_indices_and_seeds(tmp_path)
+    assert indices == list(range(6)) and seeds == [episode_seed(0, i) for i in range(6)]
+    episodes = EpisodeDataset(tmp_path)
+    assert len(episodes) == 6
+    item = episodes[0]
+    assert item["images"].shape[1:] == (32, 32, 3) and len(item["images"]) == len(item["actions"]) + 1
+    successes = sum(episodes[i]["success"] for i in range(6))
+    assert len(TripletDataset(tmp_path)) == successes == result.successes
+    assert len(EvaluationGrasps(tmp_path)) <= successes
+    with pytest.raises(FileExistsError, match="--resume"):
+        collect(TINY, tmp_path, show_progress=False, report=quiet)
+    with pytest.raises(ConfigMismatchError, match="image_size"):
+        collect(CollectConfig(grasps=6, image_size=48, num_objects=2, max_steps=8), tmp_path, resume=True,
+                show_progress=False, report=quiet)
+
+
+def test_resume_after_kill_minus_nine(tmp_path):
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "runs.collect", "--out", str(out), "--grasps", "16", "--shard-size", "2",
+               "--workers", "2", "--image-size", "32", "--num-objects", "2", "--max-steps", "8",
+               "--wandb-mode", "disabled", "--no-progress"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("shard-*.h5"))) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(0.5)  # orphaned workers notice the closed pipe and exit
+    before = scan_folder(out).shards  # every shard left behind is complete and valid
+    assert len(before) >= 2
+    (out / ".shard-000000014-000000016.h5.99.tmp").write_bytes(b"partial")
+    messages = []
+    config = CollectConfig(grasps=16, shard_size=2, workers=2, image_size=32, num_objects=2, max_steps=8)
+    result = collect(config, out, resume=True, show_progress=False, report=messages.append)
+    assert any("temporary" in m for m in messages)
+    assert not list(out.glob(".*.tmp"))
+    indices, seeds = stored_indices_and_seeds(out)
+    assert sorted(indices) == list(range(16)) and len(indices) == 16
+    assert seeds == [episode_seed(0, i) for i in indices]
+    assert result.new_attempts > 0 and result.attempts == 16 and DatasetCard.load(out).counts()["attempts"] == 16
+
+
+def test_crashed_worker_is_reported_and_replaced(tmp_path):
+    marker = Path(os.environ[CRASH_MARKER])
+    marker.unlink(missing_ok=True)
+    config = CollectConfig(grasps=6, shard_size=2, workers=2, image_size=32, num_objects=2, max_steps=8,
+                           policy="tests.graspdata.policies:crash_once")
+    messages = []
+    result = collect(config, tmp_path / "data", show_progress=False, report=messages.append)
+    assert result.failures == 1 and any("died with exit code 7" in m for m in messages) and marker.exists()
+    indices, _ = stored_indices_and_seeds(tmp_path / "data")
+    assert sorted(indices) == list(range(6))
+
+
+def test_a_task_that_always_fails_stops_the_run(tmp_path):
+    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, num_objects=2, max_steps=8,
+                           policy="tests.graspdata.policies:always_raise", max_task_failures=2)
+    messages = []
+    with pytest.raises(WorkerError, match="fails on purpose"):
+        collect(config, tmp_path, show_progress=False, report=messages.append)
+    assert len(messages) == 2
+
+
+def test_resume_with_a_corrupt_shard(tmp_path):
+    collect(TINY, tmp_path, show_progress=False, report=quiet)
+    bad = tmp_path / "shard-000000003-000000006.h5"
+    bad.write_bytes(bad.read_bytes()[:500])
+    with pytest.raises(CorruptShardError, match=bad.name):
+        collect(TINY, tmp_path, resume=True, show_progress=False, report=quiet)
+    messages = []
+    result = collect(TINY, tmp_path, resume=True, skip_bad=True, show_progress=False, report=messages.append)
+    assert (tmp_path / (bad.name + ".bad")).exists() and bad.exists()
+    assert result.new_attempts == 3 and result.attempts == 6
+    assert any("moved bad shard" in m for m in messages)
+
+
+def test_bad_inputs_fail_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="grasps must be at least 1"):
+        CollectConfig(grasps=0)
+    with pytest.raises(ValueError, match="unknown policy"):
+        collect(CollectConfig(policy="nonsense"), tmp_path, show_progress=False)
+    with pytest.raises(FileNotFoundError, match="nope.urdf"):
+        collect(CollectConfig(objects=(str(tmp_path / "nope.urdf"),)), tmp_path, show_progress=False)
+    (tmp_path / "stray.txt").write_text("x")
+    with pytest.raises(Exception, match="not empty and holds no card.json"):
+        collect(TINY, tmp_path, show_progress=False)
+    assert np.all([p.name in ("stray.txt", ".lock") for p in tmp_path.iterdir()])
