@@ -144,8 +144,11 @@ class AutoencoderReward(EmbeddingSimilarityReward):
     def __init__(self, checkpoint: str | Path = "checkpoints/autoencoder", **kwargs: Any) -> None:
         super().__init__(checkpoint, **kwargs)
 
+    def weights_file(self) -> Path:
+        return self.checkpoint / WEIGHTS_FILE
+
     def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
-        weights = checkpoint / WEIGHTS_FILE
+        weights = self.weights_file()
         if not weights.exists():
             raise RewardError(f"autoencoder checkpoint {checkpoint} has no {WEIGHTS_FILE}")
         model = _cached_autoencoder(str(checkpoint.resolve()), weights.stat().st_mtime_ns)

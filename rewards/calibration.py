@@ -37,7 +37,7 @@ class RewardCalibration:
 
     Attributes:
         reward: registry name of the reward (``grasp2vec``, ``autoencoder``).
-        fingerprint: SHA-256 of the checkpoint's weight files (see :func:`checkpoint_fingerprint`).
+        fingerprint: SHA-256 of the checkpoint's weights file (see :func:`file_fingerprint`).
         threshold: cosine similarity at or above which a goal/outcome pair counts as a match.
         presence_weight: (D,) logistic-regression weights on the normalised outcome embedding.
         presence_bias: its bias; P(object held) = sigmoid(w · e + b).
@@ -87,20 +87,12 @@ def calibration_path(checkpoint: str | Path) -> Path:
     return checkpoint.with_name(f"{checkpoint.with_suffix('').name}.{CALIBRATION_SUFFIX}")
 
 
-def checkpoint_fingerprint(checkpoint: str | Path) -> str:
-    """SHA-256 over the checkpoint's ``.safetensors`` weight files (a folder's, or ``PATH.safetensors``)."""
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_dir():
-        files = sorted(checkpoint.rglob("*.safetensors"))
-    else:
-        files = [checkpoint if checkpoint.suffix == ".safetensors" else checkpoint.with_suffix(".safetensors")]
-    files = [f for f in files if f.is_file()]
-    if not files:
-        raise RewardError(f"no .safetensors weights found for checkpoint {checkpoint}")
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 (hex) of a file: the weights a calibration belongs to."""
+    path = Path(path)
+    if not path.is_file():
+        raise RewardError(f"checkpoint weights {path} do not exist")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def youden_threshold(positive: np.ndarray, negative: np.ndarray) -> tuple[float, float]:

@@ -43,11 +43,14 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, **kwargs: Any) -> None:
         super().__init__(checkpoint, **kwargs)
 
-    def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
+    def weights_file(self) -> Path:
         from embedding.checkpoint import checkpoint_files
 
-        weights = checkpoint_files(checkpoint)[0]
+        return checkpoint_files(self.checkpoint)[0]
+
+    def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
         try:
+            weights = self.weights_file()
             model, frozen = _cached_encoder(str(checkpoint.resolve()), weights.stat().st_mtime_ns)
         except (OSError, ValueError) as error:  # CheckpointMismatchError is a ValueError
             raise RewardError(f"grasp2vec reward: checkpoint {checkpoint} does not load: {error}") from error

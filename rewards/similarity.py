@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rewards.base import GraspContext, RewardError
-from rewards.calibration import RewardCalibration, calibration_path, checkpoint_fingerprint
+from rewards.calibration import RewardCalibration, calibration_path, file_fingerprint
 
 PRESENCE_THRESHOLD = 0.5  # P(object held) below which the reward is 0
 DEFAULT_BATCH_SIZE = 256  # images per encoder forward pass
@@ -75,10 +75,18 @@ class EmbeddingSimilarityReward:
         self.goal_cache_size = goal_cache_size
         self._goal_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
-    # ------------------------------------------------------------------ subclass hook
+    # ------------------------------------------------------------------ subclass hooks
     def load_encoder(self, checkpoint: Path, image_size: int | None) -> tuple[Encoder, int]:
         """Return (encoder, image size it expects); raise :class:`RewardError` if it does not fit."""
         raise NotImplementedError
+
+    def weights_file(self) -> Path:
+        """The checkpoint's weights file (its hash ties a calibration to these weights)."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """SHA-256 of :meth:`weights_file`."""
+        return file_fingerprint(self.weights_file())
 
     # ------------------------------------------------------------------ protocol
     def __call__(self, context: GraspContext) -> float:
@@ -155,7 +163,7 @@ class EmbeddingSimilarityReward:
                                   f"run python -m runs.calibrate_reward --reward {self.name}, or pass presence=False "
                                   "and an explicit threshold")
             return None
-        calibration = RewardCalibration.load(path, checkpoint_fingerprint(self.checkpoint))
+        calibration = RewardCalibration.load(path, self.fingerprint())
         if calibration.reward != self.name:
             raise RewardError(f"calibration {path} belongs to reward {calibration.reward!r}, not {self.name!r}")
         return calibration

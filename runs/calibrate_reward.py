@@ -24,7 +24,6 @@ from rewards.base import RewardError
 from rewards.calibration import (
     RewardCalibration,
     calibration_path,
-    checkpoint_fingerprint,
     fit_presence_probe,
     youden_threshold,
 )
@@ -44,7 +43,7 @@ def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list
     pairs = make_pairs(objects, seed)
     similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
     threshold, youden = youden_threshold(similarity[pairs.label == 1], similarity[pairs.label == 0])
-    probe = RewardCalibration(reward.name, checkpoint_fingerprint(reward.checkpoint), threshold,
+    probe = RewardCalibration(reward.name, reward.fingerprint(), threshold,
                               weight.tolist(), bias)
     provenance = {
         "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held), "empty_images": len(empty),
