@@ -1,0 +1,311 @@
+"""Instance-grasping benchmark: success of each policy on seen and unseen objects.
+
+    python -m runs.benchmark                                    # headline table, 200 trials per cell
+    python -m runs.benchmark --quick --json runs/out/benchmark/quick.json
+    python -m runs.benchmark --rows random privileged --task indiscriminate --trials 200
+    python -m runs.benchmark --objects seen unseen 'my_objects/*.urdf' --checkpoint mine=runs/out/policy/run
+    python -m runs.benchmark --goals single composite --ray-address local
+
+Protocol (docs/benchmark.md): N = 5 objects per bin, trial seeds disjoint from training seeds, goal
+images from a goal bank of grasps taken in episodes of their own, success = the target and only it
+lifted (ground truth, read only to score). Rows whose checkpoint does not exist are reported as not
+available. Writes the Markdown table (stdout and ``--markdown``), JSON (``--json``) and a PNG bar
+chart beside the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from runs.benchmark_report import CellSummary, bar_chart, markdown_table, summarize, write_json
+from runs.benchmark_tasks import (
+    BENCHMARK_GOAL_SEED,
+    BENCHMARK_SEED_OFFSET,
+    GOAL_KINDS,
+    ROWS,
+    TASKS,
+    TRIALS_PER_SEED,
+    Cell,
+    ObservationOnly,
+    Row,
+    TrialResult,
+    WorldSettings,
+    checkpoint_folder,
+    make_env,
+    make_goal_bank,
+    policy_keys,
+    row_status,
+    run_trial,
+    trial_seed,
+    world_settings,
+)
+
+DEFAULT_ROWS = tuple(ROWS)
+HEADLINE_TRIALS = 200
+QUICK_TRIALS = 20
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF)."""
+
+    rows: tuple[str, ...] = DEFAULT_ROWS
+    objects: tuple[str, ...] = ("seen", "unseen")
+    goals: tuple[str, ...] = ("single",)
+    task: str = "instance"
+    trials: int = HEADLINE_TRIALS
+    seed: int = 0
+    goal_seed: int = BENCHMARK_GOAL_SEED
+    world: WorldSettings = WorldSettings()
+    chunk_size: int = 10  # trials per work unit; results do not depend on the worker count
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        unknown = [g for g in self.goals if g not in GOAL_KINDS]
+        if unknown:
+            raise ValueError(f"goal kinds must be among {GOAL_KINDS}, got {unknown}")
+        if not 1 <= self.trials <= TRIALS_PER_SEED:
+            raise ValueError(f"trials must be in 1..{TRIALS_PER_SEED}, got {self.trials}")
+        for name in ("chunk_size", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Trials ``first`` .. ``stop - 1`` of one cell: the unit of work of a worker."""
+
+    cell: Cell
+    settings: WorldSettings
+    first: int
+    stop: int
+    seed: int
+    goal_seed: int
+    root: str  # repository root: relative checkpoint paths resolve from here
+
+
+# ---------------------------------------------------------------------------------------------- workers
+_ENVS: dict[tuple[Any, ...], Any] = {}
+_BANKS: dict[tuple[int, int], Any] = {}
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _policy_for(chunk: Chunk, env: Any, trial: int) -> Any:
+    from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
+
+    if chunk.cell.row.source == "random":
+        seed = int(np.random.SeedSequence([chunk.seed, trial, 1]).generate_state(1)[0])
+        return RandomGraspPolicy(env.unwrapped.config, seed=seed)
+    return PrivilegedGraspPolicy(env)
+
+
+def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
+    """Run a chunk's trials in this process (environments and goal banks are cached per process;
+    a learned policy is loaded afresh per chunk so its sampling does not depend on earlier chunks)."""
+    from agents.loading import load_policy
+
+    if Path(chunk.root).is_dir() and Path.cwd() != Path(chunk.root):
+        os.chdir(chunk.root)
+    cell, settings = chunk.cell, chunk.settings
+    policy, card = None, None
+    if cell.row.source == "checkpoint":
+        policy, card = load_policy(checkpoint_folder(cell.row.checkpoint))
+    bank_key = (settings.image_size, chunk.goal_seed)
+    if bank_key not in _BANKS:
+        _BANKS[bank_key] = make_goal_bank(settings.image_size, chunk.goal_seed)
+    env_key = (cell, settings, cell.row.checkpoint)
+    if env_key not in _ENVS:
+        _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
+    env = _ENVS[env_key]
+    results = []
+    for trial in range(chunk.first, chunk.stop):
+        acting = policy if policy is not None else _policy_for(chunk, env, trial)
+        guarded = ObservationOnly(acting, policy_keys(env, acting, card))
+        results.append(run_trial(env, guarded, trial_seed(chunk.seed, trial)))
+    return chunk, results
+
+
+def _local_results(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, list[TrialResult]]]:
+    if workers == 1:
+        _worker_init()
+        yield from map(run_chunk, chunks)
+        return
+    with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
+        yield from pool.imap_unordered(run_chunk, chunks)
+
+
+def _ray_results(chunks: list[Chunk], address: str) -> Iterator[tuple[Chunk, list[TrialResult]]]:
+    import ray
+
+    from graspdata.ray_pool import init_ray
+
+    started = init_ray(address)
+    try:
+        remote = ray.remote(num_cpus=1)(_ray_chunk)
+        pending = [remote.remote(chunk) for chunk in chunks]
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(ready[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
+    _worker_init()
+    return run_chunk(chunk)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dict[str, str], list[Chunk]]:
+    """Cells, each cell's status, and the chunks of the runnable ones."""
+    cells, status, chunks = [], {}, []
+    root = str(Path.cwd())
+    goals = config.goals if config.task == "instance" else ("single",)
+    for name in config.rows:
+        row = rows[name]
+        row_ok = row_status(row, config.task)
+        settings = world_settings(row, config.world) if row_ok == "ok" else config.world
+        for objects in config.objects:
+            for goal in goals:
+                cell = Cell(row, objects, goal, config.task)
+                cells.append(cell)
+                status[cell.key] = row_ok
+                if row_ok != "ok":
+                    continue
+                for first in range(0, config.trials, config.chunk_size):
+                    chunks.append(Chunk(cell, settings, first, min(first + config.chunk_size, config.trials),
+                                        config.seed, config.goal_seed, root))
+    return cells, status, chunks
+
+
+def run_benchmark(config: BenchmarkConfig, rows: dict[str, Row] | None = None, ray_address: str | None = None,
+                  progress: bool = True) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
+    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds)."""
+    rows = rows or ROWS
+    missing = [name for name in config.rows if name not in rows]
+    if missing:
+        raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
+    cells, status, chunks = plan(config, rows)
+    trials: dict[str, list[TrialResult]] = {cell.key: [] for cell in cells}
+    start = time.perf_counter()
+    results = _ray_results(chunks, ray_address) if ray_address else _local_results(chunks, config.workers)
+    with tqdm(total=sum(c.stop - c.first for c in chunks), desc="benchmark trials", disable=not progress) as bar:
+        for chunk, chunk_results in results:
+            trials[chunk.cell.key].extend(chunk_results)
+            bar.update(len(chunk_results))
+    for results_of_cell in trials.values():
+        results_of_cell.sort(key=lambda r: r.seed)
+    summaries = [summarize(cell, status[cell.key], trials[cell.key]) for cell in cells]
+    return summaries, trials, time.perf_counter() - start
+
+
+def parse_checkpoints(items: list[str]) -> dict[str, Row]:
+    """``NAME=PATH`` items → rows (a known NAME keeps its label and paper numbers, with the new path)."""
+    rows = dict(ROWS)
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--checkpoint expects NAME=PATH, got {item!r}")
+        known = ROWS.get(name)
+        if known is not None and known.source != "checkpoint":
+            raise ValueError(f"row {name!r} is scripted and takes no checkpoint")
+        rows[name] = dataclasses.replace(known, checkpoint=path) if known else Row(name, name, "checkpoint", path)
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m runs.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="+", help=f"rows to run (default: all); known: {', '.join(ROWS)} "
+                        "and any NAME given with --checkpoint")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                        help="evaluate the policy in PATH (a runs.train_policy folder or its checkpoint/) as row NAME")
+    parser.add_argument("--objects", nargs="+", default=["seen", "unseen"],
+                        help="object sets, one column each: seen, unseen, a folder, a glob or a URDF")
+    parser.add_argument("--goals", nargs="+", choices=GOAL_KINDS, default=["single"],
+                        help="single goals and/or composite goals (two targets, either counts)")
+    parser.add_argument("--task", choices=TASKS, default="instance",
+                        help="instance: lift the goal object only; indiscriminate: lift any object")
+    parser.add_argument("--trials", type=int,
+                        help=f"trials per cell (default {HEADLINE_TRIALS}, --quick {QUICK_TRIALS})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_TRIALS} trials per cell (not for headline numbers)")
+    parser.add_argument("--seed", type=int, default=0, help=f"trial seeds are {BENCHMARK_SEED_OFFSET:,} + "
+                        f"SEED × {TRIALS_PER_SEED:,} + trial")
+    parser.add_argument("--num-objects", type=int, default=WorldSettings().num_objects, help="objects per bin")
+    parser.add_argument("--image-size", type=int, default=WorldSettings().image_size,
+                        help="scripted rows' image size (learned rows use their training size)")
+    parser.add_argument("--max-steps", type=int, default=WorldSettings().max_steps, help="scripted rows' step limit")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (spawned, 1 torch thread each)")
+    parser.add_argument("--ray-address", help="run the trials on Ray: 'local' (start one here), 'auto' or an address")
+    parser.add_argument("--json", type=Path, help="write results here (and the bar chart beside it as .png)")
+    parser.add_argument("--markdown", type=Path, help="also write the Markdown table here")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> list[CellSummary]:
+    from graspdata.card import code_version, machine
+    from rewards.provenance import command_line, machine_description
+
+    args = build_parser().parse_args(argv)
+    try:
+        rows = parse_checkpoints(args.checkpoint)
+        extra = [item.partition("=")[0] for item in args.checkpoint if item.partition("=")[0] not in ROWS]
+        config = BenchmarkConfig(
+            rows=tuple(args.rows or (*DEFAULT_ROWS, *extra)), objects=tuple(args.objects), goals=tuple(args.goals),
+            task=args.task, trials=args.trials or (QUICK_TRIALS if args.quick else HEADLINE_TRIALS), seed=args.seed,
+            world=WorldSettings(args.num_objects, args.image_size, args.max_steps), workers=args.workers)
+        summaries, trials, wall = run_benchmark(config, rows, args.ray_address, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"benchmark: error: {error}")
+    table = markdown_table(summaries)
+    total = sum(len(t) for t in trials.values())
+    footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
+              f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
+              f"grasps/s with {'Ray' if args.ray_address else f'{config.workers} workers'}); {machine_description()}")
+    print(table + "\n\n" + footer)
+    if args.markdown:
+        from graspdata.atomic import atomic_write_text
+
+        atomic_write_text(args.markdown, table + "\n\n" + footer + "\n")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"command": command_line("runs.benchmark", argv), "config": dataclasses.asdict(config),
+                "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
+                "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
+                          "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
+                "code_version": code_version(), "machine": {**machine(), "description": machine_description()},
+                "wall_s": wall, "grasps": total, "table": table}
+        write_json(args.json, summaries, meta, trials)
+        bar_chart(summaries, args.json.with_suffix(".png"), f"{config.task} grasping, {config.trials} trials/cell "
+                  f"({code_version()['git_commit'][:8]})")
+        print(f"wrote {args.json} and {args.json.with_suffix('.png')}")
+    return summaries
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""What one benchmark trial is: the rows (policies), the environments they are scored in, and the
+observation-only harness that runs a trial.
+
+A *cell* is (row, object set, goal kind); a *trial* is one episode of a cell, reset with
+:func:`trial_seed`. Trial ``i`` uses the same seed in every row, so rows are compared on the same
+bins and targets. Policies see observations only (:class:`ObservationOnly`); ``info`` and its
+ground truth are read by :func:`run_trial` to score, never passed on. The privileged scripted row
+is the one, declared exception: it reads the simulator to be the ceiling.
+
+Goal kinds:
+- ``single``: the instance task of ``KukaInstanceGrasp-v0``; success = the target, and only it, lifted.
+- ``composite``: two targets, goals for both (:class:`CompositeGoalEnv`); success = exactly one
+  object lifted and it is one of the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from agents.base import Policy
+from agents.evaluation import EVAL_SEED_OFFSET
+from envs.goal_bank import GoalBank
+from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.instance_env import KukaInstanceGraspEnv
+from envs.objects import object_name
+
+# Training resets use seeds below EVAL_SEED_OFFSET, training-time evaluations the next block; the
+# benchmark starts above both. Collected datasets use 63-bit hashed seeds (graspdata.episode.episode_seed).
+BENCHMARK_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
+TRIALS_PER_SEED = 1_000_000  # --seed S uses trial seeds BENCHMARK_SEED_OFFSET + S * TRIALS_PER_SEED + i
+# Goal images are grasped in episodes of their own, seeded apart from runs.train_policy's bank (GoalBank default).
+BENCHMARK_GOAL_SEED = 3_000_017
+COMPOSITE_RESEED_STRIDE = 7_919  # a bin with one goal-able object is redrawn at seed + k * stride
+COMPOSITE_MAX_DRAWS = 8
+TASKS = ("instance", "indiscriminate")
+GOAL_KINDS = ("single", "composite")
+SCRIPTED = ("random", "privileged")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One policy of the benchmark table.
+
+    Attributes:
+        name: short key used on the command line and in the JSON.
+        label: what the table prints.
+        source: ``random`` | ``privileged`` (scripted) or ``checkpoint`` (a ``runs.train_policy`` folder).
+        checkpoint: path of the checkpoint folder (``checkpoint`` rows).
+        paper: the paper's simulated success rates in % (seen, unseen), when it reports them.
+    """
+
+    name: str
+    label: str
+    source: str
+    checkpoint: str | None = None
+    paper: tuple[float, float] | None = None
+
+    @property
+    def privileged(self) -> bool:
+        return self.source == "privileged"
+
+
+SHIPPED = "checkpoints/policies"
+ROWS: dict[str, Row] = {row.name: row for row in (
+    Row("random", "indiscriminate (random scripted)", "random", paper=(18.3, 21.9)),
+    Row("qtopt-oracle", "QT-Opt + oracle reward", "checkpoint", f"{SHIPPED}/qtopt-oracle", (83.9, 43.7)),
+    Row("qtopt-grasp2vec", "QT-Opt + grasp2vec (posthoc)", "checkpoint", f"{SHIPPED}/qtopt-grasp2vec", (80.1, 53.9)),
+    Row("qtopt-grasp2vec-aux", "QT-Opt + grasp2vec (posthoc + aux. goals)", "checkpoint",
+        f"{SHIPPED}/qtopt-grasp2vec-aux", (78.0, 58.9)),
+    Row("sac-grasp2vec-heatmap", "SAC + grasp2vec, heatmap obs.", "checkpoint", f"{SHIPPED}/sac-grasp2vec-heatmap"),
+    Row("qtopt-autoencoder", "QT-Opt + autoencoder reward", "checkpoint", f"{SHIPPED}/qtopt-autoencoder", (18.7, 20.9)),
+    Row("privileged", "privileged scripted (ceiling, reads ground truth)", "privileged"),
+)}
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """The environment a row is scored in; learned rows take these from their ``policy.json``."""
+
+    num_objects: int = 5
+    image_size: int = 64
+    max_steps: int = 10
+    auto_descend: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Row × object set × goal kind, for one task."""
+
+    row: Row
+    objects: str
+    goals: str = "single"
+    task: str = "instance"
+
+    @property
+    def key(self) -> str:
+        return f"{self.row.name}/{self.objects}/{self.goals}/{self.task}"
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One scored episode. ``success`` follows the task; ``lifted`` counts objects lifted."""
+
+    seed: int
+    success: bool
+    lifted: int
+    grasp_attempted: bool
+    fault: str | None
+    steps: int
+    seconds: float
+
+
+def trial_seed(seed: int, index: int) -> int:
+    """Reset seed of trial ``index`` of a benchmark run with base ``seed``."""
+    if not 0 <= index < TRIALS_PER_SEED:
+        raise ValueError(f"trial index must be in 0..{TRIALS_PER_SEED - 1}, got {index}")
+    return BENCHMARK_SEED_OFFSET + seed * TRIALS_PER_SEED + index
+
+
+def checkpoint_folder(path: str | Path) -> Path | None:
+    """The policy folder under ``path`` (itself or ``path/checkpoint``), or None when neither holds one."""
+    path = Path(path)
+    for candidate in (path, path / "checkpoint"):
+        if (candidate / "qtopt.json").is_file() or (candidate / "sac.zip").is_file():
+            return candidate
+    return None
+
+
+def row_status(row: Row, task: str) -> str:
+    """``"ok"`` or why the row has no numbers in ``task`` (missing checkpoint, not applicable)."""
+    if row.source in SCRIPTED:
+        return "ok"
+    folder = checkpoint_folder(row.checkpoint or "")
+    if folder is None:
+        return f"not available (no checkpoint at {row.checkpoint})"
+    if task == "indiscriminate" and _policy_card(folder).get("env_id") == "KukaInstanceGrasp-v0":
+        return "not applicable (goal-conditioned policy, indiscriminate task)"
+    return "ok"
+
+
+def _policy_card(folder: Path) -> dict[str, Any]:
+    import json
+
+    card_path = folder / "policy.json"
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
+def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
+    """Scripted rows use ``defaults``; learned rows their training world (image size, steps, auto-descend)
+    with the benchmark's object count."""
+    if row.source in SCRIPTED:
+        return defaults
+    world = _policy_card(checkpoint_folder(row.checkpoint or "") or Path(".")).get("world", {})
+    known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}
+    return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
+
+
+class CompositeGoalEnv(gym.Wrapper):
+    """Two targets per episode: adds ``goal_2`` (a goal-bank image of a second object in the bin) and
+    scores ``is_success`` = exactly one object lifted and it is one of the two targets."""
+
+    def __init__(self, env: KukaInstanceGraspEnv) -> None:
+        super().__init__(env)
+        if env.config.num_objects < 2:
+            raise ValueError(f"composite goals need at least 2 objects in the bin, got {env.config.num_objects}")
+        self.observation_space = spaces.Dict({**env.observation_space.spaces, "goal_2": env.observation_space["goal"]})
+        self.second_body: int | None = None
+        self.second_goal = np.zeros(env.observation_space["goal"].shape, np.uint8)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        base = self.env.unwrapped
+        for draw in range(COMPOSITE_MAX_DRAWS):
+            observation, info = self.env.reset(seed=None if seed is None else seed + draw * COMPOSITE_RESEED_STRIDE,
+                                               options=options)
+            if self._choose_second(base):
+                return self._observe(observation), self._info(info)
+        raise RuntimeError(f"composite goals: no second object with a goal image in {COMPOSITE_MAX_DRAWS} bins "
+                           f"from seed {seed}; is the object set mostly ungraspable?")
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return self._observe(observation), reward, terminated, truncated, self._info(info)
+
+    def _choose_second(self, base: KukaInstanceGraspEnv) -> bool:
+        world = base.world
+        for index in base.np_random.permutation(len(world.objects)):
+            body = world.objects[int(index)]
+            if body != base.target_body and base.goal_bank.has_goal(world.object_urdfs[body]):
+                self.second_body = body
+                self.second_goal = base.goal_bank.sample(world.object_urdfs[body], base.np_random)
+                return True
+        return False
+
+    def _observe(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {**observation, "goal_2": self.second_goal.copy()}
+
+    def _info(self, info: dict[str, Any]) -> dict[str, Any]:
+        base = self.env.unwrapped
+        truth = info["ground_truth"]
+        targets = {truth["target"], object_name(base.world.object_urdfs[self.second_body])}
+        truth["targets"] = sorted(targets)
+        lifted = truth["lifted"]
+        info["is_success"] = bool(info["grasp_attempted"] and info["fault"] is None and len(lifted) == 1
+                                  and lifted[0] in targets)
+        return info
+
+
+def composite_features_wrapper(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+    """Grasp2Vec goal features of a composite goal: the goal embedding is φ_o(goal) + φ_o(goal_2) (the
+    paper's embedding arithmetic), and the heatmap is that sum's heatmap; ``goal`` stays the first image."""
+    from agents.goal_features import GoalObservationWrapper
+    from agents.loading import wrap_for_policy
+
+    wrapped = wrap_for_policy(env, card)
+    if not isinstance(wrapped, GoalObservationWrapper):
+        return wrapped
+
+    class CompositeGoalObservationWrapper(GoalObservationWrapper):
+        def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            observation, info = self.env.reset(**kwargs)
+            goals = np.stack([observation["goal"], observation["goal_2"]])
+            self._embedding = self.features.embed_goals(goals).sum(dim=0, keepdim=True)
+            return self._observe(observation), info
+
+    return CompositeGoalObservationWrapper(env, wrapped.features)
+
+
+def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: dict[str, Any] | None) -> gym.Env:
+    """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the goal features the
+    policy was trained with."""
+    kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
+                                  image_size=settings.image_size, max_steps=settings.max_steps,
+                                  auto_descend=settings.auto_descend)
+    if cell.task == "indiscriminate":
+        return KukaGraspEnv(**kwargs)
+    env: gym.Env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
+    if cell.goals == "composite":
+        env = CompositeGoalEnv(env)
+    if card is None:
+        return env
+    from agents.loading import wrap_for_policy
+
+    return composite_features_wrapper(env, card) if cell.goals == "composite" else wrap_for_policy(env, card)
+
+
+def make_goal_bank(image_size: int, seed: int = BENCHMARK_GOAL_SEED) -> GoalBank:
+    """A goal bank for ``image_size`` px goals, seeded apart from training's and from trial seeds."""
+    return GoalBank(make_world_config(1, image_size, None), seed=seed)
+
+
+class ObservationOnly:
+    """What the benchmark hands a policy: the observation keys it takes, as read-only arrays; never
+    ``info`` (so never ground truth) and never the environment.
+
+    Args:
+        policy: the wrapped policy.
+        keys: observation keys the policy was built for (others, e.g. ``goal_2``, are withheld).
+    """
+
+    def __init__(self, policy: Policy, keys: list[str]) -> None:
+        self.policy = policy
+        self.keys = list(keys)
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        view = {}
+        for key in self.keys:
+            array = np.array(observation[key], copy=True)
+            array.flags.writeable = False
+            view[key] = array
+        return np.asarray(self.policy.act(view), dtype=np.float32)
+
+
+def policy_keys(env: gym.Env, policy: Policy, card: dict[str, Any] | None) -> list[str]:
+    """Observation keys handed to ``policy``: its own observation space's keys when it has one, the
+    environment's otherwise, always without the composite task's ``goal_2``."""
+    space = getattr(policy, "observation_space", None)
+    if space is None and hasattr(policy, "model"):
+        space = getattr(policy.model, "observation_space", None)
+    keys = list(space.spaces) if isinstance(space, spaces.Dict) else list(env.observation_space.spaces)
+    if card is not None and card.get("env_id") == "KukaGrasp-v0":
+        keys = [k for k in keys if k != "goal"]
+    return [k for k in keys if k != "goal_2"]
+
+
+def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
+    """One episode: reset with ``seed``, act on observations until it ends, score from ``info``."""
+    start = time.perf_counter()
+    observation, info = env.reset(seed=seed)
+    policy.reset()
+    done, steps = False, 0
+    while not done:
+        observation, _, terminated, truncated, info = env.step(policy.act(observation))
+        done, steps = terminated or truncated, steps + 1
+    return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(info["ground_truth"]["lifted"]),
+                       grasp_attempted=bool(info["grasp_attempted"]), fault=info["fault"], steps=steps,
+                       seconds=time.perf_counter() - start)
