@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from agents.evaluation import wilson_interval as wilson_interval  # re-exported: the one Wilson implementation
+
 METRICS = ("dot", "cosine")
 
 
@@ -43,13 +45,3 @@ def localization_hits(points: np.ndarray, masks: np.ndarray) -> np.ndarray:
         raise ValueError(f"points must be (B, 2) for {len(masks)} masks, got {points.shape}")
     return masks[np.arange(len(masks)), points[:, 0], points[:, 1]]
 
-
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score 95% interval of a binomial proportion."""
-    if trials <= 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return float(centre - half), float(centre + half)
