@@ -45,6 +45,7 @@ from runs.benchmark_tasks import (
     checkpoint_folder,
     make_env,
     make_goal_bank,
+    policy_card,
     policy_keys,
     row_status,
     run_trial,
@@ -232,8 +233,20 @@ def parse_checkpoints(items: list[str]) -> dict[str, Row]:
         known = ROWS.get(name)
         if known is not None and known.source != "checkpoint":
             raise ValueError(f"row {name!r} is scripted and takes no checkpoint")
-        rows[name] = dataclasses.replace(known, checkpoint=path) if known else Row(name, name, "checkpoint", path)
+        rows[name] = dataclasses.replace(known, checkpoint=path) if known else Row(name, describe(name, path),
+                                                                                    "checkpoint", path)
     return rows
+
+
+def describe(name: str, path: str) -> str:
+    """Row label of a user checkpoint: its name plus algorithm, reward and goal features from ``policy.json``."""
+    folder = checkpoint_folder(path)
+    card = policy_card(folder) if folder is not None else {}
+    if not card:
+        return name
+    features = card.get("goal_features", "none")
+    return f"{name} ({card.get('algo', '?')} + {card.get('reward', '?')}" + (
+        f", {features} obs.)" if features != "none" else ")")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -291,6 +304,7 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
     if args.markdown:
         from graspdata.atomic import atomic_write_text
 
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(args.markdown, table + "\n\n" + footer + "\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -141,12 +141,13 @@ def row_status(row: Row, task: str) -> str:
     folder = checkpoint_folder(row.checkpoint or "")
     if folder is None:
         return f"not available (no checkpoint at {row.checkpoint})"
-    if task == "indiscriminate" and _policy_card(folder).get("env_id") == "KukaInstanceGrasp-v0":
+    if task == "indiscriminate" and policy_card(folder).get("env_id") == "KukaInstanceGrasp-v0":
         return "not applicable (goal-conditioned policy, indiscriminate task)"
     return "ok"
 
 
-def _policy_card(folder: Path) -> dict[str, Any]:
+def policy_card(folder: Path) -> dict[str, Any]:
+    """``policy.json`` of a checkpoint folder (what runs.train_policy records about the policy), or {}."""
     import json
 
     card_path = folder / "policy.json"
@@ -158,7 +159,7 @@ def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
     with the benchmark's object count."""
     if row.source in SCRIPTED:
         return defaults
-    world = _policy_card(checkpoint_folder(row.checkpoint or "") or Path(".")).get("world", {})
+    world = policy_card(checkpoint_folder(row.checkpoint or "") or Path(".")).get("world", {})
     known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}
     return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
 
@@ -258,7 +259,7 @@ def make_goal_bank(image_size: int, seed: int = BENCHMARK_GOAL_SEED) -> GoalBank
 
 
 class ObservationOnly:
-    """What the benchmark hands a policy: the observation keys it takes, as read-only arrays; never
+    """What the benchmark hands a policy: copies of the observation keys it takes; never
     ``info`` (so never ground truth) and never the environment.
 
     Args:
@@ -274,11 +275,7 @@ class ObservationOnly:
         self.policy.reset()
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        view = {}
-        for key in self.keys:
-            array = np.array(observation[key], copy=True)
-            array.flags.writeable = False
-            view[key] = array
+        view = {key: np.array(observation[key], copy=True) for key in self.keys}
         return np.asarray(self.policy.act(view), dtype=np.float32)
 
 

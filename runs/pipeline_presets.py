@@ -1,0 +1,103 @@
+"""Presets of ``python -m runs.pipeline``: how much of each stage the main job runs.
+
+- ``tiny``: a minute or two on 2 CPU cores; tests and smoke runs only, the numbers mean nothing.
+- ``default``: about 15 minutes on this 2-core machine: a small but complete run of the method.
+- ``large``: the same pipeline scaled up (hours on 2 cores; minutes on a many-core machine or a
+  Ray cluster for collection and benchmark).
+
+Every stage reuses a command's ``main(argv)``; the presets only choose its arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from envs.objects import random_urdfs_dir
+
+# Four seen objects: a tiny dataset then repeats objects, which the reward calibration needs.
+TINY_OBJECTS = str(random_urdfs_dir() / "00[1-4]" / "*.urdf")
+
+
+@dataclass(frozen=True)
+class CollectStage:
+    """``runs.collect``: indiscriminate (random scripted) grasps on seen objects."""
+
+    grasps: int = 1200
+    objects: str = "seen"
+    workers: int = 2
+    num_objects: int = 5
+    image_size: int = 32  # the policy presets' image size: reward, heatmaps and policy share it
+    shard_size: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EmbeddingStage:
+    """``runs.train_embedding``: Grasp2Vec on the collected triplets."""
+
+    steps: int = 300
+    batch_size: int = 32
+    embedding_dim: int = 64
+    eval_every: int = 100
+    checkpoint_every: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CalibrationStage:
+    """``runs.calibrate_reward``: the reward's threshold and empty-gripper probe, on the training objects."""
+
+    split: str = "all"
+    empty: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PolicyStage:
+    """``runs.train_policy``: a goal-conditioned policy on the grasp2vec reward."""
+
+    algo: str = "qtopt"
+    preset: str = "default"  # a runs.policy_presets preset
+    grasps: int = 2000
+    minutes: float = 5.0  # online phase time cap of one call (then evaluated and checkpointed)
+    goal_features: str = "heatmap"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BenchmarkStage:
+    """``runs.benchmark``: this run's policy beside the shipped checkpoints and the scripted rows."""
+
+    trials: int = 30
+    workers: int = 2
+    objects: tuple[str, ...] = ("seen", "unseen")
+    shipped_rows: tuple[str, ...] = ("random", "qtopt-oracle", "qtopt-grasp2vec", "qtopt-grasp2vec-aux",
+                                     "sac-grasp2vec-heatmap", "qtopt-autoencoder", "privileged")
+
+
+@dataclass(frozen=True)
+class PipelinePreset:
+    collect: CollectStage = field(default_factory=CollectStage)
+    embedding: EmbeddingStage = field(default_factory=EmbeddingStage)
+    calibration: CalibrationStage = field(default_factory=CalibrationStage)
+    policy: PolicyStage = field(default_factory=PolicyStage)
+    benchmark: BenchmarkStage = field(default_factory=BenchmarkStage)
+
+
+PRESETS: dict[str, PipelinePreset] = {
+    "tiny": PipelinePreset(
+        collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, shard_size=20),
+        embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3),
+        calibration=CalibrationStage(empty=8),
+        policy=PolicyStage(preset="tiny", grasps=6, minutes=1.0),
+        benchmark=BenchmarkStage(trials=2, workers=1, shipped_rows=("random",)),
+    ),
+    "default": PipelinePreset(),
+    "large": PipelinePreset(
+        collect=CollectStage(grasps=20_000, shard_size=200),
+        embedding=EmbeddingStage(steps=6000, batch_size=64, eval_every=500, checkpoint_every=250),
+        calibration=CalibrationStage(split="val", empty=400),
+        policy=PolicyStage(grasps=20_000, minutes=600.0),
+        benchmark=BenchmarkStage(trials=200),
+    ),
+}
