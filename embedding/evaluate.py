@@ -195,10 +195,12 @@ def retrieval_grid(grasps: HeldOutGrasps, result: EvaluationResult, rows: int = 
 
 
 def save_figures(grasps: HeldOutGrasps, result: EvaluationResult, prefix: str | Path) -> list[Path]:
-    """Write ``PREFIX_heatmaps.png`` and ``PREFIX_retrieval.png``; returns their paths."""
+    """Write ``PREFIX_retrieval.png`` and (when any grasp has a goal) ``PREFIX_heatmaps.png``; returns the paths."""
     prefix = Path(prefix)
-    return [save_png(heatmap_grid(grasps, result), prefix.with_name(prefix.name + "_heatmaps.png")),
-            save_png(retrieval_grid(grasps, result), prefix.with_name(prefix.name + "_retrieval.png"))]
+    written = [save_png(retrieval_grid(grasps, result), prefix.with_name(prefix.name + "_retrieval.png"))]
+    if any(source != "none" for source in result.goals.sources):
+        written.append(save_png(heatmap_grid(grasps, result), prefix.with_name(prefix.name + "_heatmaps.png")))
+    return written
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> str:

@@ -117,6 +117,24 @@ class StepBatchSampler(Sampler[list[int]]):
         return max(0, self.total - self.start)
 
 
+class CachedTriplets(Dataset):
+    """All triplets of ``dataset`` held in memory as three uint8 arrays (N, H, W, 3): for data that
+    fits in RAM (64 px: 36 KiB per triplet), it removes per-step file reads."""
+
+    def __init__(self, dataset: Dataset, progress: bool = True) -> None:
+        items = [dataset[i] for i in tqdm(range(len(dataset)), desc="caching triplets", disable=not progress)]
+        if not items:
+            raise ValueError("cannot cache an empty dataset")
+        self.arrays = {key: np.stack([item[key] for item in items]) for key in ("pre", "post", "outcome")}
+        self.image_size = int(self.arrays["pre"].shape[1])
+
+    def __len__(self) -> int:
+        return len(self.arrays["pre"])
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return {key: array[index] for key, array in self.arrays.items()}
+
+
 def collate_triplets(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     """List of ``{"pre", "post", "outcome"}`` uint8 (H, W, 3) → dict of uint8 (B, H, W, 3) tensors."""
     return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in ("pre", "post", "outcome")}

@@ -16,8 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from embedding.augment import AugmentConfig
+from embedding.checkpoint import atomic_write_text
 from embedding.model import GPU_CONFIG, Grasp2VecConfig, multiply_adds_per_image, parameter_count
-from embedding.train import TrainConfig, train
+from embedding.train import CachedTriplets, TrainConfig, train
+from rewards.provenance import command_line, machine_description
 
 PRESETS = {"cpu": Grasp2VecConfig(), "gpu": GPU_CONFIG}
 
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
+    parser.add_argument("--cache", action="store_true", help="hold the training triplets in memory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--stop-at-step", type=int, help="stop (checkpointed) at this step; --resume continues")
     parser.add_argument("--wandb-mode", choices=["offline", "online", "disabled"], default="offline")
@@ -66,9 +69,14 @@ def main(argv: list[str] | None = None) -> dict:
     data_card = {"root": str(args.data), "train_triplets": len(train_set), "val_triplets": len(val_set),
                  "val_fraction": args.val_fraction, "split_seed": args.seed, "image_size": train_set.image_size}
     print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
+    if args.cache:
+        train_set = CachedTriplets(train_set, progress=not args.no_progress)
     summary = train(model_config, config, train_set, args.out, val_set=val_set if len(val_set) >= 2 else None,
                     resume=args.resume, wandb_mode=args.wandb_mode, data_card=data_card,
                     progress=not args.no_progress, stop_at_step=args.stop_at_step)
+    summary = {**summary, "command": command_line("runs.train_embedding", argv), "machine": machine_description(),
+               "data": data_card}
+    atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return summary
 

@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from runs import collect, eval_embedding, train_embedding
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data") / "seen-tiny"
+    collect.main(["--out", str(folder), "--objects", "seen", "--grasps", "40", "--workers", "1", "--image-size", "32",
+                  "--num-objects", "3", "--seed", "11", "--shard-size", "40", "--wandb-mode", "disabled",
+                  "--no-progress"])
+    return folder
+
+
+def _train(data, out, *extra):
+    return train_embedding.main(["--data", str(data), "--out", str(out), "--steps", "4", "--batch-size", "4",
+                                 "--val-fraction", "0.2", "--threads", "1", "--wandb-mode", "disabled",
+                                 "--no-progress", "--cache", *extra])
+
+
+def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
+    run = tmp_path / "run"
+    first = _train(tiny_dataset, run, "--stop-at-step", "2")
+    assert first["final_step"] == 2
+    with pytest.raises(FileExistsError, match="--resume"):
+        _train(tiny_dataset, run)
+    resumed = _train(tiny_dataset, run, "--resume")
+    assert resumed["start_step"] == 2 and resumed["final_step"] == 4
+    assert json.loads((run / "summary.json").read_text())["final_step"] == 4
+    card = json.loads((run / "config.json").read_text())
+    assert card["config"]["image_size"] == 32
+    assert card["extra"]["data"]["train_triplets"] >= 4 and card["extra"]["step"] == 4
+    report = eval_embedding.main(["--checkpoint", str(run), "--objects", "seen", "--data", str(tiny_dataset),
+                                  "--no-goal-bank", "--json", str(tmp_path / "eval.json"), "--no-progress",
+                                  "--threads", "1"])
+    assert report["held_out"]["source"] == "dataset" and report["held_out"]["grasps"] >= 2
+    assert report["checkpoint_card"]["step"] == 4
