@@ -1,0 +1,262 @@
+"""The benchmark: Wilson intervals, the observation-only harness, composite goals, custom object sets,
+learned-policy rows, and tiny end-to-end runs (processes and a local Ray instance)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.evaluation import EVAL_SEED_OFFSET, wilson_interval
+from agents.scripted import approach_action, grasp_pose
+from envs.goal_bank import GoalBank
+from envs.objects import builtin_split
+from runs import benchmark
+from runs.benchmark_report import markdown_table, summarize
+from runs.benchmark_tasks import (
+    BENCHMARK_GOAL_SEED,
+    ROWS,
+    Cell,
+    CompositeGoalEnv,
+    ObservationOnly,
+    TrialResult,
+    WorldSettings,
+    make_env,
+    make_goal_bank,
+    policy_keys,
+    row_status,
+    run_trial,
+    trial_seed,
+)
+
+TINY_WORLD = WorldSettings(num_objects=2, image_size=32, max_steps=6)
+TINY_ARGS = ["--num-objects", "2", "--image-size", "32", "--max-steps", "6", "--workers", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def three_objects() -> list[str]:
+    return [str(path) for path in builtin_split("seen")[:3]]
+
+
+@pytest.fixture
+def goal_bank():  # per test: closing an instance env closes its goal bank too
+    bank = make_goal_bank(TINY_WORLD.image_size)
+    yield bank
+    bank.close()
+
+
+@pytest.mark.parametrize(("successes", "trials", "low", "high"), [
+    # Newcombe (1998), Stat. Med. 17:857, Table I, method 3 (Wilson score, no continuity correction)
+    (81, 263, 0.2553, 0.3662),
+    (15, 148, 0.0624, 0.1605),
+    (0, 20, 0.0, 0.1611),
+    (1, 29, 0.0061, 0.1718),
+    (29, 29, 29 / (29 + 1.96**2), 1.0),  # closed form for all successes: n / (n + z²)
+])
+def test_wilson_interval_matches_known_values(successes, trials, low, high):
+    got = wilson_interval(successes, trials)
+    assert got == pytest.approx((low, high), abs=6e-5)  # the reference values are rounded to 4 digits
+
+
+def test_trial_seeds_are_disjoint_from_training_and_training_time_evaluation():
+    largest_training_seed = 9 * 1_000_000 + 999_999  # OnlineTrainer: seed * 1e6 + grasp, seeds 0..9
+    assert largest_training_seed < EVAL_SEED_OFFSET
+    assert trial_seed(0, 0) >= 2 * EVAL_SEED_OFFSET
+    assert trial_seed(1, 0) > trial_seed(0, 999_999)
+    with pytest.raises(ValueError, match="trial index"):
+        trial_seed(0, 10**6)
+
+
+class SpyPolicy:
+    """Records every call; acts like a slow descent then closes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple, dict]] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def act(self, *args, **kwargs) -> np.ndarray:
+        self.calls.append((args, kwargs))
+        observation = args[0]
+        for value in observation.values():
+            value[...] = 0  # a policy scribbling on its input must not reach the environment
+        return np.array([0.0, 0.0, -1.0, 0.0, 1.0 if len(self.calls) % 3 == 0 else -1.0], np.float32)
+
+
+def test_policies_get_observations_only_never_info_or_ground_truth(three_objects, goal_bank):
+    env = make_env(Cell(ROWS["random"], three_objects), TINY_WORLD, goal_bank, None)
+    spy = SpyPolicy()
+    keys = policy_keys(env, spy, None)
+    assert sorted(keys) == sorted(env.observation_space.spaces)
+    result = run_trial(env, ObservationOnly(spy, keys), seed=trial_seed(0, 0))
+    assert spy.resets == 1 and len(spy.calls) == result.steps
+    truth_keys = {"ground_truth", "objects", "urdfs", "object_ids", "lifted", "lifted_ids", "object_poses",
+                  "target", "target_id", "pre_mask", "post_mask", "is_success", "fault"}
+    for args, kwargs in spy.calls:
+        assert len(args) == 1 and not kwargs, "act() takes the observation and nothing else"
+        observation = args[0]
+        assert set(observation) == set(keys) and not set(observation) & truth_keys
+        assert all(isinstance(v, np.ndarray) for v in observation.values())
+    env.close()
+
+
+def test_goal_images_come_from_the_goal_bank_not_the_live_scene(three_objects, goal_bank):
+    env = make_env(Cell(ROWS["random"], three_objects), TINY_WORLD, goal_bank, None)
+    observation, info = env.reset(seed=trial_seed(0, 1))
+    target = info["ground_truth"]["target"]
+    assert any(np.array_equal(observation["goal"], image) for image in goal_bank.images[target])
+    training_bank_seed = inspect.signature(GoalBank).parameters["seed"].default  # what runs.train_policy uses
+    assert goal_bank.seed == BENCHMARK_GOAL_SEED != training_bank_seed
+    env.close()
+
+
+def _grasp_body(env, body: int) -> dict:
+    """Grasp ``body`` with simulator ground truth (test helper); returns the final info."""
+    world = env.unwrapped.world
+    done, info = False, {}
+    while not done:
+        point, yaw = grasp_pose(world, body)
+        _, _, terminated, truncated, info = env.step(approach_action(world, point, yaw))
+        done = terminated or truncated
+    return info
+
+
+def test_composite_goals_either_target_counts(three_objects, goal_bank):
+    env = make_env(Cell(ROWS["random"], three_objects, goals="composite"), TINY_WORLD, goal_bank, None)
+    assert isinstance(env, CompositeGoalEnv) and "goal_2" in env.observation_space.spaces
+    counted = []
+    for trial in range(8):
+        observation, _ = env.reset(seed=trial_seed(0, trial))
+        base = env.unwrapped
+        assert env.second_body != base.target_body
+        body = env.second_body if trial % 2 else base.target_body
+        info = _grasp_body(env, body)
+        truth = info["ground_truth"]
+        expected = info["fault"] is None and len(truth["lifted"]) == 1 and truth["lifted"][0] in truth["targets"]
+        assert info["is_success"] == expected
+        if info["is_success"]:
+            counted.append(truth["lifted"][0] == truth["target"])
+    assert False in counted, "a grasp of the second target never counted as a success"
+    env.close()
+
+
+def test_composite_goals_need_two_objects(goal_bank, three_objects):
+    with pytest.raises(ValueError, match="at least 2 objects"):
+        make_env(Cell(ROWS["random"], three_objects, goals="composite"),
+                 dataclasses.replace(TINY_WORLD, num_objects=1), goal_bank, None)
+
+
+def test_summary_and_table_report_not_available_rows():
+    results = [TrialResult(seed=i, success=i < 3, lifted=1, grasp_attempted=True, fault=None, steps=4, seconds=0.5)
+               for i in range(10)]
+    ok = summarize(Cell(ROWS["random"], "seen"), "ok", results)
+    assert (ok.successes, ok.trials, ok.success_rate) == (3, 10, 0.3)
+    assert (ok.success_low, ok.success_high) == pytest.approx(wilson_interval(3, 10))
+    assert ok.grasps_per_s == pytest.approx(2.0) and ok.paper == 18.3
+    status = row_status(ROWS["qtopt-oracle"], "instance")
+    assert status.startswith("not available (no checkpoint at")
+    missing = summarize(Cell(ROWS["qtopt-oracle"], "seen"), status, [])
+    table = markdown_table([ok, missing])
+    assert "30.0 % [10.8, 60.3] (n=10)" in table and "| not available |" in table
+    assert "83.9 % / –" in table and "checkpoints/policies/qtopt-oracle" in table
+
+
+def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, capsys):
+    out = tmp_path / "bench.json"
+    custom = str(tmp_path / "objects")
+    for path in three_objects:  # a user's own object folder: URDFs with their meshes
+        folder = Path(path).parent
+        shutil.copytree(folder, tmp_path / "objects" / folder.name)
+    benchmark.main(["--rows", "random", "privileged", "ghost", "--checkpoint", f"ghost={tmp_path / 'none'}",
+                    "--objects", "seen", custom, "--trials", "3", "--json", str(out), *TINY_ARGS])
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert data["code_version"]["git_commit"] and data["machine"]["cpus"] and data["seeds"]["first_trial_seed"]
+    cells = {(c["row"], c["objects"]): c for c in data["cells"]}
+    assert set(cells) == {(r, o) for r in ("random", "privileged", "ghost") for o in ("seen", custom)}
+    for row in ("random", "privileged"):
+        for objects in ("seen", custom):
+            cell = cells[(row, objects)]
+            assert cell["trials"] == 3 and 0 <= cell["success_low"] <= cell["success_rate"] <= cell["success_high"]
+    assert cells[("ghost", "seen")]["status"].startswith("not available") and cells[("ghost", "seen")]["trials"] == 0
+    seeds = [t["seed"] for t in data["trials"][f"random/{custom}/single/instance"]]
+    assert seeds == [trial_seed(0, i) for i in range(3)]
+    assert "| policy | seen | " + custom in printed
+
+
+def test_indiscriminate_task_scores_any_lift(tmp_path):
+    out = tmp_path / "bench.json"
+    benchmark.main(["--rows", "privileged", "--objects", "seen", "--task", "indiscriminate", "--trials", "3",
+                    "--json", str(out), *TINY_ARGS])
+    cell = json.loads(out.read_text())["cells"][0]
+    assert cell["task"] == "indiscriminate" and cell["trials"] == 3
+    assert cell["success_rate"] == cell["any_lift_rate"]
+
+
+def _save_tiny_qtopt(folder, goal_conditioned: bool) -> None:
+    from agents.cem import CEMConfig
+    from agents.networks import EncoderConfig
+    from agents.qtopt import QTOpt, QTOptConfig
+    from envs.grasp_env import KukaGraspEnv
+    from envs.instance_env import KukaInstanceGraspEnv
+
+    env_class = KukaInstanceGraspEnv if goal_conditioned else KukaGraspEnv
+    env = env_class(num_objects=2, image_size=32, max_steps=4)
+    config = QTOptConfig(batch_size=4, hidden=8, encoder=EncoderConfig(channels=(4,), features=8),
+                         cem=CEMConfig(population=8, elites=2))
+    QTOpt(env.observation_space, config).save(folder)
+    env.close()
+    card = {"algo": "qtopt", "reward": "oracle" if goal_conditioned else "indiscriminate", "goal_features": "none",
+            "world": {"objects": "seen", "num_objects": 2, "image_size": 32, "max_steps": 4, "auto_descend": True},
+            "env_id": "KukaInstanceGrasp-v0" if goal_conditioned else "KukaGrasp-v0"}
+    (folder / "policy.json").write_text(json.dumps(card))
+
+
+def test_learned_policy_rows_from_checkpoints(tmp_path):
+    goal, anything = tmp_path / "goal" / "checkpoint", tmp_path / "anything"
+    _save_tiny_qtopt(goal, goal_conditioned=True)
+    _save_tiny_qtopt(anything, goal_conditioned=False)
+    rows = benchmark.parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
+    assert rows["goal"].label == "goal (qtopt + oracle)"
+    config = benchmark.BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
+                                       world=WorldSettings(num_objects=2))
+    summaries, trials, _ = benchmark.run_benchmark(config, rows, progress=False)
+    assert [s.trials for s in summaries] == [2, 2]
+    steps = [r.steps for results in trials.values() for r in results]
+    assert max(steps) <= 4  # the policies' own world (max_steps 4 from policy.json), not the scripted default
+    indiscriminate = dataclasses.replace(config, task="indiscriminate")
+    summaries, _, _ = benchmark.run_benchmark(indiscriminate, rows, progress=False)
+    assert summaries[0].status.startswith("not applicable") and summaries[1].trials == 2
+
+
+def test_bad_arguments_fail_clearly():
+    with pytest.raises(SystemExit, match="unknown rows"):
+        benchmark.main(["--rows", "nonsense", "--trials", "1", *TINY_ARGS])
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        benchmark.main(["--checkpoint", "nopath", "--trials", "1", *TINY_ARGS])
+    with pytest.raises(SystemExit, match="scripted"):
+        benchmark.main(["--checkpoint", "random=x", "--trials", "1", *TINY_ARGS])
+    with pytest.raises(ValueError, match="trials"):
+        benchmark.BenchmarkConfig(trials=0)
+
+
+def test_worker_processes_and_local_ray_give_the_same_trials():
+    pytest.importorskip("ray")
+    config = benchmark.BenchmarkConfig(rows=("random",), objects=("seen",), trials=4, chunk_size=2, workers=1,
+                                       world=TINY_WORLD)
+    _, inline, _ = benchmark.run_benchmark(config, progress=False)
+    _, spawned, _ = benchmark.run_benchmark(dataclasses.replace(config, workers=2), progress=False)
+    _, on_ray, _ = benchmark.run_benchmark(config, ray_address="local", progress=False)
+
+    def outcomes(trials):
+        return {key: [(r.seed, r.success, r.lifted, r.steps) for r in results] for key, results in trials.items()}
+
+    assert outcomes(inline) == outcomes(spawned) == outcomes(on_ray)

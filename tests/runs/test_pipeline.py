@@ -1,0 +1,64 @@
+"""The main job on its tiniest preset: every stage runs, stops, resumes and records its provenance."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runs import pipeline
+from runs.benchmark_tasks import checkpoint_folder
+from runs.pipeline_presets import PRESETS
+
+
+def test_tiny_pipeline_end_to_end_with_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    first = pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled",
+                           "--stop-after", "embedding"])
+    assert list(first["stages"]) == ["collect", "embedding"]
+    assert (out / "data" / "card.json").is_file() and (out / "grasp2vec" / "train_state.json").is_file()
+    assert not (out / "policy").exists()
+
+    with pytest.raises(SystemExit, match="--resume"):
+        pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled"])
+
+    capsys.readouterr()
+    second = pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled", "--resume"])
+    printed = capsys.readouterr().out
+    assert second["stages"]["collect"]["skipped"] and second["stages"]["embedding"]["skipped"]
+    assert "skipped" not in second["stages"]["policy"]
+    assert checkpoint_folder(out / "policy") is not None
+    results = json.loads((out / "benchmark" / "results.json").read_text())
+    cells = {(c["row"], c["objects"]): c for c in results["cells"]}
+    trials = PRESETS["tiny"].benchmark.trials
+    assert cells[(pipeline.PIPELINE_ROW, "seen")]["trials"] == trials
+    assert cells[(pipeline.PIPELINE_ROW, "unseen")]["trials"] == trials
+    assert cells[("random", "seen")]["trials"] == trials
+    assert "| policy | seen | unseen |" in printed and (out / "benchmark" / "table.md").is_file()
+
+    record = json.loads((out / "pipeline.json").read_text())
+    assert record["preset"] == "tiny" and record["config"]["collect"]["seed"] == 0
+    assert len(record["calls"]) == 2
+    assert all(call["code_version"]["git_commit"] and call["machine"]["cpus"] for call in record["calls"])
+    assert record["stages"]["policy"]["command"].startswith("python -m runs.train_policy --algo qtopt --reward "
+                                                            "grasp2vec")
+
+    third = pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled", "--resume"])
+    assert all(stage["skipped"] for stage in third["stages"].values())
+
+
+def test_changed_settings_are_refused(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "pipeline.json").write_text(json.dumps({"preset": "default", "config": {"other": 1}, "calls": []}))
+    with pytest.raises(SystemExit, match="other settings"):
+        pipeline.main(["--preset", "tiny", "--out", str(out), "--resume"])
+
+
+def test_stage_finished_with_other_arguments_is_refused(tmp_path):
+    stage = pipeline.build_stages(PRESETS["tiny"], tmp_path, "disabled")[0]
+    marker = pipeline.marker(tmp_path, stage)
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"argv": ["--grasps", "1"], "wall_s": 1.0}))
+    with pytest.raises(SystemExit, match="other arguments"):
+        pipeline.run_stage(stage, tmp_path, resume=True)
