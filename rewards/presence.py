@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
-MIDAIR_MOVES = (1, 4)  # range of random horizontal moves before closing in mid-air
+MIDAIR_MOVES = 8  # at most this many moves towards the random spot before closing
 
 
 def empty_gripper_images(count: int, objects: str = "seen", num_objects: int = 5, image_size: int = 64,
                          seed: int = 0) -> np.ndarray:
     """Outcome images (count, S, S, 3) uint8 of grasps closed in mid-air at the episode's start height.
 
-    Each episode drops ``num_objects`` objects (so the bin below looks as in real attempts), moves
-    the gripper horizontally and turns the wrist at random for a few steps without descending,
-    then closes: the world lifts the empty gripper and renders the wrist camera.
+    Each episode drops ``num_objects`` objects (so the bin below looks as in real attempts), picks
+    a spot and wrist angle uniformly over the drop zone — as the indiscriminate collector does —
+    and moves there horizontally, without descending, using only the observed gripper state; then
+    it closes: the world lifts the empty gripper and renders the wrist camera. The wrist view
+    depends on where the gripper is, so the spots must cover the bin like real grasps do.
     """
     from envs.grasp_env import KukaGraspEnv
 
@@ -31,13 +33,19 @@ def empty_gripper_images(count: int, objects: str = "seen", num_objects: int = 5
         raise ValueError(f"count must be positive, got {count}")
     rng = np.random.default_rng(seed)
     env = KukaGraspEnv(objects=objects, num_objects=num_objects, image_size=image_size,
-                       max_steps=MIDAIR_MOVES[1] + 2)
+                       max_steps=MIDAIR_MOVES + 2)
+    layout, arm = env.config.layout, env.config.arm
     images = []
     try:
         while len(images) < count:
-            env.reset(seed=int(rng.integers(2**31)))
-            for _ in range(int(rng.integers(*MIDAIR_MOVES, endpoint=True))):
-                env.step(np.array([*rng.uniform(-1, 1, 2), 0.0, rng.uniform(-1, 1), -1.0]))
+            observation, _ = env.reset(seed=int(rng.integers(2**31)))
+            target = np.array([rng.uniform(*layout.drop_x), rng.uniform(*layout.drop_y)])
+            yaw = rng.uniform(-np.pi / 2, np.pi / 2)
+            for _ in range(MIDAIR_MOVES):
+                gripper = observation["gripper"]
+                step = np.clip((target - gripper[:2]) / arm.max_translation, -1, 1)
+                turn = np.clip((yaw - gripper[3]) / arm.max_yaw, -1, 1)
+                observation, *_ = env.step(np.array([step[0], step[1], 0.0, turn, -1.0]))
             _, _, _, _, info = env.step(np.array([0.0, 0.0, 0.0, 0.0, 1.0]))
             if "outcome_image" in info:
                 images.append(info["outcome_image"])
