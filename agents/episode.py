@@ -117,7 +117,8 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None,
 
     Each item ``{"images", "gripper", "actions", "success", "outcome"}`` becomes an indiscriminate
     episode (no goal): reward ``reward_on_success`` on the last step when the grasp succeeded. An
-    item without ``terminated`` counts as terminated (collected attempts end with a grasp). With
+    item without ``terminated`` counts as terminated (collected attempts end with a grasp), one
+    without ``grasp_attempted`` as attempted. With
     ``image_size``, scene and outcome images are resized to it (the policy's resolution).
     Relabeling (:func:`agents.relabel.relabel_episode`) then turns successes into goal episodes.
     """
@@ -134,4 +135,4 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None,
         rewards[-1] = reward_on_success if success else 0.0
         yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
                       terminated=bool(item.get("terminated", True)), grasped=success,
-                      outcome=outcome)
+                      outcome=outcome if item.get("grasp_attempted", True) else None)

@@ -69,7 +69,8 @@ def offline_pretrain(agent: QTOpt, replay: ReplayBuffer, episodes: Iterable[Epis
     if progress.offline_updates == 0:
         replay.add_episodes(episodes)
     if len(replay) == 0:
-        raise ValueError("offline pre-training got no episodes")
+        raise ValueError("offline pre-training got no episodes: the dataset is empty, or (goal tasks) its goal-free "
+                         "episodes only enter through relabeling, which is off (enable posthoc or auxiliary goals)")
     while progress.offline_updates < updates:
         metrics = agent.update(replay.sample(agent.config.batch_size, rng))
         progress.offline_updates += 1

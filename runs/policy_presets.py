@@ -65,5 +65,5 @@ PRESETS: dict[str, Preset] = {
         sac=SACPreset(timesteps=200, buffer_size=2000, batch_size=32, learning_starts=50, features=32,
                       channels=(8, 16), eval_every_steps=100, eval_episodes=2),
     ),
-    "default": Preset(),
+    "default": Preset(relabel=RelabelConfig(posthoc=True, auxiliary_goals=0)),
 }

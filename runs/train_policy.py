@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Grasp2Vec inputs for goal tasks (ignored for indiscriminate)")
     parser.add_argument("--grasp2vec", type=Path, default=Path("checkpoints/grasp2vec"),
                         help="Grasp2Vec checkpoint for --goal-features")
+    parser.add_argument("--posthoc", action=argparse.BooleanOptionalAction, default=None,
+                        help="posthoc relabeling (goal tasks; default: the preset's)")
+    parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
     parser.add_argument("--offline-data", type=Path, help="EpisodeDataset folder for QT-Opt's offline pre-training")
     parser.add_argument("--minutes", type=float, help="QT-Opt: stop the online phase after this many minutes "
                         "(then evaluate and checkpoint; --resume continues)")
@@ -75,7 +78,10 @@ def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     if args.offline_data is None:
         training = dataclasses.replace(training, offline_updates=0)
     sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}))
-    return dataclasses.replace(preset, training=training, sac=sac)
+    relabel = dataclasses.replace(preset.relabel, **({"posthoc": args.posthoc} if args.posthoc is not None else {}),
+                                  **({"auxiliary_goals": args.auxiliary_goals}
+                                     if args.auxiliary_goals is not None else {}))
+    return dataclasses.replace(preset, training=training, sac=sac, relabel=relabel)
 
 
 def load_goal_features(args: argparse.Namespace) -> GoalFeatures | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,9 @@ from agents.qtopt import QTOpt
 from embedding.checkpoint import save_checkpoint
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 from envs.instance_env import KukaInstanceGraspEnv
+from runs.policy_presets import PRESETS
 from runs.train_policy import main
+from tests.graspdata.helpers import write_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +61,25 @@ def test_qtopt_goal_task_sees_heatmap_and_goal_embedding(tmp_path) -> None:
     observation, _ = env.reset(seed=1)
     assert policy.act(observation).shape == (5,)
     env.close()
+
+
+def test_qtopt_pretrains_offline_on_an_episode_dataset_with_posthoc_goals(tmp_path) -> None:
+    write_dataset(tmp_path / "data", [(0, 6)], size=48)
+    out = tmp_path / "offline"
+    with pytest.raises(ValueError, match="relabeling, which is off"):
+        main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(out), "--grasps", "1",
+              "--offline-data", str(tmp_path / "data"), "--goal-features", "none", "--no-posthoc",
+              "--auxiliary-goals", "0"])
+    assert json.loads((out / "config.json").read_text())["settings"]["relabel"]["posthoc"] is False
+    main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(tmp_path / "posthoc"),
+          "--grasps", "1", "--offline-data", str(tmp_path / "data"), "--goal-features", "none",
+          "--auxiliary-goals", "0"])
+    progress = json.loads((tmp_path / "posthoc" / "checkpoint" / "qtopt.json").read_text())["extra"]["progress"]
+    assert progress["offline_updates"] == PRESETS["tiny"].training.offline_updates
+    replay = np.load(tmp_path / "posthoc" / "checkpoint" / "replay.npz")
+    assert replay["goal"].shape[1:] == (32, 32, 3)
+    # 4 of the 6 synthetic episodes succeed (3 steps each): their posthoc copies come first, reward 1 at the end.
+    assert replay["reward"][:12].tolist() == [0, 0, 1] * 4
 
 
 def test_sac_runs_a_few_hundred_steps_and_resumes(tmp_path) -> None:
