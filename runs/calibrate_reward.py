@@ -3,11 +3,12 @@
     python -m runs.calibrate_reward --reward grasp2vec --data runs/out/data/seen-train --split val
 
 Threshold: on goal/outcome pairs from the *validation* split of the training objects (never
-the held-out folders that ``runs.eval_reward`` reports on), the cosine similarity maximising
-Youden's J = TPR − FPR. Presence probe: logistic regression on the normalised outcome
-embedding, outcomes of those grasps (object held) against ``--empty`` mid-air grasps (gripper
-empty by construction, :func:`rewards.presence.empty_gripper_images`). Written as JSON beside
-the checkpoint (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
+the held-out folders that ``runs.eval_reward`` reports on; ``--collect N`` grasps N times on the
+spot instead), the cosine similarity maximising Youden's J = TPR − FPR. Presence probe:
+logistic regression on the normalised outcome embedding, outcomes of those grasps (object held)
+against ``--empty`` mid-air grasps (gripper empty by construction,
+:func:`rewards.presence.empty_gripper_images`). Written as JSON beside the checkpoint
+(:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from rewards.provenance import command_line, machine_description
 from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
+
+COLLECT_SEED = 6_000_000  # --collect episodes: disjoint from collection, training and runs.eval_reward seeds
 
 
 def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], empty: np.ndarray,
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default="runs/out/data/seen-train", help="dataset folder with training objects")
     parser.add_argument("--split", default="val", choices=["train", "val", "all"])
     parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
+    parser.add_argument("--collect", type=int, default=0,
+                        help="instead of --data, grasp N times on the spot (objects from --objects)")
     parser.add_argument("--empty", type=int, default=400, help="mid-air (empty gripper) outcome images to render")
     parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
     parser.add_argument("--num-objects", type=int, default=5)
@@ -75,11 +80,20 @@ def main(argv: list[str] | None = None) -> None:
     reward = make_reward(args.reward, presence=False, **parse_reward_kwargs(args.reward_arg))
     if not isinstance(reward, EmbeddingSimilarityReward):
         raise RewardError(f"reward {args.reward!r} is not an embedding-similarity reward; nothing to calibrate")
-    held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit)
+    if args.collect:
+        from embedding.heldout import collect_held_out
+
+        grasps = collect_held_out(args.objects, args.collect, COLLECT_SEED + args.seed, image_size=reward.image_size,
+                                  num_objects=args.num_objects)
+        held, objects = grasps.outcome, grasps.objects
+        source = f"collected: {args.collect} attempts, seeds from {COLLECT_SEED + args.seed}"
+    else:
+        held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit)
+        source = f"{args.data} split {args.split}"
     empty = empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed)
     calibration = calibrate(reward, held, objects, empty, args.seed)
     calibration.provenance.update({
-        "data": args.data, "split": args.split, "objects_below_empty": args.objects,
+        "data": source, "objects_below_empty": args.objects,
         "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
         "machine": machine_description(),
         "command": command_line("runs.calibrate_reward", argv),
