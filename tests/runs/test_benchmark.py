@@ -260,3 +260,14 @@ def test_worker_processes_and_local_ray_give_the_same_trials():
         return {key: [(r.seed, r.success, r.lifted, r.steps) for r in results] for key, results in trials.items()}
 
     assert outcomes(inline) == outcomes(spawned) == outcomes(on_ray)
+
+
+def test_demo_gif_of_benchmark_trials(tmp_path):
+    from PIL import Image
+
+    from runs import demo
+
+    out = demo.main(["--row", "privileged", "--episodes", "1", "--grasp2vec", str(tmp_path / "none"),
+                     "--out", str(tmp_path / "demo.gif")])
+    with Image.open(out) as gif:
+        assert gif.n_frames >= 2 and gif.size[0] == 3 * 64 * demo.SCALE  # scene, goal, final outcome
