@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,29 @@ def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str]
     return outcomes, objects, failed_outcomes(root, args.failures), str(root)
 
 
+def markdown_table(reports: list[dict[str, Any]]) -> str:
+    """One row per (report, object set): AUC, precision / recall at the threshold, failed attempts rewarded."""
+    lines = ["| reward | objects | ROC-AUC | threshold | precision | recall | pairs (+/−) | failed grasps rewarded |",
+             "|---|---|---|---|---|---|---|---|"]
+    for report in reports:
+        label = report["reward"] + "".join(f" {k}={v}" for k, v in report["reward_kwargs"].items()
+                                           if k != "checkpoint")
+        for name, r in report["sets"].items():
+            failed = r.get("failed_attempts")
+            failed_text = f"{failed['rewarded_fraction']:.3f} of {failed['count']}" if failed else "—"
+            lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {r['threshold']:.3f} | {r['precision']:.3f} "
+                         f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--table":
+        print(markdown_table([json.loads(Path(path).read_text()) for path in argv[1:]]))
+        return {}
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     epilog="python -m runs.eval_reward --table A.json B.json ...: Markdown table")
     parser.add_argument("--reward", required=True, help="built-in name or package.module:ClassName")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="constructor argument of the reward (repeatable), e.g. checkpoint=checkpoints/grasp2vec")

@@ -33,7 +33,7 @@ def synthetic_data(monkeypatch):
 
 
 @pytest.mark.parametrize(("reward", "auc"), [("oracle", 1.0), ("indiscriminate", 0.5)])
-def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc):
+def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc, capsys):
     out = tmp_path / f"{reward}.json"
     report = eval_reward.main(["--reward", reward, "--objects", "seen", "unseen", "--json", str(out)])
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
@@ -45,6 +45,8 @@ def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc):
         assert result["recall"] == 1.0
         assert result["failed_attempts"]["rewarded_fraction"] == 0.0
     assert report["threshold"] == 0.5 and report["threshold_source"] == "reward"
+    eval_reward.main(["--table", str(out)])
+    assert f"| {reward} | unseen | {auc:.3f} | 0.500 |" in capsys.readouterr().out
 
 
 def test_eval_reward_grasp2vec_uses_its_calibrated_threshold(tmp_path, synthetic_data, grasp2vec_checkpoint):
