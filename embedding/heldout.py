@@ -7,6 +7,7 @@ pre-grasp mask comes from the simulator's segmentation (ground truth, evaluation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +50,15 @@ def collect_held_out(objects: ObjectSpec, attempts: int, seed: int, image_size: 
     return HeldOutGrasps.from_records(records, urdfs)
 
 
-def read_held_out(root: str | Path, objects: ObjectSpec | None = None, limit: int | None = None,
-                  progress: bool = True) -> HeldOutGrasps:
-    """All successful grasps of a dataset folder (``EvaluationGrasps(root, split="all")``), at most ``limit``.
-    ``objects`` (the set the data was collected on) lets goal-bank goals find the URDFs."""
+def read_held_out(roots: str | Path | Sequence[str | Path], objects: ObjectSpec | None = None,
+                  limit: int | None = None, progress: bool = True) -> HeldOutGrasps:
+    """All single-object successful grasps of dataset folders (``EvaluationGrasps(roots, split="all")``),
+    at most ``limit``. ``objects`` (the set the data was collected on) lets goal-bank goals find the URDFs."""
     from embedding.dataset import EvaluationGrasps
 
-    grasps = EvaluationGrasps(root, split="all")
+    grasps = EvaluationGrasps(roots, split="all")
     count = len(grasps) if limit is None else min(limit, len(grasps))
-    records = [grasps[i] for i in tqdm(range(count), desc=f"reading {root}", disable=not progress)]
+    records = [grasps[i] for i in tqdm(range(count), desc="reading held-out grasps", disable=not progress)]
     urdfs = {object_name(p): str(p) for p in resolve_objects(objects)} if objects is not None else {}
     return HeldOutGrasps.from_records(records, urdfs)
 

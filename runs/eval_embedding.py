@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint folder or PATH.safetensors")
     parser.add_argument("--objects", default="seen", help="seen | unseen | folder | glob (the held-out object set)")
-    parser.add_argument("--data", type=Path, help="read held-out grasps from this dataset folder")
+    parser.add_argument("--data", type=Path, nargs="+", help="read held-out grasps from these dataset folders")
     parser.add_argument("--attempts", type=int, default=2400, help="episodes to collect when --data is not given")
     parser.add_argument("--num-objects", type=int, default=5, help="objects per bin when collecting")
     parser.add_argument("--limit", type=int, help="use at most this many held-out grasps")
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def load_grasps(args: argparse.Namespace, image_size: int) -> tuple[HeldOutGrasps, dict]:
     if args.data is not None:
         grasps = read_held_out(args.data, objects=args.objects, limit=args.limit, progress=not args.no_progress)
-        return grasps, {"source": "dataset", "root": str(args.data)}
+        return grasps, {"source": "dataset", "roots": [str(d) for d in args.data]}
     grasps = collect_held_out(args.objects, args.attempts, args.seed, image_size=image_size,
                               num_objects=args.num_objects, progress=not args.no_progress)
     if args.limit is not None:

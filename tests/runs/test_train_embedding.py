@@ -36,4 +36,5 @@ def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
                                   "--no-goal-bank", "--json", str(tmp_path / "eval.json"), "--no-progress",
                                   "--threads", "1"])
     assert report["held_out"]["source"] == "dataset" and report["held_out"]["grasps"] >= 2
+    assert report["held_out"]["roots"] == [str(tiny_dataset)]
     assert report["checkpoint_card"]["step"] == 4
