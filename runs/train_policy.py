@@ -1,5 +1,8 @@
 """Train a grasp policy: ``python -m runs.train_policy --algo qtopt|sac --reward NAME --preset tiny|default --out DIR``.
 
+``--algo random`` trains nothing: it evaluates :class:`agents.baselines.RandomMovePolicy` once with
+the same evaluation (world, seeds, episode count), as the reference line for the learned curves.
+
 ``--reward indiscriminate`` trains on ``KukaGrasp-v0`` (grasp anything); any other reward
 (``oracle``, ``grasp2vec``, ``autoencoder``, ``package.module:Class``) trains the goal-conditioned
 ``KukaInstanceGrasp-v0`` with that reward, relabeling on, and (``--goal-features``) the Grasp2Vec
@@ -46,7 +49,7 @@ FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runs.train_policy", description=__doc__.split("\n")[0])
-    parser.add_argument("--algo", choices=("qtopt", "sac"), required=True)
+    parser.add_argument("--algo", choices=("qtopt", "sac", "random"), required=True)
     parser.add_argument("--reward", required=True,
                         help="indiscriminate | oracle | grasp2vec | autoencoder | pkg.mod:Class")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -57,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grasps", type=int, help="override the preset's online episodes (QT-Opt)")
     parser.add_argument("--timesteps", type=int, help="override the preset's env steps (SAC)")
+    parser.add_argument("--eval-episodes", type=int, help="override the preset's episodes per evaluation")
     parser.add_argument("--goal-features", choices=sorted(FEATURE_CHOICES), default="heatmap",
                         help="Grasp2Vec inputs for goal tasks (ignored for indiscriminate)")
     parser.add_argument("--grasp2vec", type=Path, default=Path("checkpoints/grasp2vec"),
@@ -74,10 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     training = dataclasses.replace(preset.training, seed=args.seed,
-                                   **({"grasps": args.grasps} if args.grasps else {}))
+                                   **({"grasps": args.grasps} if args.grasps else {}),
+                                   **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
     if args.offline_data is None:
         training = dataclasses.replace(training, offline_updates=0)
-    sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}))
+    sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}),
+                              **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
     relabel = dataclasses.replace(preset.relabel, **({"posthoc": args.posthoc} if args.posthoc is not None else {}),
                                   **({"auxiliary_goals": args.auxiliary_goals}
                                      if args.auxiliary_goals is not None else {}))
@@ -205,6 +211,18 @@ def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: 
     return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log)
 
 
+def evaluate_random(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env,
+                    reward: RewardFunction, features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
+    from agents.baselines import RandomMovePolicy
+    from agents.evaluation import evaluate
+
+    result = evaluate(RandomMovePolicy(args.seed), eval_env, preset.training.eval_episodes, seed=0)
+    result.update(grasps=0.0, wall_s=0.0)
+    log({f"eval/{k}": v for k, v in result.items()}, 0)
+    write_json_atomic(args.out / "eval.json", [result])
+    return [result]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -220,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
               else torch.cuda.get_device_name(0)}
     write_json_atomic(args.out / ("config-resume.json" if args.resume else "config.json"), config)
-    write_policy_card(args, preset)
+    if args.algo != "random":
+        write_policy_card(args, preset)
     reward = make_reward(args.reward, **parse_reward_kwargs(args.reward_arg))
     features = load_goal_features(args)
     w = preset.world
@@ -230,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     log = RunLogger(args.out, config)
     start = time.perf_counter()
     try:
-        train = train_qtopt if args.algo == "qtopt" else train_sac
+        train = {"qtopt": train_qtopt, "sac": train_sac, "random": evaluate_random}[args.algo]
         evals = train(args, preset, env, eval_env, reward, features, log)
     finally:
         log.finish()

@@ -93,6 +93,15 @@ def test_sac_runs_a_few_hundred_steps_and_resumes(tmp_path) -> None:
     assert second[-1]["timesteps"] == 250 and second[-1]["grasps"] > first[-1]["grasps"]
 
 
+def test_random_baseline_is_evaluated_with_the_same_harness(tmp_path) -> None:
+    out = tmp_path / "random"
+    main(["--algo", "random", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out),
+          "--eval-episodes", "2"])
+    (result,) = evals(out)
+    assert result["episodes"] == 2 and 0 <= result["success_rate"] <= 1
+    assert (out / "curves.png").is_file() and not (out / "checkpoint").exists()
+
+
 def test_resume_without_checkpoint_and_missing_grasp2vec_are_clear_errors(tmp_path) -> None:
     with pytest.raises(SystemExit, match="no checkpoint folder"):
         main(["--algo", "qtopt", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(tmp_path / "x"),
