@@ -79,13 +79,13 @@ def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -
     }
 
 
-def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: int | None = None
-                           ) -> tuple[np.ndarray, list[str]]:
+def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: int | None = None,
+                           val_fraction: float = 0.1) -> tuple[np.ndarray, list[str]]:
     """Outcome images (N, S, S, 3) uint8 and the name of the object each shows, from the successful
     grasps of a dataset folder (``embedding.dataset.EvaluationGrasps``); the first ``limit`` only."""
     from embedding.dataset import EvaluationGrasps
 
-    grasps = EvaluationGrasps(root, split=split, seed=seed)
+    grasps = EvaluationGrasps(root, split=split, val_fraction=val_fraction, seed=seed)
     count = len(grasps) if limit is None else min(limit, len(grasps))
     if count == 0:
         raise ValueError(f"{root} (split {split!r}) holds no successful grasps")

@@ -34,6 +34,7 @@ from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
 
+VAL_FRACTION = 0.05  # runs.train_embedding's default: calibrate on the grasps it held out
 COLLECT_SEED = 6_000_000  # --collect episodes: disjoint from collection, training and runs.eval_reward seeds
 
 
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="constructor argument of the reward, e.g. checkpoint=checkpoints/grasp2vec")
     parser.add_argument("--data", default="runs/out/data/seen-train", help="dataset folder with training objects")
     parser.add_argument("--split", default="val", choices=["train", "val", "all"])
+    parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
+                        help="the validation fraction the embedding was trained with (its val split is unseen)")
     parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
     parser.add_argument("--collect", type=int, default=0,
                         help="instead of --data, grasp N times on the spot (objects from --objects)")
@@ -88,8 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         held, objects = grasps.outcome, grasps.objects
         source = f"collected: {args.collect} attempts, seeds from {COLLECT_SEED + args.seed}"
     else:
-        held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit)
-        source = f"{args.data} split {args.split}"
+        held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
+        source = f"{args.data} split {args.split} (val_fraction {args.val_fraction}, seed {args.seed})"
     empty = empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed)
     calibration = calibrate(reward, held, objects, empty, args.seed)
     calibration.provenance.update({

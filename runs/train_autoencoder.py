@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("checkpoints/autoencoder"))
     parser.add_argument("--run-dir", type=Path, default=Path("runs/out/autoencoder"))
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--val-fraction", type=float, default=0.05,
+                        help="held back from training, as runs.train_embedding does (calibration uses it)")
     defaults = TrainAutoencoderConfig()
     for name in ("steps", "batch_size", "latent_dim", "seed", "checkpoint_every", "threads"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
@@ -122,14 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(config.threads)
     from embedding.dataset import TripletDataset
 
-    images = OutcomeImages(TripletDataset(args.data, split="train", seed=config.seed))
+    images = OutcomeImages(TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=config.seed))
     import wandb
 
     run = wandb.init(project="grasp2vec-sim", job_type="train_autoencoder", dir=str(args.run_dir.parent),
                      mode=os.environ.get("WANDB_MODE", "offline"), config=dataclasses.asdict(config))
     model, summary = train_autoencoder(images, config, args.run_dir, resume=args.resume, log=run.log)
     run.finish()
-    extra = {"train_config": dataclasses.asdict(config), "data": str(args.data), "split": "train", **summary,
+    extra = {"train_config": dataclasses.asdict(config), "data": str(args.data), "split": "train",
+             "val_fraction": args.val_fraction, **summary,
              "machine": machine_description(),
              "command": command_line("runs.train_autoencoder", argv)}
     save_autoencoder(model, args.out, extra)

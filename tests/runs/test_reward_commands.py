@@ -21,7 +21,7 @@ def grasp2vec_checkpoint(tmp_path_factory):
     return make_grasp2vec_checkpoint(tmp_path_factory)
 
 
-def labelled(root, split="all", seed=0, limit=None):
+def labelled(root, split="all", seed=0, limit=None, val_fraction=0.1):
     return np.stack([scene(c, 300 + i) for i, c in enumerate(OBJECTS)]), list(OBJECTS)
 
 
@@ -101,7 +101,7 @@ def _fake_triplets(monkeypatch):
     module = types.ModuleType("embedding.dataset")
 
     class TripletDataset:
-        def __init__(self, root, split="train", seed=0):
+        def __init__(self, root, split="train", val_fraction=0.1, seed=0):
             self.images = [scene(c, 600 + i) for i, c in enumerate(OBJECTS)]
 
         def __len__(self):
