@@ -33,13 +33,13 @@ class SACPreset:
 
     timesteps: int = 20_000
     buffer_size: int = 100_000
-    batch_size: int = 128
+    batch_size: int = 64
     learning_starts: int = 500
     train_freq: int = 1
     gradient_steps: int = 1
     learning_rate: float = 3e-4
     features: int = 256
-    channels: tuple[int, ...] = (32, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 32)
     eval_every_steps: int = 2000
     eval_episodes: int = 50
 
