@@ -41,8 +41,8 @@ class AutoencoderConfig:
     """
 
     image_size: int = 64
-    channels: tuple[int, ...] = (32, 64, 128)
-    latent_dim: int = 128
+    channels: tuple[int, ...] = (16, 32, 64)
+    latent_dim: int = 64
 
     def __post_init__(self) -> None:
         stride = 2 ** len(self.channels)

@@ -16,13 +16,13 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from rewards.autoencoder import AutoencoderConfig, ConvAutoencoder, save_autoencoder
@@ -35,38 +35,31 @@ STATE_FILE = "state.pt"
 class TrainAutoencoderConfig:
     """Training hyper-parameters (defaults: the shipped checkpoint's)."""
 
-    steps: int = 2000
-    batch_size: int = 64
+    steps: int = 1500
+    batch_size: int = 32
     learning_rate: float = 1e-3
-    latent_dim: int = 128
-    channels: tuple[int, ...] = (32, 64, 128)
+    latent_dim: int = 64
+    channels: tuple[int, ...] = (16, 32, 64)
     seed: int = 0
     checkpoint_every: int = 500
     threads: int = 2
 
 
-class OutcomeImages(Dataset):
-    """The ``outcome`` image (S, S, 3) uint8 of each item of a triplet dataset."""
-
-    def __init__(self, triplets: Any) -> None:
-        self.triplets = triplets
-
-    def __len__(self) -> int:
-        return len(self.triplets)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return np.asarray(self.triplets[index]["outcome"])
+def outcome_images(triplets: Any) -> np.ndarray:
+    """The ``outcome`` images (N, S, S, 3) uint8 of a triplet dataset, read once into memory
+    (12 KiB each at 64 px: 10,000 grasps take 120 MiB; training draws random batches from them)."""
+    return np.stack([np.asarray(triplets[i]["outcome"]) for i in tqdm(range(len(triplets)), desc="outcome images")])
 
 
-def _batch(images: Dataset, batch_size: int, seed: int, step: int) -> np.ndarray:
+def _batch(images: Sequence[np.ndarray] | np.ndarray, batch_size: int, seed: int, step: int) -> np.ndarray:
     """Step ``step``'s batch, uint8 (B, S, S, 3): drawn with replacement from a (seed, step) RNG, so a
     resumed run sees exactly the batches an uninterrupted one would."""
     indices = np.random.default_rng([seed, step]).integers(0, len(images), batch_size)
     return np.stack([np.asarray(images[int(i)]) for i in indices])
 
 
-def train_autoencoder(images: Dataset, config: TrainAutoencoderConfig, run_dir: Path, resume: bool = False,
-                      log: Any = None) -> tuple[ConvAutoencoder, dict[str, Any]]:
+def train_autoencoder(images: Sequence[np.ndarray] | np.ndarray, config: TrainAutoencoderConfig, run_dir: Path,
+                      resume: bool = False, log: Any = None) -> tuple[ConvAutoencoder, dict[str, Any]]:
     """Train on ``images`` (items uint8 (S, S, 3)); returns (model, summary with losses and wall time)."""
     if len(images) == 0:
         raise ValueError("no outcome images to train on")
@@ -124,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(config.threads)
     from embedding.dataset import TripletDataset
 
-    images = OutcomeImages(TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=config.seed))
+    images = outcome_images(TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=config.seed))
     import wandb
 
     run = wandb.init(project="grasp2vec-sim", job_type="train_autoencoder", dir=str(args.run_dir.parent),
