@@ -297,9 +297,11 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
         sys.exit(f"benchmark: error: {error}")
     table = markdown_table(summaries)
     total = sum(len(t) for t in trials.values())
+    version = code_version()
     footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
               f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
-              f"grasps/s with {'Ray' if args.ray_address else f'{config.workers} workers'}); {machine_description()}")
+              f"grasps/s with {'Ray' if args.ray_address else f'{config.workers} workers'}); {machine_description()}; "
+              f"code {version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")
     print(table + "\n\n" + footer)
     if args.markdown:
         from graspdata.atomic import atomic_write_text
@@ -312,11 +314,11 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
                 "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
                 "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
                           "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
-                "code_version": code_version(), "machine": {**machine(), "description": machine_description()},
+                "code_version": version, "machine": {**machine(), "description": machine_description()},
                 "wall_s": wall, "grasps": total, "table": table}
         write_json(args.json, summaries, meta, trials)
         bar_chart(summaries, args.json.with_suffix(".png"), f"{config.task} grasping, {config.trials} trials/cell "
-                  f"({code_version()['git_commit'][:8]})")
+                  f"({version['git_commit'][:8]})")
         print(f"wrote {args.json} and {args.json.with_suffix('.png')}")
     return summaries
 

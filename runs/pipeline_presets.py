@@ -22,7 +22,7 @@ TINY_OBJECTS = str(random_urdfs_dir() / "00[1-4]" / "*.urdf")
 class CollectStage:
     """``runs.collect``: indiscriminate (random scripted) grasps on seen objects."""
 
-    grasps: int = 1200
+    grasps: int = 1000
     objects: str = "seen"
     workers: int = 2
     num_objects: int = 5
@@ -35,7 +35,7 @@ class CollectStage:
 class EmbeddingStage:
     """``runs.train_embedding``: Grasp2Vec on the collected triplets."""
 
-    steps: int = 300
+    steps: int = 250
     batch_size: int = 32
     embedding_dim: int = 64
     eval_every: int = 100
