@@ -25,25 +25,23 @@ class Pairs:
 
 
 def make_pairs(objects: Sequence[str], seed: int = 0) -> Pairs:
-    """For each grasp i: one positive (goal = another grasp of the same object, when there is one)
-    and one negative (goal = a grasp of another object, when there is one), drawn with ``seed``."""
+    """Balanced pairs: each grasp i whose object was grasped at least twice gets one positive (goal =
+    another grasp of the same object) and one negative (goal = a grasp of another object, when
+    there is one), drawn with ``seed``. Grasps of objects seen once give no pair."""
     rng = np.random.default_rng(seed)
     names = np.asarray(objects)
     by_object: dict[str, np.ndarray] = {name: np.flatnonzero(names == name) for name in set(objects)}
     goal, outcome, label = [], [], []
     for i, name in enumerate(objects):
         same = by_object[name][by_object[name] != i]
-        if len(same):
-            goal.append(int(rng.choice(same)))
-            outcome.append(i)
-            label.append(1)
-        if len(by_object[name]) < len(names):
+        if len(same) == 0 or len(by_object[name]) == len(names):
+            continue
+        other = int(rng.integers(len(names)))
+        while names[other] == name:
             other = int(rng.integers(len(names)))
-            while names[other] == name:
-                other = int(rng.integers(len(names)))
-            goal.append(other)
-            outcome.append(i)
-            label.append(0)
+        goal += [int(rng.choice(same)), other]
+        outcome += [i, i]
+        label += [1, 0]
     return Pairs(np.asarray(goal, dtype=np.int64), np.asarray(outcome, dtype=np.int64),
                  np.asarray(label, dtype=np.int8))
 

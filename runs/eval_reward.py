@@ -2,9 +2,10 @@
 
     python -m runs.eval_reward --reward grasp2vec --objects seen unseen --json runs/out/rewards/grasp2vec.json
 
-For each object set, every successful held-out grasp's outcome image is scored twice: against
-the outcome image of *another* grasp of the same object (positive) and of a grasp of another
-object (negative), with the pairs drawn by ``--seed`` (:func:`rewards.quality.make_pairs`). The
+For each object set, the outcome image of every successful held-out grasp of an object grasped
+at least twice is scored twice: against the outcome image of *another* grasp of the same object
+(positive) and of a grasp of another object (negative), with the pairs drawn by ``--seed``
+(:func:`rewards.quality.make_pairs`; balanced). The
 reward sees the goal and outcome images (and, for ground-truth rewards, which object was lifted
 and which was the target). Reported per set: ROC-AUC of the reward's scores, precision / recall /
 false-positive rate of ``score >= threshold`` (the reward's calibrated threshold, 0.5 for 0/1

@@ -11,8 +11,9 @@ def test_pairs_are_same_object_positives_and_other_object_negatives():
     names = np.asarray(objects)
     assert np.all(pairs.goal != pairs.outcome)
     assert np.all((names[pairs.goal] == names[pairs.outcome]) == pairs.label.astype(bool))
-    assert pairs.label.sum() == 5  # every grasp except the lone "b" has a positive
-    assert (pairs.label == 0).sum() == 6  # every grasp has a negative
+    assert pairs.label.sum() == (pairs.label == 0).sum() == 5  # every grasp but the lone "b": one of each
+    assert 2 not in pairs.outcome
+    assert len(make_pairs(["a", "a"], seed=0)) == 0  # no other object: no negative, so no pair
     again = make_pairs(objects, seed=3)
     assert np.array_equal(pairs.goal, again.goal)
 
