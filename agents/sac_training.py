@@ -38,14 +38,16 @@ def make_sac(env: gym.Env, settings: Any, seed: int) -> SAC:
 
 
 class EvalCheckpointCallback(BaseCallback):
-    """Every ``every`` env steps (and at the end): evaluate, log, write ``eval.json`` and a checkpoint."""
+    """Every ``every`` env steps (and at the end): evaluate, log, write ``eval.json`` and a checkpoint.
+    Stops training after ``time_limit_s`` seconds of this call (None: no limit)."""
 
     def __init__(self, eval_env: gym.Env, every: int, episodes: int, out: Path, log: LogFn,
-                 state: dict[str, Any], bar: tqdm) -> None:
+                 state: dict[str, Any], bar: tqdm, time_limit_s: float | None = None) -> None:
         super().__init__()
         self.eval_env, self.every, self.episodes = eval_env, every, episodes
         self.out, self.log, self.state, self.bar = out, log, state, bar
         self.start = time.perf_counter() - state["wall_s"]
+        self.deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
 
     def _on_step(self) -> bool:
         self.bar.update(1)
@@ -55,7 +57,7 @@ class EvalCheckpointCallback(BaseCallback):
                 self.state["train_successes"] += bool(info.get("is_success", False))
         if self.num_timesteps % self.every == 0:
             self.evaluate_and_save()
-        return True
+        return time.perf_counter() < self.deadline
 
     def _on_training_end(self) -> None:
         if not self.state["evals"] or self.state["evals"][-1]["timesteps"] != self.num_timesteps:
@@ -80,8 +82,8 @@ class EvalCheckpointCallback(BaseCallback):
 
 
 def train_sac_model(preset: Any, env: gym.Env, eval_env: gym.Env, out: Path, seed: int, resume: bool,
-                    relabel: Relabeler | None, log: LogFn) -> list[dict[str, float]]:
-    """Train (or continue) SAC for ``preset.sac.timesteps`` env steps; returns the evaluations."""
+                    relabel: Relabeler | None, log: LogFn, time_limit_s: float | None = None) -> list[dict[str, float]]:
+    """Train (or continue) SAC for ``preset.sac.timesteps`` env steps (or ``time_limit_s``); returns the evaluations."""
     settings = preset.sac
     checkpoint = out / "checkpoint"
     if resume:
@@ -93,7 +95,8 @@ def train_sac_model(preset: Any, env: gym.Env, eval_env: gym.Env, out: Path, see
     remaining = settings.timesteps - model.num_timesteps
     with tqdm(total=settings.timesteps, initial=model.num_timesteps, desc="sac env steps") as bar:
         callbacks: list[BaseCallback] = [EvalCheckpointCallback(eval_env, settings.eval_every_steps,
-                                                                settings.eval_episodes, out, log, state, bar)]
+                                                                settings.eval_episodes, out, log, state, bar,
+                                                                time_limit_s)]
         if relabel is not None:
             callbacks.insert(0, RelabelCallback(relabel, env.observation_space))
         if remaining > 0:

@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="posthoc relabeling (goal tasks; default: the preset's)")
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
     parser.add_argument("--offline-data", type=Path, help="EpisodeDataset folder for QT-Opt's offline pre-training")
-    parser.add_argument("--minutes", type=float, help="QT-Opt: stop the online phase after this many minutes "
-                        "(then evaluate and checkpoint; --resume continues)")
+    parser.add_argument("--minutes", type=float, help="stop training after this many minutes of this call "
+                        "(QT-Opt: of the online phase), then evaluate and checkpoint; --resume continues")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 is fastest on a shared 2-core machine)")
     return parser.parse_args(argv)
@@ -208,7 +208,8 @@ def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: 
     goal_task = args.reward != "indiscriminate"
     observe = features.observe if features is not None else None
     relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
-    return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log)
+    return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log,
+                           args.minutes * 60 if args.minutes else None)
 
 
 def evaluate_random(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env,

@@ -93,6 +93,12 @@ def test_sac_runs_a_few_hundred_steps_and_resumes(tmp_path) -> None:
     assert second[-1]["timesteps"] == 250 and second[-1]["grasps"] > first[-1]["grasps"]
 
 
+def test_sac_minutes_cap_stops_early_and_still_evaluates(tmp_path) -> None:
+    out = tmp_path / "sac-short"
+    main(["--algo", "sac", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out), "--minutes", "0.0001"])
+    assert evals(out)[-1]["timesteps"] < 200 and (out / "checkpoint" / "sac.zip").is_file()
+
+
 def test_random_baseline_is_evaluated_with_the_same_harness(tmp_path) -> None:
     out = tmp_path / "random"
     main(["--algo", "random", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(out),
