@@ -70,7 +70,10 @@ class Row:
 
 SHIPPED = "checkpoints/policies"
 ROWS: dict[str, Row] = {row.name: row for row in (
-    Row("random", "indiscriminate (random scripted)", "random", paper=(18.3, 21.9)),
+    Row("random", "indiscriminate (random scripted)", "random"),
+    # The paper's indiscriminate row is a learned grasp-anything policy, not a random one.
+    Row("qtopt-indiscriminate", "indiscriminate (QT-Opt, learned)", "checkpoint", f"{SHIPPED}/qtopt-indiscriminate",
+        (18.3, 21.9)),
     Row("qtopt-oracle", "QT-Opt + oracle reward", "checkpoint", f"{SHIPPED}/qtopt-oracle", (83.9, 43.7)),
     Row("qtopt-grasp2vec", "QT-Opt + grasp2vec (posthoc)", "checkpoint", f"{SHIPPED}/qtopt-grasp2vec", (80.1, 53.9)),
     Row("qtopt-grasp2vec-aux", "QT-Opt + grasp2vec (posthoc + aux. goals)", "checkpoint",

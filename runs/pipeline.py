@@ -158,8 +158,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             break
     summary["calls"][-1]["wall_s"] = time.perf_counter() - start
     atomic_write_text(summary_path, json.dumps(summary, indent=1) + "\n")
-    print(f"[pipeline] {out}: {summary['calls'][-1]['wall_s']:.0f} s this call; results in "
-          f"{out / 'benchmark' / 'table.md'} and {out / 'benchmark' / 'results.json'}", flush=True)
+    where = (f"results in {out / 'benchmark' / 'table.md'} and {out / 'benchmark' / 'results.json'}"
+             if "benchmark" in summary["stages"] else "stopped early: --resume continues")
+    print(f"[pipeline] {out}: {summary['calls'][-1]['wall_s']:.0f} s this call; {where}", flush=True)
     return summary
 
 

@@ -71,8 +71,9 @@ class BenchmarkStage:
     trials: int = 30
     workers: int = 2
     objects: tuple[str, ...] = ("seen", "unseen")
-    shipped_rows: tuple[str, ...] = ("random", "qtopt-oracle", "qtopt-grasp2vec", "qtopt-grasp2vec-aux",
-                                     "sac-grasp2vec-heatmap", "qtopt-autoencoder", "privileged")
+    shipped_rows: tuple[str, ...] = ("random", "qtopt-indiscriminate", "qtopt-oracle", "qtopt-grasp2vec",
+                                     "qtopt-grasp2vec-aux", "sac-grasp2vec-heatmap", "qtopt-autoencoder",
+                                     "privileged")
 
 
 @dataclass(frozen=True)
