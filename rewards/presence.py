@@ -41,14 +41,19 @@ def empty_gripper_images(count: int, objects: str = "seen", num_objects: int = 5
             observation, _ = env.reset(seed=int(rng.integers(2**31)))
             target = np.array([rng.uniform(*layout.drop_x), rng.uniform(*layout.drop_y)])
             yaw = rng.uniform(-np.pi / 2, np.pi / 2)
+            ended = False
             for _ in range(MIDAIR_MOVES):
                 gripper = observation["gripper"]
                 step = np.clip((target - gripper[:2]) / arm.max_translation, -1, 1)
                 turn = np.clip((yaw - gripper[3]) / arm.max_yaw, -1, 1)
-                observation, *_ = env.step(np.array([step[0], step[1], 0.0, turn, -1.0]))
-            _, _, _, _, info = env.step(np.array([0.0, 0.0, 0.0, 0.0, 1.0]))
-            if "outcome_image" in info:
-                images.append(info["outcome_image"])
+                observation, _, terminated, truncated, _ = env.step(np.array([step[0], step[1], 0.0, turn, -1.0]))
+                ended = terminated or truncated  # a fault (e.g. an object thrown out) ends it early
+                if ended:
+                    break
+            if not ended:
+                _, _, _, _, info = env.step(np.array([0.0, 0.0, 0.0, 0.0, 1.0]))
+                if "outcome_image" in info and info.get("fault") is None:
+                    images.append(info["outcome_image"])
     finally:
         env.close()
     return np.stack(images)
