@@ -11,6 +11,8 @@ The goal embedding is computed once per distinct goal (once per episode in the w
 relabeled episode in :func:`agents.relabel.relabel_episode`); the scene map once per step. When
 the policy's images are smaller or larger than the model's ``config.image_size``, inputs are
 resized bilinearly to the model's size and the heatmap back to the policy's.
+:class:`GoalObservationWrapper` serves one Gymnasium env; :class:`GoalFeaturesVecWrapper` serves an
+SB3 ``VecEnv`` with one batched model call per step for all its envs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from agents.images import resize_images
 from embedding.heatmap import goal_embeddings, heatmap_from_embeddings
@@ -144,3 +147,40 @@ class GoalObservationWrapper(gym.Wrapper):
     def _observe(self, observation: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch = {k: np.asarray(v)[None] for k, v in observation.items()}
         return {k: v[0] for k, v in self.features.observe(batch, self._embedding).items()}
+
+
+class GoalFeaturesVecWrapper(VecEnvWrapper):
+    """:class:`GoalFeatures` for an SB3 ``VecEnv``: one model call per step for all envs.
+
+    Goal embeddings are recomputed only for envs that were reset (all at ``reset``, the finished
+    ones after a step); terminal observations in ``infos`` get their episode's old embedding.
+    """
+
+    def __init__(self, venv: VecEnv, features: GoalFeatures) -> None:
+        if not isinstance(venv.observation_space, spaces.Dict) or "goal" not in venv.observation_space.spaces:
+            raise ValueError("GoalFeaturesVecWrapper needs a Dict observation with a 'goal' image")
+        super().__init__(venv, observation_space=features.observation_space(venv.observation_space))
+        self.features = features
+        self._embeddings: torch.Tensor | None = None
+
+    def reset(self) -> dict[str, np.ndarray]:
+        observation = self.venv.reset()
+        self._embeddings = self.features.embed_goals(observation["goal"])
+        return self.features.observe(observation, self._embeddings)
+
+    def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        observation, rewards, dones, infos = self.venv.step_wait()
+        if self._embeddings is None:
+            raise RuntimeError("reset() must be called before step()")
+        for i in np.flatnonzero(dones):
+            terminal = infos[i].get("terminal_observation")
+            if terminal is not None:
+                batch = {k: np.asarray(v)[None] for k, v in terminal.items()}
+                infos[i]["terminal_observation"] = {k: v[0] for k, v in
+                                                    self.features.observe(batch, self._embeddings[i:i + 1]).items()}
+        if dones.any():
+            embeddings = self._embeddings.clone()
+            index = torch.as_tensor(np.flatnonzero(dones))
+            embeddings[index] = self.features.embed_goals(observation["goal"][index.numpy()])
+            self._embeddings = embeddings
+        return self.features.observe(observation, self._embeddings), rewards, dones, infos

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalFeaturesVecWrapper, GoalObservationWrapper
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 SIZE = 32
@@ -39,8 +40,8 @@ class ColourModel:
 class SceneEnv(gym.Env):
     """Grey scene with a red square at ``corner``; the goal is a red image."""
 
-    def __init__(self, corner: tuple[int, int]) -> None:
-        self.corner = corner
+    def __init__(self, corner: tuple[int, int], length: int = 1000) -> None:
+        self.corner, self.length, self.steps = corner, length, 0
         image = spaces.Box(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
         self.observation_space = spaces.Dict({"image": image, "gripper": spaces.Box(-1, 1, (5,)), "goal": image})
         self.action_space = spaces.Box(-1, 1, (5,))
@@ -52,10 +53,12 @@ class SceneEnv(gym.Env):
         return {"image": scene, "gripper": np.zeros(5, np.float32), "goal": np.full((SIZE, SIZE, 3), RED, np.uint8)}
 
     def reset(self, *, seed=None, options=None):
+        self.steps = 0
         return self._obs(), {}
 
     def step(self, action):
-        return self._obs(), 0.0, False, False, {}
+        self.steps += 1
+        return self._obs(), 0.0, self.steps >= self.length, False, {}
 
 
 @pytest.mark.parametrize("model_size", [SIZE, 2 * SIZE])
@@ -94,3 +97,22 @@ def test_wrapper_refuses_an_env_without_goal() -> None:
     env.observation_space = spaces.Dict({"image": env.observation_space["image"]})
     with pytest.raises(ValueError, match="'goal' image"):
         GoalObservationWrapper(env, GoalFeatures(ColourModel(SIZE)))
+
+
+def test_vec_wrapper_batches_envs_and_embeds_goals_only_after_resets() -> None:
+    venv = DummyVecEnv([lambda: SceneEnv((20, 4), length=2), lambda: SceneEnv((4, 20), length=3)])
+    model = ColourModel(SIZE)
+    calls = []
+    original = model.embed_outcomes
+    model.embed_outcomes = lambda images: calls.append(len(images)) or original(images)
+    wrapped = GoalFeaturesVecWrapper(venv, GoalFeatures(model))
+    obs = wrapped.reset()
+    assert obs["heatmap"].shape == (2, SIZE, SIZE, 1) and calls == [1]  # equal goals: embedded once
+    peaks = [np.unravel_index(h[..., 0].argmax(), (SIZE, SIZE)) for h in obs["heatmap"]]
+    assert 20 <= peaks[0][0] < 28 and 4 <= peaks[1][0] < 12
+    actions = np.zeros((2, 5), np.float32)
+    wrapped.step(actions)
+    assert calls == [1]
+    obs, _, dones, infos = wrapped.step(actions)
+    assert dones.tolist() == [True, False] and calls == [1, 1]
+    assert infos[0]["terminal_observation"]["heatmap"].shape == (SIZE, SIZE, 1)
