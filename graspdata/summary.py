@@ -16,13 +16,15 @@ import numpy as np
 from graspdata.card import file_sha256
 from graspdata.errors import CorruptShardError, DatasetError
 from graspdata.folder import scan_folder
-from graspdata.layout import TRUTH_GROUP, open_h5, shard_counts, verify_shard
+from graspdata.layout import RECORD_GROUP, TRUTH_GROUP, open_h5, shard_counts, verify_shard
 from graspdata.reader import TripletDataset
 
 
 @dataclass
 class DatasetSummary:
     """Counts over the readable shards of one dataset folder.
+
+    ``single_object_successes`` are successes that lifted exactly one object (by ground truth).
 
     ``objects`` maps an object name to ``{"present": episodes it was in the bin, "lifted": times lifted}``.
     """
@@ -36,6 +38,7 @@ class DatasetSummary:
     grasps_attempted: int = 0
     successes: int = 0
     faults: int = 0
+    single_object_successes: int = 0
     objects: dict[str, dict[str, int]] = field(default_factory=dict)
     bad_shards: list[str] = field(default_factory=list)
 
@@ -47,11 +50,13 @@ class DatasetSummary:
         return {**asdict(self), "success_rate": self.success_rate}
 
 
-def _object_counts(path: Path, present: Counter[str], lifted: Counter[str]) -> None:
+def _truth_counts(path: Path, present: Counter[str], lifted: Counter[str]) -> int:
+    """Add the shard's objects to ``present`` / ``lifted``; return its successes that lifted exactly one object."""
     with open_h5(path) as f:
         try:
             group = f[TRUTH_GROUP]
             names, up = group["objects"].asstr()[:], group["lifted"][:]
+            success = f[RECORD_GROUP]["success"][:]
         except (OSError, KeyError) as error:
             raise CorruptShardError(f"{path}: unreadable ground truth: {error}") from None
     for row_names, row_up in zip(names, up, strict=True):
@@ -59,6 +64,7 @@ def _object_counts(path: Path, present: Counter[str], lifted: Counter[str]) -> N
             if name:
                 present[name] += 1
                 lifted[name] += int(was_lifted)
+    return int(np.sum(success & (up.sum(axis=1) == 1))) if up.shape[1] else 0
 
 
 def summarize(folder: str | Path, verify: bool = False, skip_bad: bool = False,
@@ -84,7 +90,7 @@ def summarize(folder: str | Path, verify: bool = False, skip_bad: bool = False,
                 if entry is not None and entry.sha256 != file_sha256(info.path):
                     raise CorruptShardError(f"{info.path}: SHA-256 differs from the card's manifest")
             counts = shard_counts(info.path)
-            _object_counts(info.path, present, lifted)
+            summary.single_object_successes += _truth_counts(info.path, present, lifted)
         except DatasetError as error:
             if not skip_bad:
                 raise
@@ -131,12 +137,12 @@ def save_triplet_grid(items: list[dict[str, np.ndarray]], labels: list[str], pat
             ax.set_xticks([])
             ax.set_yticks([])
             if column < len(items):
-                ax.imshow(items[column][key])
+                ax.imshow(items[column][key], interpolation="nearest")
                 if row == 0:
                     ax.set_title(labels[column], fontsize=8)
     fig.suptitle("example successful grasps (title: lifted object, ground truth)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 

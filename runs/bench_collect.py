@@ -73,6 +73,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.axhline(30_000, color="k", ls="--", lw=1, label="target 30k/h on 2 cores")
     ax.set_xticks(x, labels)
     ax.set_ylabel("grasp attempts / hour")
+    loads = [r["load_average_before"][0] for r in rows]
+    ax.set_title(f"{os.cpu_count()} CPU cores; 1-min load average before each run {min(loads):.1f}-{max(loads):.1f}",
+                 fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -41,6 +41,7 @@ def format_table(summary: DatasetSummary, top: int) -> str:
              f"attempts    {summary.attempts}",
              f"grasped     {summary.grasps_attempted} (the gripper closed)",
              f"successes   {summary.successes}" + (f"  ({rate:.1%} of attempts)" if rate is not None else ""),
+             f"single      {summary.single_object_successes} successes lifted exactly one object",
              f"faults      {summary.faults}",
              f"objects     {len(summary.objects)} distinct in the bin, "
              f"{sum(1 for o in summary.objects.values() if o['lifted'])} lifted at least once"]
