@@ -108,8 +108,10 @@ class GraspWorld:
         self.settle()
 
     def settle(self) -> int:
-        """Step until every object is nearly still (or ``max_settle_steps``); return steps taken."""
+        """Step (at ``settle_time_step``) until every object is nearly still or ``max_settle_steps``
+        have passed; return the steps taken."""
         physics = self.config.physics
+        self.client.setPhysicsEngineParameter(fixedTimeStep=physics.settle_time_step)
         taken = 0
         while taken < physics.max_settle_steps:
             self.step(physics.settle_chunk)
@@ -117,6 +119,7 @@ class GraspWorld:
             speeds = [np.linalg.norm(self.client.getBaseVelocity(b)[0]) for b in self.objects]
             if max(speeds, default=0.0) < physics.settle_speed:
                 break
+        self.client.setPhysicsEngineParameter(fixedTimeStep=physics.time_step)
         return taken
 
     def home_position(self) -> np.ndarray:
