@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -34,7 +35,8 @@ HIFI_FACTOR = 4
 
 @dataclasses.dataclass
 class SpeedSample:
-    """Timings of one process, seconds."""
+    """Timings of one process, in seconds of CPU time (robust to other load on the machine)
+    except ``wall_time``."""
 
     episodes: int = 0
     steps: int = 0
@@ -52,24 +54,24 @@ def time_episodes(episodes: int, seed: int, image_size: int, num_objects: int) -
     sample = SpeedSample()
     start = time.perf_counter()
     for episode in range(episodes):
-        t = time.perf_counter()
+        t = time.process_time()
         env.reset(seed=seed * 1_000_000 + episode)
-        sample.reset_time += time.perf_counter() - t
+        sample.reset_time += time.process_time() - t
         for move in range(MOVES + 1):
             action = rng.uniform(-1, 1, 5).astype(np.float32)
             action[4] = 1.0 if move == MOVES else -1.0
-            t = time.perf_counter()
+            t = time.process_time()
             _, _, terminated, truncated, _ = env.step(action)
-            sample.step_time += time.perf_counter() - t
+            sample.step_time += time.process_time() - t
             sample.steps += 1
             if terminated or truncated:
                 break
         sample.episodes += 1
     world = env.unwrapped.world
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(50):
         world.render_scene()
-    sample.render_time, sample.renders = time.perf_counter() - t, 50
+    sample.render_time, sample.renders = time.process_time() - t, 50
     sample.wall_time = time.perf_counter() - start
     env.close()
     return sample
@@ -94,10 +96,11 @@ def speed(episodes: int, workers: int, image_size: int, num_objects: int) -> dic
         "workers": workers,
         "episodes": total,
         "episodes_per_s": total / wall,
-        "episodes_per_s_per_process": float(np.mean([s.episodes / (s.reset_time + s.step_time) for s in samples])),
-        "resets_per_s": float(np.mean([s.episodes / s.reset_time for s in samples])),
-        "steps_per_s": float(np.mean([s.steps / s.step_time for s in samples])),
-        "ms_per_render": float(np.mean([1000 * s.render_time / s.renders for s in samples])),
+        "load_average_1min": os.getloadavg()[0],
+        "cpu_episodes_per_s_per_process": float(np.mean([s.episodes / (s.reset_time + s.step_time) for s in samples])),
+        "cpu_resets_per_s": float(np.mean([s.episodes / s.reset_time for s in samples])),
+        "cpu_steps_per_s": float(np.mean([s.steps / s.step_time for s in samples])),
+        "cpu_ms_per_render": float(np.mean([1000 * s.render_time / s.renders for s in samples])),
         "wall_s": wall,
     }
 
@@ -152,9 +155,11 @@ def main(argv: list[str] | None = None) -> dict:
     for workers in args.workers:
         row = speed(args.episodes, workers, args.image_size, args.num_objects)
         result["speed"].append(row)
-        print(f"{workers} process(es): {row['episodes_per_s']:.2f} episodes/s "
-              f"({row['episodes_per_s_per_process']:.2f} per process), {row['resets_per_s']:.1f} resets/s, "
-              f"{row['steps_per_s']:.1f} steps/s, {row['ms_per_render']:.1f} ms/render")
+        print(f"{workers} process(es): {row['episodes_per_s']:.2f} episodes/s wall "
+              f"(load {row['load_average_1min']:.1f}); "
+              f"per process, in CPU time: {row['cpu_episodes_per_s_per_process']:.2f} episodes/s, "
+              f"{row['cpu_resets_per_s']:.1f} resets/s, {row['cpu_steps_per_s']:.1f} steps/s, "
+              f"{row['cpu_ms_per_render']:.1f} ms/render")
     if args.fidelity:
         result["fidelity"] = fidelity(args.fidelity)
         for name, row in result["fidelity"].items():
