@@ -10,7 +10,7 @@ PY := .venv/bin/python
 setup: .venv/.installed
 
 run: setup
-	WANDB_MODE=offline $(PY) -m runs.demo
+	WANDB_MODE=offline $(PY) -m runs.pipeline
 
 test: setup
 	$(PY) -m ruff check .
