@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--call-size", type=int, default=1024, help="contexts per reward.batch call")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; on a machine shared with other jobs one beats two (no spin-waiting)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

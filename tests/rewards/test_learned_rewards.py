@@ -105,14 +105,19 @@ def test_model_is_loaded_once_per_process(built):
     assert cache.cache_info().misses == misses
 
 
-def test_grasp2vec_frozen_encoder_matches_the_model(grasp2vec_checkpoint):
+@pytest.mark.parametrize(("precision", "tolerance"), [("float32", 1e-5), ("bfloat16", 2e-2)])
+def test_grasp2vec_fast_encoder_matches_the_model(grasp2vec_checkpoint, precision, tolerance):
     from embedding.checkpoint import load_checkpoint
     from rewards.similarity import normalize
 
     images = np.stack([scene(c, 40 + i) for i, c in enumerate(["red", "blue", None])])
-    reward = make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint)
+    reward = make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, precision=precision)
     expected = normalize(load_checkpoint(grasp2vec_checkpoint).embed_outcomes(images).detach().numpy())
-    np.testing.assert_allclose(reward.embed(images), expected, atol=1e-5)
+    np.testing.assert_allclose(reward.embed(images), expected, atol=tolerance)
+    assert reward.batch(cases()).tolist() == pytest.approx(make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint)
+                                                           .batch(cases()).tolist(), abs=tolerance)
+    with pytest.raises(RewardError, match="precision must be one of"):
+        make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, precision="float16")
 
 
 def test_bad_inputs_give_clear_errors(built, tmp_path):
