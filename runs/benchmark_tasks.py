@@ -38,8 +38,10 @@ BENCHMARK_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
 TRIALS_PER_SEED = 1_000_000  # --seed S uses trial seeds BENCHMARK_SEED_OFFSET + S * TRIALS_PER_SEED + i
 # Goal images are grasped in episodes of their own, seeded apart from runs.train_policy's bank (GoalBank default).
 BENCHMARK_GOAL_SEED = 3_000_017
-COMPOSITE_RESEED_STRIDE = 7_919  # a bin with one goal-able object is redrawn at seed + k * stride
-COMPOSITE_MAX_DRAWS = 8
+# A bin without a goal-able target (no object, or for composite goals only one, could be grasped alone to make
+# a goal image) is redrawn at seed + k * REDRAW_STRIDE, k = 1 .. MAX_DRAWS - 1.
+REDRAW_STRIDE = 7_919
+MAX_DRAWS = 8
 TASKS = ("instance", "indiscriminate")
 GOAL_KINDS = ("single", "composite")
 SCRIPTED = ("random", "privileged")
@@ -119,6 +121,7 @@ class TrialResult:
     fault: str | None
     steps: int
     seconds: float
+    redraws: int = 0
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -167,6 +170,10 @@ def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
     return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
 
 
+class NoGoalError(RuntimeError):
+    """The bin holds no (second) object that could be grasped alone to make a goal image."""
+
+
 class CompositeGoalEnv(gym.Wrapper):
     """Two targets per episode: adds ``goal_2`` (a goal-bank image of a second object in the bin) and
     scores ``is_success`` = exactly one object lifted and it is one of the two targets."""
@@ -181,14 +188,11 @@ class CompositeGoalEnv(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        base = self.env.unwrapped
-        for draw in range(COMPOSITE_MAX_DRAWS):
-            observation, info = self.env.reset(seed=None if seed is None else seed + draw * COMPOSITE_RESEED_STRIDE,
-                                               options=options)
-            if self._choose_second(base):
-                return self._observe(observation), self._info(info)
-        raise RuntimeError(f"composite goals: no second object with a goal image in {COMPOSITE_MAX_DRAWS} bins "
-                           f"from seed {seed}; is the object set mostly ungraspable?")
+        """Raises :class:`NoGoalError` when no second object in the bin has a goal image."""
+        observation, info = self.env.reset(seed=seed, options=options)
+        if not self._choose_second(self.env.unwrapped):
+            raise NoGoalError(f"composite goals: only one object of the bin from seed {seed} has a goal image")
+        return self._observe(observation), self._info(info)
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         observation, reward, terminated, truncated, info = self.env.step(action)
@@ -294,10 +298,23 @@ def policy_keys(env: gym.Env, policy: Policy, card: dict[str, Any] | None) -> li
     return [k for k in keys if k != "goal_2"]
 
 
+def reset_trial(env: gym.Env, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
+    """``env.reset(seed=seed)``, redrawing bins that offer no goal (see ``REDRAW_STRIDE``); returns
+    (observation, info, redraws). The instance env signals such a bin with a ``RuntimeError`` from reset."""
+    for draw in range(MAX_DRAWS):
+        try:
+            observation, info = env.reset(seed=seed + draw * REDRAW_STRIDE)
+            return observation, info, draw
+        except RuntimeError as error:  # envs.instance_env: "no object in this bin could be grasped alone"
+            last = error
+    raise NoGoalError(f"{MAX_DRAWS} bins from seed {seed} offered no goal object; is the object set mostly "
+                      f"ungraspable? last error: {last}") from last
+
+
 def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
     """One episode: reset with ``seed``, act on observations until it ends, score from ``info``."""
     start = time.perf_counter()
-    observation, info = env.reset(seed=seed)
+    observation, info, redraws = reset_trial(env, seed)
     policy.reset()
     done, steps = False, 0
     while not done:
@@ -305,4 +322,4 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
         done, steps = terminated or truncated, steps + 1
     return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(info["ground_truth"]["lifted"]),
                        grasp_attempted=bool(info["grasp_attempted"]), fault=info["fault"], steps=steps,
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, redraws=redraws)

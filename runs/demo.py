@@ -28,6 +28,7 @@ from runs.benchmark_tasks import (
     make_env,
     make_goal_bank,
     policy_keys,
+    reset_trial,
     row_status,
     trial_seed,
     world_settings,
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> Path:
         else:
             acting = policy
         guarded = ObservationOnly(acting, policy_keys(env, acting, card))
-        observation, info = env.reset(seed=trial_seed(args.seed, trial))
+        observation, info, _ = reset_trial(env, trial_seed(args.seed, trial))
         guarded.reset()
         done, step = False, 0
         while True:

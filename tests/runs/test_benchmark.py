@@ -20,15 +20,18 @@ from runs import benchmark
 from runs.benchmark_report import markdown_table, summarize
 from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
+    REDRAW_STRIDE,
     ROWS,
     Cell,
     CompositeGoalEnv,
+    NoGoalError,
     ObservationOnly,
     TrialResult,
     WorldSettings,
     make_env,
     make_goal_bank,
     policy_keys,
+    reset_trial,
     row_status,
     run_trial,
     trial_seed,
@@ -133,7 +136,7 @@ def test_composite_goals_either_target_counts(three_objects, goal_bank):
     assert isinstance(env, CompositeGoalEnv) and "goal_2" in env.observation_space.spaces
     counted = []
     for trial in range(8):
-        observation, _ = env.reset(seed=trial_seed(0, trial))
+        observation, _, _ = reset_trial(env, trial_seed(0, trial))
         base = env.unwrapped
         assert env.second_body != base.target_body
         body = env.second_body if trial % 2 else base.target_body
@@ -145,6 +148,27 @@ def test_composite_goals_either_target_counts(three_objects, goal_bank):
             counted.append(truth["lifted"][0] == truth["target"])
     assert False in counted, "a grasp of the second target never counted as a success"
     env.close()
+
+
+class NoGoalBelow:
+    """Stub env whose bins offer a goal only from seed ``first_good`` on."""
+
+    def __init__(self, first_good: int) -> None:
+        self.first_good, self.seeds = first_good, []
+
+    def reset(self, seed: int):
+        self.seeds.append(seed)
+        if seed < self.first_good:
+            raise RuntimeError("no object in this bin could be grasped alone to make a goal image")
+        return {"seed": seed}, {}
+
+
+def test_bins_without_a_goal_object_are_redrawn_deterministically():
+    env = NoGoalBelow(first_good=100 + 2 * REDRAW_STRIDE)
+    observation, _, redraws = reset_trial(env, 100)
+    assert redraws == 2 and env.seeds == [100, 100 + REDRAW_STRIDE, 100 + 2 * REDRAW_STRIDE]
+    with pytest.raises(NoGoalError, match="offered no goal object"):
+        reset_trial(NoGoalBelow(first_good=10**9), 100)
 
 
 def test_composite_goals_need_two_objects(goal_bank, three_objects):
