@@ -31,14 +31,14 @@ class Grasp2VecConfig:
         stage_strides: stride of each stage's first block.
         blocks_per_stage: basic blocks per stage.
 
-    The default (64 px, stride 2·2·1 = 4 → a 16×16 map) has about 55 k parameters and 15 M
+    The default (64 px, stride 2·2·1 = 4 → a 16×16 map) has 110 k parameters and 28 M
     multiply-adds per image per encoder; ``GPU_CONFIG`` scales the same design up.
     """
 
     image_size: int = 64
-    embedding_dim: int = 64
-    stem_channels: int = 16
-    stage_channels: tuple[int, ...] = (32, 48)
+    embedding_dim: int = 128
+    stem_channels: int = 24
+    stage_channels: tuple[int, ...] = (48, 64)
     stage_strides: tuple[int, ...] = (2, 1)
     blocks_per_stage: int = 1
 

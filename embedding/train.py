@@ -63,8 +63,8 @@ class TrainConfig:
 
     steps: int = 6000
     batch_size: int = 64
-    lr: float = 2e-3
-    warmup_steps: int = 200
+    lr: float = 5e-3
+    warmup_steps: int = 100
     weight_decay: float = 1e-4
     l2_weight: float = DEFAULT_L2_WEIGHT
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -31,9 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("runs/out/embedding/grasp2vec"), help="run folder")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="architecture preset")
     parser.add_argument("--embedding-dim", type=int, help="override the preset's embedding size D")
+    parser.add_argument("--stem-channels", type=int, help="override the preset's stem channels")
+    parser.add_argument("--stage-channels", type=int, nargs="+", help="override the preset's stage channels")
+    parser.add_argument("--stage-strides", type=int, nargs="+", help="override the preset's stage strides")
+    parser.add_argument("--blocks-per-stage", type=int, help="override the preset's blocks per stage")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--l2-weight", type=float, default=defaults.l2_weight, help="λ of the embedding L2 penalty")
     parser.add_argument("--crop-pad", type=int, default=AugmentConfig().pad, help="max crop shift (px), 0 = off")
@@ -56,13 +61,15 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     from embedding.dataset import TripletDataset
 
-    model_config = PRESETS[args.preset]
-    if args.embedding_dim is not None:
-        model_config = replace(model_config, embedding_dim=args.embedding_dim)
+    overrides = {name: tuple(value) if isinstance(value, list) else value
+                 for name in ("embedding_dim", "stem_channels", "stage_channels", "stage_strides", "blocks_per_stage")
+                 if (value := getattr(args, name)) is not None}
+    model_config = replace(PRESETS[args.preset], **overrides)
     train_set = TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=args.seed)
     val_set = TripletDataset(args.data, split="val", val_fraction=args.val_fraction, seed=args.seed)
     model_config = replace(model_config, image_size=train_set.image_size)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
+                         weight_decay=args.weight_decay,
                          l2_weight=args.l2_weight, augment=AugmentConfig(pad=args.crop_pad, flip=not args.no_flip),
                          seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                          workers=args.workers, threads=args.threads)
