@@ -40,6 +40,7 @@ from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "train_state.json"
+HISTORY_NAME = "history.jsonl"
 AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
 
 
@@ -205,8 +206,18 @@ class RunFiles:
     def state(self) -> Path:
         return self.root / STATE_NAME
 
+    @property
+    def history(self) -> Path:
+        return self.root / HISTORY_NAME
+
     def exists(self) -> bool:
         return self.state.is_file() and all(f.is_file() for f in checkpoint_files(self.root))
+
+
+def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
+    """One JSON line per logged step in ``history.jsonl`` (a resumed run may repeat steps after its checkpoint)."""
+    with open(files.history, "a") as file:
+        file.write(json.dumps(entry) + "\n")
 
 
 def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFiles, step: int,
@@ -252,7 +263,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     image_size = getattr(train_set, "image_size", model_config.image_size)
     if image_size != model_config.image_size:
         raise ValueError(f"the data holds {image_size} px images but the model is configured for "
-                         f"{model_config.image_size} px (--image-size)")
+                         f"{model_config.image_size} px")
 
     import wandb
 
@@ -288,10 +299,12 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
             bar.set_postfix(loss=f"{logged['train/loss']:.3f}")
             run.log(logged, step=step)
             summary.update(logged)
+            _append_history(files, {"step": step, **logged})
         if val_indices and len(val_indices) >= 2 and (step % config.eval_every == 0 or step == config.steps):
             differences, outcomes = embed_pairs(model, val_set, val_indices)
             accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)
             summary["val/pair_retrieval_top1"] = accuracy
+            _append_history(files, {"step": step, "val/pair_retrieval_top1": accuracy})
             panel = heatmap_panel(model, val_set, val_indices[:6])
             run.log({"val/pair_retrieval_top1": accuracy,
                      "val/heatmaps": wandb.Image(panel, caption="scene | outcome | heatmap")}, step=step)

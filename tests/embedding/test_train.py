@@ -33,6 +33,8 @@ def test_a_few_steps_reduce_the_loss(tmp_path, synthetic):
     assert model.config == TINY
     card = json.loads((tmp_path / "run" / "config.json").read_text())
     assert card["extra"]["step"] == 80
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history if "train/loss" in h] == list(range(1, 81))
 
 
 def test_deterministic_and_resume_matches_uninterrupted(tmp_path, synthetic):
