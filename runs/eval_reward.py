@@ -13,8 +13,9 @@ rewards, or ``--threshold``), and, when the folder records failed attempts
 (``EpisodeDataset``), how often a grasp that lifted nothing is rewarded. Writes the JSON and a
 PNG of the score distributions beside it.
 
-Data: ``runs/out/data/{seen,unseen}-heldout`` (``--data-root``), or ``--collect N`` to grasp N
-times on the spot with the scripted indiscriminate policy (seeds from ``--collect-seed``).
+Data: ``runs/out/data/{seen,unseen}-heldout`` (``--data-root``; ``--data SET=FOLDER`` for one
+set), or ``--collect N`` to grasp N times on the spot with the scripted indiscriminate policy
+(seeds from ``--collect-seed``).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str]
         seed = args.collect_seed + COLLECT_SEED[name]
         grasps = collect_held_out(name, args.collect, seed, image_size=args.image_size)
         return grasps.outcome, grasps.objects, None, f"collected: {args.collect} attempts, seeds from {seed}"
-    root = Path(args.data_root) / f"{name}-heldout"
+    root = Path(dict(item.split("=", 1) for item in args.data).get(name, Path(args.data_root) / f"{name}-heldout"))
     outcomes, objects = load_labelled_outcomes(str(root), "all", args.seed, args.limit)
     return outcomes, objects, failed_outcomes(root, args.failures), str(root)
 
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--objects", nargs="+", choices=["seen", "unseen"], default=["seen", "unseen"])
     parser.add_argument("--json", type=Path, required=True, help="output JSON; the PNG goes beside it")
     parser.add_argument("--data-root", default="runs/out/data", help="folder holding {seen,unseen}-heldout")
+    parser.add_argument("--data", action="append", default=[], metavar="SET=FOLDER",
+                        help="dataset folder of one object set, e.g. unseen=runs/out/other/unseen (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many successful grasps per set")
     parser.add_argument("--failures", type=int, default=500, help="failed attempts scored per set (if recorded)")
     parser.add_argument("--collect", type=int, default=0, help="instead of --data-root, grasp N times on the spot")
@@ -189,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0, help="seed of the goal/outcome pairing")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    unknown = [item for item in args.data if item.split("=", 1)[0] not in ("seen", "unseen") or "=" not in item]
+    if unknown:
+        parser.error(f"--data takes seen=FOLDER or unseen=FOLDER, got {unknown}")
     torch.set_num_threads(args.threads)
     began = time.perf_counter()
     kwargs = parse_reward_kwargs(args.reward_arg)

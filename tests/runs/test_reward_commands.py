@@ -60,6 +60,15 @@ def test_eval_reward_grasp2vec_uses_its_calibrated_threshold(tmp_path, synthetic
     assert seen["failed_attempts"]["nonzero_fraction"] == 0.0
 
 
+def test_eval_reward_data_override(tmp_path, synthetic_data):
+    report = eval_reward.main(["--reward", "oracle", "--data", "unseen=elsewhere/u", "--data-root", "root",
+                               "--json", str(tmp_path / "o.json")])
+    assert report["sets"]["seen"]["data"] == "root/seen-heldout"
+    assert report["sets"]["unseen"]["data"] == "elsewhere/u"
+    with pytest.raises(SystemExit):
+        eval_reward.main(["--reward", "oracle", "--data", "seen", "--json", str(tmp_path / "o.json")])
+
+
 def test_eval_reward_needs_positive_pairs(tmp_path, monkeypatch):
     monkeypatch.setattr(eval_reward, "load_labelled_outcomes",
                         lambda *a, **k: (np.stack([scene("red", 1), scene("blue", 2)]), ["red", "blue"]))
