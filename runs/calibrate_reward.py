@@ -1,10 +1,12 @@
 """Fit a similarity reward's calibration: decision threshold and "object in gripper" probe.
 
-    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/data/seen-train --split val
+    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/rewards-data/seen-calibration --split all
 
-Threshold: on goal/outcome pairs from the *validation* split of the training objects (never
-the held-out folders that ``runs.eval_reward`` reports on; ``--collect N`` grasps N times on the
-spot instead), the cosine similarity maximising Youden's J = TPR − FPR. Presence probe:
+Threshold: on goal/outcome pairs (see :func:`rewards.quality.make_pairs`; they need objects grasped
+twice) from grasps of *training* objects that the embedding did not train on — a calibration
+folder of fresh grasps, or a training folder's validation split — never the held-out folders
+that ``runs.eval_reward`` reports on (``--collect N`` grasps N times on the spot instead): the
+cosine similarity maximising Youden's J = TPR − FPR. Presence probe:
 logistic regression on the normalised outcome embedding, outcomes of those grasps (object held)
 against ``--empty`` mid-air grasps (gripper empty by construction,
 :func:`rewards.presence.empty_gripper_images`). Written as JSON beside the checkpoint
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
     parser.add_argument("--num-objects", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy machine)")
     parser.add_argument("--out", type=Path, default=None, help="calibration JSON (default: beside the checkpoint)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--image-size", type=int, default=64, help="image size when collecting")
     parser.add_argument("--threshold", type=float, default=None, help="override the reward's threshold")
     parser.add_argument("--seed", type=int, default=0, help="seed of the goal/outcome pairing")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy machine)")
     args = parser.parse_args(argv)
     unknown = [item for item in args.data if item.split("=", 1)[0] not in ("seen", "unseen") or "=" not in item]
     if unknown:
