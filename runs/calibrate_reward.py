@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reward", default="grasp2vec", help="a similarity reward: grasp2vec, autoencoder, or a path")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="constructor argument of the reward, e.g. checkpoint=checkpoints/grasp2vec")
-    parser.add_argument("--data", default="runs/out/data/seen-train", help="dataset folder with training objects")
-    parser.add_argument("--split", default="val", choices=["train", "val", "all"])
+    parser.add_argument("--data", default="runs/out/rewards-data/seen-calibration",
+                        help="dataset folder of grasps of training objects the embedding did not train on")
+    parser.add_argument("--split", default="all", choices=["train", "val", "all"])
     parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
                         help="the validation fraction the embedding was trained with (its val split is unseen)")
     parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
