@@ -209,6 +209,9 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
         covered = [(entry.first_index, entry.stop_index) for entry in card.shards]
         tasks = plan_tasks(covered, config.grasps, config.shard_size)
         done = sum(min(stop, config.grasps) - min(first, config.grasps) for first, stop in covered)
+        if not tasks:
+            report(f"{folder} already holds {card.counts()['attempts']} attempts (asked {config.grasps}): "
+                   "nothing to collect")
         started = now()
         with tqdm(total=config.grasps, initial=done, unit="grasp", dynamic_ncols=True, smoothing=0.05,
                   disable=not show_progress) as progress:

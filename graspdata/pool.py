@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import signal
 import traceback
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -66,7 +67,11 @@ class TaskBook:
 
 
 def _worker_main(conn: Connection, config: CollectConfig) -> None:
-    """Worker process: receive tasks until ``None``; stream their events back. Exits after a failure."""
+    """Worker process: receive tasks until ``None``; stream their events back. Exits after a failure.
+
+    Ctrl-C is left to the driver, which stops the workers itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_threads()
     collector: ShardCollector | None = None
     try:

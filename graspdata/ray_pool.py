@@ -43,8 +43,8 @@ def init_ray(address: str) -> bool:
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    if address == LOCAL:
-        ray.init(runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}, **options)
+    if address == LOCAL:  # "local" makes Ray start a new instance even when another one is running
+        ray.init(address=LOCAL, runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}, **options)
     else:
         modules = [str(REPO_ROOT / name) for name in SHIPPED_PACKAGES if (REPO_ROOT / name).is_dir()]
         ray.init(address=address, runtime_env={"py_modules": modules}, **options)

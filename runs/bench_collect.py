@@ -85,14 +85,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, started = [], now()
     for setting in args.settings:
         backend, _, workers = setting.partition(":")
         if backend not in ("processes", "ray") or not workers.isdigit():
             raise SystemExit(f"bench_collect: bad setting {setting!r}; expected processes:N or ray:N")
         rows.append(run_setting(backend, int(workers), args))
         print(json.dumps(rows[-1]), flush=True)
-    result = {"date": now(), "machine": machine(), "code_version": code_version(),
+    result = {"started": started, "finished": now(), "machine": machine(), "code_version": code_version(),
               "config": {"grasps": args.grasps, "shard_size": args.shard_size, "image_size": args.image_size,
                          "seed": args.seed, "objects": "seen", "num_objects": CollectConfig().num_objects},
               "results": rows}

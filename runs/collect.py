@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log.finish()
     except (DatasetError, WorkerError, FileExistsError, FileNotFoundError, ValueError, BlockingIOError) as error:
         sys.exit(f"collect: error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(f"collect: interrupted; the complete shards in {args.out} are kept: run again with --resume")
     summary = {"folder": str(result.folder), "attempts": result.attempts, "successes": result.successes,
                "success_rate": round(result.successes / max(result.attempts, 1), 4),
                "new_attempts": result.new_attempts, "wall_s": round(result.wall_s, 1),
