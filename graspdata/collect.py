@@ -116,7 +116,7 @@ def _prepare(config: CollectConfig, folder: Path, resume: bool, skip_bad: bool,
     for info in scan.shards:
         entry = known.get(info.path.name) or shard_entry(info.path)
         entries.append(entry)
-    for name in sorted(set(known) - {e.name for e in entries}):
+    for name in sorted(set(known) - {e.name for e in entries} - {path.name for path, _ in scan.bad}):
         report(f"shard {name} listed in the card is missing; its grasps will be collected again")
     card.shards = entries
     card.config.update(grasps=config.grasps, shard_size=config.shard_size, workers=config.workers,
