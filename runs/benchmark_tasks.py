@@ -27,6 +27,7 @@ from gymnasium import spaces
 
 from agents.base import Policy
 from agents.evaluation import EVAL_SEED_OFFSET
+from agents.goal_features import GoalObservationWrapper
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -64,10 +65,6 @@ class Row:
     source: str
     checkpoint: str | None = None
     paper: tuple[float, float] | None = None
-
-    @property
-    def privileged(self) -> bool:
-        return self.source == "privileged"
 
 
 SHIPPED = "checkpoints/policies"
@@ -222,23 +219,24 @@ class CompositeGoalEnv(gym.Wrapper):
         return info
 
 
-def composite_features_wrapper(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+class CompositeGoalObservationWrapper(GoalObservationWrapper):
     """Grasp2Vec goal features of a composite goal: the goal embedding is φ_o(goal) + φ_o(goal_2) (the
-    paper's embedding arithmetic), and the heatmap is that sum's heatmap; ``goal`` stays the first image."""
-    from agents.goal_features import GoalObservationWrapper
+    paper's embedding arithmetic) and the heatmap is that sum's heatmap; ``goal`` stays the first image."""
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        observation, info = self.env.reset(**kwargs)
+        goals = np.stack([observation["goal"], observation["goal_2"]])
+        self._embedding = self.features.embed_goals(goals).sum(dim=0, keepdim=True)
+        return self._observe(observation), info
+
+
+def composite_features_wrapper(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+    """``env`` (a :class:`CompositeGoalEnv`) with the goal features ``card`` names, composed over both goals."""
     from agents.loading import wrap_for_policy
 
     wrapped = wrap_for_policy(env, card)
     if not isinstance(wrapped, GoalObservationWrapper):
         return wrapped
-
-    class CompositeGoalObservationWrapper(GoalObservationWrapper):
-        def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-            observation, info = self.env.reset(**kwargs)
-            goals = np.stack([observation["goal"], observation["goal_2"]])
-            self._embedding = self.features.embed_goals(goals).sum(dim=0, keepdim=True)
-            return self._observe(observation), info
-
     return CompositeGoalObservationWrapper(env, wrapped.features)
 
 

@@ -295,3 +295,27 @@ def test_demo_gif_of_benchmark_trials(tmp_path):
                      "--out", str(tmp_path / "demo.gif")])
     with Image.open(out) as gif:
         assert gif.n_frames >= 2 and gif.size[0] == 3 * 64 * demo.SCALE  # scene, goal, final outcome
+
+
+def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, three_objects, goal_bank):
+    import torch
+
+    from embedding.checkpoint import save_checkpoint
+    from embedding.model import Grasp2Vec, Grasp2VecConfig
+    from runs.benchmark_tasks import CompositeGoalObservationWrapper
+
+    torch.manual_seed(0)
+    save_checkpoint(Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(4, 4))),
+                    tmp_path / "g2v")
+    card = {"goal_features": "heatmap", "grasp2vec": str(tmp_path / "g2v"), "env_id": "KukaInstanceGrasp-v0",
+            "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True}}
+    env = make_env(Cell(ROWS["random"], three_objects, goals="composite"), TINY_WORLD, goal_bank, card)
+    assert isinstance(env, CompositeGoalObservationWrapper)
+    observation, _, _ = reset_trial(env, trial_seed(0, 0))
+    features = env.features
+    both = features.embed_goals(np.stack([observation["goal"], observation["goal_2"]]))
+    assert torch.allclose(env._embedding[0], both.sum(dim=0))
+    expected = features.observe({"image": observation["image"][None], "goal": observation["goal"][None]},
+                                both.sum(dim=0, keepdim=True))["heatmap"][0]
+    assert np.array_equal(observation["heatmap"], expected)
+    env.close()
