@@ -92,6 +92,17 @@ def stage_main(module: str) -> Callable[[list[str]], Any]:
     return importlib.import_module(module).main
 
 
+def settings(argv: list[str]) -> list[str]:
+    """A stage's arguments without ``--wandb-mode X`` (logging, not what the stage computes)."""
+    result, skip = [], False
+    for item in argv:
+        if skip or item == "--wandb-mode":
+            skip = not skip
+            continue
+        result.append(item)
+    return result
+
+
 def marker(out: Path, stage: Stage) -> Path:
     return out / "stages" / f"{stage.name}.json"
 
@@ -101,7 +112,7 @@ def run_stage(stage: Stage, out: Path, resume: bool) -> dict[str, Any]:
     done = marker(out, stage)
     if done.is_file():
         record = json.loads(done.read_text())
-        if record["argv"] != stage.argv:
+        if settings(record["argv"]) != settings(stage.argv):
             raise SystemExit(f"pipeline: stage {stage.name} in {out} finished with other arguments "
                              f"({' '.join(record['argv'])}); use a new --out for a different preset")
         print(f"[pipeline] {stage.name}: done earlier ({record['wall_s']:.0f} s), skipped", flush=True)
@@ -124,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="run folder (default runs/out/pipeline-PRESET)")
     parser.add_argument("--resume", action="store_true", help="skip finished stages, continue the unfinished one")
     parser.add_argument("--stop-after", choices=STAGES, help="stop after this stage (--resume continues)")
-    parser.add_argument("--wandb-mode", choices=["offline", "online", "disabled"], default="offline")
+    parser.add_argument("--wandb-mode", choices=["offline", "online", "disabled"],
+                        help="wandb mode of every stage (default: $WANDB_MODE, else offline)")
     return parser
 
 
@@ -138,7 +150,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if out.exists() and any(out.iterdir()) and not args.resume:
         sys.exit(f"pipeline: {out} is not empty: pass --resume to continue it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("WANDB_MODE", args.wandb_mode)  # runs.train_policy reads it
+    wandb_mode = args.wandb_mode or os.environ.get("WANDB_MODE", "offline")
+    os.environ["WANDB_MODE"] = wandb_mode  # runs.train_policy reads it
     summary_path = out / "pipeline.json"
     config = json.loads(json.dumps(dataclasses.asdict(preset)))
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                                          "description": machine_description()}})
     summary.setdefault("stages", {})
     start = time.perf_counter()
-    for stage in build_stages(preset, out, args.wandb_mode):
+    for stage in build_stages(preset, out, wandb_mode):
         summary["stages"][stage.name] = run_stage(stage, out, args.resume)
         atomic_write_text(summary_path, json.dumps(summary, indent=1) + "\n")
         if stage.name == args.stop_after:

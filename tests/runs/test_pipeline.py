@@ -62,3 +62,12 @@ def test_stage_finished_with_other_arguments_is_refused(tmp_path):
     marker.write_text(json.dumps({"argv": ["--grasps", "1"], "wall_s": 1.0}))
     with pytest.raises(SystemExit, match="other arguments"):
         pipeline.run_stage(stage, tmp_path, resume=True)
+
+
+def test_a_different_wandb_mode_does_not_invalidate_a_finished_stage(tmp_path):
+    offline = pipeline.build_stages(PRESETS["tiny"], tmp_path, "offline")[0]
+    disabled = pipeline.build_stages(PRESETS["tiny"], tmp_path, "disabled")[0]
+    marker = pipeline.marker(tmp_path, offline)
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"argv": offline.argv, "wall_s": 1.0}))
+    assert pipeline.run_stage(disabled, tmp_path, resume=True)["skipped"]
