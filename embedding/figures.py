@@ -63,3 +63,36 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 3) -> Path:
     picture.save(tmp, format="PNG")
     os.replace(tmp, path)
     return path
+
+
+def plot_history(history: str | Path, path: str | Path) -> Path:
+    """Training curves from a run's ``history.jsonl``: total and n-pairs losses, and validation pair
+    retrieval, against the step. Written atomically as a PNG."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    entries = [json.loads(line) for line in Path(history).read_text().splitlines() if line.strip()]
+    losses = {e["step"]: e for e in entries if "train/loss" in e}  # a resumed run's later entries win
+    retrieval = {e["step"]: e["val/pair_retrieval_top1"] for e in entries if "val/pair_retrieval_top1" in e}
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    steps = sorted(losses)
+    for key in ("train/loss", "train/npairs_scene", "train/npairs_outcome"):
+        left.plot(steps, [losses[s][key] for s in steps], label=key.removeprefix("train/"), linewidth=1)
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.legend()
+    right.plot(sorted(retrieval), [retrieval[s] for s in sorted(retrieval)], marker="o")
+    right.set_xlabel("step")
+    right.set_ylabel("validation pair retrieval top-1")
+    right.set_ylim(0, 1)
+    figure.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+    os.replace(tmp, path)
+    return path

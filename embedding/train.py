@@ -293,7 +293,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
         optimizer.step()
         step += 1
         bar.update(1)
-        if step % config.log_every == 0 or step == config.steps:
+        if step % config.log_every == 0 or step == end:
             logged = {f"train/{k}": float(v.detach()) for k, v in losses.items()}
             logged["train/lr"] = optimizer.param_groups[0]["lr"]
             bar.set_postfix(loss=f"{logged['train/loss']:.3f}")

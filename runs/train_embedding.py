@@ -17,6 +17,7 @@ from pathlib import Path
 
 from embedding.augment import AugmentConfig
 from embedding.checkpoint import atomic_write_text
+from embedding.figures import plot_history
 from embedding.model import GPU_CONFIG, Grasp2VecConfig, multiply_adds_per_image, parameter_count
 from embedding.train import CachedTriplets, TrainConfig, train
 from rewards.provenance import command_line, machine_description
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {**summary, "command": command_line("runs.train_embedding", argv), "machine": machine_description(),
                "data": data_card}
     atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    plot_history(args.out / "history.jsonl", args.out / "curves.png")
     print(json.dumps(summary, indent=2))
     return summary
 

@@ -29,6 +29,7 @@ def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
     resumed = _train(tiny_dataset, run, "--resume")
     assert resumed["start_step"] == 2 and resumed["final_step"] == 4
     assert json.loads((run / "summary.json").read_text())["final_step"] == 4
+    assert (run / "curves.png").is_file()
     card = json.loads((run / "config.json").read_text())
     assert card["config"]["image_size"] == 32
     assert card["extra"]["data"]["train_triplets"] >= 4 and card["extra"]["step"] == 4
