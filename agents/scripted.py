@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from envs.config import WorldConfig
 from envs.world import GraspWorld
 
 BOTTOM_MARGIN = 0.004  # m above the lowest reachable height at which the gripper closes
 ALIGNED = 0.012  # m horizontal error below which the gripper descends at full speed
 HOVER_CLEARANCE = 0.10  # m above the bottom kept while still far from the target
+STALLED = 0.005  # m: a descent smaller than this in one step means the fingers rest on something
 
 
 def _wrap_half_turn(angle: float) -> float:
@@ -62,11 +64,13 @@ def grasp_pose(world: GraspWorld, body: int) -> tuple[np.ndarray, float]:
 
 
 class RandomGraspPolicy:
-    """Indiscriminate grasps at random places, using only the observation's gripper state."""
+    """Indiscriminate grasps at random places, using only the observation's gripper state.
 
-    def __init__(self, world_config=None, seed: int | None = None) -> None:
-        from envs.config import WorldConfig
+    Each episode it draws a spot in the bin and a wrist angle, moves there while descending, and
+    closes at the bottom — or earlier, when the fingers rest on something and stop descending.
+    """
 
+    def __init__(self, world_config: WorldConfig | None = None, seed: int | None = None) -> None:
         self.config = world_config or WorldConfig()
         self.rng = np.random.default_rng(seed)
         self.reset()
@@ -76,13 +80,18 @@ class RandomGraspPolicy:
         self.target = np.array([self.rng.uniform(*layout.drop_x), self.rng.uniform(*layout.drop_y),
                                 layout.workspace_z[0]])
         self.yaw = float(self.rng.uniform(-np.pi / 2, np.pi / 2))
+        self._last_height = np.inf
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
         cfg = self.config.arm
         gripper = np.asarray(observation["gripper"], dtype=np.float64)
         position, yaw = gripper[:3], gripper[3]
         error = self.target - position
-        if error[2] > -BOTTOM_MARGIN - 0.01 and np.linalg.norm(error[:2]) < 0.02:
+        aligned = np.linalg.norm(error[:2]) < 2 * ALIGNED
+        at_bottom = error[2] > -BOTTOM_MARGIN - 0.01
+        blocked = self._last_height - position[2] < STALLED
+        self._last_height = position[2]
+        if aligned and (at_bottom or blocked):
             return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
         action = np.array([*(error / cfg.max_translation), _wrap_half_turn(self.yaw - yaw) / cfg.max_yaw, -1.0])
         return np.clip(action, -1.0, 1.0).astype(np.float32)
