@@ -104,8 +104,10 @@ class GoalBank:
         return None
 
     def close(self) -> None:
+        """Disconnect the bank's own world; the images stay and a later goal reopens it."""
         if self._world is not None:
             self._world.close()
+            self._world = None
 
 
 MAX_GOAL_STEPS = 20

@@ -31,6 +31,7 @@ from rewards.base import GraspContext, RewardFunction
 from rewards.ground_truth import IndiscriminateReward
 
 ACTION_DIM = 5
+MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
 GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far inside it)
 
 
@@ -95,8 +96,10 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             result["wrist"] = image
         return result
 
-    def _choose_task(self) -> None:
-        """Pick what this episode asks for (the instance task picks a target and goal)."""
+    def _choose_task(self) -> bool:
+        """Pick what this episode asks for (the instance task picks a target and goal); return
+        False when this bin offers no task, and reset draws another bin from the same seed."""
+        return True
 
     def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...]) -> GraspContext:
         return GraspContext(goal_image=None, outcome_image=outcome_image, lifted=lifted)
@@ -108,11 +111,16 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        chosen = self.np_random.choice(len(self.object_paths), self.config.num_objects, replace=False)
-        self.world.reset([self.object_paths[i] for i in chosen], self.np_random)
+        for _ in range(MAX_BIN_DRAWS):
+            chosen = self.np_random.choice(len(self.object_paths), self.config.num_objects, replace=False)
+            self.world.reset([self.object_paths[i] for i in chosen], self.np_random)
+            if self._choose_task():
+                break
+        else:
+            raise RuntimeError(f"{MAX_BIN_DRAWS} bins in a row offered no task (no object could be grasped "
+                               "alone to make a goal image); is the object set mostly ungraspable?")
         self._steps = 0
         self._episode_active = True
-        self._choose_task()
         self._pre = self.world.render_scene(hide_arm=True, with_mask=True) if self.record_triplet else None
         return self._observation(), self._info()
 

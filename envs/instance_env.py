@@ -25,6 +25,7 @@ class KukaInstanceGraspEnv(KukaGraspEnv):
 
     def __init__(self, *args: Any, goal_bank: GoalBank | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._owns_goal_bank = goal_bank is None
         self.goal_bank = goal_bank or GoalBank(self.config)
         if self.goal_bank.world_config.camera.image_size != self.config.camera.image_size:
             raise ValueError("goal bank image size differs from the environment's image_size")
@@ -39,17 +40,16 @@ class KukaInstanceGraspEnv(KukaGraspEnv):
         result["goal"] = spaces.Box(0, 255, (camera.image_size, camera.image_size, 3), dtype=np.uint8)
         return result
 
-    def _choose_task(self) -> None:
+    def _choose_task(self) -> bool:
+        """Target: a uniformly drawn object of the bin that has a goal image (False if none has)."""
         world = self.world
-        order = self.np_random.permutation(len(world.objects))
-        for index in order:
+        for index in self.np_random.permutation(len(world.objects)):
             body = world.objects[int(index)]
             if self.goal_bank.has_goal(world.object_urdfs[body]):
                 self.target_body = body
                 self.goal_image = self.goal_bank.sample(world.object_urdfs[body], self.np_random)
-                return
-        raise RuntimeError("no object in this bin could be grasped alone to make a goal image; "
-                           f"objects: {[object_name(world.object_urdfs[b]) for b in world.objects]}")
+                return True
+        return False
 
     def _target_name(self) -> str | None:
         if self.target_body is None:
@@ -73,4 +73,5 @@ class KukaInstanceGraspEnv(KukaGraspEnv):
 
     def close(self) -> None:
         super().close()
-        self.goal_bank.close()
+        if self._owns_goal_bank:
+            self.goal_bank.close()

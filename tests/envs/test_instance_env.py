@@ -1,7 +1,11 @@
 import gymnasium as gym
 import numpy as np
+import pytest
 
 from agents.scripted import PrivilegedGraspPolicy
+from envs.goal_bank import GoalBank
+from envs.objects import builtin_split, object_name
+from tests.conftest import TINY
 
 
 def test_goal_is_an_outcome_image_from_another_episode(instance_env):
@@ -41,10 +45,45 @@ def test_goal_bank_round_trip(instance_env, tmp_path):
     bank = instance_env.unwrapped.goal_bank
     path = tmp_path / "goals.npz"
     bank.save(path)
-    from envs.goal_bank import GoalBank
-
     other = GoalBank(bank.world_config)
     other.load(path)
     assert other.images.keys() == bank.images.keys()
     for name in bank.images:
         assert all(np.array_equal(a, b) for a, b in zip(bank.images[name], other.images[name], strict=True))
+
+
+class _PickyBank(GoalBank):
+    """A goal bank that can only make goals of the given objects."""
+
+    def __init__(self, world_config, allowed: set[str]) -> None:
+        super().__init__(world_config)
+        self.allowed = allowed
+
+    def has_goal(self, urdf) -> bool:
+        return object_name(urdf) in self.allowed and super().has_goal(urdf)
+
+
+def test_bins_without_a_goal_object_are_redrawn_deterministically():
+    objects = builtin_split("unseen")[:4]
+    env = gym.make("KukaInstanceGrasp-v0", objects=objects, num_objects=1, image_size=48, max_steps=4).unwrapped
+    env.goal_bank = _PickyBank(env.goal_bank.world_config, {object_name(objects[2])})
+    _, info = env.reset(seed=5)
+    assert info["ground_truth"]["objects"] == [object_name(objects[2])]
+    _, again = env.reset(seed=5)
+    assert np.array_equal(info["ground_truth"]["object_poses"], again["ground_truth"]["object_poses"])
+    env.goal_bank = _PickyBank(env.goal_bank.world_config, set())
+    with pytest.raises(RuntimeError, match="no task"):
+        env.reset(seed=5)
+    env.close()
+
+
+def test_closing_one_env_leaves_a_shared_goal_bank_usable():
+    first = gym.make("KukaInstanceGrasp-v0", **TINY)
+    bank = first.unwrapped.goal_bank
+    first.reset(seed=0)
+    second = gym.make("KukaInstanceGrasp-v0", goal_bank=bank, **TINY)
+    second.close()
+    first.reset(seed=1)
+    bank.close()
+    first.reset(seed=2)  # the bank reopens its world on demand
+    first.close()
