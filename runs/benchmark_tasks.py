@@ -298,12 +298,13 @@ def policy_keys(env: gym.Env, policy: Policy, card: dict[str, Any] | None) -> li
 
 def reset_trial(env: gym.Env, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any], int]:
     """``env.reset(seed=seed)``, redrawing bins that offer no goal (see ``REDRAW_STRIDE``); returns
-    (observation, info, redraws). The instance env signals such a bin with a ``RuntimeError`` from reset."""
+    (observation, info, redraws). The instance env itself redraws bins without a single goal object;
+    ``CompositeGoalEnv`` raises ``NoGoalError`` for a bin without a second one."""
     for draw in range(MAX_DRAWS):
         try:
             observation, info = env.reset(seed=seed + draw * REDRAW_STRIDE)
             return observation, info, draw
-        except RuntimeError as error:  # envs.instance_env: "no object in this bin could be grasped alone"
+        except NoGoalError as error:
             last = error
     raise NoGoalError(f"{MAX_DRAWS} bins from seed {seed} offered no goal object; is the object set mostly "
                       f"ungraspable? last error: {last}") from last
