@@ -151,7 +151,7 @@ def test_composite_goals_either_target_counts(three_objects, goal_bank):
 
 
 class NoGoalBelow:
-    """Stub env whose bins offer a goal only from seed ``first_good`` on."""
+    """Stub env whose bins offer a second goal object only from seed ``first_good`` on."""
 
     def __init__(self, first_good: int) -> None:
         self.first_good, self.seeds = first_good, []
@@ -159,7 +159,7 @@ class NoGoalBelow:
     def reset(self, seed: int):
         self.seeds.append(seed)
         if seed < self.first_good:
-            raise RuntimeError("no object in this bin could be grasped alone to make a goal image")
+            raise NoGoalError("composite goals: only one object of the bin has a goal image")
         return {"seed": seed}, {}
 
 
