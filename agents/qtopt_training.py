@@ -10,7 +10,6 @@ Counters live in :class:`Progress` and travel with checkpoints, so ``--resume`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from agents.episode import Episode, EpisodeRecorder
 from agents.evaluation import evaluate
 from agents.qtopt import QTOpt
 from agents.replay import ReplayBuffer
+from graspdata.atomic import atomic_write_json
 
 LogFn = Callable[[dict[str, float], int], None]
 EpisodeFn = Callable[[Episode], list[Episode]]
@@ -159,7 +159,7 @@ class OnlineTrainer:
                       train_success_rate=p.train_successes / max(p.grasps, 1))
         p.evals.append(result)
         self.log({f"eval/{k}": v for k, v in result.items()}, p.grasps)
-        write_json_atomic(self.out / "eval.json", p.evals)
+        atomic_write_json(self.out / "eval.json", p.evals)
         return result
 
     def checkpoint(self) -> None:
@@ -180,8 +180,3 @@ def load_training_state(directory: Path, replay: ReplayBuffer) -> tuple[QTOpt, P
         replay.load(replay_path)
     return agent, Progress(**extra["progress"])
 
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)

@@ -20,9 +20,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
 from agents.evaluation import evaluate
-from agents.qtopt_training import write_json_atomic
 from agents.relabel import Relabeler
 from agents.sac import GraspFeaturesExtractor, RelabelCallback, SB3Policy
+from graspdata.atomic import atomic_write_json
 
 LogFn = Callable[[dict[str, float], int], None]
 
@@ -72,13 +72,13 @@ class EvalCheckpointCallback(BaseCallback):
         s["evals"].append(result)
         self.log({f"eval/{k}": v for k, v in result.items()}, s["grasps"])
         self.bar.set_postfix(eval=f"{result['success_rate']:.2f}", grasps=s["grasps"])
-        write_json_atomic(self.out / "eval.json", s["evals"])
+        atomic_write_json(self.out / "eval.json", s["evals"])
         checkpoint = self.out / "checkpoint"
         checkpoint.mkdir(parents=True, exist_ok=True)
         tmp = checkpoint / "sac.tmp.zip"
         self.model.save(tmp)
         tmp.replace(checkpoint / "sac.zip")
-        write_json_atomic(checkpoint / "sac_progress.json", s)
+        atomic_write_json(checkpoint / "sac_progress.json", s)
 
 
 def train_sac_model(preset: Any, env: gym.Env, eval_env: gym.Env, out: Path, seed: int, resume: bool,

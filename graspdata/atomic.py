@@ -7,8 +7,10 @@ one, never a partial file. Leftover temporaries start with ``.`` and end in ``.t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 TEMP_SUFFIX = ".tmp"
 
@@ -46,6 +48,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 1) -> None:
+    """JSON version of :func:`atomic_write_text`."""
+    atomic_write_text(path, json.dumps(data, indent=indent))
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

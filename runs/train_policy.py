@@ -32,12 +32,13 @@ from tqdm import tqdm
 from agents.episode import episodes_from_dataset
 from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
 from agents.qtopt import QTOpt
-from agents.qtopt_training import OnlineTrainer, Progress, load_training_state, offline_pretrain, write_json_atomic
+from agents.qtopt_training import OnlineTrainer, Progress, load_training_state, offline_pretrain
 from agents.relabel import Relabeler
 from agents.replay import ReplayBuffer
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
+from graspdata.atomic import atomic_write_json
 from rewards import make_reward, parse_reward_kwargs
 from rewards.base import RewardFunction
 from runs.policy_presets import PRESETS, Preset
@@ -122,7 +123,7 @@ def write_policy_card(args: argparse.Namespace, preset: Preset) -> None:
             "grasp2vec": str(args.grasp2vec) if features else None, "world": dataclasses.asdict(preset.world),
             "env_id": "KukaInstanceGrasp-v0" if goal_task else "KukaGrasp-v0"}
     (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out / "checkpoint" / "policy.json", card)
+    atomic_write_json(args.out / "checkpoint" / "policy.json", card)
 
 
 class RunLogger:
@@ -220,7 +221,7 @@ def evaluate_random(args: argparse.Namespace, preset: Preset, env: gym.Env, eval
     result = evaluate(RandomMovePolicy(args.seed), eval_env, preset.training.eval_episodes, seed=0)
     result.update(grasps=0.0, wall_s=0.0)
     log({f"eval/{k}": v for k, v in result.items()}, 0)
-    write_json_atomic(args.out / "eval.json", [result])
+    atomic_write_json(args.out / "eval.json", [result])
     return [result]
 
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
               "settings": dataclasses.asdict(preset), "machine": f"{platform.node()} {platform.machine()}, "
               f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
               else torch.cuda.get_device_name(0)}
-    write_json_atomic(args.out / ("config-resume.json" if args.resume else "config.json"), config)
+    atomic_write_json(args.out / ("config-resume.json" if args.resume else "config.json"), config)
     if args.algo != "random":
         write_policy_card(args, preset)
     reward = make_reward(args.reward, **parse_reward_kwargs(args.reward_arg))
