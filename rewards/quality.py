@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -89,3 +90,22 @@ def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: 
         raise ValueError(f"{root} (split {split!r}) holds no successful grasps")
     items = [grasps[i] for i in range(count)]
     return np.stack([item["outcome"] for item in items]), [str(item["object"]) for item in items]
+
+
+def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
+    """Outcome images (N, S, S, 3) of up to ``limit`` grasp attempts that lifted nothing, from the
+    folder's ``EpisodeDataset``; None when the folder does not record failures."""
+    try:
+        from embedding.dataset import EpisodeDataset
+
+        episodes = EpisodeDataset(root)
+    except (ImportError, ValueError, OSError):
+        return None
+    images = []
+    for index in range(len(episodes)):
+        if len(images) >= limit:
+            break
+        item = episodes[index]
+        if item.get("grasp_attempted", True) and not item["success"]:
+            images.append(item["outcome"])
+    return np.stack(images) if images else None

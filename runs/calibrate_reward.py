@@ -32,7 +32,7 @@ from rewards.calibration import (
 )
 from rewards.presence import empty_gripper_images
 from rewards.provenance import command_line, machine_description
-from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.quality import failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
 
@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
     parser.add_argument("--collect", type=int, default=0,
                         help="instead of --data, grasp N times on the spot (objects from --objects)")
-    parser.add_argument("--empty", type=int, default=400, help="mid-air (empty gripper) outcome images to render")
+    parser.add_argument("--empty", type=int, default=400, help="empty-gripper outcome images (of each kind)")
+    parser.add_argument("--negatives", choices=["midair", "failures", "both"], default="both",
+                        help="empty-gripper images for the presence probe: mid-air grasps (empty by construction), "
+                             "failed attempts of --data (the collector's success bit), or both")
     parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
     parser.add_argument("--num-objects", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -96,10 +99,18 @@ def main(argv: list[str] | None = None) -> None:
     else:
         held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
         source = f"{args.data} split {args.split} (val_fraction {args.val_fraction}, seed {args.seed})"
-    empty = empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed)
+    parts = []
+    if args.negatives in ("midair", "both"):
+        parts.append(empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed))
+    if args.negatives in ("failures", "both"):
+        failed = None if args.collect else failed_outcomes(args.data, args.empty)
+        if failed is None:
+            raise RewardError(f"--negatives {args.negatives} needs failed attempts recorded in --data {args.data}")
+        parts.append(failed)
+    empty = np.concatenate(parts)
     calibration = calibrate(reward, held, objects, empty, args.seed)
     calibration.provenance.update({
-        "data": source, "objects_below_empty": args.objects,
+        "data": source, "negatives": args.negatives, "objects_below_empty": args.objects,
         "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
         "machine": machine_description(),
         "command": command_line("runs.calibrate_reward", argv),

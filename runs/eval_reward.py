@@ -34,7 +34,7 @@ from tqdm import tqdm
 from rewards.base import GraspContext, RewardFunction
 from rewards.calibration import atomic_write_text
 from rewards.provenance import command_line, machine_description
-from rewards.quality import Pairs, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.quality import Pairs, failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
 
 DEFAULT_THRESHOLD = 0.5  # for rewards without a threshold of their own (0/1 rewards)
@@ -63,25 +63,6 @@ def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
     parts = [np.asarray(reward.batch(contexts[i:i + SCORE_CHUNK]), dtype=np.float64)
              for i in tqdm(range(0, len(contexts), SCORE_CHUNK), desc="scoring", leave=False)]
     return np.concatenate(parts) if parts else np.zeros(0)
-
-
-def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
-    """Outcome images (N, S, S, 3) of up to ``limit`` grasp attempts that lifted nothing, from the
-    folder's ``EpisodeDataset``; None when the folder does not record failures."""
-    try:
-        from embedding.dataset import EpisodeDataset
-
-        episodes = EpisodeDataset(root)
-    except (ImportError, ValueError, OSError):
-        return None
-    images = []
-    for index in range(len(episodes)):
-        if len(images) >= limit:
-            break
-        item = episodes[index]
-        if item.get("grasp_attempted", True) and not item["success"]:
-            images.append(item["outcome"])
-    return np.stack(images) if images else None
 
 
 def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], threshold: float, seed: int,
@@ -154,14 +135,15 @@ def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str]
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
     """One row per (report, object set): AUC, precision / recall at the threshold, failed attempts rewarded."""
-    lines = ["| reward | objects | ROC-AUC | threshold | precision | recall | pairs (+/−) | failed grasps rewarded |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| reward | objects | ROC-AUC | threshold | precision | recall | pairs (+/−) "
+             "| failed grasps: reward ≠ 0 / ≥ threshold |", "|---|---|---|---|---|---|---|---|"]
     for report in reports:
         label = report["reward"] + "".join(f" {k}={v}" for k, v in report["reward_kwargs"].items()
                                            if k != "checkpoint")
         for name, r in report["sets"].items():
             failed = r.get("failed_attempts")
-            failed_text = f"{failed['rewarded_fraction']:.3f} of {failed['count']}" if failed else "—"
+            failed_text = (f"{failed['nonzero_fraction']:.3f} / {failed['rewarded_fraction']:.3f} of {failed['count']}"
+                           if failed else "—")
             lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {r['threshold']:.3f} | {r['precision']:.3f} "
                          f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} |")
     return "\n".join(lines)

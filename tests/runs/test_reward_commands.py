@@ -84,12 +84,23 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
     monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
     monkeypatch.setattr(calibrate_reward, "empty_gripper_images",
                         lambda count, *a: np.stack([scene(None, 500 + i) for i in range(count)]))
+    monkeypatch.setattr(calibrate_reward, "failed_outcomes",
+                        lambda root, limit: np.stack([scene(None, 600 + i) for i in range(3)]))
     calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8"])
     calibration = RewardCalibration.load(calibration_path(checkpoint))
     assert calibration.reward == "grasp2vec"
+    assert calibration.provenance["empty_images"] == 8 + 3  # mid-air and failed attempts
     assert calibration.provenance["youden_j"] == 1.0
     assert calibration.provenance["presence_fit_accuracy_empty"] == 1.0
     assert calibration.provenance["command"].startswith("python -m runs.calibrate_reward")
+
+
+def test_calibrate_reward_failures_need_recorded_failures(monkeypatch, grasp2vec_checkpoint, tmp_path):
+    monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
+    monkeypatch.setattr(calibrate_reward, "failed_outcomes", lambda root, limit: None)
+    with pytest.raises(RewardError, match="needs failed attempts recorded"):
+        calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={grasp2vec_checkpoint}",
+                               "--negatives", "failures", "--out", str(tmp_path / "c.json")])
 
 
 def test_calibrate_reward_refuses_ground_truth_rewards():
