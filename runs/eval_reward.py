@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[s
         axis.set_title(f"{name}: AUC {results[name]['roc_auc']:.3f}")
         axis.set_xlabel("reward")
         axis.legend(fontsize=7)
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle("\n".join(textwrap.wrap(title, width=60 * len(raw))), fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp.png")
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_time_s": round(time.perf_counter() - began, 1), "command": command_line("runs.eval_reward", argv),
     }
     atomic_write_text(args.json, json.dumps(report, indent=1))
-    plot_scores(raw, results, f"{args.reward} {kwargs or ''} — {report['command']}", args.json.with_suffix(".png"))
+    plot_scores(raw, results, report["command"], args.json.with_suffix(".png"))
     return report
 
 
