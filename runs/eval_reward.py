@@ -37,6 +37,7 @@ from rewards.calibration import atomic_write_text
 from rewards.provenance import command_line, machine_description
 from rewards.quality import Pairs, failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
+from rewards.similarity import PRESENCE_THRESHOLD, EmbeddingSimilarityReward
 
 DEFAULT_THRESHOLD = 0.5  # for rewards without a threshold of their own (0/1 rewards)
 SCORE_CHUNK = 512  # contexts scored per reward.batch call
@@ -66,6 +67,17 @@ def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def embedding_diagnostics(reward: EmbeddingSimilarityReward, outcomes: np.ndarray, pairs: Pairs) -> dict[str, Any]:
+    """The similarity alone (no presence gate): its ROC-AUC, and the share of successful grasps the gate keeps."""
+    embeddings = reward.embed(outcomes)
+    similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
+    result: dict[str, Any] = {"similarity_roc_auc": roc_auc(similarity, pairs.label)}
+    if reward.calibration is not None:
+        kept = reward.presence_probability(embeddings) >= PRESENCE_THRESHOLD
+        result["presence_kept_fraction"] = float(np.mean(kept))
+    return result
+
+
 def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], threshold: float, seed: int,
                  failed: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``) for figures."""
@@ -83,6 +95,8 @@ def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str
         "score_quantiles": {k: np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]).round(4).tolist()
                             for k, v in raw.items() if len(v)},
     }
+    if isinstance(reward, EmbeddingSimilarityReward):
+        result.update(embedding_diagnostics(reward, outcomes, pairs))
     if failed is not None:
         raw["failed"] = score_failures(reward, failed, outcomes, objects, seed)
         result["failed_attempts"] = {"count": len(failed),
@@ -136,8 +150,9 @@ def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str]
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
     """One row per (report, object set): AUC, precision / recall at the threshold, failed attempts rewarded."""
-    lines = ["| reward | objects | ROC-AUC | threshold | precision | recall | pairs (+/−) "
-             "| failed grasps: reward ≠ 0 / ≥ threshold |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| reward | objects | ROC-AUC | similarity ROC-AUC (no gate) | successes kept by the gate | threshold "
+             "| precision | recall | pairs (+/−) | failed grasps: reward ≠ 0 / ≥ threshold |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for report in reports:
         label = report["reward"] + "".join(f" {k}={v}" for k, v in report["reward_kwargs"].items()
                                            if k != "checkpoint")
@@ -145,7 +160,10 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
             failed = r.get("failed_attempts")
             failed_text = (f"{failed['nonzero_fraction']:.3f} / {failed['rewarded_fraction']:.3f} of {failed['count']}"
                            if failed else "—")
-            lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {r['threshold']:.3f} | {r['precision']:.3f} "
+            similarity = f"{r['similarity_roc_auc']:.3f}" if "similarity_roc_auc" in r else "—"
+            kept = f"{r['presence_kept_fraction']:.3f}" if "presence_kept_fraction" in r else "—"
+            lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {similarity} | {kept} | {r['threshold']:.3f} "
+                         f"| {r['precision']:.3f} "
                          f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} |")
     return "\n".join(lines)
 

@@ -46,7 +46,7 @@ def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc, ca
         assert result["failed_attempts"]["rewarded_fraction"] == 0.0
     assert report["threshold"] == 0.5 and report["threshold_source"] == "reward"
     eval_reward.main(["--table", str(out)])
-    assert f"| {reward} | unseen | {auc:.3f} | 0.500 |" in capsys.readouterr().out
+    assert f"| {reward} | unseen | {auc:.3f} | — | — | 0.500 |" in capsys.readouterr().out
 
 
 def test_eval_reward_grasp2vec_uses_its_calibrated_threshold(tmp_path, synthetic_data, grasp2vec_checkpoint):
@@ -57,6 +57,7 @@ def test_eval_reward_grasp2vec_uses_its_calibrated_threshold(tmp_path, synthetic
     assert report["threshold"] == pytest.approx(calibrated)
     seen = report["sets"]["seen"]
     assert seen["roc_auc"] == 1.0 and seen["precision"] == 1.0 and seen["recall"] == 1.0
+    assert seen["similarity_roc_auc"] == 1.0 and seen["presence_kept_fraction"] == 1.0
     assert seen["failed_attempts"]["nonzero_fraction"] == 0.0
 
 
