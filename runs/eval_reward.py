@@ -153,7 +153,7 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
     lines = ["| reward | objects | ROC-AUC | similarity ROC-AUC (no gate) | successes kept by the gate | threshold "
              "| precision | recall | pairs (+/−) | failed grasps: reward ≠ 0 / ≥ threshold |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for report in reports:
+    for report in (r for r in reports if "sets" in r):  # other JSON (e.g. benchmarks) is skipped
         label = report["reward"] + "".join(f" {k}={v}" for k, v in report["reward_kwargs"].items()
                                            if k != "checkpoint")
         for name, r in report["sets"].items():
