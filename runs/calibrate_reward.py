@@ -102,15 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     parts = []
     if args.negatives in ("midair", "both"):
         parts.append(empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed))
+    failed = None
     if args.negatives in ("failures", "both"):
         failed = None if args.collect else failed_outcomes(args.data, args.empty)
-        if failed is None:
-            raise RewardError(f"--negatives {args.negatives} needs failed attempts recorded in --data {args.data}")
-        parts.append(failed)
+        if failed is None and args.negatives == "failures":
+            raise RewardError(f"--negatives failures needs failed attempts recorded in --data {args.data}")
+        if failed is not None:
+            parts.append(failed)
     empty = np.concatenate(parts)
     calibration = calibrate(reward, held, objects, empty, args.seed)
     calibration.provenance.update({
-        "data": source, "negatives": args.negatives, "objects_below_empty": args.objects,
+        "data": source, "negatives": args.negatives, "failed_attempts_used": 0 if failed is None else len(failed), "objects_below_empty": args.objects,
         "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
         "machine": machine_description(),
         "command": command_line("runs.calibrate_reward", argv),
