@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     empty = np.concatenate(parts)
     calibration = calibrate(reward, held, objects, empty, args.seed)
     calibration.provenance.update({
-        "data": source, "negatives": args.negatives, "failed_attempts_used": 0 if failed is None else len(failed), "objects_below_empty": args.objects,
+        "data": source, "negatives": args.negatives, "failed_attempts_used": 0 if failed is None else len(failed),
+        "objects_below_empty": args.objects,
         "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
         "machine": machine_description(),
         "command": command_line("runs.calibrate_reward", argv),
