@@ -16,6 +16,7 @@ import dataclasses
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fidelity", type=int, default=0, help="scenes for the fidelity check (0: skip)")
     parser.add_argument("--out", type=Path, default=Path("runs/out/bench_world"))
     args = parser.parse_args(argv)
-    result: dict = {"command": "python -m runs.bench_world " + " ".join(argv if argv is not None else []),
+    arguments = sys.argv[1:] if argv is None else argv
+    result: dict = {"command": " ".join(["python -m runs.bench_world", *arguments]),
                     "machine": machine(), "code": code_version(), "speed": []}
     for workers in args.workers:
         row = speed(args.episodes, workers, args.image_size, args.num_objects)
