@@ -10,6 +10,9 @@ clipped to [-1, 1]; NaN/inf or a wrong shape raise ``ValueError``. ``close > 0``
 with close → lift → outcome image. With ``auto_descend=True`` the gripper descends a fixed
 amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 
+``reward`` is a reward object or a spec for :func:`rewards.make_reward` (``"oracle"``,
+``"grasp2vec"``, ``"package.module:Class"``, ...); default: anything lifted pays 1.
+
 ``info`` carries sensor extras (``outcome_image`` after a grasp; ``pre_image``/``post_image``
 with ``record_triplet=True``) and, under ``info["ground_truth"]``, what only the simulator
 knows: objects, lifted objects, segmentation masks. Policies must never read the latter.
@@ -29,6 +32,7 @@ from envs.objects import ObjectSpec, object_name, resolve_objects
 from envs.world import GraspOutcome, GraspWorld
 from rewards.base import GraspContext, RewardFunction
 from rewards.ground_truth import IndiscriminateReward
+from rewards.registry import make_reward
 
 ACTION_DIM = 5
 MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
@@ -59,7 +63,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def __init__(self, objects: ObjectSpec = "seen", num_objects: int = 5, image_size: int = 64,
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
-                 record_triplet: bool = False, reward: RewardFunction | None = None,
+                 record_triplet: bool = False, reward: str | RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -73,7 +77,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.auto_descend = auto_descend
         self.wrist_view = wrist_view
         self.record_triplet = record_triplet
-        self.reward_function: RewardFunction = reward or self.default_reward()
+        self.reward_function: RewardFunction = self.default_reward() if reward is None else make_reward(reward)
         self.render_mode = render_mode
         self.world = GraspWorld(self.config, gui=render_mode == "human")
         self.observation_space = spaces.Dict(self._observation_spaces(self.config.camera))

@@ -139,3 +139,17 @@ def test_many_episodes_keep_memory_flat():
     assert env.unwrapped.world.client.getNumBodies() == bodies
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 50_000  # KiB
     env.close()
+
+
+def test_reward_by_name_or_object():
+    from rewards.ground_truth import OracleReward
+
+    env = gym.make("KukaInstanceGrasp-v0", reward="indiscriminate", **TINY)
+    assert type(env.unwrapped.reward_function).__name__ == "IndiscriminateReward"
+    env.close()
+    oracle = OracleReward()
+    env = gym.make("KukaGrasp-v0", reward=oracle, **TINY)
+    assert env.unwrapped.reward_function is oracle
+    env.close()
+    with pytest.raises(ValueError, match="no_such_reward"):
+        gym.make("KukaGrasp-v0", reward="no_such_reward", **TINY)
