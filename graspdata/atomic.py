@@ -30,8 +30,9 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it appears whole or not at all."""
+    """Write ``data`` to ``path`` so that it appears whole or not at all (parent folders are created)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(path)
     try:
         with open(temp, "wb") as handle:

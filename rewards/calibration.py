@@ -15,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from graspdata.atomic import atomic_write_text
 from rewards.base import RewardError
 
 CALIBRATION_SUFFIX = "reward_calibration.json"
@@ -129,19 +128,6 @@ def fit_presence_probe(held: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray,
         weight -= PROBE_LEARNING_RATE * (x.T @ error + PROBE_L2 * weight)
         bias -= PROBE_LEARNING_RATE * float(error.sum())
     return weight.astype(np.float32), float(bias)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

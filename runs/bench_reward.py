@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from graspdata.atomic import atomic_write_text
 from rewards.base import GraspContext, RewardFunction
-from rewards.calibration import atomic_write_text
 from rewards.provenance import command_line, machine_description
 from rewards.registry import make_reward, parse_reward_kwargs
 

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from graspdata.atomic import atomic_write_text
 from rewards.base import GraspContext, RewardFunction
-from rewards.calibration import atomic_write_text
 from rewards.provenance import command_line, machine_description
 from rewards.quality import Pairs, failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
