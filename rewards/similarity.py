@@ -163,7 +163,12 @@ class EmbeddingSimilarityReward:
                                   f"run python -m runs.calibrate_reward --reward {self.name}, or pass presence=False "
                                   "and an explicit threshold")
             return None
-        calibration = RewardCalibration.load(path, self.fingerprint())
+        try:
+            calibration = RewardCalibration.load(path, self.fingerprint())
+        except RewardError:
+            if required:
+                raise
+            return None  # unreadable or stale, but not needed: recalibration must still load the reward
         if calibration.reward != self.name:
             raise RewardError(f"calibration {path} belongs to reward {calibration.reward!r}, not {self.name!r}")
         return calibration
