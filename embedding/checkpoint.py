@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from embedding.model import Grasp2Vec, Grasp2VecConfig
+from graspdata.atomic import atomic_write_text
 
 FORMAT = "grasp2vec"
 FORMAT_VERSION = 1
@@ -35,12 +36,6 @@ def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
         stem = path.with_suffix("")
         return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
     return path / WEIGHTS_NAME, path / CARD_NAME
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:

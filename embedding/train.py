@@ -27,7 +27,6 @@ from tqdm import tqdm
 from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.checkpoint import (
     atomic_save_tensors,
-    atomic_write_text,
     checkpoint_files,
     load_state_into,
     read_card,
@@ -37,6 +36,7 @@ from embedding.heatmap import goal_heatmap
 from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
 from embedding.metrics import retrieval_top1
 from embedding.model import Grasp2Vec, Grasp2VecConfig
+from graspdata.atomic import atomic_write_text
 
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "train_state.json"
