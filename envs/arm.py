@@ -14,7 +14,6 @@ END_EFFECTOR_LINK = 6
 WRIST_JOINT = 7
 LEFT_FINGER, RIGHT_FINGER = 8, 11
 LEFT_TIP, RIGHT_TIP = 10, 13
-FINGER_LINKS = (8, 10, 11, 13)
 NUM_ARM_JOINTS = 7
 # Rest pose of PyBullet's Kuka example (arm joints, then gripper joints).
 REST_POSE = (0.006418, 0.413184, -0.011401, -1.589317, 0.005379, 1.137684, -0.006539,
@@ -105,9 +104,6 @@ class KukaArm:
         """Proprioception: end-effector xyz (m), wrist yaw (rad), finger opening (rad); shape (5,)."""
         position = self.end_effector_position()
         return np.array([*position, self.yaw, self.finger_angle], dtype=np.float32)
-
-    def joint_positions(self) -> np.ndarray:
-        return np.array([s[0] for s in self.client.getJointStates(self.body, range(self.num_joints))])
 
     def _ik(self, position: np.ndarray) -> list[float]:
         angles = self.client.calculateInverseKinematics(

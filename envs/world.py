@@ -19,7 +19,7 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
-from envs.arm import FINGER_LINKS, KukaArm
+from envs.arm import KukaArm
 from envs.cameras import SceneCamera, WristCamera
 from envs.config import WorldConfig
 
@@ -38,12 +38,10 @@ class GraspOutcome:
 
     Attributes:
         lifted: PyBullet body ids of the objects above the lift threshold.
-        held: body ids in contact with the fingers after the lift.
         fault: why the world became invalid during the attempt, or None.
     """
 
     lifted: tuple[int, ...]
-    held: tuple[int, ...]
     fault: str | None = None
 
 
@@ -72,7 +70,6 @@ class GraspWorld:
         self.objects: list[int] = []
         self.object_urdfs: dict[int, Path] = {}
         self._hidden: set[int] = set()
-        self.steps = 0
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -130,7 +127,6 @@ class GraspWorld:
     def step(self, n: int) -> None:
         for _ in range(n):
             self.client.stepSimulation()
-        self.steps += n
 
     # ------------------------------------------------------------------ control
     def clip_to_workspace(self, position: np.ndarray) -> np.ndarray:
@@ -160,11 +156,7 @@ class GraspWorld:
         fault = self.fault()
         threshold = layout.tray_floor_z + layout.lift_threshold
         lifted = tuple(b for b in self.objects if self.object_position(b)[2] > threshold)
-        held = tuple(b for b in self.objects if self._touches_fingers(b))
-        return GraspOutcome(lifted=lifted, held=held, fault=fault)
-
-    def _touches_fingers(self, body: int) -> bool:
-        return any(self.client.getContactPoints(self.arm.body, body, link, -1) for link in FINGER_LINKS)
+        return GraspOutcome(lifted=lifted, fault=fault)
 
     # ------------------------------------------------------------------ state
     def object_position(self, body: int) -> np.ndarray:

@@ -16,7 +16,6 @@ import dataclasses
 import json
 import multiprocessing as mp
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 from envs.config import WorldConfig
 from graspdata.atomic import atomic_write_text
 from graspdata.card import code_version, machine
+from rewards.provenance import command_line
 
 MOVES = 7
 HIFI_FACTOR = 4
@@ -151,8 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--fidelity", type=int, default=0, help="scenes for the fidelity check (0: skip)")
     parser.add_argument("--out", type=Path, default=Path("runs/out/bench_world"))
     args = parser.parse_args(argv)
-    arguments = sys.argv[1:] if argv is None else argv
-    result: dict = {"command": " ".join(["python -m runs.bench_world", *arguments]),
+    result: dict = {"command": command_line("runs.bench_world", argv),
                     "machine": machine(), "code": code_version(), "speed": []}
     for workers in args.workers:
         row = speed(args.episodes, workers, args.image_size, args.num_objects)
