@@ -143,12 +143,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             at_bottom = self.world.arm.target_position[2] <= self.config.layout.workspace_z[0] + 1e-6
             close = self.auto_descend and at_bottom
         fault = self.world.fault()
-        reward, terminated, info = 0.0, False, self._info(fault=fault)
         if fault is None and close:
             reward, info = self._attempt_grasp()
-            terminated = True
-        elif fault is not None:
-            terminated = True
+        else:
+            reward, info = 0.0, self._info(fault=fault)
+        terminated = bool(fault is not None or close)
         truncated = not terminated and self._steps >= self.max_steps
         self._episode_active = not (terminated or truncated)
         return self._observation(), reward, terminated, truncated, info
