@@ -1,13 +1,12 @@
-"""Calibration of a similarity reward: its decision threshold and its "object in gripper" probe.
+"""Calibration of a similarity reward: its decision threshold.
 
 A calibration is fitted by ``python -m runs.calibrate_reward`` and stored as JSON beside the
 checkpoint it belongs to (see :func:`calibration_path`), with a fingerprint of the checkpoint's
 weights so that a retrained checkpoint cannot silently reuse a stale calibration.
 
-- ``threshold``: cosine similarity at or above which the outcome counts as showing the goal
-  object. Chosen on labelled validation pairs to maximise Youden's J = TPR − FPR.
-- presence probe: logistic regression on the L2-normalised outcome embedding that tells an
-  outcome image holding an object from one of an empty gripper (see :mod:`rewards.presence`).
+``threshold``: cosine similarity at or above which the outcome counts as showing the goal object,
+chosen on labelled validation pairs to maximise Youden's J = TPR − FPR. The reward's other fitted
+part, the "object in gripper" classifier, has files of its own (:mod:`rewards.presence`).
 """
 
 from __future__ import annotations
@@ -25,37 +24,23 @@ from graspdata.atomic import atomic_write_text
 from rewards.base import RewardError
 
 CALIBRATION_SUFFIX = "reward_calibration.json"
-PROBE_STEPS = 2000  # full-batch gradient steps of the presence probe
-PROBE_LEARNING_RATE = 4.0  # stable: unit-norm features bound the loss curvature by 1/4
-PROBE_L2 = 1e-3
 
 
 @dataclass(frozen=True)
 class RewardCalibration:
-    """Threshold and presence probe of one similarity reward on one checkpoint.
+    """Threshold of one similarity reward on one checkpoint.
 
     Attributes:
         reward: registry name of the reward (``grasp2vec``, ``autoencoder``).
         fingerprint: SHA-256 of the checkpoint's weights file (see :func:`file_fingerprint`).
         threshold: cosine similarity at or above which a goal/outcome pair counts as a match.
-        presence_weight: (D,) logistic-regression weights on the normalised outcome embedding.
-        presence_bias: its bias; P(object held) = sigmoid(w · e + b).
         provenance: how it was fitted (data, split, seed, counts, metrics on the fitting data).
     """
 
     reward: str
     fingerprint: str
     threshold: float
-    presence_weight: list[float]
-    presence_bias: float
     provenance: dict[str, Any] = field(default_factory=dict)
-
-    def presence_probability(self, embeddings: np.ndarray) -> np.ndarray:
-        """P(object held) for normalised embeddings (B, D) → (B,) float."""
-        weight = np.asarray(self.presence_weight, dtype=np.float32)
-        if embeddings.shape[-1] != weight.shape[0]:
-            raise RewardError(f"presence probe expects {weight.shape[0]}-d embeddings, got {embeddings.shape[-1]}")
-        return _sigmoid(embeddings @ weight + self.presence_bias)
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically."""
@@ -109,26 +94,3 @@ def youden_threshold(positive: np.ndarray, negative: np.ndarray) -> tuple[float,
     best = int(np.argmax(tpr - fpr))
     below = candidates[best - 1] if best > 0 else candidates[best] - 1e-3
     return float(0.5 * (candidates[best] + below)), float(tpr[best] - fpr[best])
-
-
-def fit_presence_probe(held: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, float]:
-    """Logistic regression separating embeddings of held objects (B1, D) from empty grippers (B2, D).
-
-    Classes are weighted equally; full-batch gradient descent with a small L2 penalty.
-    Returns (weight (D,) float32, bias).
-    """
-    if len(held) == 0 or len(empty) == 0:
-        raise RewardError("the presence probe needs outcome images both with and without a held object")
-    x = np.concatenate([held, empty]).astype(np.float64)
-    y = np.concatenate([np.ones(len(held)), np.zeros(len(empty))])
-    sample_weight = np.where(y == 1, 0.5 / len(held), 0.5 / len(empty))
-    weight, bias = np.zeros(x.shape[1]), 0.0
-    for _ in range(PROBE_STEPS):
-        error = (_sigmoid(x @ weight + bias) - y) * sample_weight
-        weight -= PROBE_LEARNING_RATE * (x.T @ error + PROBE_L2 * weight)
-        bias -= PROBE_LEARNING_RATE * float(error.sum())
-    return weight.astype(np.float32), float(bias)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))

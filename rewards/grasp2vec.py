@@ -2,8 +2,8 @@
 
 The model is loaded once per process (shared by every reward built on the same checkpoint file),
 goal embeddings are cached, and outcome images are embedded in batches. Continuous by default;
-``thresholded=True`` gives 1/0 at the calibrated threshold. 0 when the presence probe (fitted on
-φ_o, see :mod:`rewards.presence`) says the gripper came up empty.
+``thresholded=True`` gives 1/0 at the calibrated threshold. 0 when the presence classifier (a tiny
+CNN on the outcome image, see :mod:`rewards.presence`) says the gripper came up empty.
 """
 
 from __future__ import annotations

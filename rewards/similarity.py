@@ -1,9 +1,10 @@
 """Shared machinery of learned rewards that compare goal and outcome in an embedding space.
 
 reward = cos(e(goal), e(outcome)) ∈ [-1, 1] (continuous), or 1[cos ≥ threshold] (thresholded),
-and 0 whenever the presence probe says the gripper came up empty. The presence probe and the
-threshold come from the checkpoint's calibration file (:mod:`rewards.calibration`); nothing here
-reads ground truth (``lifted``/``target`` of the context are ignored).
+and 0 whenever the presence classifier says the gripper came up empty. The threshold comes from the
+checkpoint's calibration file (:mod:`rewards.calibration`), the presence classifier from its files
+beside the checkpoint (:mod:`rewards.presence`); nothing here reads ground truth
+(``lifted``/``target`` of the context are ignored).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 
 from rewards.base import GraspContext, RewardError
 from rewards.calibration import RewardCalibration, calibration_path, file_fingerprint
+from rewards.presence import PresenceClassifier, load_presence, presence_path
 
-PRESENCE_THRESHOLD = 0.5  # P(object held) below which the reward is 0
 DEFAULT_BATCH_SIZE = 256  # images per encoder forward pass
 DEFAULT_GOAL_CACHE = 4096  # goal embeddings kept (least recently used are dropped)
 
@@ -37,8 +38,16 @@ def _image_key(image: np.ndarray) -> bytes:
     return hashlib.blake2b(f"{array.shape}{array.dtype}".encode() + array.tobytes(), digest_size=16).digest()
 
 
+def _distinct(images: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(slots (N,) int, distinct images) with ``images[i]`` equal to ``distinct[slots[i]]``: relabeling
+    scores one outcome against many goals, and each distinct outcome is embedded and gated once."""
+    first: dict[bytes, int] = {}
+    slots = np.array([first.setdefault(_image_key(image), len(first)) for image in images])
+    return slots, [images[i] for i in np.unique(slots, return_index=True)[1]]
+
+
 class EmbeddingSimilarityReward:
-    """Cosine similarity of goal and outcome embeddings, gated by an "object in gripper" probe.
+    """Cosine similarity of goal and outcome embeddings, gated by an "object in gripper" classifier.
 
     Subclasses provide :meth:`load_encoder`. Keyword arguments (all optional but ``checkpoint``):
 
@@ -46,9 +55,11 @@ class EmbeddingSimilarityReward:
         checkpoint: checkpoint folder or path.
         thresholded: return 1/0 (cos ≥ threshold) instead of the cosine.
         threshold: override the calibrated threshold.
-        presence: gate by the calibrated presence probe (0 when the gripper is judged empty).
+        presence: gate by the presence classifier (0 when the gripper is judged empty).
             ``False`` scores every outcome as if something was held.
         calibration: calibration JSON; default :func:`rewards.calibration.calibration_path`.
+        presence_classifier: file prefix of the presence classifier (``PREFIX.safetensors`` +
+            ``PREFIX.json``); default :func:`rewards.presence.presence_path`.
         image_size: expected image size (pixels); a checkpoint trained on another size is refused.
         batch_size: images per forward pass.
         goal_cache_size: goal embeddings cached, keyed by the goal image's bytes.
@@ -58,7 +69,8 @@ class EmbeddingSimilarityReward:
 
     def __init__(self, checkpoint: str | Path, thresholded: bool = False, threshold: float | None = None,
                  presence: bool = True, calibration: str | Path | None = None, image_size: int | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, goal_cache_size: int = DEFAULT_GOAL_CACHE) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, goal_cache_size: int = DEFAULT_GOAL_CACHE,
+                 presence_classifier: str | Path | None = None) -> None:
         self.checkpoint = Path(checkpoint)
         if not self.checkpoint.exists() and not self.checkpoint.with_suffix(".safetensors").exists():
             raise RewardError(f"{self.name} reward: checkpoint {self.checkpoint} does not exist")
@@ -68,6 +80,7 @@ class EmbeddingSimilarityReward:
         self.encoder, self.image_size = self.load_encoder(self.checkpoint, image_size)
         self.embedding_dim = self.embed(np.zeros((1, self.image_size, self.image_size, 3), np.uint8)).shape[1]
         self.calibration = self._load_calibration(calibration, required=presence or (thresholded and threshold is None))
+        self.presence_classifier = self._load_presence(presence_classifier, required=presence)
         self.threshold = threshold if threshold is not None else (
             self.calibration.threshold if self.calibration else None)
         self.thresholded = thresholded
@@ -96,12 +109,14 @@ class EmbeddingSimilarityReward:
         """Rewards (N,) float32 for N attempts; goals shared between contexts are embedded once."""
         if not contexts:
             return np.zeros(0, dtype=np.float32)
-        outcomes = self._embed_unique([c.outcome_image for c in contexts])
+        slots, distinct = _distinct([c.outcome_image for c in contexts])
+        distinct = self._check_images(distinct)
+        outcomes = self.embed(distinct)[slots]
         goals = np.stack([self._goal_embedding(c) for c in contexts])
         similarity = np.sum(goals * outcomes, axis=1)
         score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
         if self.presence:
-            score = np.where(self.presence_probability(outcomes) >= PRESENCE_THRESHOLD, score, 0.0)
+            score = np.where(self.holds_object(distinct)[slots], score, 0.0)
         return score.astype(np.float32)
 
     # ------------------------------------------------------------------ helpers
@@ -111,19 +126,11 @@ class EmbeddingSimilarityReward:
         parts = [self.encoder(array[i:i + self.batch_size]) for i in range(0, len(array), self.batch_size)]
         return normalize(np.concatenate(parts))
 
-    def _embed_unique(self, images: list[np.ndarray]) -> np.ndarray:
-        """Like :meth:`embed`, but each distinct image is embedded once (relabeling scores one outcome
-        against many goals)."""
-        first: dict[bytes, int] = {}
-        slots = np.array([first.setdefault(_image_key(image), len(first)) for image in images])
-        distinct = [images[i] for i in np.unique(slots, return_index=True)[1]]
-        return self.embed(distinct)[slots]
-
-    def presence_probability(self, embeddings: np.ndarray) -> np.ndarray:
-        """P(object held) (B,) from normalised outcome embeddings (B, D)."""
-        if self.calibration is None:
-            raise RewardError(f"{self.name} reward has no calibration, so no presence probe")
-        return self.calibration.presence_probability(embeddings)
+    def holds_object(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """(B,) bool: the presence classifier sees an object in each outcome image (B, S, S, 3) uint8."""
+        if self.presence_classifier is None:
+            raise RewardError(f"{self.name} reward has no presence classifier at {presence_path(self.checkpoint)}")
+        return self.presence_classifier.holds_object(self._check_images(images))
 
     def _goal_embedding(self, context: GraspContext) -> np.ndarray:
         if context.goal_embedding is not None:
@@ -159,7 +166,7 @@ class EmbeddingSimilarityReward:
         path = Path(path) if path is not None else calibration_path(self.checkpoint)
         if not path.exists():
             if required:
-                raise RewardError(f"{self.name} reward: no calibration at {path} (threshold and presence probe); "
+                raise RewardError(f"{self.name} reward: no calibration at {path} (its threshold); "
                                   f"run python -m runs.calibrate_reward --reward {self.name}, or pass presence=False "
                                   "and an explicit threshold")
             return None
@@ -172,3 +179,11 @@ class EmbeddingSimilarityReward:
         if calibration.reward != self.name:
             raise RewardError(f"calibration {path} belongs to reward {calibration.reward!r}, not {self.name!r}")
         return calibration
+
+    def _load_presence(self, path: str | Path | None, required: bool) -> PresenceClassifier | None:
+        try:
+            return load_presence(path if path is not None else presence_path(self.checkpoint), self.image_size)
+        except RewardError:
+            if required:
+                raise
+            return None  # presence=False: scored without a gate (evaluation still reports the gate if present)

@@ -1,21 +1,27 @@
-"""Fit a similarity reward's calibration: decision threshold and "object in gripper" probe.
+"""Fit a similarity reward's calibration: its decision threshold and its "object in gripper" classifier.
 
-    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/rewards-data/seen-calibration --split all
+    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/rewards-data/seen-calibration \
+        --presence-data runs/out/g2v-data/seen-train runs/out/rewards-data/seen-calibration
 
 Threshold: on goal/outcome pairs (see :func:`rewards.quality.make_pairs`; they need objects grasped
 twice) from grasps of *training* objects that the embedding did not train on — a calibration
 folder of fresh grasps, or a training folder's validation split — never the held-out folders
 that ``runs.eval_reward`` reports on (``--collect N`` grasps N times on the spot instead): the
-cosine similarity maximising Youden's J = TPR − FPR. Presence probe:
-logistic regression on the normalised outcome embedding, outcomes of those grasps (object held)
-against ``--empty`` mid-air grasps (gripper empty by construction,
-:func:`rewards.presence.empty_gripper_images`). Written as JSON beside the checkpoint
+cosine similarity maximising Youden's J = TPR − FPR. Written as JSON beside the checkpoint
 (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
+
+Presence classifier (:func:`rewards.presence.fit_presence`): a tiny CNN on the outcome images of
+every attempt in ``--presence-data`` (default: ``--data``), labelled by the collector's success
+bit only — successful attempts hold an object, failed ones are empty — plus ``--empty`` grasps
+closed in mid-air (empty by construction, :func:`rewards.presence.empty_gripper_images`). No
+ground truth is read for it. Written beside the checkpoint as ``presence.safetensors`` +
+``presence.json`` (:func:`rewards.presence.presence_path`), unless ``--presence-out`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -24,15 +30,10 @@ import numpy as np
 import torch
 
 from rewards.base import RewardError
-from rewards.calibration import (
-    RewardCalibration,
-    calibration_path,
-    fit_presence_probe,
-    youden_threshold,
-)
-from rewards.presence import empty_gripper_images
+from rewards.calibration import RewardCalibration, calibration_path, youden_threshold
+from rewards.presence import TrainPresenceConfig, attempt_outcomes, empty_gripper_images, fit_presence, presence_path
 from rewards.provenance import command_line, machine_description
-from rewards.quality import failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
 
@@ -40,25 +41,18 @@ VAL_FRACTION = 0.05  # runs.train_embedding's default: calibrate on the grasps i
 COLLECT_SEED = 6_000_000  # --collect episodes: disjoint from collection, training and runs.eval_reward seeds
 
 
-def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], empty: np.ndarray,
-              seed: int) -> RewardCalibration:
-    """Fit threshold and presence probe from labelled outcomes ``held`` (N, S, S, 3) and empty ones."""
+def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], seed: int) -> RewardCalibration:
+    """Fit the threshold on labelled outcomes ``held`` (N, S, S, 3) showing ``objects`` (N names)."""
     embeddings = reward.embed(held)
-    empty_embeddings = reward.embed(empty)
-    weight, bias = fit_presence_probe(embeddings, empty_embeddings)
     pairs = make_pairs(objects, seed)
     similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
     threshold, youden = youden_threshold(similarity[pairs.label == 1], similarity[pairs.label == 0])
-    probe = RewardCalibration(reward.name, reward.fingerprint(), threshold,
-                              weight.tolist(), bias)
     provenance = {
-        "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held), "empty_images": len(empty),
+        "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held),
         "seed": seed, "youden_j": youden, "auc": roc_auc(similarity, pairs.label),
         **{f"fit_{k}": v for k, v in precision_recall(similarity, pairs.label, threshold).items()},
-        "presence_fit_accuracy_held": float(np.mean(probe.presence_probability(embeddings) >= 0.5)),
-        "presence_fit_accuracy_empty": float(np.mean(probe.presence_probability(empty_embeddings) < 0.5)),
     }
-    return RewardCalibration(reward.name, probe.fingerprint, threshold, probe.presence_weight, bias, provenance)
+    return RewardCalibration(reward.name, reward.fingerprint(), threshold, provenance)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,15 +68,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="use at most this many grasps")
     parser.add_argument("--collect", type=int, default=0,
                         help="instead of --data, grasp N times on the spot (objects from --objects)")
-    parser.add_argument("--empty", type=int, default=400, help="empty-gripper outcome images (of each kind)")
+    parser.add_argument("--presence-data", nargs="+", default=None, metavar="FOLDER",
+                        help="dataset folders whose attempts (success bit) train the presence classifier "
+                             "(default: --data)")
+    parser.add_argument("--presence-steps", type=int, default=TrainPresenceConfig.steps,
+                        help="training steps of the presence classifier")
+    parser.add_argument("--empty", type=int, default=400, help="mid-air (empty-gripper) outcome images")
     parser.add_argument("--negatives", choices=["midair", "failures", "both"], default="both",
-                        help="empty-gripper images for the presence probe: mid-air grasps (empty by construction), "
-                             "failed attempts of --data (the collector's success bit), or both")
+                        help="empty-gripper images for the presence classifier: mid-air grasps (empty by "
+                             "construction), failed attempts of --presence-data (the collector's success bit), or both")
     parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
     parser.add_argument("--num-objects", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy machine)")
     parser.add_argument("--out", type=Path, default=None, help="calibration JSON (default: beside the checkpoint)")
+    parser.add_argument("--presence-out", type=Path, default=None,
+                        help="file prefix of the presence classifier (default: beside the checkpoint)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     began = time.perf_counter()
@@ -96,32 +97,41 @@ def main(argv: list[str] | None = None) -> None:
                                   num_objects=args.num_objects)
         held, objects = grasps.outcome, grasps.objects
         source = f"collected: {args.collect} attempts, seeds from {COLLECT_SEED + args.seed}"
+        presence_held, failed, presence_source = held, np.zeros((0, *held.shape[1:]), np.uint8), source
     else:
         held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
         source = f"{args.data} split {args.split} (val_fraction {args.val_fraction}, seed {args.seed})"
+        presence_source = args.presence_data or [args.data]
+        images, success = attempt_outcomes(presence_source)
+        presence_held, failed = images[success], images[~success]
     parts = []
     if args.negatives in ("midair", "both"):
         parts.append(empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed))
-    failed = None
     if args.negatives in ("failures", "both"):
-        failed = None if args.collect else failed_outcomes(args.data, args.empty)
-        if failed is None and args.negatives == "failures":
-            raise RewardError(f"--negatives failures needs failed attempts recorded in --data {args.data}")
-        if failed is not None:
-            parts.append(failed)
+        if len(failed) == 0 and args.negatives == "failures":
+            raise RewardError(f"--negatives failures needs failed attempts recorded in {presence_source}")
+        parts.append(failed)
     empty = np.concatenate(parts)
-    calibration = calibrate(reward, held, objects, empty, args.seed)
-    calibration.provenance.update({
-        "data": source, "negatives": args.negatives, "failed_attempts_used": 0 if failed is None else len(failed),
-        "objects_below_empty": args.objects,
-        "checkpoint": str(reward.checkpoint), "wall_time_s": round(time.perf_counter() - began, 1),
-        "machine": machine_description(),
-        "command": command_line("runs.calibrate_reward", argv),
+    calibration = calibrate(reward, held, objects, args.seed)
+    presence_config = TrainPresenceConfig(steps=args.presence_steps, seed=args.seed)
+    classifier = fit_presence(presence_held, empty, presence_config)
+    common = {"checkpoint": str(reward.checkpoint), "machine": machine_description(),
+              "command": command_line("runs.calibrate_reward", argv)}
+    classifier.provenance.update({
+        "data": presence_source, "labels": "success bit of each attempt; mid-air grasps are empty",
+        "negatives": args.negatives, "failed_attempts_used": len(failed) if args.negatives != "midair" else 0,
+        "midair_images": 0 if args.negatives == "failures" else args.empty, "objects_below_empty": args.objects,
+        "wall_time_s": round(time.perf_counter() - began, 1), **common,
     })
+    calibration.provenance.update({"data": source, "wall_time_s": round(time.perf_counter() - began, 1), **common})
     out = args.out or calibration_path(reward.checkpoint)
+    presence_out = args.presence_out or presence_path(reward.checkpoint)
     calibration.save(out)
-    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold, **calibration.provenance},
-                     indent=1))
+    classifier.save(presence_out)
+    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold, **calibration.provenance,
+                      "presence_classifier": str(presence_out), "presence_threshold": classifier.threshold,
+                      "presence_train_config": dataclasses.asdict(presence_config),
+                      "presence": classifier.provenance}, indent=1))
 
 
 if __name__ == "__main__":

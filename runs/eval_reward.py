@@ -37,7 +37,7 @@ from rewards.base import GraspContext, RewardFunction
 from rewards.provenance import command_line, machine_description
 from rewards.quality import Pairs, failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
-from rewards.similarity import PRESENCE_THRESHOLD, EmbeddingSimilarityReward
+from rewards.similarity import EmbeddingSimilarityReward
 
 DEFAULT_THRESHOLD = 0.5  # for rewards without a threshold of their own (0/1 rewards)
 SCORE_CHUNK = 512  # contexts scored per reward.batch call
@@ -72,9 +72,8 @@ def embedding_diagnostics(reward: EmbeddingSimilarityReward, outcomes: np.ndarra
     embeddings = reward.embed(outcomes)
     similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
     result: dict[str, Any] = {"similarity_roc_auc": roc_auc(similarity, pairs.label)}
-    if reward.calibration is not None:
-        kept = reward.presence_probability(embeddings) >= PRESENCE_THRESHOLD
-        result["presence_kept_fraction"] = float(np.mean(kept))
+    if reward.presence_classifier is not None:
+        result["presence_kept_fraction"] = float(np.mean(reward.holds_object(outcomes)))
     return result
 
 

@@ -9,7 +9,7 @@ exactly that command's):
 
 1. ``runs.collect``: indiscriminate grasps (random scripted policy) on seen objects → ``OUT/data``
 2. ``runs.train_embedding``: Grasp2Vec on those triplets → ``OUT/grasp2vec``
-3. ``runs.calibrate_reward``: the grasp2vec reward's threshold and empty-gripper probe (beside the checkpoint)
+3. ``runs.calibrate_reward``: the grasp2vec reward's threshold and empty-gripper classifier (beside the checkpoint)
 4. ``runs.train_policy``: a goal-conditioned policy on the grasp2vec reward → ``OUT/policy``
 5. ``runs.benchmark``: that policy next to the shipped checkpoints and scripted rows → ``OUT/benchmark``
 
@@ -71,8 +71,8 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
             "--wandb-mode", wandb_mode], lambda: (grasp2vec / "train_state.json").is_file()),
         Stage("calibration", "runs.calibrate_reward", [
             "--reward", "grasp2vec", "--reward-arg", reward_arg, "--data", str(data), "--split", k.split,
-            "--empty", str(k.empty), "--objects", c.objects, "--num-objects", str(c.num_objects), "--seed", str(k.seed),
-            "--threads", "2"], lambda: False),
+            "--empty", str(k.empty), "--presence-steps", str(k.presence_steps), "--objects", c.objects,
+            "--num-objects", str(c.num_objects), "--seed", str(k.seed), "--threads", "2"], lambda: False),
         Stage("policy", "runs.train_policy", [
             "--algo", p.algo, "--reward", "grasp2vec", "--reward-arg", reward_arg, "--preset", p.preset,
             "--out", str(policy), "--seed", str(p.seed), "--grasps", str(p.grasps), "--minutes", str(p.minutes),

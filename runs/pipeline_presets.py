@@ -45,10 +45,11 @@ class EmbeddingStage:
 
 @dataclass(frozen=True)
 class CalibrationStage:
-    """``runs.calibrate_reward``: the reward's threshold and empty-gripper probe, on the training objects."""
+    """``runs.calibrate_reward``: the reward's threshold and empty-gripper classifier, on the training objects."""
 
     split: str = "all"
     empty: int = 100
+    presence_steps: int = 1500  # training steps of the presence classifier
     seed: int = 0
 
 
@@ -89,7 +90,7 @@ PRESETS: dict[str, PipelinePreset] = {
     "tiny": PipelinePreset(
         collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, shard_size=20),
         embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3),
-        calibration=CalibrationStage(empty=8),
+        calibration=CalibrationStage(empty=8, presence_steps=20),
         policy=PolicyStage(preset="tiny", grasps=6, minutes=1.0),
         benchmark=BenchmarkStage(trials=2, workers=1, shipped_rows=("random",)),
     ),

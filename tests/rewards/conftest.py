@@ -2,11 +2,13 @@
 
 The "objects" are coloured blocks held in front of a grey background; an empty gripper is the
 background alone. A Grasp2Vec outcome encoder is trained for a few steps to tell the colours
-apart; the autoencoder is trained with :func:`runs.train_autoencoder.train_autoencoder`.
+apart; the autoencoder is trained with :func:`runs.train_autoencoder.train_autoencoder`; the
+presence classifier with :func:`rewards.presence.fit_presence`.
 """
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from rewards.autoencoder import save_autoencoder
 from rewards.calibration import calibration_path
+from rewards.presence import PresenceClassifier, TrainPresenceConfig, fit_presence, presence_path
 from runs.calibrate_reward import calibrate
 from runs.train_autoencoder import TrainAutoencoderConfig, train_autoencoder
 
@@ -24,6 +27,7 @@ SIZE = 32
 COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220), "green": (30, 200, 40)}
 CLASSES = [*COLOURS, None]  # None: empty gripper
 TRAIN_SEEDS = range(1000, 1200)  # images seen in training; tests draw seeds below 1000
+PRESENCE_TRAINING = TrainPresenceConfig(steps=40, batch_size=16, val_fraction=0.25)
 
 
 def scene(colour: str | None, seed: int) -> np.ndarray:
@@ -47,12 +51,22 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
+@functools.cache
+def presence_classifier() -> PresenceClassifier:
+    """A presence classifier trained on 24 held blocks and 12 empty grippers (32 px)."""
+    objects = [c for c in COLOURS for _ in range(8)]
+    held = np.stack([scene(c, TRAIN_SEEDS[i]) for i, c in enumerate(objects)])
+    empty = np.stack([scene(None, TRAIN_SEEDS[100 + i]) for i in range(12)])
+    with one_thread():
+        return fit_presence(held, empty, PRESENCE_TRAINING)
+
+
 def _calibrate(reward_class, checkpoint) -> None:
     reward = reward_class(checkpoint, presence=False)
     objects = [c for c in COLOURS for _ in range(6)]
     held = np.stack([scene(c, 900 + i) for i, c in enumerate(objects)])
-    empty = np.stack([scene(None, 950 + i) for i in range(12)])
-    calibrate(reward, held, objects, empty, seed=0).save(calibration_path(checkpoint))
+    calibrate(reward, held, objects, seed=0).save(calibration_path(checkpoint))
+    presence_classifier().save(presence_path(checkpoint))
 
 
 def make_grasp2vec_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rewards.calibration import fit_presence_probe, youden_threshold
+from rewards.calibration import youden_threshold
 from rewards.quality import make_pairs, precision_recall, roc_auc
 
 
@@ -39,10 +39,3 @@ def test_youden_threshold_separates_and_sits_between_scores():
     threshold, j = youden_threshold(np.array([0.5, 0.9]), np.array([0.6, 0.1]))
     assert j == 0.5
 
-
-def test_presence_probe_separates_two_clusters():
-    rng = np.random.default_rng(0)
-    held = rng.normal([1, 0, 0], 0.1, (30, 3))
-    empty = rng.normal([0, 1, 0], 0.1, (10, 3))
-    weight, bias = fit_presence_probe(held, empty)
-    assert np.all(held @ weight + bias > 0) and np.all(empty @ weight + bias < 0)

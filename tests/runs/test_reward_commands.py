@@ -8,8 +8,10 @@ import types
 import numpy as np
 import pytest
 
+from rewards import GraspContext, make_reward
 from rewards.base import RewardError
 from rewards.calibration import RewardCalibration, calibration_path
+from rewards.presence import load_presence, presence_path
 from runs import bench_reward, calibrate_reward, eval_reward, train_autoencoder
 from tests.rewards.conftest import COLOURS, make_grasp2vec_checkpoint, scene
 
@@ -23,6 +25,13 @@ def grasp2vec_checkpoint(tmp_path_factory):
 
 def labelled(root, split="all", seed=0, limit=None, val_fraction=0.1):
     return np.stack([scene(c, 300 + i) for i, c in enumerate(OBJECTS)]), list(OBJECTS)
+
+
+def attempts(roots, failures=3):
+    """Six successful attempts (a block held) and ``failures`` failed ones (empty), with their success bits."""
+    held = [scene(c, 320 + i) for i, c in enumerate(list(COLOURS) * 2)]
+    empty = [scene(None, 600 + i) for i in range(failures)]
+    return np.stack(held + empty), np.array([True] * len(held) + [False] * failures)
 
 
 @pytest.fixture
@@ -82,23 +91,29 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
     checkpoint = tmp_path / "g2v"
     shutil.copytree(grasp2vec_checkpoint, checkpoint)
     calibration_path(checkpoint).unlink()
+    presence_path(checkpoint).with_suffix(".safetensors").unlink()
     monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
     monkeypatch.setattr(calibrate_reward, "empty_gripper_images",
                         lambda count, *a: np.stack([scene(None, 500 + i) for i in range(count)]))
-    monkeypatch.setattr(calibrate_reward, "failed_outcomes",
-                        lambda root, limit: np.stack([scene(None, 600 + i) for i in range(3)]))
-    calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8"])
+    monkeypatch.setattr(calibrate_reward, "attempt_outcomes", attempts)
+    calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8",
+                           "--presence-steps", "30"])
     calibration = RewardCalibration.load(calibration_path(checkpoint))
     assert calibration.reward == "grasp2vec"
-    assert calibration.provenance["empty_images"] == 8 + 3  # mid-air and failed attempts
     assert calibration.provenance["youden_j"] == 1.0
-    assert calibration.provenance["presence_fit_accuracy_empty"] == 1.0
     assert calibration.provenance["command"].startswith("python -m runs.calibrate_reward")
+    classifier = load_presence(presence_path(checkpoint))
+    provenance = classifier.provenance
+    assert provenance["held_images"] == 6 and provenance["empty_images"] == 8 + 3  # mid-air and failed attempts
+    assert provenance["data"] == ["runs/out/rewards-data/seen-calibration"] and provenance["failed_attempts_used"] == 3
+    assert classifier.train_config.steps == 30 and provenance["command"].startswith("python -m runs.calibrate_reward")
+    reward = make_reward("grasp2vec", checkpoint=checkpoint)
+    assert reward(GraspContext(scene("red", 1), scene(None, 2))) == 0.0
 
 
 def test_calibrate_reward_failures_need_recorded_failures(monkeypatch, grasp2vec_checkpoint, tmp_path):
     monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
-    monkeypatch.setattr(calibrate_reward, "failed_outcomes", lambda root, limit: None)
+    monkeypatch.setattr(calibrate_reward, "attempt_outcomes", lambda roots: attempts(roots, failures=0))
     with pytest.raises(RewardError, match="needs failed attempts recorded"):
         calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={grasp2vec_checkpoint}",
                                "--negatives", "failures", "--out", str(tmp_path / "c.json")])
