@@ -19,10 +19,14 @@ POLICY_CARD = "policy.json"
 
 
 def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
-    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt (safetensors) or SAC (SB3 zip) run."""
+    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt, pose QT-Opt (safetensors) or SAC (SB3 zip) run."""
     directory = Path(directory)
     card_path = directory / POLICY_CARD
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    if (directory / "pose_qtopt.json").is_file():
+        from agents.pose_qtopt import PoseQTOpt
+
+        return PoseQTOpt.load(directory)[0], card
     if (directory / "qtopt.json").is_file():
         from agents.qtopt import QTOpt
 
@@ -33,7 +37,8 @@ def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
         from agents.sac import SB3Policy
 
         return SB3Policy(SAC.load(directory / "sac.zip", device="cpu")), card
-    raise FileNotFoundError(f"{directory}: neither qtopt.json nor sac.zip found: not a policy checkpoint folder")
+    raise FileNotFoundError(f"{directory}: none of pose_qtopt.json, qtopt.json, sac.zip found: "
+                            "not a policy checkpoint folder")
 
 
 def wrap_for_policy(env: gym.Env, card: dict[str, Any]) -> gym.Env:

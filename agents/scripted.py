@@ -14,18 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from agents.grasp_pose import ALIGNED, BOTTOM_MARGIN, PoseFollower, wrap_half_turn
 from envs.config import WorldConfig
 from envs.world import GraspWorld
 
-BOTTOM_MARGIN = 0.004  # m above the lowest reachable height at which the gripper closes
-ALIGNED = 0.012  # m horizontal error below which the gripper descends at full speed
 HOVER_CLEARANCE = 0.10  # m above the bottom kept while still far from the target
-STALLED = 0.005  # m: a descent smaller than this in one step means the fingers rest on something
-
-
-def _wrap_half_turn(angle: float) -> float:
-    """Two-finger grasps are symmetric under a half turn: map to [-pi/2, pi/2)."""
-    return (angle + np.pi / 2) % np.pi - np.pi / 2
 
 
 def approach_action(world: GraspWorld, point_xy: np.ndarray, yaw: float) -> np.ndarray:
@@ -43,7 +36,7 @@ def approach_action(world: GraspWorld, point_xy: np.ndarray, yaw: float) -> np.n
     floor = bottom if distance < ALIGNED * 2 else bottom + HOVER_CLEARANCE
     dz = max(floor - height, -cfg.max_translation)
     step = error_xy / cfg.max_translation
-    dyaw = _wrap_half_turn(yaw - arm.yaw) / cfg.max_yaw
+    dyaw = wrap_half_turn(yaw - arm.yaw) / cfg.max_yaw
     action = np.array([step[0], step[1], dz / cfg.max_translation, dyaw, -1.0])
     return np.clip(action, -1.0, 1.0).astype(np.float32)
 
@@ -60,41 +53,30 @@ def grasp_pose(world: GraspWorld, body: int) -> tuple[np.ndarray, float]:
     _, axes = np.linalg.eigh(np.cov((xy - xy.mean(axis=0)).T))
     minor = axes[:, 0]
     # The fingers close along (-cos yaw, sin yaw): align that with the minor axis.
-    return centre, _wrap_half_turn(-float(np.arctan2(minor[1], minor[0])))
+    return centre, wrap_half_turn(-float(np.arctan2(minor[1], minor[0])))
 
 
 class RandomGraspPolicy:
     """Indiscriminate grasps at random places, using only the observation's gripper state.
 
     Each episode it draws a spot in the bin and a wrist angle, moves there while descending, and
-    closes at the bottom — or earlier, when the fingers rest on something and stop descending.
+    closes at the bottom — or earlier, when the fingers rest on something and stop descending
+    (:class:`agents.grasp_pose.PoseFollower`).
     """
 
     def __init__(self, world_config: WorldConfig | None = None, seed: int | None = None) -> None:
         self.config = world_config or WorldConfig()
         self.rng = np.random.default_rng(seed)
+        self.follower = PoseFollower(self.config)
         self.reset()
 
     def reset(self) -> None:
         layout = self.config.layout
-        self.target = np.array([self.rng.uniform(*layout.drop_x), self.rng.uniform(*layout.drop_y),
-                                layout.workspace_z[0]])
-        self.yaw = float(self.rng.uniform(-np.pi / 2, np.pi / 2))
-        self._last_height = np.inf
+        self.follower.start(self.rng.uniform(*layout.drop_x), self.rng.uniform(*layout.drop_y),
+                            self.rng.uniform(-np.pi / 2, np.pi / 2))
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
-        cfg = self.config.arm
-        gripper = np.asarray(observation["gripper"], dtype=np.float64)
-        position, yaw = gripper[:3], gripper[3]
-        error = self.target - position
-        aligned = np.linalg.norm(error[:2]) < 2 * ALIGNED
-        at_bottom = error[2] > -BOTTOM_MARGIN - 0.01
-        blocked = self._last_height - position[2] < STALLED
-        self._last_height = position[2]
-        if aligned and (at_bottom or blocked):
-            return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
-        action = np.array([*(error / cfg.max_translation), _wrap_half_turn(self.yaw - yaw) / cfg.max_yaw, -1.0])
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        return self.follower.act(observation)
 
 
 class PrivilegedGraspPolicy:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from agents.cem import CEMConfig
 from agents.networks import EncoderConfig
+from agents.pose_qnetwork import PoseNetworkConfig
+from agents.pose_qtopt import PoseQTOptConfig
 from agents.qtopt import QTOptConfig
 from agents.qtopt_training import TrainingConfig
 from agents.relabel import RelabelConfig
@@ -51,6 +53,7 @@ class Preset:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     relabel: RelabelConfig = field(default_factory=RelabelConfig)
     sac: SACPreset = field(default_factory=SACPreset)
+    pose: PoseQTOptConfig = field(default_factory=PoseQTOptConfig)
 
 
 _TINY_ENCODER = EncoderConfig(channels=(8, 16), features=32)
@@ -66,4 +69,17 @@ PRESETS: dict[str, Preset] = {
                       channels=(8, 16), eval_every_steps=100, eval_episodes=2),
     ),
     "default": Preset(relabel=RelabelConfig(posthoc=True, auxiliary_goals=0)),
+    # --algo qtopt-pose: 64 px like the collected data, no auto_descend (the pose follower descends)
+    "pose": Preset(
+        world=WorldPreset(image_size=64, max_steps=12, auto_descend=False),
+        training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
+                                replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=0)),
+    "pose-tiny": Preset(
+        world=WorldPreset(num_objects=2, image_size=32, max_steps=12, auto_descend=False),
+        training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,
+                                eval_episodes=2, checkpoint_every=3),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),
+        pose=PoseQTOptConfig(network=PoseNetworkConfig(channels=(8, 8, 16, 16), hidden=16), batch_size=8,
+                             cem=CEMConfig(iterations=2, population=16, elites=4))),
 }

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from agents.episode import episodes_from_dataset
 from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+from agents.pose_qtopt import PoseQTOpt
 from agents.qtopt import QTOpt
 from agents.qtopt_training import OnlineTrainer, Progress, load_training_state, offline_pretrain
 from agents.relabel import Relabeler
@@ -50,7 +51,9 @@ FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runs.train_policy", description=__doc__.split("\n")[0])
-    parser.add_argument("--algo", choices=("qtopt", "sac", "random"), required=True)
+    parser.add_argument("--algo", choices=("qtopt", "qtopt-pose", "sac", "random"), required=True,
+                        help="qtopt: motor actions every step; qtopt-pose: one grasp pose per episode "
+                        "(use a pose preset); sac; random: the reference line")
     parser.add_argument("--reward", required=True,
                         help="indiscriminate | oracle | grasp2vec | autoencoder | pkg.mod:Class")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -69,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--posthoc", action=argparse.BooleanOptionalAction, default=None,
                         help="posthoc relabeling (goal tasks; default: the preset's)")
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
-    parser.add_argument("--offline-data", type=Path, help="EpisodeDataset folder for QT-Opt's offline pre-training")
+    parser.add_argument("--offline-data", type=Path, nargs="+",
+                        help="EpisodeDataset folder(s) for QT-Opt's offline pre-training")
     parser.add_argument("--minutes", type=float, help="stop training after this many minutes of this call "
                         "(QT-Opt: of the online phase), then evaluate and checkpoint; --resume continues")
     parser.add_argument("--threads", type=int, default=1,
@@ -202,6 +206,57 @@ def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env
         return trainer.run(on_grasp, args.minutes * 60 if args.minutes else None).evals
 
 
+def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env,
+                     reward: RewardFunction, features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
+    from agents.pose_training import (
+        PoseRelabeler,
+        PoseSamples,
+        PoseTrainer,
+        decision_from_episode,
+        load_pose_state,
+        store,
+    )
+    from agents.pose_training import offline_pretrain as pose_offline_pretrain
+
+    if preset.world.auto_descend:
+        raise SystemExit(f"--algo qtopt-pose drives the descent itself: use a preset without auto_descend "
+                         f"(pose, pose-tiny), not {args.preset!r}")
+    t, goal_task = preset.training, args.reward != "indiscriminate"
+    if goal_task and (features is None or not features.config.heatmap):
+        raise SystemExit("--algo qtopt-pose on a goal task needs the heatmap: --goal-features heatmap")
+    samples = PoseSamples(t.replay_capacity, preset.world.image_size, heatmaps=goal_task)
+    checkpoint = args.out / "checkpoint"
+    world = make_world_config(preset.world.num_objects, preset.world.image_size, None)
+    if args.resume:
+        agent, progress = load_pose_state(checkpoint, samples)
+    else:
+        agent, progress = PoseQTOpt(goal_task, world, preset.pose, seed=args.seed), Progress()
+    observe = (lambda batch: features.observe(batch)) if goal_task else None
+    relabel = PoseRelabeler(reward, preset.relabel, observe, seed=args.seed)
+    print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
+          f"{t.replay_capacity}", flush=True)
+    rng = np.random.default_rng(args.seed)
+    if args.offline_data is not None and progress.offline_updates < t.offline_updates:
+        from embedding.dataset import EpisodeDataset
+
+        if progress.offline_updates == 0:
+            dataset = EpisodeDataset(args.offline_data)
+            episodes = episodes_from_dataset(dataset, preset.world.image_size)
+            decisions = (d for e in tqdm(episodes, total=len(dataset), desc="offline decisions")
+                         if (d := decision_from_episode(e, agent.space)) is not None)
+            print(f"offline: {store(samples, relabel, decisions)} samples", flush=True)
+        with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
+            pose_offline_pretrain(agent, samples, t.offline_updates, rng, log, progress, lambda: bar.update())
+    trainer = PoseTrainer(agent, samples, env, eval_env, t, relabel, args.out, log, progress)
+    with tqdm(total=t.grasps, initial=progress.grasps, desc="qtopt-pose grasps") as bar:
+        def on_grasp(p: Progress) -> None:
+            bar.update()
+            bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
+                            eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
+
+        return trainer.run(on_grasp, args.minutes * 60 if args.minutes else None).evals
+
+
 def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
               features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
     from agents.sac_training import train_sac_model
@@ -235,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     config = {"command": " ".join(["python -m runs.train_policy", *(argv if argv is not None else sys.argv[1:])]),
               "algo": args.algo, "reward": args.reward, "reward_args": args.reward_arg, "preset": args.preset,
               "goal_features": args.goal_features if args.reward != "indiscriminate" else "none",
-              "seed": args.seed, "offline_data": str(args.offline_data) if args.offline_data else None,
+              "seed": args.seed, "offline_data": [str(p) for p in args.offline_data] if args.offline_data else None,
               "settings": dataclasses.asdict(preset), "machine": f"{platform.node()} {platform.machine()}, "
               f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
               else torch.cuda.get_device_name(0)}
@@ -251,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     log = RunLogger(args.out, config)
     start = time.perf_counter()
     try:
-        train = {"qtopt": train_qtopt, "sac": train_sac, "random": evaluate_random}[args.algo]
+        train = {"qtopt": train_qtopt, "qtopt-pose": train_pose_qtopt, "sac": train_sac,
+                 "random": evaluate_random}[args.algo]
         evals = train(args, preset, env, eval_env, reward, features, log)
     finally:
         log.finish()

@@ -115,3 +115,45 @@ def test_resume_without_checkpoint_and_missing_grasp2vec_are_clear_errors(tmp_pa
     with pytest.raises(SystemExit, match="does not exist"):
         main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(tmp_path / "y"),
               "--grasp2vec", str(tmp_path / "missing")])
+
+
+def test_pose_qtopt_pretrains_offline_runs_online_and_resumes(tmp_path) -> None:
+    write_dataset(tmp_path / "data", [(0, 6)], size=48)
+    out = tmp_path / "pose"
+    main(["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "pose-tiny", "--out", str(out),
+          "--offline-data", str(tmp_path / "data"), "--grasps", "3"])
+    first = evals(out)
+    assert [e["grasps"] for e in first] == [0, 3]
+    progress = json.loads((out / "checkpoint" / "pose_qtopt.json").read_text())["extra"]["progress"]
+    assert progress["offline_updates"] == PRESETS["pose-tiny"].training.offline_updates
+    samples = np.load(out / "checkpoint" / "pose_samples.npz")
+    assert samples["images"].shape[1:] == (32, 32, 3) and len(samples["rewards"]) >= 6
+    # the synthetic dataset: every third record fails, the others lift something
+    assert samples["rewards"][:6].tolist() == [0, 1, 1, 0, 1, 1]
+    main(["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "pose-tiny", "--out", str(out),
+          "--offline-data", str(tmp_path / "data"), "--grasps", "5", "--resume"])
+    second = evals(out)
+    assert [e["grasps"] for e in second] == [0, 3, 5] and second[:2] == first
+    policy, card = load_policy(out / "checkpoint")
+    assert card["algo"] == "qtopt-pose" and type(policy).__name__ == "PoseQTOpt"
+
+
+def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
+                                      stage_strides=(1,)))
+    save_checkpoint(model, tmp_path / "g2v", {})
+    with pytest.raises(SystemExit, match="pose preset|without auto_descend"):
+        main(["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(tmp_path / "a")])
+    with pytest.raises(SystemExit, match="needs the heatmap"):
+        main(["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(tmp_path / "b"),
+              "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "embedding"])
+    out = tmp_path / "goal"
+    main(["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(out),
+          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap", "--grasps", "3"])
+    policy, card = load_policy(out / "checkpoint")
+    env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=2, image_size=32, max_steps=12), card)
+    observation, _ = env.reset(seed=1)
+    policy.reset()
+    assert "heatmap" in observation and policy.act(observation).shape == (5,)
+    env.close()

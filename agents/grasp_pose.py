@@ -1,0 +1,127 @@
+"""Grasp poses as actions: where to grasp (x, y, wrist yaw), where that is in the scene image, and
+the controller that carries a chosen pose out with the environment's motor actions.
+
+A grasp-pose policy decides once per episode, from the first observation; the move there, the
+descent and the close are done by :class:`PoseFollower` from the observed gripper state alone
+(no simulator access), exactly as the scripted random collector does. So a learner only has to
+learn *where* to grasp, which is what instance grasping is about.
+
+Poses are handled normalised, ``u`` in ``[-1, 1]^3``, by :class:`PoseSpace`:
+``x, y`` span the bin's drop zone (``LayoutConfig.drop_x/drop_y``, metres) and ``u[2]`` spans the
+wrist yaw ``[-pi/2, pi/2)`` (a two-finger grasp is symmetric under a half turn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pybullet
+import torch
+
+from envs.cameras import FAR, NEAR
+from envs.config import WorldConfig
+
+BOTTOM_MARGIN = 0.004  # m above the lowest reachable height at which the gripper closes
+ALIGNED = 0.012  # m horizontal error below which the gripper may close
+STALLED = 0.005  # m: a descent smaller than this in one step means the fingers rest on something
+OBJECT_HEIGHT = 0.03  # m above the tray floor at which a pose is projected into the scene image
+
+
+def wrap_half_turn(angle: float) -> float:
+    """Two-finger grasps are symmetric under a half turn: map to [-pi/2, pi/2)."""
+    return (angle + np.pi / 2) % np.pi - np.pi / 2
+
+
+@dataclass(frozen=True)
+class PoseSpace:
+    """Normalised grasp poses ``u`` (..., 3) in [-1, 1] ↔ (x m, y m, yaw rad), and their pixels.
+
+    Args:
+        world: the world whose layout bounds the poses and whose scene camera sees them.
+    """
+
+    world: WorldConfig
+
+    @property
+    def low(self) -> np.ndarray:
+        layout = self.world.layout
+        return np.array([layout.drop_x[0], layout.drop_y[0], -np.pi / 2])
+
+    @property
+    def high(self) -> np.ndarray:
+        layout = self.world.layout
+        return np.array([layout.drop_x[1], layout.drop_y[1], np.pi / 2])
+
+    def to_pose(self, u: np.ndarray) -> np.ndarray:
+        """Normalised (..., 3) → (x, y, yaw) (..., 3)."""
+        return self.low + (np.clip(u, -1.0, 1.0) + 1.0) / 2.0 * (self.high - self.low)
+
+    def from_pose(self, pose: np.ndarray) -> np.ndarray:
+        """(x, y, yaw) (..., 3) → normalised (..., 3); yaw is wrapped to a half turn first."""
+        pose = np.array(pose, dtype=np.float64)
+        pose[..., 2] = (pose[..., 2] + np.pi / 2) % np.pi - np.pi / 2
+        return np.clip(2.0 * (pose - self.low) / (self.high - self.low) - 1.0, -1.0, 1.0)
+
+    def camera_matrix(self) -> np.ndarray:
+        """(4, 4) projection @ view of the scene camera (world homogeneous → clip coordinates)."""
+        c = self.world.camera
+        view = pybullet.computeViewMatrixFromYawPitchRoll(c.scene_target, c.scene_distance, c.scene_yaw,
+                                                          c.scene_pitch, 0.0, 2)
+        projection = pybullet.computeProjectionMatrixFOV(c.scene_fov, 1.0, NEAR, FAR)
+        return np.asarray(projection).reshape(4, 4).T @ np.asarray(view).reshape(4, 4).T
+
+    def image_coordinates(self, u: torch.Tensor) -> torch.Tensor:
+        """Normalised poses (..., 3) → where their (x, y) lie in the scene image, (..., 2) as
+        ``grid_sample`` coordinates: -1 = left / top edge, +1 = right / bottom edge."""
+        low = torch.as_tensor(self.low[:2], dtype=u.dtype, device=u.device)
+        high = torch.as_tensor(self.high[:2], dtype=u.dtype, device=u.device)
+        xy = low + (u[..., :2].clamp(-1, 1) + 1) / 2 * (high - low)
+        z = torch.full_like(xy[..., :1], self.world.layout.tray_floor_z + OBJECT_HEIGHT)
+        points = torch.cat([xy, z, torch.ones_like(z)], dim=-1)
+        matrix = torch.as_tensor(self.camera_matrix(), dtype=u.dtype, device=u.device)
+        clip = points @ matrix.T
+        ndc = clip[..., :2] / clip[..., 3:4]
+        return torch.stack([ndc[..., 0], -ndc[..., 1]], dim=-1)
+
+    def pixels(self, u: np.ndarray, image_size: int) -> np.ndarray:
+        """Normalised poses (..., 3) → (column, row) pixel indices (..., 2) int in an image of ``image_size``."""
+        coords = self.image_coordinates(torch.as_tensor(np.asarray(u, dtype=np.float64))).numpy()
+        return np.clip(np.floor((coords + 1) / 2 * image_size), 0, image_size - 1).astype(np.int64)
+
+
+class PoseFollower:
+    """Drives the gripper to a grasp pose from the observed gripper state, then closes.
+
+    It moves towards (x, y, bottom of the workspace) while turning the wrist to ``yaw``, and
+    closes once aligned and at the bottom — or earlier, when the fingers rest on something and
+    stop descending. Actions are the environment's ``[dx, dy, dz, dyaw, close]`` in [-1, 1].
+    """
+
+    def __init__(self, world: WorldConfig) -> None:
+        self.world = world
+        self.target = np.zeros(3)
+        self.yaw = 0.0
+        self._last_height = np.inf
+
+    def start(self, x: float, y: float, yaw: float) -> None:
+        """Aim at a new pose (metres, radians); call once per episode."""
+        self.target = np.array([x, y, self.world.layout.workspace_z[0]])
+        self.yaw = float(yaw)
+        self._last_height = np.inf
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        """Next action (5,) float32 for an observation with ``gripper`` = (x, y, z, yaw, opening)."""
+        arm = self.world.arm
+        gripper = np.asarray(observation["gripper"], dtype=np.float64)
+        position, yaw = gripper[:3], gripper[3]
+        error = self.target - position
+        aligned = np.linalg.norm(error[:2]) < 2 * ALIGNED
+        at_bottom = error[2] > -BOTTOM_MARGIN - 0.01
+        blocked = self._last_height - position[2] < STALLED
+        self._last_height = position[2]
+        if aligned and (at_bottom or blocked):
+            return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
+        action = np.array([*(error / arm.max_translation), wrap_half_turn(self.yaw - yaw) / arm.max_yaw, -1.0])
+        return np.clip(action, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,71 @@
+"""Q-network over grasp poses: Q(scene [+ goal heatmap], pose) as a success logit.
+
+The scene (and, for goal tasks, the Grasp2Vec heatmap as a 4th channel, plus two coordinate
+channels) goes once through a fully convolutional trunk to a spatial feature map at 1/4 of the
+image size. Each candidate pose reads the map where its (x, y) lies in the image (bilinear,
+:meth:`agents.grasp_pose.PoseSpace.image_coordinates`), adds its wrist angle as
+(cos 2θ, sin 2θ), and a small MLP scores it. One trunk pass serves every CEM candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+
+@dataclass(frozen=True)
+class PoseNetworkConfig:
+    """Layer sizes of :class:`PoseQNetwork`."""
+
+    channels: tuple[int, int, int, int] = (32, 64, 64, 64)  # trunk: 5x5 s2, 3x3 s2, 3x3, 3x3
+    hidden: int = 128
+
+
+def coordinate_channels(batch: int, size: int, device: torch.device) -> torch.Tensor:
+    """(batch, 2, size, size) with x and y from -1 to 1 (CoordConv): lets the trunk know where it looks."""
+    line = torch.linspace(-1.0, 1.0, size, device=device)
+    grid_y, grid_x = torch.meshgrid(line, line, indexing="ij")
+    return torch.stack([grid_x, grid_y])[None].expand(batch, -1, -1, -1)
+
+
+class PoseQNetwork(nn.Module):
+    """Args:
+        in_channels: image channels (3 for RGB, 4 with the heatmap).
+        config: layer sizes.
+    """
+
+    def __init__(self, in_channels: int, config: PoseNetworkConfig = PoseNetworkConfig()) -> None:
+        super().__init__()
+        c1, c2, c3, c4 = config.channels
+        self.in_channels = in_channels
+        self.trunk = nn.Sequential(
+            nn.Conv2d(in_channels + 2, c1, 5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU())
+        self.head = nn.Sequential(nn.Linear(c4 + 2, config.hidden), nn.ReLU(),
+                                  nn.Linear(config.hidden, config.hidden), nn.ReLU(),
+                                  nn.Linear(config.hidden, 1))
+
+    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
+        """Float images (B, C, H, W) in [0, 1] → feature map (B, F, H/4, W/4)."""
+        if images.ndim != 4 or images.shape[1] != self.in_channels:
+            raise ValueError(f"expected images (B, {self.in_channels}, H, W), got {tuple(images.shape)}")
+        coords = coordinate_channels(images.shape[0], images.shape[-1], images.device)
+        return self.trunk(torch.cat([images, coords], dim=1))
+
+    def score(self, features: torch.Tensor, coordinates: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        """Logits (B, N) of N poses per map.
+
+        Args:
+            features: (B, F, h, w) from :meth:`feature_map`.
+            coordinates: (B, N, 2) the poses' image coordinates in [-1, 1] (``grid_sample`` order x, y).
+            poses: (B, N, 3) normalised poses; only the angle ``poses[..., 2]`` is read here.
+        """
+        local = F.grid_sample(features, coordinates[:, :, None, :], mode="bilinear", align_corners=False)
+        local = local[..., 0].transpose(1, 2)  # (B, N, F)
+        angle = poses[..., 2] * torch.pi  # 2θ for θ = u * π/2
+        return self.head(torch.cat([local, torch.cos(angle)[..., None], torch.sin(angle)[..., None]], dim=-1))[..., 0]

@@ -1,0 +1,194 @@
+"""QT-Opt over grasp poses: one decision per episode, chosen by the cross-entropy method.
+
+The action is *where to grasp* — a normalised pose ``u = (x, y, yaw)`` in [-1, 1]^3
+(:class:`agents.grasp_pose.PoseSpace`) — chosen from the episode's first observation by
+maximising Q(s, g, u) with CEM; :class:`agents.grasp_pose.PoseFollower` then carries it out with
+the environment's motor actions. With one decision per episode the Bellman target is the reward
+itself (no bootstrapping, so no target networks): Q is trained with binary cross-entropy towards
+the reward in [0, 1], the probability that grasping there earns it. Exploration: with probability
+``epsilon`` a uniformly random pose, otherwise the CEM pose plus Gaussian noise of ``noise``.
+
+Observation keys read: ``image`` (H, W, 3) uint8 and, for goal tasks, ``heatmap`` (H, W, 1) uint8
+(:class:`agents.goal_features.GoalObservationWrapper`); ``gripper`` (5,) is read by the follower.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from safetensors.torch import load_file, save_file
+
+from agents.cem import CEMConfig, cem_maximize
+from agents.grasp_pose import PoseFollower, PoseSpace
+from agents.pose_qnetwork import PoseNetworkConfig, PoseQNetwork
+from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
+from graspdata.atomic import atomic_write_text
+
+WEIGHTS, META, OPTIMIZER = "pose_qtopt.safetensors", "pose_qtopt.json", "pose_optimizer.pt"
+
+
+@dataclass(frozen=True)
+class PoseQTOptConfig:
+    """Learner settings (defaults: the ones the shipped checkpoints were trained with)."""
+
+    network: PoseNetworkConfig = field(default_factory=PoseNetworkConfig)
+    cem: CEMConfig = field(default_factory=lambda: CEMConfig(iterations=3, population=128, elites=8))
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    epsilon: float = 0.2  # share of exploration episodes grasping at a uniformly random pose
+    noise: float = 0.1  # std of the Gaussian noise added to the CEM pose otherwise (normalised units)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PoseQTOptConfig:
+        data = dict(data)
+        network = data.pop("network")
+        network = PoseNetworkConfig(**{**network, "channels": tuple(network["channels"])})
+        return cls(network=network, cem=CEMConfig(**data.pop("cem")), **data)
+
+
+def _world_to_dict(world: WorldConfig) -> dict[str, Any]:
+    return {"layout": dataclasses.asdict(world.layout), "camera": dataclasses.asdict(world.camera),
+            "arm": dataclasses.asdict(world.arm)}
+
+
+def _world_from_dict(data: dict[str, Any]) -> WorldConfig:
+    def build(cls: type, values: dict[str, Any]) -> Any:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    return WorldConfig(layout=build(LayoutConfig, data["layout"]), camera=build(CameraConfig, data["camera"]),
+                       arm=build(ArmConfig, data["arm"]))
+
+
+def network_input(images: np.ndarray | torch.Tensor, heatmaps: np.ndarray | torch.Tensor | None) -> torch.Tensor:
+    """uint8 images (B, H, W, 3) [+ heatmaps (B, H, W, 1)] → float (B, C, H, W) in [0, 1]."""
+    x = torch.as_tensor(np.ascontiguousarray(images))
+    if heatmaps is not None:
+        x = torch.cat([x, torch.as_tensor(np.ascontiguousarray(heatmaps))], dim=-1)
+    return x.permute(0, 3, 1, 2).float() / 255.0
+
+
+class PoseQTOpt:
+    """The learner and, through :meth:`reset` / :meth:`act`, an :class:`agents.base.Policy`.
+
+    Args:
+        goal_task: whether the observation carries a ``heatmap`` (goal-conditioned grasping).
+        world: the world the poses live in (layout bounds, scene camera, arm speed limits).
+        config: learner settings.
+        seed: seeds the network initialisation, CEM and exploration.
+    """
+
+    def __init__(self, goal_task: bool, world: WorldConfig | None = None,
+                 config: PoseQTOptConfig = PoseQTOptConfig(), seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        world = world or WorldConfig()
+        self.goal_task, self.world, self.config = goal_task, world, config
+        self.space = PoseSpace(world)
+        self.q = PoseQNetwork(4 if goal_task else 3, config.network)
+        self.optimizer = torch.optim.AdamW(self.q.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.updates = 0
+        self.exploring = False
+        self.follower = PoseFollower(world)
+        self.chosen: np.ndarray | None = None  # the pose (3,) normalised of the current episode
+
+    # ------------------------------------------------------------------------------------ acting
+    def inputs(self, observations: dict[str, np.ndarray]) -> torch.Tensor:
+        """Batched observations (B leading) → network input (B, C, H, W)."""
+        if self.goal_task and "heatmap" not in observations:
+            raise KeyError("a goal-task PoseQTOpt needs observation key 'heatmap' (wrap the env with "
+                           "agents.goal_features.GoalObservationWrapper)")
+        return network_input(observations["image"], observations["heatmap"] if self.goal_task else None)
+
+    def q_values(self, inputs: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        """Success logits (B, N) of poses (B, N, 3) for network inputs (B, C, H, W)."""
+        return self.q.score(self.q.feature_map(inputs), self.space.image_coordinates(poses), poses)
+
+    @torch.no_grad()
+    def best_poses(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """CEM-argmax of Q: (poses (B, 3), logits (B,))."""
+        features = self.q.eval().feature_map(inputs)
+
+        def score(candidates: torch.Tensor) -> torch.Tensor:
+            return self.q.score(features, self.space.image_coordinates(candidates), candidates)
+
+        return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator)
+
+    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""
+        if self.exploring and self.rng.random() < self.config.epsilon:
+            return self.rng.uniform(-1.0, 1.0, 3)
+        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in ("image", "heatmap")}
+        pose = self.best_poses(self.inputs(batch))[0][0].numpy().astype(np.float64)
+        if self.exploring:
+            pose = np.clip(pose + self.rng.normal(0.0, self.config.noise, 3), -1.0, 1.0)
+        return pose
+
+    def reset(self) -> None:
+        self.chosen = None
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
+        if self.chosen is None:
+            self.chosen = self.choose(observation)
+            x, y, yaw = self.space.to_pose(self.chosen)
+            self.follower.start(x, y, yaw)
+        return self.follower.act(observation)
+
+    # ---------------------------------------------------------------------------------- learning
+    def update(self, inputs: torch.Tensor, poses: torch.Tensor, rewards: torch.Tensor) -> dict[str, float]:
+        """One gradient step of BCE(Q(s, u), r) on a batch: inputs (B, C, H, W), poses (B, 3), rewards (B,)."""
+        self.q.train()
+        logits = self.q_values(inputs, poses[:, None, :])[:, 0]
+        loss = F.binary_cross_entropy_with_logits(logits, rewards.clamp(0.0, 1.0))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.updates += 1
+        return {"loss": loss.item(), "q_mean": torch.sigmoid(logits.detach()).mean().item()}
+
+    # ------------------------------------------------------------------------------ checkpointing
+    def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the weights (safetensors), optimizer (tensors only) and a JSON card, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.contiguous() for k, v in self.q.state_dict().items()}
+        tmp = directory / (WEIGHTS + ".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(directory / WEIGHTS)
+        tmp = directory / (OPTIMIZER + ".tmp")
+        torch.save(self.optimizer.state_dict(), tmp)
+        tmp.replace(directory / OPTIMIZER)
+        meta = {"goal_task": self.goal_task, "config": dataclasses.asdict(self.config),
+                "world": _world_to_dict(self.world), "updates": self.updates,
+                "generator_state": self.generator.get_state().tolist(), "rng_state": self.rng.bit_generator.state,
+                "extra": extra or {}}
+        atomic_write_text(directory / META, json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> tuple[PoseQTOpt, dict[str, Any]]:
+        """Rebuild a learner saved by :meth:`save`; returns (learner, extra). Nothing is unpickled."""
+        directory = Path(directory)
+        if not (directory / META).is_file():
+            raise FileNotFoundError(f"{directory / META} not found: not a pose QT-Opt checkpoint folder")
+        meta = json.loads((directory / META).read_text())
+        agent = cls(meta["goal_task"], _world_from_dict(meta["world"]), PoseQTOptConfig.from_dict(meta["config"]))
+        try:
+            agent.q.load_state_dict(load_file(str(directory / WEIGHTS)))
+        except (RuntimeError, KeyError) as error:
+            raise ValueError(f"{directory / WEIGHTS} does not fit the network its {META} describes: {error}") from error
+        if (directory / OPTIMIZER).is_file():
+            agent.optimizer.load_state_dict(torch.load(directory / OPTIMIZER, weights_only=True))
+        agent.updates = int(meta["updates"])
+        agent.generator.set_state(torch.tensor(meta["generator_state"], dtype=torch.uint8))
+        agent.rng.bit_generator.state = meta["rng_state"]
+        return agent, meta["extra"]

@@ -1,0 +1,314 @@
+"""Training loop of :class:`agents.pose_qtopt.PoseQTOpt`, top to bottom.
+
+1. Offline: every attempt of the collected datasets (the scripted collector's, failures included)
+   becomes a *decision*: the first scene image, the pose the gripper closed at, and whether
+   something was lifted. Goal tasks relabel them (posthoc goal = own outcome, reward 1; auxiliary
+   goals scored by the reward function; an attempt that lifted nothing is stored with a pool goal
+   and reward 0) and ``offline_updates`` gradient steps are taken.
+2. Online: episodes with the learner's own poses (ε-random or CEM + noise), each relabeled the same
+   way, ``updates_per_step`` gradient steps per grasp; evaluation and checkpoints on a schedule.
+
+The schedule is :class:`agents.qtopt_training.TrainingConfig` (``updates_per_step`` counts steps
+per grasp here; ``replay_capacity`` is the number of stored decisions) and the counters are its
+:class:`~agents.qtopt_training.Progress`, so both QT-Opt variants resume the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.episode import Episode, EpisodeRecorder
+from agents.evaluation import evaluate
+from agents.grasp_pose import PoseSpace
+from agents.pose_qtopt import PoseQTOpt, network_input
+from agents.qtopt_training import LogFn, Progress, TrainingConfig
+from agents.relabel import GoalPool, RelabelConfig
+from graspdata.atomic import atomic_write_json
+from rewards.base import GraspContext, RewardFunction
+
+ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+SAMPLES_FILE = "pose_samples.npz"
+
+
+@dataclass
+class Decision:
+    """One grasp-pose decision and what came of it.
+
+    Attributes:
+        image: scene image when the pose was chosen, (H, W, 3) uint8.
+        pose: normalised pose (3,) the gripper actually closed at.
+        reward: the episode's reward for its own goal (goal tasks) or for lifting anything.
+        grasped: whether something was lifted (the gripper-closure bit).
+        outcome: wrist image after the lift (H, W, 3) uint8, or None.
+        goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
+        lifted: ground-truth names of what was lifted (only oracle rewards read them).
+    """
+
+    image: np.ndarray
+    pose: np.ndarray
+    reward: float
+    grasped: bool
+    outcome: np.ndarray | None
+    goal: np.ndarray | None = None
+    lifted: tuple[str, ...] = ()
+
+
+def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None:
+    """The decision of a finished episode, or None when it never closed the gripper (cut at ``max_steps``)."""
+    if episode.outcome is None:
+        return None
+    gripper = episode.observations["gripper"][-2]  # observed just before the closing action
+    return Decision(image=episode.observations["image"][0], pose=space.from_pose(gripper[[0, 1, 3]]),
+                    reward=float(episode.rewards[-1]), grasped=episode.grasped, outcome=episode.outcome,
+                    goal=episode.goal, lifted=episode.lifted)
+
+
+class PoseSamples:
+    """Fixed-capacity store of (scene, heatmap, pose, reward) samples; the oldest are overwritten.
+
+    Memory per sample: H·W·3 (+ H·W with heatmaps) bytes of images plus 16 bytes.
+    """
+
+    def __init__(self, capacity: int, image_size: int, heatmaps: bool) -> None:
+        self.capacity = capacity
+        self.images = np.zeros((capacity, image_size, image_size, 3), np.uint8)
+        self.heatmaps = np.zeros((capacity, image_size, image_size, 1), np.uint8) if heatmaps else None
+        self.poses = np.zeros((capacity, 3), np.float32)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.size = self.cursor = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.images, self.poses, self.rewards] + ([self.heatmaps] if self.heatmaps is not None else [])
+        return sum(a.nbytes for a in arrays)
+
+    def add(self, images: np.ndarray, heatmaps: np.ndarray | None, poses: np.ndarray, rewards: np.ndarray) -> None:
+        """Append a batch: images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)."""
+        if (heatmaps is None) != (self.heatmaps is None):
+            raise ValueError("heatmaps must be given exactly when the store keeps them")
+        for i in range(len(images)):
+            self.images[self.cursor] = images[i]
+            if self.heatmaps is not None:
+                self.heatmaps[self.cursor] = heatmaps[i]
+            self.poses[self.cursor], self.rewards[self.cursor] = poses[i], rewards[i]
+            self.cursor = (self.cursor + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(network inputs (B, C, H, W), poses (B, 3), rewards (B,)) drawn uniformly with replacement."""
+        if self.size == 0:
+            raise ValueError("no samples stored yet")
+        index = rng.integers(self.size, size=batch)
+        heat = self.heatmaps[index] if self.heatmaps is not None else None
+        return (network_input(self.images[index], heat), torch.from_numpy(self.poses[index]),
+                torch.from_numpy(self.rewards[index]))
+
+    def save(self, path: Path) -> None:
+        """Write the filled part as ``.npz`` (no pickle), atomically."""
+        arrays = {"images": self.images[:self.size], "poses": self.poses[:self.size],
+                  "rewards": self.rewards[:self.size], "cursor": np.array(self.cursor)}
+        if self.heatmaps is not None:
+            arrays["heatmaps"] = self.heatmaps[:self.size]
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        """Restore what :meth:`save` wrote (same capacity, image size and heatmap setting)."""
+        with np.load(path, allow_pickle=False) as data:
+            size = len(data["rewards"])
+            if size > self.capacity or data["images"].shape[1:] != self.images.shape[1:]:
+                raise ValueError(f"{path}: {size} samples of {data['images'].shape[1:]} do not fit a store of "
+                                 f"{self.capacity} × {self.images.shape[1:]}")
+            if ("heatmaps" in data) != (self.heatmaps is not None):
+                raise ValueError(f"{path}: heatmaps {'present' if 'heatmaps' in data else 'absent'}, "
+                                 "unlike this store")
+            self.images[:size], self.poses[:size], self.rewards[:size] = data["images"], data["poses"], data["rewards"]
+            if self.heatmaps is not None:
+                self.heatmaps[:size] = data["heatmaps"]
+            self.size, self.cursor = size, int(data["cursor"])
+
+
+class PoseRelabeler:
+    """Decision → stored samples: itself (with its goal), posthoc, auxiliary goals (paper, section 5).
+
+    For the indiscriminate task (``observe`` None, no goals) a decision is stored as is. For goal
+    tasks, ``observe`` adds the ``heatmap`` of a goal to ``{"image", "goal"}`` batches; a decision
+    without a goal of its own that lifted nothing is stored once with a goal from the pool at reward 0.
+    """
+
+    def __init__(self, reward: RewardFunction, config: RelabelConfig, observe: ObserveFn | None,
+                 seed: int = 0) -> None:
+        self.reward, self.config, self.observe = reward, config, observe
+        self.pool = GoalPool(config.pool_size)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, decision: Decision) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)); B may be 0."""
+        if self.observe is None:
+            return decision.image[None], None, decision.pose[None], np.array([decision.reward], np.float32)
+        goals: list[np.ndarray] = []
+        rewards: list[float] = []
+        if decision.goal is not None:
+            goals.append(decision.goal)
+            rewards.append(decision.reward)
+        single = decision.lifted[0] if len(decision.lifted) == 1 else None
+        if self.config.posthoc and decision.grasped and decision.outcome is not None:
+            goals.append(decision.outcome)
+            rewards.append(1.0)
+        drawn = self.pool.sample(self.config.auxiliary_goals, self.rng)
+        if not drawn and not decision.grasped and decision.goal is None:
+            drawn = self.pool.sample(1, self.rng)
+        if drawn and decision.outcome is not None:
+            contexts = [GraspContext(goal_image=g, outcome_image=decision.outcome, lifted=decision.lifted, target=name)
+                        for g, name in drawn]
+            scores = self.reward.batch(contexts) if decision.grasped else np.zeros(len(drawn), np.float32)
+            goals.extend(g for g, _ in drawn)
+            rewards.extend(float(s) for s in scores)
+        if decision.grasped and decision.outcome is not None:
+            self.pool.add(decision.outcome, single)
+        if not goals:
+            return self._empty(decision)
+        images = np.broadcast_to(decision.image, (len(goals), *decision.image.shape))
+        heat = self.observe({"image": np.ascontiguousarray(images), "goal": np.stack(goals)})["heatmap"]
+        return images, heat, np.broadcast_to(decision.pose, (len(goals), 3)), np.asarray(rewards, np.float32)
+
+    @staticmethod
+    def _empty(decision: Decision) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = decision.image.shape
+        return (np.zeros((0, *s), np.uint8), np.zeros((0, s[0], s[1], 1), np.uint8), np.zeros((0, 3), np.float32),
+                np.zeros(0, np.float32))
+
+
+def store(samples: PoseSamples, relabel: PoseRelabeler, decisions: Iterable[Decision]) -> int:
+    """Relabel and store decisions; returns how many samples were added."""
+    added = 0
+    for decision in decisions:
+        images, heat, poses, rewards = relabel(decision)
+        samples.add(images, heat, poses, rewards)
+        added += len(rewards)
+    return added
+
+
+def offline_pretrain(agent: PoseQTOpt, samples: PoseSamples, updates: int, rng: np.random.Generator, log: LogFn,
+                     progress: Progress, on_update: Callable[[], None] | None = None) -> None:
+    """Take gradient steps on the stored samples until ``progress.offline_updates == updates``."""
+    if len(samples) == 0:
+        raise ValueError("offline pre-training got no samples: the dataset has no attempts that closed the gripper")
+    while progress.offline_updates < updates:
+        metrics = agent.update(*samples.sample(agent.config.batch_size, rng))
+        progress.offline_updates += 1
+        if progress.offline_updates % 100 == 0:
+            log({f"offline/{k}": v for k, v in metrics.items()}, progress.offline_updates)
+        if on_update is not None:
+            on_update()
+
+
+class PoseTrainer:
+    """The online phase: explore, relabel, learn; evaluate and checkpoint on the schedule.
+
+    Args:
+        agent, samples: the learner and its memory (possibly restored from a checkpoint).
+        env, eval_env: training and evaluation environments (goal tasks: wrapped with the heatmap).
+        config: the schedule.
+        relabel: decision → samples.
+        out: run folder (``out/checkpoint``, ``out/eval.json``).
+        log: receives metrics with the grasp count as step.
+    """
+
+    def __init__(self, agent: PoseQTOpt, samples: PoseSamples, env: gym.Env, eval_env: gym.Env,
+                 config: TrainingConfig, relabel: PoseRelabeler, out: Path, log: LogFn,
+                 progress: Progress | None = None) -> None:
+        self.agent, self.samples, self.env, self.eval_env = agent, samples, env, eval_env
+        self.config, self.relabel, self.out, self.log = config, relabel, Path(out), log
+        self.progress = progress or Progress()
+        self.rng = np.random.default_rng([config.seed, self.progress.grasps])
+
+    def episode(self, seed: int) -> tuple[Decision | None, dict[str, Any]]:
+        """One exploring episode; returns its decision (None if it never closed) and the last info."""
+        recorder = EpisodeRecorder()
+        observation, _ = self.env.reset(seed=seed)
+        recorder.start(observation)
+        self.agent.reset()
+        self.agent.exploring = True
+        try:
+            done = False
+            while not done:
+                action = self.agent.act(observation)
+                observation, reward, terminated, truncated, info = self.env.step(action)
+                recorder.step(action, observation, float(reward))
+                self.progress.env_steps += 1
+                done = terminated or truncated
+        finally:
+            self.agent.exploring = False
+        return decision_from_episode(recorder.finish(terminated, info), self.agent.space), info
+
+    def run(self, on_grasp: Callable[[Progress], None] | None = None, time_limit_s: float | None = None) -> Progress:
+        """Train until ``config.grasps`` online episodes (or ``time_limit_s`` of this call, then a last
+        evaluation and checkpoint); returns the final counters."""
+        start = time.perf_counter() - self.progress.wall_s
+        deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
+        if not self.progress.evals:
+            self.evaluate()
+        while self.progress.grasps < self.config.grasps:
+            decision, info = self.episode(self.config.seed * 1_000_000 + self.progress.grasps)
+            if decision is not None:
+                store(self.samples, self.relabel, [decision])
+            if len(self.samples) >= self.config.learning_starts:
+                for _ in range(self.config.updates_per_step):
+                    metrics = self.agent.update(*self.samples.sample(self.agent.config.batch_size, self.rng))
+                    self.progress.updates += 1
+                if self.progress.grasps % 25 == 0:
+                    self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
+            self.progress.grasps += 1
+            self.progress.train_successes += bool(info.get("is_success", False))
+            self.progress.wall_s = time.perf_counter() - start
+            last = self.progress.grasps == self.config.grasps or time.perf_counter() > deadline
+            if self.progress.grasps % self.config.eval_every == 0 or last:
+                self.evaluate()
+            if self.progress.grasps % self.config.checkpoint_every == 0 or last:
+                self.checkpoint()
+            if on_grasp is not None:
+                on_grasp(self.progress)
+            if last:
+                break
+        return self.progress
+
+    def evaluate(self) -> dict[str, float]:
+        p = self.progress
+        result = evaluate(self.agent, self.eval_env, self.config.eval_episodes, seed=len(p.evals))
+        result.update(grasps=float(p.grasps), wall_s=p.wall_s, updates=float(p.updates + p.offline_updates),
+                      train_success_rate=p.train_successes / max(p.grasps, 1))
+        p.evals.append(result)
+        self.log({f"eval/{k}": v for k, v in result.items()}, p.grasps)
+        atomic_write_json(self.out / "eval.json", p.evals)
+        return result
+
+    def checkpoint(self) -> None:
+        save_pose_state(self.out / "checkpoint", self.agent, self.samples, self.progress)
+
+
+def save_pose_state(directory: Path, agent: PoseQTOpt, samples: PoseSamples, progress: Progress) -> None:
+    """Learner (safetensors + JSON), samples (``pose_samples.npz``) and counters, each written atomically."""
+    agent.save(directory, extra={"progress": dataclasses.asdict(progress)})
+    samples.save(directory / SAMPLES_FILE)
+
+
+def load_pose_state(directory: Path, samples: PoseSamples) -> tuple[PoseQTOpt, Progress]:
+    """Inverse of :func:`save_pose_state`; fills ``samples`` in place when its file is there."""
+    agent, extra = PoseQTOpt.load(directory)
+    if (directory / SAMPLES_FILE).is_file():
+        samples.load(directory / SAMPLES_FILE)
+    return agent, Progress(**extra["progress"])

@@ -1,0 +1,57 @@
+"""Grasp poses: normalisation, where a pose lies in the scene image, and the follower that drives there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.grasp_pose import PoseFollower, PoseSpace
+from envs.config import WorldConfig
+from envs.grasp_env import KukaGraspEnv
+
+
+def test_pose_normalisation_round_trips_and_wraps_yaw() -> None:
+    space = PoseSpace(WorldConfig())
+    u = np.array([[-1.0, -1.0, -1.0], [0.25, -0.5, 0.5], [1.0, 1.0, 0.999]])
+    np.testing.assert_allclose(space.from_pose(space.to_pose(u)), u, atol=1e-9)
+    np.testing.assert_allclose(space.to_pose(np.zeros(3))[:2], [np.mean(WorldConfig().layout.drop_x),
+                                                                np.mean(WorldConfig().layout.drop_y)])
+    # a half turn is the same two-finger grasp
+    np.testing.assert_allclose(space.from_pose(np.array([0.6, 0.0, 0.3 + np.pi]))[2],
+                               space.from_pose(np.array([0.6, 0.0, 0.3]))[2], atol=1e-9)
+
+
+def test_object_positions_project_onto_their_pixels_in_the_scene_image() -> None:
+    env = KukaGraspEnv(num_objects=3, image_size=64, max_steps=4)
+    space = PoseSpace(env.config)
+    hits = total = 0
+    for seed in range(3):
+        env.reset(seed=seed)
+        world = env.world
+        _, mask = world.scene_camera.render(with_mask=True)
+        for body in world.objects:
+            x, y, _ = world.object_position(body)
+            column, row = space.pixels(space.from_pose(np.array([x, y, 0.0])), 64)
+            hits += bool((mask[max(row - 1, 0):row + 2, max(column - 1, 0):column + 2] == body).any())
+            total += 1
+    env.close()
+    assert hits >= total - 1, f"only {hits} of {total} objects found at their projected pixel"
+
+
+@pytest.mark.parametrize("yaw", [-0.8, 0.6])
+def test_follower_reaches_the_pose_and_closes(yaw: float) -> None:
+    env = KukaGraspEnv(num_objects=1, image_size=32, max_steps=14)
+    follower = PoseFollower(env.config)
+    observation, _ = env.reset(seed=4)
+    target = np.array([0.55, 0.10])
+    follower.start(*target, yaw)
+    for _ in range(env.max_steps):
+        action = follower.act(observation)
+        if action[4] > 0:
+            break
+        observation, _, terminated, truncated, _ = env.step(action)
+        assert not (terminated or truncated)
+    gripper = observation["gripper"]
+    assert action[4] > 0, "the follower never closed"
+    assert np.linalg.norm(gripper[:2] - target) < 0.03 and abs(gripper[3] - yaw) < 0.1
+    env.close()

@@ -1,0 +1,76 @@
+"""Pose QT-Opt: CEM over a learned Q finds where the reward is; save → load → same choices; clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.cem import CEMConfig
+from agents.pose_qnetwork import PoseNetworkConfig
+from agents.pose_qtopt import PoseQTOpt, PoseQTOptConfig
+from envs.config import WorldConfig
+
+SIZE = 32
+SMALL = PoseQTOptConfig(network=PoseNetworkConfig(channels=(8, 16, 16, 16), hidden=32), batch_size=64,
+                        learning_rate=3e-3, cem=CEMConfig(iterations=3, population=64, elites=6))
+
+
+def bright_square_batch(agent: PoseQTOpt, rng: np.random.Generator, batch: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scenes with one white square; reward 1 when the pose's pixel lies on it (a synthetic grasp task)."""
+    centres = rng.uniform(-0.6, 0.6, (batch, 3))
+    pixels = agent.space.pixels(centres, SIZE)
+    images = np.zeros((batch, SIZE, SIZE, 3), np.uint8)
+    for image, (column, row) in zip(images, pixels, strict=True):
+        image[max(row - 3, 0):row + 4, max(column - 3, 0):column + 4] = 255
+    poses = np.where(rng.random((batch, 1)) < 0.5, centres + rng.normal(0, 0.03, (batch, 3)),
+                     rng.uniform(-1, 1, (batch, 3))).clip(-1, 1)
+    hit = np.abs(agent.space.pixels(poses, SIZE) - pixels).max(axis=1) <= 3
+    return images, poses, hit.astype(np.float32)
+
+
+def test_q_learning_with_cem_finds_the_rewarded_spot() -> None:
+    torch.manual_seed(0)
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(250):
+        images, poses, rewards = bright_square_batch(agent, rng, 64)
+        agent.update(agent.inputs({"image": images}), torch.as_tensor(poses, dtype=torch.float32),
+                     torch.as_tensor(rewards))
+    images, _, _ = bright_square_batch(agent, np.random.default_rng(1), 20)
+    truth = np.stack([np.argwhere(im[..., 0] > 0).mean(axis=0)[::-1] for im in images])  # (column, row)
+    best, _ = agent.best_poses(agent.inputs({"image": images}))
+    found = agent.space.pixels(best.numpy(), SIZE)
+    assert np.mean(np.abs(found - truth).max(axis=1) <= 4) >= 0.8
+
+
+def test_policy_chooses_once_per_episode_and_saves_and_loads(tmp_path) -> None:
+    agent = PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=3)
+    rng = np.random.default_rng(0)
+    observation = {"image": rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8),
+                   "heatmap": rng.integers(0, 255, (SIZE, SIZE, 1), dtype=np.uint8),
+                   "gripper": np.array([0.6, 0.05, 0.3, 0.0, 0.0], np.float32)}
+    agent.reset()
+    first = agent.act(observation)
+    chosen = agent.chosen.copy()
+    assert first.shape == (5,) and np.all(np.abs(first) <= 1)
+    agent.act(observation)
+    np.testing.assert_array_equal(agent.chosen, chosen)
+    agent.save(tmp_path / "ckpt")
+    loaded, _ = PoseQTOpt.load(tmp_path / "ckpt")
+    agent.generator.manual_seed(5)
+    loaded.generator.manual_seed(5)
+    np.testing.assert_allclose(loaded.choose(observation), agent.choose(observation))
+    with pytest.raises(KeyError, match="heatmap"):
+        loaded.choose({"image": observation["image"]})
+
+
+def test_load_errors_name_the_problem(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a pose QT-Opt checkpoint"):
+        PoseQTOpt.load(tmp_path)
+    PoseQTOpt(goal_task=False, config=SMALL).save(tmp_path / "a")
+    PoseQTOpt(goal_task=True, config=SMALL).save(tmp_path / "b")
+    (tmp_path / "b" / "pose_qtopt.safetensors").replace(tmp_path / "a" / "pose_qtopt.safetensors")
+    with pytest.raises(ValueError, match="does not fit"):
+        PoseQTOpt.load(tmp_path / "a")

@@ -1,0 +1,93 @@
+"""Pose QT-Opt training pieces: decisions from episodes, relabeled rewards, the sample store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.episode import Episode
+from agents.grasp_pose import PoseSpace
+from agents.pose_training import Decision, PoseRelabeler, PoseSamples, decision_from_episode
+from agents.relabel import RelabelConfig
+from envs.config import WorldConfig
+from rewards.base import GraspContext
+
+S = 16
+
+
+class MatchesByColour:
+    """Reward 1 when goal and outcome have the same red value (a stand-in for an embedding)."""
+
+    def __call__(self, context: GraspContext) -> float:
+        return float(context.goal_image[0, 0, 0] == context.outcome_image[0, 0, 0])
+
+    def batch(self, contexts: list[GraspContext]) -> np.ndarray:
+        return np.array([self(c) for c in contexts], np.float32)
+
+
+def image(value: int) -> np.ndarray:
+    return np.full((S, S, 3), value, np.uint8)
+
+
+def heat_from_goal(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {**batch, "heatmap": batch["goal"][..., :1].copy()}
+
+
+def decision(value: int, grasped: bool, goal: np.ndarray | None = None, reward: float = 0.0) -> Decision:
+    return Decision(image=image(1), pose=np.array([0.1, 0.2, 0.3]), reward=reward, grasped=grasped,
+                    outcome=image(value), goal=goal)
+
+
+def test_decision_reads_the_pose_the_gripper_closed_at() -> None:
+    space = PoseSpace(WorldConfig())
+    gripper = np.array([[0.6, 0.0, 0.3, 0.0, 0], [0.55, 0.1, 0.1, 0.4, 0], [0.55, 0.1, 0.06, 0.4, 0]], np.float32)
+    episode = Episode(observations={"image": np.zeros((3, S, S, 3), np.uint8), "gripper": gripper},
+                      actions=np.zeros((2, 5), np.float32), rewards=np.array([0, 1], np.float32), terminated=True,
+                      grasped=True, outcome=image(7))
+    d = decision_from_episode(episode, space)
+    np.testing.assert_allclose(space.to_pose(d.pose), [0.55, 0.1, 0.4], atol=1e-6)
+    assert d.reward == 1.0 and d.grasped
+    cut = Episode(observations=episode.observations, actions=episode.actions, rewards=episode.rewards,
+                  terminated=False)
+    assert decision_from_episode(cut, space) is None
+
+
+def test_relabeling_posthoc_auxiliary_and_failures() -> None:
+    relabel = PoseRelabeler(MatchesByColour(), RelabelConfig(posthoc=True, auxiliary_goals=2), heat_from_goal, seed=0)
+    images, heat, poses, rewards = relabel(decision(50, grasped=True))
+    assert rewards.tolist() == [1.0] and heat[0, 0, 0, 0] == 50  # posthoc only: the pool was empty
+    _, heat, poses, rewards = relabel(decision(50, grasped=True, goal=image(9), reward=0.0))
+    # own goal (0), posthoc (1), two auxiliary goals from the pool (both the colour-50 outcome: 1)
+    assert rewards.tolist() == [0.0, 1.0, 1.0, 1.0] and heat[:, 0, 0, 0].tolist() == [9, 50, 50, 50]
+    _, _, _, rewards = relabel(decision(60, grasped=False))
+    assert rewards.tolist() == [0.0, 0.0]  # nothing lifted: every goal scores 0
+    assert poses.shape == (4, 3) and images.shape[1:] == (S, S, 3)
+
+
+def test_failure_without_goal_gets_one_pool_goal_at_zero_and_indiscriminate_is_stored_as_is() -> None:
+    relabel = PoseRelabeler(MatchesByColour(), RelabelConfig(posthoc=True, auxiliary_goals=0), heat_from_goal)
+    assert len(relabel(decision(60, grasped=False))[3]) == 0  # no goal known yet
+    relabel(decision(50, grasped=True))
+    _, heat, _, rewards = relabel(decision(60, grasped=False))
+    assert rewards.tolist() == [0.0] and heat[0, 0, 0, 0] == 50
+    plain = PoseRelabeler(MatchesByColour(), RelabelConfig(), observe=None)
+    images, heat, _, rewards = plain(decision(50, grasped=True, reward=1.0))
+    assert heat is None and rewards.tolist() == [1.0] and images.shape == (1, S, S, 3)
+
+
+def test_sample_store_wraps_around_and_round_trips(tmp_path) -> None:
+    store = PoseSamples(capacity=3, image_size=S, heatmaps=True)
+    for value in range(5):
+        store.add(image(value)[None], image(value)[None, ..., :1], np.full((1, 3), value / 10), np.array([value]))
+    assert len(store) == 3 and sorted(store.rewards.tolist()) == [2, 3, 4]
+    inputs, poses, rewards = store.sample(8, np.random.default_rng(0))
+    assert inputs.shape == (8, 4, S, S) and poses.shape == (8, 3) and rewards.shape == (8,)
+    store.save(tmp_path / "s.npz")
+    again = PoseSamples(capacity=3, image_size=S, heatmaps=True)
+    again.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(again.images, store.images)
+    assert again.cursor == store.cursor
+    with pytest.raises(ValueError, match="heatmaps"):
+        PoseSamples(capacity=3, image_size=S, heatmaps=False).load(tmp_path / "s.npz")
+    with pytest.raises(ValueError, match="heatmaps must be given"):
+        store.add(image(1)[None], None, np.zeros((1, 3)), np.zeros(1))
