@@ -13,12 +13,15 @@ wrist yaw ``[-pi/2, pi/2)`` (a two-finger grasp is symmetric under a half turn).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pybullet
 import torch
+from gymnasium import spaces
 
 from envs.cameras import FAR, NEAR
 from envs.config import WorldConfig
@@ -125,3 +128,55 @@ class PoseFollower:
             return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
         action = np.array([*(error / arm.max_translation), wrap_half_turn(self.yaw - yaw) / arm.max_yaw, -1.0])
         return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+class PosePolicy:
+    """An :class:`agents.base.Policy` from a pose chooser: the first observation of an episode picks
+    the normalised pose (``choose(observation) -> (3,)``), :class:`PoseFollower` drives there."""
+
+    def __init__(self, choose: Callable[[dict[str, np.ndarray]], np.ndarray], world: WorldConfig) -> None:
+        self.choose = choose
+        self.space = PoseSpace(world)
+        self.follower = PoseFollower(world)
+        self.chosen: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.chosen = None
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        if self.chosen is None:
+            self.chosen = np.asarray(self.choose(observation), dtype=np.float64).reshape(3)
+            self.follower.start(*self.space.to_pose(self.chosen))
+        return self.follower.act(observation)
+
+
+class PoseActionWrapper(gym.Wrapper):
+    """A Kuka grasp env (or a wrapper of one) as a one-decision task: the action is a normalised
+    grasp pose ``Box(-1, 1, (3,))``; one ``step`` runs :class:`PoseFollower` to the end of the
+    episode and returns its last observation, summed reward and info, always ``terminated``."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        world = env.unwrapped.config
+        self.space, self.follower = PoseSpace(world), PoseFollower(world)
+        self.action_space = spaces.Box(-1.0, 1.0, (3,), dtype=np.float32)
+        self._observation: dict[str, np.ndarray] | None = None
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        self._observation, info = self.env.reset(**kwargs)
+        return self._observation, info
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._observation is None:
+            raise RuntimeError("call reset() before step()")
+        u = np.asarray(action, dtype=np.float64)
+        if u.shape != (3,) or not np.all(np.isfinite(u)):
+            raise ValueError(f"a grasp-pose action is 3 finite numbers [x, y, yaw] in [-1, 1], got {u.tolist()}")
+        self.follower.start(*self.space.to_pose(u))
+        observation, total, done = self._observation, 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, info = self.env.step(self.follower.act(observation))
+            total += float(reward)
+            done = terminated or truncated
+        self._observation = None
+        return observation, total, True, False, info

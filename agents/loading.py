@@ -36,7 +36,14 @@ def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
 
         from agents.sac import SB3Policy
 
-        return SB3Policy(SAC.load(directory / "sac.zip", device="cpu")), card
+        sb3 = SB3Policy(SAC.load(directory / "sac.zip", device="cpu"))
+        if card.get("algo") == "sac-pose":  # SAC chose grasp poses; the follower turns them into motor actions
+            from agents.grasp_pose import PosePolicy
+            from envs.grasp_env import make_world_config
+
+            world = card["world"]
+            return PosePolicy(sb3.act, make_world_config(world["num_objects"], world["image_size"], None)), card
+        return sb3, card
     raise FileNotFoundError(f"{directory}: none of pose_qtopt.json, qtopt.json, sac.zip found: "
                             "not a policy checkpoint folder")
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_file, save_file
 
 from agents.cem import CEMConfig, cem_maximize
-from agents.grasp_pose import PoseFollower, PoseSpace
+from agents.grasp_pose import PosePolicy, PoseSpace
 from agents.pose_qnetwork import PoseNetworkConfig, PoseQNetwork
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
 from graspdata.atomic import atomic_write_text
@@ -98,8 +98,7 @@ class PoseQTOpt:
         self.rng = np.random.default_rng(seed)
         self.updates = 0
         self.exploring = False
-        self.follower = PoseFollower(world)
-        self.chosen: np.ndarray | None = None  # the pose (3,) normalised of the current episode
+        self.policy = PosePolicy(self.choose, world)
 
     # ------------------------------------------------------------------------------------ acting
     def inputs(self, observations: dict[str, np.ndarray]) -> torch.Tensor:
@@ -133,16 +132,17 @@ class PoseQTOpt:
             pose = np.clip(pose + self.rng.normal(0.0, self.config.noise, 3), -1.0, 1.0)
         return pose
 
+    @property
+    def chosen(self) -> np.ndarray | None:
+        """The normalised pose (3,) of the current episode, None before its first action."""
+        return self.policy.chosen
+
     def reset(self) -> None:
-        self.chosen = None
+        self.policy.reset()
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
         """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
-        if self.chosen is None:
-            self.chosen = self.choose(observation)
-            x, y, yaw = self.space.to_pose(self.chosen)
-            self.follower.start(x, y, yaw)
-        return self.follower.act(observation)
+        return self.policy.act(observation)
 
     # ---------------------------------------------------------------------------------- learning
     def update(self, inputs: torch.Tensor, poses: torch.Tensor, rewards: torch.Tensor) -> dict[str, float]:

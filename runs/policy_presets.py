@@ -74,12 +74,17 @@ PRESETS: dict[str, Preset] = {
         world=WorldPreset(image_size=64, max_steps=12, auto_descend=False),
         training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
                                 replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
-        relabel=RelabelConfig(posthoc=True, auxiliary_goals=0)),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=0),
+        # sac-pose: one env step is one whole grasp; 64 px Dict observations cost ~60 KB per stored transition
+        sac=SACPreset(timesteps=4000, buffer_size=20_000, learning_starts=200, channels=(32, 64, 64),
+                      eval_every_steps=1000, eval_episodes=100)),
     "pose-tiny": Preset(
         world=WorldPreset(num_objects=2, image_size=32, max_steps=12, auto_descend=False),
         training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,
                                 eval_episodes=2, checkpoint_every=3),
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),
         pose=PoseQTOptConfig(network=PoseNetworkConfig(channels=(8, 8, 16, 16), hidden=16), batch_size=8,
-                             cem=CEMConfig(iterations=2, population=16, elites=4))),
+                             cem=CEMConfig(iterations=2, population=16, elites=4)),
+        sac=SACPreset(timesteps=12, buffer_size=100, batch_size=4, learning_starts=4, features=16, channels=(8, 8),
+                      eval_every_steps=6, eval_episodes=2)),
 }

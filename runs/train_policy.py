@@ -51,9 +51,10 @@ FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runs.train_policy", description=__doc__.split("\n")[0])
-    parser.add_argument("--algo", choices=("qtopt", "qtopt-pose", "sac", "random"), required=True,
-                        help="qtopt: motor actions every step; qtopt-pose: one grasp pose per episode "
-                        "(use a pose preset); sac; random: the reference line")
+    parser.add_argument("--algo", choices=("qtopt", "qtopt-pose", "sac", "sac-pose", "random"), required=True,
+                        help="qtopt, sac: motor actions every step; qtopt-pose, sac-pose: one grasp pose per "
+                        "episode, carried out by agents.grasp_pose.PoseFollower (use a pose preset); "
+                        "random: the reference line")
     parser.add_argument("--reward", required=True,
                         help="indiscriminate | oracle | grasp2vec | autoencoder | pkg.mod:Class")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -303,10 +304,16 @@ def main(argv: list[str] | None = None) -> None:
     goal_bank = None if args.reward == "indiscriminate" else GoalBank(make_world_config(1, w.image_size, None))
     env = make_env(preset, args.reward, reward, features, goal_bank)
     eval_env = make_env(preset, args.reward, reward, features, goal_bank)
+    if args.algo == "sac-pose":
+        from agents.grasp_pose import PoseActionWrapper
+
+        if preset.world.auto_descend:
+            raise SystemExit(f"--algo sac-pose drives the descent itself: use a pose preset, not {args.preset!r}")
+        env, eval_env = PoseActionWrapper(env), PoseActionWrapper(eval_env)
     log = RunLogger(args.out, config)
     start = time.perf_counter()
     try:
-        train = {"qtopt": train_qtopt, "qtopt-pose": train_pose_qtopt, "sac": train_sac,
+        train = {"qtopt": train_qtopt, "qtopt-pose": train_pose_qtopt, "sac": train_sac, "sac-pose": train_sac,
                  "random": evaluate_random}[args.algo]
         evals = train(args, preset, env, eval_env, reward, features, log)
     finally:

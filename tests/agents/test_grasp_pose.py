@@ -55,3 +55,18 @@ def test_follower_reaches_the_pose_and_closes(yaw: float) -> None:
     assert action[4] > 0, "the follower never closed"
     assert np.linalg.norm(gripper[:2] - target) < 0.03 and abs(gripper[3] - yaw) < 0.1
     env.close()
+
+
+def test_pose_action_wrapper_runs_a_whole_grasp_in_one_step_and_rejects_bad_actions() -> None:
+    from agents.grasp_pose import PoseActionWrapper
+
+    env = PoseActionWrapper(KukaGraspEnv(num_objects=2, image_size=32, max_steps=14))
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(3))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="grasp-pose action"):
+        env.step(np.zeros(5))
+    observation, reward, terminated, truncated, info = env.step(np.array([0.0, 0.0, 0.5]))
+    assert terminated and not truncated and "outcome_image" in info and reward in (0.0, 1.0)
+    assert env.action_space.shape == (3,) and observation["image"].shape == (32, 32, 3)
+    env.close()

@@ -157,3 +157,23 @@ def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> N
     policy.reset()
     assert "heatmap" in observation and policy.act(observation).shape == (5,)
     env.close()
+
+
+def test_sac_over_grasp_poses_trains_with_relabeling_and_loads_as_a_motor_policy(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
+                                      stage_strides=(1,)))
+    save_checkpoint(model, tmp_path / "g2v", {})
+    out = tmp_path / "sac-pose"
+    main(["--algo", "sac-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(out),
+          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap"])
+    result = evals(out)[-1]
+    assert result["timesteps"] == 12 and result["grasps"] == 12  # one env step is one grasp
+    policy, card = load_policy(out / "checkpoint")
+    assert card["algo"] == "sac-pose" and type(policy).__name__ == "PosePolicy"
+    env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=2, image_size=32, max_steps=12), card)
+    observation, _ = env.reset(seed=2)
+    policy.reset()
+    action = policy.act(observation)
+    assert action.shape == (5,) and policy.chosen.shape == (3,)
+    env.close()
