@@ -1,0 +1,106 @@
+"""Copy a trained policy into ``checkpoints/policies/NAME``: weights and cards only, with its provenance.
+
+``python -m runs.ship_policy --run runs/out/policy/RUN --name qtopt-grasp2vec``
+
+Copies from the run folder the files a policy needs to act (``checkpoint/``: safetensors or SB3's
+zip, the algorithm's JSON card and ``policy.json``) — not replay data or optimizer state — plus the
+run's ``config.json`` (exact training command, settings, machine), ``eval.json`` and ``curves.png``,
+and writes a ``README.md`` that states them. The benchmark loads the result like any run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from graspdata.atomic import atomic_write_text
+
+POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
+                "sac.zip", "sac_progress.json")
+RUN_FILES = ("config.json", "config-resume.json", "eval.json", "curves.png")
+
+
+def readme(name: str, run: Path, config: dict, evals: list[dict], resumes: list[str]) -> str:
+    """The shipped folder's README: what it is, how it was trained (exact commands), what it scored."""
+    rows = "\n".join(f"| {e['grasps']:.0f} | {e.get('updates', e.get('timesteps', 0)):.0f} | {e['wall_s'] / 60:.1f} | "
+                     f"{e['success_rate']:.3f} | {e['success_low']:.3f}–{e['success_high']:.3f} | {e['episodes']:.0f} |"
+                     for e in evals)
+    commands = "\n".join([config["command"], *resumes])
+    return f"""# Shipped policy `{name}`
+
+Trained by this repository's own code; load with `agents.loading.load_policy("checkpoints/policies/{name}/checkpoint")`
+or score with `python -m runs.benchmark --rows {name}`.
+
+| | |
+|---|---|
+| algorithm | `{config['algo']}` |
+| reward | `{config['reward']}` {config.get('reward_args') or ''} |
+| goal features | `{config['goal_features']}` |
+| preset | `{config['preset']}` (settings in `config.json`) |
+| offline data | {', '.join(f'`{d}`' for d in config.get('offline_data') or []) or 'none'} |
+| seed | {config['seed']} |
+| machine | {config['machine']} |
+| source run | `{run}` |
+
+## Command
+
+```bash
+{commands}
+python -m runs.ship_policy --run {run} --name {name}
+```
+
+## Evaluation during training
+
+Success rate of the training task (`eval.json`; seeds from `agents.evaluation.EVAL_SEED_OFFSET`,
+disjoint from training; these are training-time checks — the benchmark protocol's numbers are in
+`docs/benchmark.md`). Plot: `curves.png`.
+
+| training grasps | gradient updates | wall (min) | success | Wilson 95 % | episodes |
+|---|---|---|---|---|---|
+{rows}
+"""
+
+
+def ship(run: Path, name: str, root: Path = Path("checkpoints/policies")) -> Path:
+    """Copy ``run`` into ``root/name`` (replacing an older copy); returns the new folder."""
+    checkpoint = run / "checkpoint"
+    if not (checkpoint / "policy.json").is_file():
+        raise SystemExit(f"{checkpoint}: no policy.json — not a runs.train_policy run folder")
+    for required in ("config.json", "eval.json"):
+        if not (run / required).is_file():
+            raise SystemExit(f"{run / required} is missing: the shipped policy would lose its provenance")
+    target = root / name
+    staging = root / f".{name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "checkpoint").mkdir(parents=True)
+    for file in POLICY_FILES:
+        if (checkpoint / file).is_file():
+            shutil.copy2(checkpoint / file, staging / "checkpoint" / file)
+    for file in RUN_FILES:
+        if (run / file).is_file():
+            shutil.copy2(run / file, staging / file)
+    config = json.loads((run / "config.json").read_text())
+    resumes = [json.loads((run / "config-resume.json").read_text())["command"]] \
+        if (run / "config-resume.json").is_file() else []
+    atomic_write_text(staging / "README.md", readme(name, run, config, json.loads((run / "eval.json").read_text()),
+                                                    resumes))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.replace(target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m runs.ship_policy", description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="a runs.train_policy --out folder")
+    parser.add_argument("--name", required=True, help="folder name under --root (the benchmark row's name)")
+    parser.add_argument("--root", type=Path, default=Path("checkpoints/policies"))
+    args = parser.parse_args(argv)
+    target = ship(args.run, args.name, args.root)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    print(f"shipped {args.run} → {target} ({size / 2**20:.1f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
