@@ -16,6 +16,12 @@ import gymnasium as gym
 from agents.base import Policy
 
 POLICY_CARD = "policy.json"
+CHECKPOINT_MARKERS = ("pose_qtopt.json", "qtopt.json", "sac.zip")  # one per algorithm family
+
+
+def is_policy_checkpoint(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a checkpoint :func:`load_policy` can read."""
+    return any((Path(directory) / marker).is_file() for marker in CHECKPOINT_MARKERS)
 
 
 def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
@@ -44,7 +50,7 @@ def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
             world = card["world"]
             return PosePolicy(sb3.act, make_world_config(world["num_objects"], world["image_size"], None)), card
         return sb3, card
-    raise FileNotFoundError(f"{directory}: none of pose_qtopt.json, qtopt.json, sac.zip found: "
+    raise FileNotFoundError(f"{directory}: none of {', '.join(CHECKPOINT_MARKERS)} found: "
                             "not a policy checkpoint folder")
 
 

@@ -28,6 +28,7 @@ from gymnasium import spaces
 from agents.base import Policy
 from agents.evaluation import EVAL_SEED_OFFSET
 from agents.goal_features import GoalObservationWrapper
+from agents.loading import is_policy_checkpoint
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -132,7 +133,7 @@ def checkpoint_folder(path: str | Path) -> Path | None:
     """The policy folder under ``path`` (itself or ``path/checkpoint``), or None when neither holds one."""
     path = Path(path)
     for candidate in (path, path / "checkpoint"):
-        if (candidate / "qtopt.json").is_file() or (candidate / "sac.zip").is_file():
+        if is_policy_checkpoint(candidate):
             return candidate
     return None
 

@@ -76,7 +76,8 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
         Stage("policy", "runs.train_policy", [
             "--algo", p.algo, "--reward", "grasp2vec", "--reward-arg", reward_arg, "--preset", p.preset,
             "--out", str(policy), "--seed", str(p.seed), "--grasps", str(p.grasps), "--minutes", str(p.minutes),
-            "--goal-features", p.goal_features, "--grasp2vec", str(grasp2vec)],
+            "--goal-features", p.goal_features, "--grasp2vec", str(grasp2vec),
+            *(["--offline-data", str(data)] if p.offline_data else [])],
             lambda: checkpoint_folder(policy) is not None),
         Stage("benchmark", "runs.benchmark", [
             "--rows", *rows, "--checkpoint", f"{PIPELINE_ROW}={policy}", "--objects", *b.objects,

@@ -57,11 +57,12 @@ class CalibrationStage:
 class PolicyStage:
     """``runs.train_policy``: a goal-conditioned policy on the grasp2vec reward."""
 
-    algo: str = "qtopt"
-    preset: str = "default"  # a runs.policy_presets preset
+    algo: str = "qtopt-pose"
+    preset: str = "pose-32"  # a runs.policy_presets preset
     grasps: int = 2000
     minutes: float = 5.0  # online phase time cap of one call (then evaluated and checkpointed)
     goal_features: str = "heatmap"
+    offline_data: bool = True  # pre-train on the collect stage's grasps (all attempts, failures included)
     seed: int = 0
 
 
@@ -91,7 +92,7 @@ PRESETS: dict[str, PipelinePreset] = {
         collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, shard_size=20),
         embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3),
         calibration=CalibrationStage(empty=8, presence_steps=20),
-        policy=PolicyStage(preset="tiny", grasps=6, minutes=1.0),
+        policy=PolicyStage(preset="pose-tiny", grasps=6, minutes=1.0),
         benchmark=BenchmarkStage(trials=2, workers=1, shipped_rows=("random",)),
     ),
     "default": PipelinePreset(),

@@ -1,8 +1,11 @@
 """Presets of ``python -m runs.train_policy``: the world, the learners and the schedule.
 
 - ``tiny``: a minute or two on 2 CPU cores; for tests and smoke runs, not for results.
-- ``default``: the CPU-realistic first target, indiscriminate grasping with ``auto_descend`` and
-  32 px policy images (see docs/agents.md for what a run of it measured).
+- ``default``: motor-action QT-Opt / SAC, indiscriminate grasping with ``auto_descend`` and 32 px
+  policy images (see docs/agents.md for what a run of it measured).
+- ``pose``: ``--algo qtopt-pose`` / ``sac-pose`` (one grasp pose per episode) at 64 px, the
+  collected data's resolution: what the shipped policies were trained with.
+- ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``); ``pose-tiny`` for tests.
 """
 
 from __future__ import annotations
@@ -78,6 +81,12 @@ PRESETS: dict[str, Preset] = {
         # sac-pose: one env step is one whole grasp; 64 px Dict observations cost ~60 KB per stored transition
         sac=SACPreset(timesteps=4000, buffer_size=20_000, learning_starts=200, channels=(32, 64, 64),
                       eval_every_steps=1000, eval_episodes=100)),
+    # the main job's policy stage (runs.pipeline): the same learner on its 32 px data
+    "pose-32": Preset(
+        world=WorldPreset(image_size=32, max_steps=12, auto_descend=False),
+        training=TrainingConfig(grasps=2000, offline_updates=1000, updates_per_step=2, learning_starts=64,
+                                replay_capacity=60_000, eval_every=500, eval_episodes=50, checkpoint_every=250),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1)),
     "pose-tiny": Preset(
         world=WorldPreset(num_objects=2, image_size=32, max_steps=12, auto_descend=False),
         training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,

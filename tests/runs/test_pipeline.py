@@ -40,7 +40,7 @@ def test_tiny_pipeline_end_to_end_with_resume(tmp_path, capsys):
     assert record["preset"] == "tiny" and record["config"]["collect"]["seed"] == 0
     assert len(record["calls"]) == 2
     assert all(call["code_version"]["git_commit"] and call["machine"]["cpus"] for call in record["calls"])
-    assert record["stages"]["policy"]["command"].startswith("python -m runs.train_policy --algo qtopt --reward "
+    assert record["stages"]["policy"]["command"].startswith("python -m runs.train_policy --algo qtopt-pose --reward "
                                                             "grasp2vec")
 
     third = pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled", "--resume"])
