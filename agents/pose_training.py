@@ -16,7 +16,6 @@ per grasp here; ``replay_capacity`` is the number of stored decisions) and the c
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,10 @@ import numpy as np
 import torch
 
 from agents.episode import Episode, EpisodeRecorder
-from agents.evaluation import evaluate
 from agents.grasp_pose import PoseSpace
 from agents.pose_qtopt import PoseQTOpt, network_input
-from agents.qtopt_training import LogFn, Progress, TrainingConfig
+from agents.qtopt_training import LogFn, Progress, ScheduledTrainer, TrainingConfig
 from agents.relabel import GoalPool, RelabelConfig
-from graspdata.atomic import atomic_write_json
 from rewards.base import GraspContext, RewardFunction
 
 ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -216,8 +213,9 @@ def offline_pretrain(agent: PoseQTOpt, samples: PoseSamples, updates: int, rng: 
             on_update()
 
 
-class PoseTrainer:
-    """The online phase: explore, relabel, learn; evaluate and checkpoint on the schedule.
+class PoseTrainer(ScheduledTrainer):
+    """The online phase of grasp-pose QT-Opt: exploring episodes, each relabeled into the samples,
+    then ``updates_per_step`` gradient steps once ``learning_starts`` samples are stored.
 
     Args:
         agent, samples: the learner and its memory (possibly restored from a checkpoint).
@@ -231,10 +229,8 @@ class PoseTrainer:
     def __init__(self, agent: PoseQTOpt, samples: PoseSamples, env: gym.Env, eval_env: gym.Env,
                  config: TrainingConfig, relabel: PoseRelabeler, out: Path, log: LogFn,
                  progress: Progress | None = None) -> None:
-        self.agent, self.samples, self.env, self.eval_env = agent, samples, env, eval_env
-        self.config, self.relabel, self.out, self.log = config, relabel, Path(out), log
-        self.progress = progress or Progress()
-        self.rng = np.random.default_rng([config.seed, self.progress.grasps])
+        super().__init__(agent, eval_env, config, out, log, progress)
+        self.samples, self.env, self.relabel = samples, env, relabel
 
     def episode(self, seed: int) -> tuple[Decision | None, dict[str, Any]]:
         """One exploring episode; returns its decision (None if it never closed) and the last info."""
@@ -255,46 +251,17 @@ class PoseTrainer:
             self.agent.exploring = False
         return decision_from_episode(recorder.finish(terminated, info), self.agent.space), info
 
-    def run(self, on_grasp: Callable[[Progress], None] | None = None, time_limit_s: float | None = None) -> Progress:
-        """Train until ``config.grasps`` online episodes (or ``time_limit_s`` of this call, then a last
-        evaluation and checkpoint); returns the final counters."""
-        start = time.perf_counter() - self.progress.wall_s
-        deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
-        if not self.progress.evals:
-            self.evaluate()
-        while self.progress.grasps < self.config.grasps:
-            decision, info = self.episode(self.config.seed * 1_000_000 + self.progress.grasps)
-            if decision is not None:
-                store(self.samples, self.relabel, [decision])
-            if len(self.samples) >= self.config.learning_starts:
-                for _ in range(self.config.updates_per_step):
-                    metrics = self.agent.update(*self.samples.sample(self.agent.config.batch_size, self.rng))
-                    self.progress.updates += 1
-                if self.progress.grasps % 25 == 0:
-                    self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
-            self.progress.grasps += 1
-            self.progress.train_successes += bool(info.get("is_success", False))
-            self.progress.wall_s = time.perf_counter() - start
-            last = self.progress.grasps == self.config.grasps or time.perf_counter() > deadline
-            if self.progress.grasps % self.config.eval_every == 0 or last:
-                self.evaluate()
-            if self.progress.grasps % self.config.checkpoint_every == 0 or last:
-                self.checkpoint()
-            if on_grasp is not None:
-                on_grasp(self.progress)
-            if last:
-                break
-        return self.progress
-
-    def evaluate(self) -> dict[str, float]:
-        p = self.progress
-        result = evaluate(self.agent, self.eval_env, self.config.eval_episodes, seed=len(p.evals))
-        result.update(grasps=float(p.grasps), wall_s=p.wall_s, updates=float(p.updates + p.offline_updates),
-                      train_success_rate=p.train_successes / max(p.grasps, 1))
-        p.evals.append(result)
-        self.log({f"eval/{k}": v for k, v in result.items()}, p.grasps)
-        atomic_write_json(self.out / "eval.json", p.evals)
-        return result
+    def train_one_grasp(self, seed: int) -> dict[str, Any]:
+        decision, info = self.episode(seed)
+        if decision is not None:
+            store(self.samples, self.relabel, [decision])
+        if len(self.samples) >= self.config.learning_starts:
+            for _ in range(self.config.updates_per_step):
+                metrics = self.agent.update(*self.samples.sample(self.agent.config.batch_size, self.rng))
+                self.progress.updates += 1
+            if self.progress.grasps % 25 == 0:
+                self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
+        return info
 
     def checkpoint(self) -> None:
         save_pose_state(self.out / "checkpoint", self.agent, self.samples, self.progress)

@@ -95,49 +95,42 @@ def run_episode(agent: QTOpt, env: gym.Env, seed: int, recorder: EpisodeRecorder
     return recorder.finish(terminated, info), info
 
 
-class OnlineTrainer:
-    """Runs the online phase; checkpoints and evaluates on a schedule.
+class ScheduledTrainer:
+    """The online phase's schedule, shared by both QT-Opt variants: training grasps one at a time,
+    an evaluation every ``eval_every`` and a checkpoint every ``checkpoint_every`` grasps (and both
+    at the end, or when ``time_limit_s`` has passed). Subclasses say what one grasp and a checkpoint are.
 
     Args:
-        agent, replay: the learner and its memory (possibly restored from a checkpoint).
-        env, eval_env: training and evaluation environments (same observation space).
+        agent: the learner, also the evaluated :class:`agents.base.Policy`.
+        eval_env: evaluation environment.
         config: the schedule.
-        relabel: turns a finished episode into the episodes to store (identity when None).
-        out: run folder; checkpoints go to ``out/checkpoint``, evaluations to ``out/eval.json``.
+        out: run folder; evaluations go to ``out/eval.json``.
         log: receives metrics with the grasp count as step.
+        progress: counters to continue from (a resumed run), or None.
     """
 
-    def __init__(self, agent: QTOpt, replay: ReplayBuffer, env: gym.Env, eval_env: gym.Env,
-                 config: TrainingConfig, out: Path, log: LogFn, relabel: EpisodeFn | None = None,
+    def __init__(self, agent: Any, eval_env: gym.Env, config: TrainingConfig, out: Path, log: LogFn,
                  progress: Progress | None = None) -> None:
-        self.agent, self.replay, self.env, self.eval_env = agent, replay, env, eval_env
-        self.config, self.out, self.log = config, Path(out), log
-        self.relabel = relabel or (lambda episode: [episode])
+        self.agent, self.eval_env, self.config, self.out, self.log = agent, eval_env, config, Path(out), log
         self.progress = progress or Progress()
         self.rng = np.random.default_rng([config.seed, self.progress.grasps])
 
-    def learn_step(self) -> None:
-        self.progress.env_steps += 1
-        if len(self.replay) < self.config.learning_starts:
-            return
-        for _ in range(self.config.updates_per_step):
-            metrics = self.agent.update(self.replay.sample(self.agent.config.batch_size, self.rng))
-            self.progress.updates += 1
-        if self.progress.updates % 100 < self.config.updates_per_step:
-            self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
+    def train_one_grasp(self, seed: int) -> dict[str, Any]:
+        """Run one training episode reset with ``seed``, store it and learn; returns its last ``info``."""
+        raise NotImplementedError
+
+    def checkpoint(self) -> None:
+        raise NotImplementedError
 
     def run(self, on_grasp: Callable[[Progress], None] | None = None, time_limit_s: float | None = None) -> Progress:
         """Train until ``config.grasps`` online episodes (or ``time_limit_s`` of this call, then a last
         evaluation and checkpoint); returns the final counters."""
-        recorder, start = EpisodeRecorder(), time.perf_counter() - self.progress.wall_s
+        start = time.perf_counter() - self.progress.wall_s
         deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
         if not self.progress.evals:
             self.evaluate()  # the untrained (or offline pre-trained) starting point
         while self.progress.grasps < self.config.grasps:
-            warmup = len(self.replay) < self.config.learning_starts
-            episode, info = run_episode(self.agent, self.env, self.config.seed * 1_000_000 + self.progress.grasps,
-                                        recorder, self.learn_step, random_only=warmup)
-            self.replay.add_episodes(self.relabel(episode))
+            info = self.train_one_grasp(self.config.seed * 1_000_000 + self.progress.grasps)
             self.progress.grasps += 1
             self.progress.train_successes += bool(info.get("is_success", False))
             self.progress.wall_s = time.perf_counter() - start
@@ -156,11 +149,50 @@ class OnlineTrainer:
         p = self.progress
         result = evaluate(self.agent, self.eval_env, self.config.eval_episodes, seed=len(p.evals))
         result.update(grasps=float(p.grasps), wall_s=p.wall_s, updates=float(p.updates),
+                      offline_updates=float(p.offline_updates),
                       train_success_rate=p.train_successes / max(p.grasps, 1))
         p.evals.append(result)
         self.log({f"eval/{k}": v for k, v in result.items()}, p.grasps)
         atomic_write_json(self.out / "eval.json", p.evals)
         return result
+
+
+class OnlineTrainer(ScheduledTrainer):
+    """The online phase of motor-action QT-Opt: ε-greedy episodes, relabeled into the replay buffer,
+    ``updates_per_step`` gradient steps per env step once ``learning_starts`` transitions are stored.
+
+    Args:
+        agent, replay: the learner and its memory (possibly restored from a checkpoint).
+        env, eval_env: training and evaluation environments (same observation space).
+        config: the schedule.
+        relabel: turns a finished episode into the episodes to store (identity when None).
+        out: run folder; checkpoints go to ``out/checkpoint``, evaluations to ``out/eval.json``.
+        log: receives metrics with the grasp count as step.
+    """
+
+    def __init__(self, agent: QTOpt, replay: ReplayBuffer, env: gym.Env, eval_env: gym.Env,
+                 config: TrainingConfig, out: Path, log: LogFn, relabel: EpisodeFn | None = None,
+                 progress: Progress | None = None) -> None:
+        super().__init__(agent, eval_env, config, out, log, progress)
+        self.replay, self.env = replay, env
+        self.relabel = relabel or (lambda episode: [episode])
+        self.recorder = EpisodeRecorder()
+
+    def learn_step(self) -> None:
+        self.progress.env_steps += 1
+        if len(self.replay) < self.config.learning_starts:
+            return
+        for _ in range(self.config.updates_per_step):
+            metrics = self.agent.update(self.replay.sample(self.agent.config.batch_size, self.rng))
+            self.progress.updates += 1
+        if self.progress.updates % 100 < self.config.updates_per_step:
+            self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
+
+    def train_one_grasp(self, seed: int) -> dict[str, Any]:
+        warmup = len(self.replay) < self.config.learning_starts
+        episode, info = run_episode(self.agent, self.env, seed, self.recorder, self.learn_step, random_only=warmup)
+        self.replay.add_episodes(self.relabel(episode))
+        return info
 
     def checkpoint(self) -> None:
         save_training_state(self.out / "checkpoint", self.agent, self.replay, self.progress)

@@ -33,7 +33,7 @@ from agents.episode import episodes_from_dataset
 from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
 from agents.pose_qtopt import PoseQTOpt
 from agents.qtopt import QTOpt
-from agents.qtopt_training import OnlineTrainer, Progress, load_training_state, offline_pretrain
+from agents.qtopt_training import OnlineTrainer, Progress, ScheduledTrainer, load_training_state, offline_pretrain
 from agents.relabel import Relabeler
 from agents.replay import ReplayBuffer
 from envs.goal_bank import GoalBank
@@ -175,6 +175,18 @@ def plot_curves(evals: list[dict[str, float]], path: Path, title: str) -> None:
     tmp.replace(path)
 
 
+def run_with_progress_bar(trainer: ScheduledTrainer, grasps: int, progress: Progress, minutes: float | None,
+                          label: str) -> list[dict[str, float]]:
+    """``trainer.run`` with a tqdm bar over training grasps (train success, last evaluation, updates)."""
+    with tqdm(total=grasps, initial=progress.grasps, desc=label) as bar:
+        def on_grasp(p: Progress) -> None:
+            bar.update()
+            bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
+                            eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
+
+        return trainer.run(on_grasp, minutes * 60 if minutes else None).evals
+
+
 def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
                 features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
     t = preset.training
@@ -198,13 +210,7 @@ def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env
         with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
             offline_pretrain(agent, replay, stored, t.offline_updates, rng, log, progress, lambda: bar.update())
     trainer = OnlineTrainer(agent, replay, env, eval_env, t, args.out, log, relabel, progress)
-    with tqdm(total=t.grasps, initial=progress.grasps, desc="qtopt grasps") as bar:
-        def on_grasp(p: Progress) -> None:
-            bar.update()
-            bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
-                            eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
-
-        return trainer.run(on_grasp, args.minutes * 60 if args.minutes else None).evals
+    return run_with_progress_bar(trainer, t.grasps, progress, args.minutes, "qtopt grasps")
 
 
 def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env,
@@ -249,13 +255,7 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
         with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
             pose_offline_pretrain(agent, samples, t.offline_updates, rng, log, progress, lambda: bar.update())
     trainer = PoseTrainer(agent, samples, env, eval_env, t, relabel, args.out, log, progress)
-    with tqdm(total=t.grasps, initial=progress.grasps, desc="qtopt-pose grasps") as bar:
-        def on_grasp(p: Progress) -> None:
-            bar.update()
-            bar.set_postfix(train_success=f"{p.train_successes / p.grasps:.2f}",
-                            eval=f"{p.evals[-1]['success_rate']:.2f}" if p.evals else "-", updates=p.updates)
-
-        return trainer.run(on_grasp, args.minutes * 60 if args.minutes else None).evals
+    return run_with_progress_bar(trainer, t.grasps, progress, args.minutes, "qtopt-pose grasps")
 
 
 def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,

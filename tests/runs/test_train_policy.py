@@ -25,6 +25,14 @@ def offline_wandb(monkeypatch) -> None:
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
+def save_tiny_grasp2vec(folder: Path) -> None:
+    """A random-weight 32 px Grasp2Vec checkpoint (8-d), enough to compute goal features."""
+    torch.manual_seed(0)
+    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
+                                      stage_strides=(1,)))
+    save_checkpoint(model, folder, {})
+
+
 def evals(out: Path) -> list[dict]:
     return json.loads((out / "eval.json").read_text())
 
@@ -45,10 +53,7 @@ def test_qtopt_run_then_resume_continues_counters(tmp_path) -> None:
 
 
 def test_qtopt_goal_task_sees_heatmap_and_goal_embedding(tmp_path) -> None:
-    torch.manual_seed(0)
-    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
-                                      stage_strides=(1,)))
-    save_checkpoint(model, tmp_path / "g2v", {})
+    save_tiny_grasp2vec(tmp_path / "g2v")
     out = tmp_path / "goal"
     main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(out), "--grasps", "3",
           "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "both"])
@@ -139,10 +144,7 @@ def test_pose_qtopt_pretrains_offline_runs_online_and_resumes(tmp_path) -> None:
 
 
 def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> None:
-    torch.manual_seed(0)
-    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
-                                      stage_strides=(1,)))
-    save_checkpoint(model, tmp_path / "g2v", {})
+    save_tiny_grasp2vec(tmp_path / "g2v")
     with pytest.raises(SystemExit, match="pose preset|without auto_descend"):
         main(["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "tiny", "--out", str(tmp_path / "a")])
     with pytest.raises(SystemExit, match="needs the heatmap"):
@@ -160,10 +162,7 @@ def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> N
 
 
 def test_sac_over_grasp_poses_trains_with_relabeling_and_loads_as_a_motor_policy(tmp_path) -> None:
-    torch.manual_seed(0)
-    model = Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(8,),
-                                      stage_strides=(1,)))
-    save_checkpoint(model, tmp_path / "g2v", {})
+    save_tiny_grasp2vec(tmp_path / "g2v")
     out = tmp_path / "sac-pose"
     main(["--algo", "sac-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(out),
           "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap"])
