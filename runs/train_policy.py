@@ -18,8 +18,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from envs.instance_env import KukaInstanceGraspEnv
 from graspdata.atomic import atomic_write_json
 from rewards import make_reward, parse_reward_kwargs
 from rewards.base import RewardFunction
+from rewards.provenance import command_line, machine_description
 from runs.policy_presets import PRESETS, Preset
 
 FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
@@ -288,13 +287,13 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.resume and not (args.out / "checkpoint").is_dir():
         raise SystemExit(f"--resume: no checkpoint folder {args.out / 'checkpoint'}")
-    config = {"command": " ".join(["python -m runs.train_policy", *(argv if argv is not None else sys.argv[1:])]),
+    config = {"command": command_line("runs.train_policy", argv),
               "algo": args.algo, "reward": args.reward, "reward_args": args.reward_arg, "preset": args.preset,
               "goal_features": args.goal_features if args.reward != "indiscriminate" else "none",
               "seed": args.seed, "offline_data": [str(p) for p in args.offline_data] if args.offline_data else None,
-              "settings": dataclasses.asdict(preset), "machine": f"{platform.node()} {platform.machine()}, "
-              f"{os.cpu_count()} CPUs, torch threads {args.threads}, no GPU" if not torch.cuda.is_available()
-              else torch.cuda.get_device_name(0)}
+              "settings": dataclasses.asdict(preset),
+              "machine": f"{machine_description()}, torch threads {args.threads}, "
+              f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}"}
     atomic_write_json(args.out / ("config-resume.json" if args.resume else "config.json"), config)
     if args.algo != "random":
         write_policy_card(args, preset)
