@@ -22,12 +22,28 @@ POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qto
 RUN_FILES = ("config.json", "config-resume.json", "eval.json", "curves.png")
 
 
+def collect_command(folder: str) -> str:
+    """The ``runs.collect`` command that reproduces a dataset folder, read from its ``card.json``."""
+    card_path = Path(folder) / "card.json"
+    if not card_path.is_file():
+        return f"# {folder}: no card.json here, its collection command is unknown"
+    c = json.loads(card_path.read_text())["config"]
+    objects = c["objects"] if isinstance(c["objects"], str) else " ".join(c["objects"])
+    return (f"python -m runs.collect --out {folder} --objects {objects} --grasps {c['grasps']} --seed {c['seed']} "
+            f"--num-objects {c['num_objects']} --image-size {c['image_size']} --max-steps {c['max_steps']} "
+            f"--policy {c['policy']} --shard-size {c['shard_size']}")
+
+
 def readme(name: str, run: Path, config: dict, evals: list[dict], resumes: list[str]) -> str:
     """The shipped folder's README: what it is, how it was trained (exact commands), what it scored."""
     rows = "\n".join(f"| {e['grasps']:.0f} | {e.get('updates', e.get('timesteps', 0)):.0f} | {e['wall_s'] / 60:.1f} | "
                      f"{e['success_rate']:.3f} | {e['success_low']:.3f}–{e['success_high']:.3f} | {e['episodes']:.0f} |"
                      for e in evals)
-    commands = "\n".join([config["command"], *resumes])
+    collects = [collect_command(folder) for folder in config.get("offline_data") or []]
+    length = (f"Training ran {evals[-1]['grasps']:.0f} online grasps. `--minutes` caps wall time, which depends "
+              f"on the machine's load: to repeat exactly this length, pass `--grasps {evals[-1]['grasps']:.0f}` "
+              "instead." if "--minutes" in " ".join([config["command"], *resumes]) else "")
+    commands = "\n".join([*collects, config["command"], *resumes])
     return f"""# Shipped policy `{name}`
 
 Trained by this repository's own code; load with `agents.loading.load_policy("checkpoints/policies/{name}/checkpoint")`
@@ -50,6 +66,8 @@ or score with `python -m runs.benchmark --rows {name}`.
 {commands}
 python -m runs.ship_policy --run {run} --name {name}
 ```
+
+{length}
 
 ## Evaluation during training
 
