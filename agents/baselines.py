@@ -23,3 +23,35 @@ class RandomMovePolicy:
         action = self.rng.uniform(-1.0, 1.0, 5).astype(np.float32)
         action[CLOSE_INDEX] = -1.0
         return action
+
+
+class HeatmapGraspPolicy:
+    """Grasps where the Grasp2Vec heatmap of the goal peaks, with no learning on top: the
+    localization alone (paper, section 4) turned into a grasp by :class:`agents.grasp_pose.PoseFollower`.
+
+    Each episode it scores a grid of ``grid`` × ``grid`` positions over the drop zone by the
+    heatmap value at their pixel (``PoseSpace.pixels``) and grasps at the best one with wrist yaw
+    ``yaw`` (normalised, 0 = straight). Reads the observation's ``heatmap`` (H, W, 1) uint8.
+    """
+
+    def __init__(self, world: Any, grid: int = 48, yaw: float = 0.0) -> None:
+        from agents.grasp_pose import PosePolicy
+
+        line = np.linspace(-1.0, 1.0, grid)
+        xs, ys = np.meshgrid(line, line, indexing="ij")
+        self.candidates = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, yaw)], axis=1)
+        self.policy = PosePolicy(self.choose, world)
+
+    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """The normalised pose (3,) whose pixel has the highest heatmap value."""
+        if "heatmap" not in observation:
+            raise KeyError("HeatmapGraspPolicy needs observation key 'heatmap' (agents.goal_features)")
+        heat = np.asarray(observation["heatmap"])[..., 0]
+        columns, rows = self.policy.space.pixels(self.candidates, heat.shape[0]).T
+        return self.candidates[int(np.argmax(heat[rows, columns]))]
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        return self.policy.act(observation)

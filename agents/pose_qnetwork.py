@@ -5,11 +5,16 @@ channels) goes once through a fully convolutional trunk to a spatial feature map
 image size. Each candidate pose reads the map where its (x, y) lies in the image (bilinear,
 :meth:`agents.grasp_pose.PoseSpace.image_coordinates`), adds its wrist angle as
 (cos 2θ, sin 2θ), and a small MLP scores it. One trunk pass serves every CEM candidate.
+
+With a heatmap, the head also reads the heatmap itself at the pose, at full resolution (its 3×3
+mean and 5×5 maximum there): the trunk's 1/4-resolution features blur a small object's peak, and
+"grasp where the goal's heatmap is high" should not have to be relearned through the trunk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -31,6 +36,13 @@ def coordinate_channels(batch: int, size: int, device: torch.device) -> torch.Te
     return torch.stack([grid_x, grid_y])[None].expand(batch, -1, -1, -1)
 
 
+class PoseMaps(NamedTuple):
+    """What one pass over the images gives every candidate pose to read."""
+
+    features: torch.Tensor  # (B, F, H/4, W/4)
+    heat: torch.Tensor | None  # (B, 2, H, W): heatmap 3x3 mean and 5x5 max, or None without a heatmap
+
+
 class PoseQNetwork(nn.Module):
     """Args:
         in_channels: image channels (3 for RGB, 4 with the heatmap).
@@ -46,26 +58,35 @@ class PoseQNetwork(nn.Module):
             nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(),
             nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU())
-        self.head = nn.Sequential(nn.Linear(c4 + 2, config.hidden), nn.ReLU(),
+        self.heat_inputs = 2 if in_channels == 4 else 0  # the 4th channel is the goal heatmap
+        self.head = nn.Sequential(nn.Linear(c4 + 2 + self.heat_inputs, config.hidden), nn.ReLU(),
                                   nn.Linear(config.hidden, config.hidden), nn.ReLU(),
                                   nn.Linear(config.hidden, 1))
 
-    def feature_map(self, images: torch.Tensor) -> torch.Tensor:
-        """Float images (B, C, H, W) in [0, 1] → feature map (B, F, H/4, W/4)."""
+    def feature_map(self, images: torch.Tensor) -> PoseMaps:
+        """Float images (B, C, H, W) in [0, 1] → the maps the candidate poses read."""
         if images.ndim != 4 or images.shape[1] != self.in_channels:
             raise ValueError(f"expected images (B, {self.in_channels}, H, W), got {tuple(images.shape)}")
         coords = coordinate_channels(images.shape[0], images.shape[-1], images.device)
-        return self.trunk(torch.cat([images, coords], dim=1))
+        heat = None
+        if self.heat_inputs:
+            heatmap = images[:, 3:4]
+            heat = torch.cat([F.avg_pool2d(heatmap, 3, 1, 1, count_include_pad=False),
+                              F.max_pool2d(heatmap, 5, 1, 2)], dim=1)
+        return PoseMaps(self.trunk(torch.cat([images, coords], dim=1)), heat)
 
-    def score(self, features: torch.Tensor, coordinates: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+    def score(self, maps: PoseMaps, coordinates: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
         """Logits (B, N) of N poses per map.
 
         Args:
-            features: (B, F, h, w) from :meth:`feature_map`.
+            maps: from :meth:`feature_map`.
             coordinates: (B, N, 2) the poses' image coordinates in [-1, 1] (``grid_sample`` order x, y).
             poses: (B, N, 3) normalised poses; only the angle ``poses[..., 2]`` is read here.
         """
-        local = F.grid_sample(features, coordinates[:, :, None, :], mode="bilinear", align_corners=False)
-        local = local[..., 0].transpose(1, 2)  # (B, N, F)
+        grid = coordinates[:, :, None, :]
+        parts = [F.grid_sample(maps.features, grid, mode="bilinear", align_corners=False)[..., 0].transpose(1, 2)]
+        if maps.heat is not None:
+            parts.append(F.grid_sample(maps.heat, grid, mode="bilinear", align_corners=False)[..., 0].transpose(1, 2))
         angle = poses[..., 2] * torch.pi  # 2θ for θ = u * π/2
-        return self.head(torch.cat([local, torch.cos(angle)[..., None], torch.sin(angle)[..., None]], dim=-1))[..., 0]
+        parts += [torch.cos(angle)[..., None], torch.sin(angle)[..., None]]
+        return self.head(torch.cat(parts, dim=-1))[..., 0]

@@ -34,6 +34,7 @@ from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
     BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
+    HEATMAP_CARD,
     ROWS,
     TASKS,
     TRIALS_PER_SEED,
@@ -114,8 +115,11 @@ def _worker_init() -> None:
 
 
 def _policy_for(chunk: Chunk, env: Any, trial: int) -> Any:
+    from agents.baselines import HeatmapGraspPolicy
     from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 
+    if chunk.cell.row.source == "heatmap":
+        return HeatmapGraspPolicy(env.unwrapped.config)
     if chunk.cell.row.source == "random":
         seed = int(np.random.SeedSequence([chunk.seed, trial, 1]).generate_state(1)[0])
         return RandomGraspPolicy(env.unwrapped.config, seed=seed)
@@ -133,6 +137,8 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     policy, card = None, None
     if cell.row.source == "checkpoint":
         policy, card = load_policy(checkpoint_folder(cell.row.checkpoint))
+    elif cell.row.source == "heatmap":
+        card = HEATMAP_CARD
     bank_key = (settings.image_size, chunk.goal_seed)
     if bank_key not in _BANKS:
         _BANKS[bank_key] = make_goal_bank(settings.image_size, chunk.goal_seed)

@@ -46,7 +46,11 @@ REDRAW_STRIDE = 7_919
 MAX_DRAWS = 8
 TASKS = ("instance", "indiscriminate")
 GOAL_KINDS = ("single", "composite")
-SCRIPTED = ("random", "privileged")
+SCRIPTED = ("random", "heatmap", "privileged")
+# The heatmap row's inputs: the shipped Grasp2Vec checkpoint's goal heatmap, as a trained policy's card would say.
+HEATMAP_CARD: dict[str, Any] = {"goal_features": "heatmap", "env_id": "KukaInstanceGrasp-v0",
+                                "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True},
+                                "grasp2vec": "checkpoints/grasp2vec"}
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ class Row:
     Attributes:
         name: short key used on the command line and in the JSON.
         label: what the table prints.
-        source: ``random`` | ``privileged`` (scripted) or ``checkpoint`` (a ``runs.train_policy`` folder).
+        source: ``random`` | ``heatmap`` | ``privileged`` (scripted; ``heatmap`` grasps where the shipped
+            Grasp2Vec's goal heatmap peaks) or ``checkpoint`` (a ``runs.train_policy`` folder).
         checkpoint: path of the checkpoint folder (``checkpoint`` rows).
         paper: the paper's simulated success rates in % (seen, unseen), when it reports them.
     """
@@ -80,6 +85,7 @@ ROWS: dict[str, Row] = {row.name: row for row in (
         f"{SHIPPED}/qtopt-grasp2vec-aux", (78.0, 58.9)),
     Row("sac-grasp2vec-heatmap", "SAC + grasp2vec, heatmap obs.", "checkpoint", f"{SHIPPED}/sac-grasp2vec-heatmap"),
     Row("qtopt-autoencoder", "QT-Opt + autoencoder reward", "checkpoint", f"{SHIPPED}/qtopt-autoencoder", (18.7, 20.9)),
+    Row("heatmap", "Grasp2Vec heatmap peak + scripted grasp (no RL)", "heatmap"),
     Row("privileged", "privileged scripted (ceiling, reads ground truth)", "privileged"),
 )}
 
@@ -140,6 +146,11 @@ def checkpoint_folder(path: str | Path) -> Path | None:
 
 def row_status(row: Row, task: str) -> str:
     """``"ok"`` or why the row has no numbers in ``task`` (missing checkpoint, not applicable)."""
+    if row.source == "heatmap":
+        if task == "indiscriminate":
+            return "not applicable (goal-conditioned policy, indiscriminate task)"
+        if not Path(HEATMAP_CARD["grasp2vec"]).is_dir():
+            return f"not available (no Grasp2Vec checkpoint at {HEATMAP_CARD['grasp2vec']})"
     if row.source in SCRIPTED:
         return "ok"
     folder = checkpoint_folder(row.checkpoint or "")

@@ -74,3 +74,35 @@ def test_load_errors_name_the_problem(tmp_path) -> None:
     (tmp_path / "b" / "pose_qtopt.safetensors").replace(tmp_path / "a" / "pose_qtopt.safetensors")
     with pytest.raises(ValueError, match="does not fit"):
         PoseQTOpt.load(tmp_path / "a")
+
+
+def test_goal_task_learns_to_grasp_where_the_heatmap_points() -> None:
+    """Two identical squares per scene; the heatmap marks one; only grasping that one is rewarded."""
+    torch.manual_seed(0)
+    agent = PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=0)
+    rng = np.random.default_rng(0)
+
+    def batch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        centres = rng.uniform(-0.6, 0.6, (size, 2, 3))
+        pixels = agent.space.pixels(centres, SIZE)  # (size, 2, 2)
+        images = np.zeros((size, SIZE, SIZE, 3), np.uint8)
+        heat = np.zeros((size, SIZE, SIZE, 1), np.uint8)
+        for i in range(size):
+            for k, (column, row) in enumerate(pixels[i]):
+                images[i, max(row - 2, 0):row + 3, max(column - 2, 0):column + 3] = 255
+                if k == 0:
+                    heat[i, max(row - 2, 0):row + 3, max(column - 2, 0):column + 3] = 255
+        pick = rng.integers(0, 3, size)  # aim at the marked square, the other one, or anywhere
+        aimed = centres[np.arange(size), np.minimum(pick, 1)]
+        poses = np.where((pick < 2)[:, None], aimed, rng.uniform(-1, 1, (size, 3)))
+        distance = np.abs(agent.space.pixels(poses, SIZE) - pixels[:, 0]).max(axis=1)
+        return images, heat, poses, (distance <= 2).astype(np.float32)
+
+    for _ in range(250):
+        images, heat, poses, rewards = batch(64)
+        agent.update(agent.inputs({"image": images, "heatmap": heat}), torch.as_tensor(poses, dtype=torch.float32),
+                     torch.as_tensor(rewards))
+    images, heat, _, _ = batch(20)
+    best, _ = agent.best_poses(agent.inputs({"image": images, "heatmap": heat}))
+    marked = np.stack([np.argwhere(h[..., 0] > 0).mean(axis=0)[::-1] for h in heat])
+    assert np.mean(np.abs(agent.space.pixels(best.numpy(), SIZE) - marked).max(axis=1) <= 3) >= 0.8
