@@ -319,3 +319,29 @@ def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, t
                                 both.sum(dim=0, keepdim=True))["heatmap"][0]
     assert np.array_equal(observation["heatmap"], expected)
     env.close()
+
+
+def test_heatmap_row_grasps_where_the_shipped_grasp2vec_points(tmp_path):
+    out = tmp_path / "bench.json"
+    benchmark.main(["--rows", "heatmap", "--objects", "seen", "--trials", "2", "--json", str(out), *TINY_ARGS])
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["status"] == "ok" and cell["trials"] == 2
+    benchmark.main(["--rows", "heatmap", "--objects", "seen", "--task", "indiscriminate", "--trials", "2",
+                    "--json", str(out), *TINY_ARGS])
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["status"].startswith("not applicable") and cell["trials"] == 0
+
+
+def test_heatmap_policy_aims_at_the_heatmap_peak():
+    from agents.baselines import HeatmapGraspPolicy
+    from envs.config import WorldConfig
+
+    policy = HeatmapGraspPolicy(WorldConfig(), grid=32)
+    heat = np.zeros((48, 48, 1), np.uint8)
+    target = np.array([0.4, -0.3, 0.0])
+    column, row = policy.policy.space.pixels(target, 48)
+    heat[row - 1:row + 2, column - 1:column + 2] = 255
+    chosen = policy.choose({"heatmap": heat})
+    assert np.abs(policy.policy.space.pixels(chosen, 48) - [column, row]).max() <= 1
+    with pytest.raises(KeyError, match="heatmap"):
+        policy.choose({"image": heat})
