@@ -69,7 +69,7 @@ class GoalFeatures:
     @torch.no_grad()
     def embed_goals(self, goals: np.ndarray) -> torch.Tensor:
         """φ_o of goal images uint8 (B, H, W, 3) → (B, D), computed once when all B goals are equal."""
-        goal_tensor = torch.as_tensor(np.ascontiguousarray(goals))
+        goal_tensor = torch.as_tensor(np.require(goals, requirements=["C", "W"]))
         if len(goal_tensor) > 1 and bool((goal_tensor == goal_tensor[:1]).all()):
             one = goal_embeddings(self.model, resize_images(goal_tensor[:1], self.model_size))
             return one.expand(len(goal_tensor), -1)
@@ -78,7 +78,7 @@ class GoalFeatures:
     @torch.no_grad()
     def heatmaps(self, embeddings: torch.Tensor, scenes: np.ndarray) -> np.ndarray:
         """Heatmaps uint8 (B, H, W, 1) of goal embeddings (B, D) over scenes uint8 (B, H, W, 3)."""
-        scene_tensor = torch.as_tensor(np.ascontiguousarray(scenes))
+        scene_tensor = torch.as_tensor(np.require(scenes, requirements=["C", "W"]))
         size = scene_tensor.shape[1]
         maps = self.model.scene_feature_map(resize_images(scene_tensor, self.model_size))
         heat = heatmap_from_embeddings(embeddings.to(maps.dtype), maps, self.model_size)
