@@ -106,6 +106,7 @@ def write_json(path: Path, summaries: list[CellSummary], meta: dict[str, Any],
 def bar_chart(summaries: list[CellSummary], path: Path, title: str) -> None:
     """Grouped bars (rows × columns) of success rate with Wilson 95 % error bars, saved as PNG."""
     import io
+    import textwrap
 
     import matplotlib
 
@@ -131,7 +132,7 @@ def bar_chart(summaries: list[CellSummary], path: Path, title: str) -> None:
             if cell is not None and cell.success_rate is None:
                 ax.text(x[i] + (j - (len(columns) - 1) / 2) * width, 0.02, "n/a", ha="center", fontsize=7,
                         rotation=90)
-    ax.set_xticks(x, [label.replace(" (", "\n(").replace(", ", ",\n") for label in labels], fontsize=7)
+    ax.set_xticks(x, [textwrap.fill(label, 20) for label in labels], fontsize=7)
     ax.set_ylim(0, 1)
     ax.set_ylabel("success rate (Wilson 95 % interval)")
     ax.set_title(title, fontsize=9)
