@@ -26,6 +26,7 @@ from runs.benchmark_tasks import (
     CompositeGoalEnv,
     NoGoalError,
     ObservationOnly,
+    Row,
     TrialResult,
     WorldSettings,
     make_env,
@@ -184,12 +185,13 @@ def test_summary_and_table_report_not_available_rows():
     assert (ok.successes, ok.trials, ok.success_rate) == (3, 10, 0.3)
     assert (ok.success_low, ok.success_high) == pytest.approx(wilson_interval(3, 10))
     assert ok.grasps_per_s == pytest.approx(2.0) and ok.paper is None
-    status = row_status(ROWS["qtopt-oracle"], "instance")
+    ghost = Row("ghost", "a row whose checkpoint is missing", "checkpoint", "checkpoints/policies/ghost", (83.9, 43.7))
+    status = row_status(ghost, "instance")
     assert status.startswith("not available (no checkpoint at")
-    missing = summarize(Cell(ROWS["qtopt-oracle"], "seen"), status, [])
+    missing = summarize(Cell(ghost, "seen"), status, [])
     table = markdown_table([ok, missing])
     assert "30.0 % [10.8, 60.3] (n=10)" in table and "| not available |" in table
-    assert "83.9 % / –" in table and "checkpoints/policies/qtopt-oracle" in table
+    assert "83.9 % / –" in table and "checkpoints/policies/ghost" in table
 
 
 def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, capsys):
