@@ -41,13 +41,17 @@ class HeatmapGraspPolicy:
         xs, ys = np.meshgrid(line, line, indexing="ij")
         self.candidates = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, yaw)], axis=1)
         self.policy = PosePolicy(self.choose, world)
+        self._pixels: dict[int, np.ndarray] = {}  # image size → (2, grid²) columns and rows of the candidates
 
     def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """The normalised pose (3,) whose pixel has the highest heatmap value."""
         if "heatmap" not in observation:
             raise KeyError("HeatmapGraspPolicy needs observation key 'heatmap' (agents.goal_features)")
         heat = np.asarray(observation["heatmap"])[..., 0]
-        columns, rows = self.policy.space.pixels(self.candidates, heat.shape[0]).T
+        size = heat.shape[0]
+        if size not in self._pixels:
+            self._pixels[size] = self.policy.space.pixels(self.candidates, size).T
+        columns, rows = self._pixels[size]
         return self.candidates[int(np.argmax(heat[rows, columns]))]
 
     def reset(self) -> None:

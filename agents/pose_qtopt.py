@@ -15,6 +15,7 @@ Observation keys read: ``image`` (H, W, 3) uint8 and, for goal tasks, ``heatmap`
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from agents.cem import CEMConfig, cem_maximize
 from agents.grasp_pose import PosePolicy, PoseSpace
 from agents.pose_qnetwork import PoseNetworkConfig, PoseQNetwork
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
-from graspdata.atomic import atomic_write_text
+from graspdata.atomic import atomic_write_bytes, atomic_write_text
 
 WEIGHTS, META, OPTIMIZER = "pose_qtopt.safetensors", "pose_qtopt.json", "pose_optimizer.pt"
 
@@ -161,13 +162,10 @@ class PoseQTOpt:
         """Write the weights (safetensors), optimizer (tensors only) and a JSON card, each atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.contiguous() for k, v in self.q.state_dict().items()}
-        tmp = directory / (WEIGHTS + ".tmp")
-        save_file(tensors, str(tmp))
-        tmp.replace(directory / WEIGHTS)
-        tmp = directory / (OPTIMIZER + ".tmp")
-        torch.save(self.optimizer.state_dict(), tmp)
-        tmp.replace(directory / OPTIMIZER)
+        atomic_write_bytes(directory / WEIGHTS, save({k: v.contiguous() for k, v in self.q.state_dict().items()}))
+        optimizer = io.BytesIO()
+        torch.save(self.optimizer.state_dict(), optimizer)
+        atomic_write_bytes(directory / OPTIMIZER, optimizer.getvalue())
         meta = {"goal_task": self.goal_task, "config": dataclasses.asdict(self.config),
                 "world": _world_to_dict(self.world), "updates": self.updates,
                 "generator_state": self.generator.get_state().tolist(), "rng_state": self.rng.bit_generator.state,

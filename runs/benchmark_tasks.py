@@ -33,6 +33,7 @@ from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
 from envs.objects import object_name
+from rewards.grasp2vec import DEFAULT_CHECKPOINT
 
 # Training resets use seeds below EVAL_SEED_OFFSET, training-time evaluations the next block; the
 # benchmark starts above both. Collected datasets use 63-bit hashed seeds (graspdata.episode.episode_seed).
@@ -50,7 +51,7 @@ SCRIPTED = ("random", "heatmap", "privileged")
 # The heatmap row's inputs: the shipped Grasp2Vec checkpoint's goal heatmap, as a trained policy's card would say.
 HEATMAP_CARD: dict[str, Any] = {"goal_features": "heatmap", "env_id": "KukaInstanceGrasp-v0",
                                 "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True},
-                                "grasp2vec": "checkpoints/grasp2vec"}
+                                "grasp2vec": DEFAULT_CHECKPOINT}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from rewards.base import RewardFunction
 from rewards.provenance import command_line, machine_description
 from runs.policy_presets import PRESETS, Preset
 
+POSE_ALGOS = ("qtopt-pose", "sac-pose")  # one grasp pose per episode; agents.grasp_pose.PoseFollower descends
 FEATURE_CHOICES = {"none": None, "heatmap": GoalFeaturesConfig(heatmap=True),
                    "embedding": GoalFeaturesConfig(heatmap=False, embedding=True),
                    "both": GoalFeaturesConfig(heatmap=True, embedding=True)}
@@ -224,20 +225,16 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
     )
     from agents.pose_training import offline_pretrain as pose_offline_pretrain
 
-    if preset.world.auto_descend:
-        raise SystemExit(f"--algo qtopt-pose drives the descent itself: use a preset without auto_descend "
-                         f"(pose, pose-tiny), not {args.preset!r}")
     t, goal_task = preset.training, args.reward != "indiscriminate"
     if goal_task and (features is None or not features.config.heatmap):
         raise SystemExit("--algo qtopt-pose on a goal task needs the heatmap: --goal-features heatmap")
     samples = PoseSamples(t.replay_capacity, preset.world.image_size, heatmaps=goal_task)
     checkpoint = args.out / "checkpoint"
-    world = make_world_config(preset.world.num_objects, preset.world.image_size, None)
     if args.resume:
         agent, progress = load_pose_state(checkpoint, samples)
     else:
-        agent, progress = PoseQTOpt(goal_task, world, preset.pose, seed=args.seed), Progress()
-    observe = (lambda batch: features.observe(batch)) if goal_task else None
+        agent, progress = PoseQTOpt(goal_task, env.unwrapped.config, preset.pose, seed=args.seed), Progress()
+    observe = features.observe if goal_task else None
     relabel = PoseRelabeler(reward, preset.relabel, observe, seed=args.seed)
     print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
           f"{t.replay_capacity}", flush=True)
@@ -284,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     preset = apply_overrides(PRESETS[args.preset], args)
+    if args.algo in POSE_ALGOS and preset.world.auto_descend:
+        raise SystemExit(f"--algo {args.algo} drives the descent itself: use a pose preset without auto_descend "
+                         f"(pose, pose-32, pose-tiny), not {args.preset!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.resume and not (args.out / "checkpoint").is_dir():
         raise SystemExit(f"--resume: no checkpoint folder {args.out / 'checkpoint'}")
@@ -306,8 +306,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.algo == "sac-pose":
         from agents.grasp_pose import PoseActionWrapper
 
-        if preset.world.auto_descend:
-            raise SystemExit(f"--algo sac-pose drives the descent itself: use a pose preset, not {args.preset!r}")
         env, eval_env = PoseActionWrapper(env), PoseActionWrapper(eval_env)
     log = RunLogger(args.out, config)
     start = time.perf_counter()
