@@ -13,10 +13,13 @@ CRASH_MARKER = "GRASPDATA_TEST_CRASH_MARKER"
 def crash_once(env, seed: int) -> RandomGraspPolicy:
     """Kill the worker process (no Python cleanup) the first time any worker calls it."""
     marker = Path(os.environ[CRASH_MARKER])
-    if not marker.exists():
-        marker.write_text(f"worker {os.getpid()} crashed here\n")
-        os._exit(7)
-    return RandomGraspPolicy(env.unwrapped.config, seed=seed)
+    try:  # O_EXCL: exactly one of several racing workers creates the marker and crashes
+        descriptor = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return RandomGraspPolicy(env.unwrapped.config, seed=seed)
+    os.write(descriptor, f"worker {os.getpid()} crashed here\n".encode())
+    os.close(descriptor)
+    os._exit(7)
 
 
 def always_raise(env, seed: int) -> RandomGraspPolicy:
