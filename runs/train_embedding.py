@@ -1,8 +1,9 @@
-"""Train Grasp2Vec on a grasp dataset folder.
+"""Train Grasp2Vec on one or more grasp dataset folders.
 
-    python -m runs.train_embedding --data runs/out/data/seen-train --out runs/out/embedding/g2v
+    python -m runs.train_embedding --data runs/out/data/seen-train [MORE_FOLDERS ...] --out runs/out/embedding/g2v
 
-The folder's successful grasps are split (by ``--seed``) into train and a validation slice
+The folders' successful grasps (pooled, e.g. a scripted collector's and a learned one's) are split
+(by ``--seed``) into train and a validation slice
 (``--val-fraction``) used only for the logged retrieval accuracy and heatmaps. The run folder
 ``--out`` is itself a checkpoint (``model.safetensors`` + ``config.json``); ``--resume`` continues
 a killed run with the same settings. wandb logs offline by default (``--wandb-mode``).
@@ -28,7 +29,8 @@ PRESETS = {"cpu": Grasp2VecConfig(), "gpu": GPU_CONFIG}
 def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, type=Path, help="dataset folder (runs.collect output)")
+    parser.add_argument("--data", required=True, type=Path, nargs="+",
+                        help="dataset folder(s) (runs.collect output), same image size; their triplets are pooled")
     parser.add_argument("--out", type=Path, default=Path("runs/out/embedding/grasp2vec"), help="run folder")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="architecture preset")
     parser.add_argument("--embedding-dim", type=int, help="override the preset's embedding size D")
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
                          l2_weight=args.l2_weight, augment=AugmentConfig(pad=args.crop_pad, flip=not args.no_flip),
                          seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                          workers=args.workers, threads=args.threads)
-    data_card = {"root": str(args.data), "train_triplets": len(train_set), "val_triplets": len(val_set),
+    data_card = {"roots": [str(root) for root in args.data], "train_triplets": len(train_set),
+                 "val_triplets": len(val_set),
                  "val_fraction": args.val_fraction, "split_seed": args.seed, "image_size": train_set.image_size}
     print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
     if args.cache:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from embedding.dataset import TripletDataset
 from runs import collect, eval_embedding, train_embedding
 
 
@@ -15,7 +16,8 @@ def tiny_dataset(tmp_path_factory):
 
 
 def _train(data, out, *extra):
-    return train_embedding.main(["--data", str(data), "--out", str(out), "--steps", "4", "--batch-size", "4",
+    folders = [str(folder) for folder in (data if isinstance(data, list) else [data])]
+    return train_embedding.main(["--data", *folders, "--out", str(out), "--steps", "4", "--batch-size", "4",
                                  "--val-fraction", "0.2", "--threads", "1", "--wandb-mode", "disabled",
                                  "--no-progress", "--cache", *extra])
 
@@ -39,3 +41,20 @@ def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
     assert report["held_out"]["source"] == "dataset" and report["held_out"]["grasps"] >= 2
     assert report["held_out"]["roots"] == [str(tiny_dataset)]
     assert report["checkpoint_card"]["step"] == 4
+
+
+def test_training_pools_several_dataset_folders(tmp_path, tiny_dataset):
+    second = tmp_path / "seen-second"
+    collect.main(["--out", str(second), "--objects", "seen", "--grasps", "12", "--workers", "1", "--image-size", "32",
+                  "--num-objects", "3", "--seed", "12", "--shard-size", "12", "--wandb-mode", "disabled",
+                  "--no-progress"])
+    one = json.loads((_train_card(tmp_path / "one", [tiny_dataset])).read_text())["extra"]["data"]
+    both = json.loads((_train_card(tmp_path / "both", [tiny_dataset, second])).read_text())["extra"]["data"]
+    assert both["roots"] == [str(tiny_dataset), str(second)]
+    added = both["train_triplets"] + both["val_triplets"] - one["train_triplets"] - one["val_triplets"]
+    assert added == len(TripletDataset(second)) > 0
+
+
+def _train_card(out, folders):
+    _train(folders, out, "--steps", "1")
+    return out / "config.json"
