@@ -75,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
     parser.add_argument("--offline-data", type=Path, nargs="+",
                         help="EpisodeDataset folder(s) for QT-Opt's offline pre-training")
+    parser.add_argument("--offline-updates", type=int,
+                        help="override the preset's gradient steps on --offline-data before going online (QT-Opt)")
     parser.add_argument("--minutes", type=float, help="stop training after this many minutes of this call "
                         "(QT-Opt: of the online phase), then evaluate and checkpoint; --resume continues")
     parser.add_argument("--threads", type=int, default=1,
@@ -88,6 +90,10 @@ def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
                                    **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
     if args.offline_data is None:
         training = dataclasses.replace(training, offline_updates=0)
+    elif args.offline_updates is not None:
+        if args.offline_updates < 1:
+            raise ValueError(f"--offline-updates must be at least 1 with --offline-data, got {args.offline_updates}")
+        training = dataclasses.replace(training, offline_updates=args.offline_updates)
     sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}),
                               **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
     relabel = dataclasses.replace(preset.relabel, **({"posthoc": args.posthoc} if args.posthoc is not None else {}),

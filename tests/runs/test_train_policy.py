@@ -176,3 +176,16 @@ def test_sac_over_grasp_poses_trains_with_relabeling_and_loads_as_a_motor_policy
     action = policy.act(observation)
     assert action.shape == (5,) and policy.chosen.shape == (3,)
     env.close()
+
+
+def test_offline_updates_override_applies_only_with_offline_data() -> None:
+    from runs.train_policy import apply_overrides, parse_args
+
+    base = ["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "pose", "--out", "x"]
+    with_data = apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-data", "d", "--offline-updates", "7"]))
+    assert with_data.training.offline_updates == 7
+    default = apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-data", "d"]))
+    assert default.training.offline_updates == PRESETS["pose"].training.offline_updates
+    assert apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-updates", "7"])).training.offline_updates == 0
+    with pytest.raises(ValueError, match="--offline-updates"):
+        apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-data", "d", "--offline-updates", "0"]))
