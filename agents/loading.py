@@ -16,7 +16,8 @@ import gymnasium as gym
 from agents.base import Policy
 
 POLICY_CARD = "policy.json"
-CHECKPOINT_MARKERS = ("pose_qtopt.json", "qtopt.json", "sac.zip")  # one per algorithm family
+# one per algorithm family; SAC: the exported actor (sac_actor.json) or, from older runs, SB3's zip
+CHECKPOINT_MARKERS = ("pose_qtopt.json", "qtopt.json", "sac_actor.json", "sac.zip")
 
 
 def is_policy_checkpoint(directory: str | Path) -> bool:
@@ -25,7 +26,8 @@ def is_policy_checkpoint(directory: str | Path) -> bool:
 
 
 def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
-    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt, pose QT-Opt (safetensors) or SAC (SB3 zip) run."""
+    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt, pose QT-Opt or SAC run (safetensors + JSON;
+    a SAC folder without its exported actor falls back to SB3's zip)."""
     directory = Path(directory)
     card_path = directory / POLICY_CARD
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
@@ -37,12 +39,15 @@ def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
         from agents.qtopt import QTOpt
 
         return QTOpt.load(directory)[0], card
-    if (directory / "sac.zip").is_file():
-        from stable_baselines3 import SAC
+    if (directory / "sac_actor.json").is_file() or (directory / "sac.zip").is_file():
+        from agents.sac import SB3Policy, load_actor
 
-        from agents.sac import SB3Policy
+        if (directory / "sac_actor.json").is_file():
+            sb3 = SB3Policy(load_actor(directory))
+        else:
+            from stable_baselines3 import SAC
 
-        sb3 = SB3Policy(SAC.load(directory / "sac.zip", device="cpu"))
+            sb3 = SB3Policy(SAC.load(directory / "sac.zip", device="cpu"))
         if card.get("algo") == "sac-pose":  # SAC chose grasp poses; the follower turns them into motor actions
             from agents.grasp_pose import PosePolicy
             from envs.grasp_env import make_world_config

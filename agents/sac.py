@@ -8,22 +8,37 @@
   heatmap channel, so relabeled copies are made per finished episode by
   :func:`agents.relabel.relabel_episode` (posthoc + auxiliary goals) and added to SB3's own
   ``DictReplayBuffer`` next to the original transitions.
-- :class:`SB3Policy` adapts a trained model to :class:`agents.base.Policy`.
+- :class:`SB3Policy` adapts a trained model (or an exported actor) to :class:`agents.base.Policy`.
+- :func:`save_actor` / :func:`load_actor`: the deterministic policy alone (the actor and its features
+  extractor) as ``sac_actor.safetensors`` + ``sac_actor.json``, about 1 MB instead of SB3's zip with
+  critics, optimizers and replay; it loads without unpickling anything.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
+from safetensors.torch import load_file, save
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.sac.policies import Actor
+from torch import nn
 
 from agents.episode import Episode, EpisodeRecorder
 from agents.networks import EncoderConfig, ObservationEncoder
+from agents.qtopt import space_from_dict, space_to_dict
 from agents.relabel import Relabeler
+from graspdata.atomic import atomic_write_bytes, atomic_write_json
+
+ACTOR_WEIGHTS, ACTOR_CARD = "sac_actor.safetensors", "sac_actor.json"
+ACTOR_FORMAT = "sb3-sac-actor/1"  # bump when the card's meaning changes
+ACTIVATIONS: dict[str, type[nn.Module]] = {"ReLU": nn.ReLU, "Tanh": nn.Tanh, "ELU": nn.ELU, "LeakyReLU": nn.LeakyReLU}
+MAX_LISTED_MISMATCHES = 5
 
 
 class GraspFeaturesExtractor(BaseFeaturesExtractor):
@@ -32,6 +47,7 @@ class GraspFeaturesExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: spaces.Dict, features: int = 256,
                  channels: tuple[int, ...] = (32, 64, 64)) -> None:
         super().__init__(observation_space, features)
+        self.settings = {"features": features, "channels": list(channels)}  # constructor keywords, for export
         channels_first = int(np.argmin(observation_space["image"].shape)) == 0
         self.encoder = ObservationEncoder(observation_space, EncoderConfig(tuple(channels), features),
                                           channels_first=channels_first)
@@ -113,7 +129,8 @@ class RelabelCallback(BaseCallback):
 
 
 class SB3Policy:
-    """A trained SB3 model as an :class:`agents.base.Policy` (deterministic actions)."""
+    """A trained SB3 model, or an actor from :func:`load_actor`, as an :class:`agents.base.Policy`
+    (deterministic actions; anything with SB3's ``predict`` works)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -124,3 +141,61 @@ class SB3Policy:
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         action, _ = self.model.predict(observation, deterministic=True)
         return np.asarray(action, dtype=np.float32)
+
+
+def save_actor(model: Any, directory: str | Path) -> None:
+    """Write the deterministic policy of an SB3 ``SAC`` model: the actor's weights (its features
+    extractor, ``latent_pi``, ``mu``, ``log_std``) as ``sac_actor.safetensors`` and what rebuilds it
+    (spaces, layer sizes, activation) as ``sac_actor.json``, each atomically."""
+    actor = model.actor
+    extractor = actor.features_extractor
+    if actor.use_sde:
+        raise ValueError("actors with gSDE exploration are not exported (their noise net is not saved)")
+    if not isinstance(extractor, GraspFeaturesExtractor):
+        raise ValueError(f"only GraspFeaturesExtractor actors are exported, got {type(extractor).__name__}")
+    activation = actor.activation_fn.__name__
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation {activation} is not one of {sorted(ACTIVATIONS)}")
+    action_space = actor.action_space
+    card = {"format": ACTOR_FORMAT, "observation_space": space_to_dict(actor.observation_space),
+            "action_space": {"low": action_space.low.tolist(), "high": action_space.high.tolist()},
+            "net_arch": list(actor.net_arch), "activation_fn": activation, "features_extractor": extractor.settings,
+            "normalize_images": bool(actor.normalize_images)}
+    directory = Path(directory)
+    weights = {k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
+    atomic_write_bytes(directory / ACTOR_WEIGHTS, save(weights))
+    atomic_write_json(directory / ACTOR_CARD, card)
+
+
+def load_actor(directory: str | Path) -> Actor:
+    """The actor :func:`save_actor` wrote, on the CPU in eval mode; nothing is unpickled.
+
+    Raises:
+        ValueError: the card's format is not this code's, or the weights do not fit the architecture
+            the card describes (each mismatched tensor is named with both shapes).
+    """
+    directory = Path(directory)
+    card = json.loads((directory / ACTOR_CARD).read_text())
+    if card.get("format") != ACTOR_FORMAT:
+        raise ValueError(f"{directory / ACTOR_CARD}: format {card.get('format')!r}, this code reads {ACTOR_FORMAT!r}")
+    observation_space = space_from_dict(card["observation_space"])
+    bounds = card["action_space"]
+    action_space = spaces.Box(np.array(bounds["low"], np.float32), np.array(bounds["high"], np.float32),
+                              dtype=np.float32)
+    extractor = GraspFeaturesExtractor(observation_space, **card["features_extractor"])
+    actor = Actor(observation_space, action_space, net_arch=list(card["net_arch"]), features_extractor=extractor,
+                  features_dim=extractor.features_dim, activation_fn=ACTIVATIONS[card["activation_fn"]],
+                  normalize_images=card["normalize_images"])
+    weights = load_file(str(directory / ACTOR_WEIGHTS))
+    expected = actor.state_dict()
+    problems = [f"{k} missing from the file" for k in expected if k not in weights]
+    problems += [f"{k} in the file is not in the card's actor" for k in weights if k not in expected]
+    problems += [f"{k}: {tuple(weights[k].shape)} in the file, {tuple(v.shape)} in the card's actor"
+                 for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if problems:
+        shown = "; ".join(problems[:MAX_LISTED_MISMATCHES])
+        more = f" (and {len(problems) - MAX_LISTED_MISMATCHES} more)" if len(problems) > MAX_LISTED_MISMATCHES else ""
+        raise ValueError(f"{directory / ACTOR_WEIGHTS} does not fit the architecture in {ACTOR_CARD}: {shown}{more}")
+    actor.load_state_dict(weights)
+    actor.set_training_mode(False)
+    return actor

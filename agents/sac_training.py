@@ -1,8 +1,11 @@
 """SAC's training run: model construction, evaluation/checkpoint callback, resume.
 
-Checkpoints are SB3's zip (``checkpoint/sac.zip``) plus ``checkpoint/sac_progress.json`` (episode
-count, evaluations). SB3 stores its replay buffer only as a pickle, which this project does not
-load, so ``--resume`` restarts with an empty buffer (counters, weights and optimizers continue).
+Checkpoints are SB3's zip (``checkpoint/sac.zip``, for ``--resume``) plus
+``checkpoint/sac_progress.json`` (episode count, evaluations) and the actor alone
+(``sac_actor.safetensors`` + ``sac_actor.json``, :func:`agents.sac.save_actor`): what
+:func:`agents.loading.load_policy` reads and ``runs.ship_policy`` ships. SB3 stores its replay buffer
+only as a pickle, which this project does not load, so ``--resume`` restarts with an empty buffer
+(counters, weights and optimizers continue).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tqdm import tqdm
 
 from agents.evaluation import evaluate
 from agents.relabel import Relabeler
-from agents.sac import GraspFeaturesExtractor, RelabelCallback, SB3Policy
+from agents.sac import GraspFeaturesExtractor, RelabelCallback, SB3Policy, save_actor
 from graspdata.atomic import atomic_write_json
 
 LogFn = Callable[[dict[str, float], int], None]
@@ -78,6 +81,7 @@ class EvalCheckpointCallback(BaseCallback):
         tmp = checkpoint / "sac.tmp.zip"
         self.model.save(tmp)
         tmp.replace(checkpoint / "sac.zip")
+        save_actor(self.model, checkpoint)
         atomic_write_json(checkpoint / "sac_progress.json", s)
 
 

@@ -2,10 +2,12 @@
 
 ``python -m runs.ship_policy --run runs/out/policy/RUN --name qtopt-grasp2vec``
 
-Copies from the run folder the files a policy needs to act (``checkpoint/``: safetensors or SB3's
-zip, the algorithm's JSON card and ``policy.json``) — not replay data or optimizer state — plus the
+Copies from the run folder the files a policy needs to act (``checkpoint/``: safetensors, the
+algorithm's JSON card and ``policy.json``) — not replay data, critics or optimizer state — plus the
 run's ``config.json`` (exact training command, settings, machine), ``eval.json`` and ``curves.png``,
 and writes a ``README.md`` that states them. The benchmark loads the result like any run folder.
+SAC runs ship their exported actor (``sac_actor.*``, :func:`agents.sac.save_actor`), never SB3's zip;
+a run from before the export existed has it made here from ``sac.zip`` (SB3's loader reads that zip).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import json
 import shutil
 from pathlib import Path
 
+from agents.loading import is_policy_checkpoint
+from agents.sac import ACTOR_CARD, ACTOR_WEIGHTS
 from graspdata.atomic import atomic_write_text
 
 POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
-                "sac.zip", "sac_progress.json")
+                ACTOR_WEIGHTS, ACTOR_CARD)
+SB3_ZIP = "sac.zip"
 RUN_FILES = ("config.json", "config-resume.json", "eval.json", "curves.png")
 
 
@@ -81,6 +86,15 @@ disjoint from training; these are training-time checks — the benchmark protoco
 """
 
 
+def export_actor(sb3_zip: Path, directory: Path) -> None:
+    """Write the actor of an SB3 SAC zip (a run that predates the export) into ``directory``."""
+    from stable_baselines3 import SAC
+
+    from agents.sac import save_actor
+
+    save_actor(SAC.load(sb3_zip, device="cpu"), directory)
+
+
 def ship(run: Path, name: str, root: Path = Path("checkpoints/policies")) -> Path:
     """Copy ``run`` into ``root/name`` (replacing an older copy); returns the new folder."""
     checkpoint = run / "checkpoint"
@@ -96,6 +110,11 @@ def ship(run: Path, name: str, root: Path = Path("checkpoints/policies")) -> Pat
     for file in POLICY_FILES:
         if (checkpoint / file).is_file():
             shutil.copy2(checkpoint / file, staging / "checkpoint" / file)
+    if (checkpoint / SB3_ZIP).is_file() and not (checkpoint / ACTOR_CARD).is_file():
+        export_actor(checkpoint / SB3_ZIP, staging / "checkpoint")
+    if not is_policy_checkpoint(staging / "checkpoint"):
+        shutil.rmtree(staging)
+        raise SystemExit(f"{checkpoint}: no policy weights (pose_qtopt.*, qtopt.*, {ACTOR_CARD} or {SB3_ZIP})")
     for file in RUN_FILES:
         if (run / file).is_file():
             shutil.copy2(run / file, staging / file)

@@ -1,13 +1,18 @@
-"""SAC pieces: the features extractor and the relabeling callback on a fast fake goal env."""
+"""SAC pieces: the features extractor, the relabeling callback and the actor export, on a fast fake goal env."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shutil
+
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium import spaces
 
 from agents.relabel import RelabelConfig, Relabeler
-from agents.sac import RelabelCallback, SB3Policy
+from agents.sac import ACTOR_CARD, ACTOR_WEIGHTS, RelabelCallback, SB3Policy, load_actor, save_actor
 from agents.sac_training import make_sac
 from rewards.ground_truth import IndiscriminateReward
 from runs.policy_presets import SACPreset
@@ -62,3 +67,40 @@ def test_relabel_callback_adds_posthoc_copies_to_the_sb3_buffer() -> None:
     assert np.all(rewards[~relabeled] == 0.0)
     action = SB3Policy(model).act(env.reset()[0])
     assert action.shape == (5,) and np.all(np.abs(action) <= 1)
+
+
+def random_observations(env: FakeGoalEnv, count: int) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    return [{"image": rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8),
+             "gripper": rng.normal(size=5).astype(np.float32),
+             "goal": rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)} for _ in range(count)]
+
+
+def test_exported_actor_acts_exactly_like_the_model_without_its_zip(tmp_path) -> None:
+    env = FakeGoalEnv()
+    model = make_sac(env, dataclasses.replace(SETTINGS, learning_starts=5), seed=0)
+    model.learn(12)  # a few gradient steps, so the weights differ from a fresh model's
+    save_actor(model, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ACTOR_CARD, ACTOR_WEIGHTS]
+    loaded = SB3Policy(load_actor(tmp_path))
+    fresh = SB3Policy(make_sac(env, SETTINGS, seed=1))
+    original = SB3Policy(model)
+    observations = random_observations(env, 8)
+    actions = np.stack([original.act(o) for o in observations])
+    assert np.array_equal(actions, np.stack([loaded.act(o) for o in observations]))
+    assert not np.array_equal(actions, np.stack([fresh.act(o) for o in observations]))
+    assert actions.shape == (8, 5) and len(np.unique(actions[:, 0])) > 1
+
+
+def test_actor_weights_of_another_architecture_or_format_are_refused_by_name(tmp_path) -> None:
+    env = FakeGoalEnv()
+    save_actor(make_sac(env, SETTINGS, seed=0), tmp_path / "small")
+    save_actor(make_sac(env, dataclasses.replace(SETTINGS, channels=(8,)), seed=0), tmp_path / "wide")
+    shutil.copy(tmp_path / "wide" / ACTOR_WEIGHTS, tmp_path / "small" / ACTOR_WEIGHTS)
+    with pytest.raises(ValueError, match=r"features_extractor\.encoder\.scene\.0\.weight: \(8, 3, 3, 3\) in the "
+                       r"file, \(4, 3, 3, 3\) in the card's actor"):
+        load_actor(tmp_path / "small")
+    card = json.loads((tmp_path / "wide" / ACTOR_CARD).read_text())
+    (tmp_path / "wide" / ACTOR_CARD).write_text(json.dumps({**card, "format": "sb3-sac-actor/0"}))
+    with pytest.raises(ValueError, match="format 'sb3-sac-actor/0'"):
+        load_actor(tmp_path / "wide")
