@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from runs.benchmark_report import CellSummary, bar_chart, markdown_table, summarize, write_json
+from runs.benchmark_report import CellSummary, bar_chart, failure_table, markdown_table, summarize, write_json
 from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
     BENCHMARK_SEED_OFFSET,
@@ -302,6 +302,8 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark: error: {error}")
     table = markdown_table(summaries)
+    if failures := failure_table(summaries):
+        table += "\n\nWhere the trials end (% of trials):\n\n" + failures
     total = sum(len(t) for t in trials.values())
     version = code_version()
     footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "

@@ -17,7 +17,11 @@ from runs.benchmark_tasks import Cell, TrialResult
 @dataclass(frozen=True)
 class CellSummary:
     """Numbers of one cell. Rates in [0, 1]; ``episode_s`` sums the cell's episode times over all workers,
-    so ``grasps_per_s`` = trials / episode_s is one worker's throughput."""
+    so ``grasps_per_s`` = trials / episode_s is one worker's throughput.
+
+    Instance-task failures split into ``nothing_rate`` (nothing lifted, or no grasp), ``wrong_rate``
+    (only non-targets lifted) and ``target_and_other_rate`` (a target came up together with another
+    object); with ``success_rate`` they sum to 1. None for the indiscriminate task."""
 
     row: str
     label: str
@@ -32,6 +36,9 @@ class CellSummary:
     success_high: float | None = None
     any_lift_rate: float | None = None
     faults: int = 0
+    nothing_rate: float | None = None
+    wrong_rate: float | None = None
+    target_and_other_rate: float | None = None
     episode_s: float = 0.0
     grasps_per_s: float | None = None
     paper: float | None = None
@@ -49,7 +56,14 @@ def summarize(cell: Cell, status: str, results: list[TrialResult]) -> CellSummar
     successes = sum(r.success for r in results)
     low, high = wilson_interval(successes, len(results))
     seconds = sum(r.seconds for r in results)
-    return CellSummary(**base, trials=len(results), successes=successes, success_rate=successes / len(results),
+    breakdown: dict[str, float] = {}
+    if cell.task == "instance":
+        n = len(results)
+        breakdown = dict(nothing_rate=sum(r.lifted == 0 for r in results) / n,
+                         wrong_rate=sum(r.lifted > 0 and not r.target_lifted for r in results) / n,
+                         target_and_other_rate=sum(bool(r.target_lifted) and not r.success for r in results) / n)
+    return CellSummary(**base, **breakdown, trials=len(results), successes=successes,
+                       success_rate=successes / len(results),
                        success_low=low, success_high=high,
                        any_lift_rate=sum(r.lifted > 0 for r in results) / len(results),
                        faults=sum(r.fault is not None for r in results), episode_s=seconds,
@@ -93,6 +107,19 @@ def markdown_table(summaries: list[CellSummary]) -> str:
         lines.append("| " + " | ".join(line + [rate, f"{seconds:.0f} s" if ran else "–"]) + " |")
     notes = dict.fromkeys(f"- {s.label}: {s.status}" for s in summaries if s.status != "ok")
     return "\n".join(lines + ([""] + list(notes) if notes else []))
+
+
+def failure_table(summaries: list[CellSummary]) -> str:
+    """Where the instance task's trials end, per row and column, in %: success, nothing lifted, only
+    wrong objects, the target with another object. Empty when no instance cell ran."""
+    ran = [s for s in summaries if s.trials and s.nothing_rate is not None]
+    if not ran:
+        return ""
+    lines = ["| policy | objects | success | nothing lifted | wrong object | target + another |", "|" + "---|" * 6]
+    for s in ran:
+        rates = (s.success_rate, s.nothing_rate, s.wrong_rate, s.target_and_other_rate)
+        lines.append(f"| {s.label} | {_column(s)} | " + " | ".join(f"{100 * r:.1f}" for r in rates) + " |")
+    return "\n".join(lines)
 
 
 def write_json(path: Path, summaries: list[CellSummary], meta: dict[str, Any],

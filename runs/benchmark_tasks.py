@@ -117,7 +117,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class TrialResult:
-    """One scored episode. ``success`` follows the task; ``lifted`` counts objects lifted."""
+    """One scored episode. ``success`` follows the task; ``lifted`` counts objects lifted;
+    ``target_lifted`` says whether a target was among them (None for the indiscriminate task)."""
 
     seed: int
     success: bool
@@ -127,6 +128,7 @@ class TrialResult:
     steps: int
     seconds: float
     redraws: int = 0
+    target_lifted: bool | None = None
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -332,6 +334,9 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
     while not done:
         observation, _, terminated, truncated, info = env.step(policy.act(observation))
         done, steps = terminated or truncated, steps + 1
-    return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(info["ground_truth"]["lifted"]),
+    truth = info["ground_truth"]
+    targets = truth.get("targets", [truth["target"]] if truth.get("target") else [])
+    return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(truth["lifted"]),
                        grasp_attempted=bool(info["grasp_attempted"]), fault=info["fault"], steps=steps,
-                       seconds=time.perf_counter() - start, redraws=redraws)
+                       seconds=time.perf_counter() - start, redraws=redraws,
+                       target_lifted=any(t in truth["lifted"] for t in targets) if targets else None)

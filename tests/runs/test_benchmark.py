@@ -17,7 +17,7 @@ from agents.scripted import approach_action, grasp_pose
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split
 from runs import benchmark
-from runs.benchmark_report import markdown_table, summarize
+from runs.benchmark_report import failure_table, markdown_table, summarize
 from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
     REDRAW_STRIDE,
@@ -194,6 +194,21 @@ def test_summary_and_table_report_not_available_rows():
     assert "83.9 % / –" in table and "checkpoints/policies/ghost" in table
 
 
+def test_failures_are_split_into_nothing_wrong_object_and_target_with_another():
+    def trial(success: bool, lifted: int, target_lifted: bool) -> TrialResult:
+        return TrialResult(seed=0, success=success, lifted=lifted, grasp_attempted=True, fault=None, steps=4,
+                           seconds=0.5, target_lifted=target_lifted)
+
+    results = [trial(True, 1, True), trial(True, 1, True), trial(False, 0, False), trial(False, 1, False),
+               trial(False, 2, False), trial(False, 2, True), trial(False, 0, False), trial(False, 0, False)]
+    cell = summarize(Cell(ROWS["random"], "seen"), "ok", results)
+    rates = (cell.success_rate, cell.nothing_rate, cell.wrong_rate, cell.target_and_other_rate)
+    assert rates == (2 / 8, 3 / 8, 2 / 8, 1 / 8) and sum(rates) == pytest.approx(1.0)
+    assert "| seen | 25.0 | 37.5 | 25.0 | 12.5 |" in failure_table([cell])
+    anything = summarize(Cell(ROWS["random"], "seen", task="indiscriminate"), "ok", results)
+    assert anything.nothing_rate is None and failure_table([anything]) == ""
+
+
 def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, capsys):
     out = tmp_path / "bench.json"
     custom = str(tmp_path / "objects")
@@ -212,10 +227,14 @@ def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, 
         for objects in ("seen", custom):
             cell = cells[(row, objects)]
             assert cell["trials"] == 3 and 0 <= cell["success_low"] <= cell["success_rate"] <= cell["success_high"]
+            ends = (cell["success_rate"], cell["nothing_rate"], cell["wrong_rate"], cell["target_and_other_rate"])
+            assert sum(ends) == pytest.approx(1.0)
+    privileged = data["trials"][f"privileged/{custom}/single/instance"]
+    assert all(t["target_lifted"] for t in privileged if t["success"])
     assert cells[("ghost", "seen")]["status"].startswith("not available") and cells[("ghost", "seen")]["trials"] == 0
     seeds = [t["seed"] for t in data["trials"][f"random/{custom}/single/instance"]]
     assert seeds == [trial_seed(0, i) for i in range(3)]
-    assert "| policy | seen | " + custom in printed
+    assert "| policy | seen | " + custom in printed and "| target + another |" in printed
 
 
 def test_indiscriminate_task_scores_any_lift(tmp_path):
