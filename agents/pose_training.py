@@ -156,6 +156,17 @@ class PoseRelabeler:
         """(images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)); B may be 0."""
         if self.observe is None:
             return decision.image[None], None, decision.pose[None], np.array([decision.reward], np.float32)
+        observations, rewards = self.observations(decision)
+        if not len(rewards):
+            return self._empty(decision)
+        images = observations["image"]
+        return images, observations["heatmap"], np.broadcast_to(decision.pose, (len(images), 3)), rewards
+
+    def observations(self, decision: Decision) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The goal task's stored copies as an ``observe``d batch (``image``, ``goal`` (B, H, W, 3) uint8 and
+        the goal features) with their rewards (B,); B may be 0 (then the batch is empty). Updates the pool."""
+        if self.observe is None:
+            raise ValueError("observations() relabels goal tasks; this relabeler has no observe (indiscriminate)")
         goals: list[np.ndarray] = []
         rewards: list[float] = []
         if decision.goal is not None:
@@ -177,10 +188,10 @@ class PoseRelabeler:
         if decision.grasped and decision.outcome is not None:
             self.pool.add(decision.outcome, single)
         if not goals:
-            return self._empty(decision)
+            return {}, np.zeros(0, np.float32)
         images = np.broadcast_to(decision.image, (len(goals), *decision.image.shape))
-        heat = self.observe({"image": np.ascontiguousarray(images), "goal": np.stack(goals)})["heatmap"]
-        return images, heat, np.broadcast_to(decision.pose, (len(goals), 3)), np.asarray(rewards, np.float32)
+        observed = self.observe({"image": np.ascontiguousarray(images), "goal": np.stack(goals)})
+        return observed, np.asarray(rewards, np.float32)
 
     @staticmethod
     def _empty(decision: Decision) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -39,6 +39,8 @@ ACTOR_WEIGHTS, ACTOR_CARD = "sac_actor.safetensors", "sac_actor.json"
 ACTOR_FORMAT = "sb3-sac-actor/1"  # bump when the card's meaning changes
 ACTIVATIONS: dict[str, type[nn.Module]] = {"ReLU": nn.ReLU, "Tanh": nn.Tanh, "ELU": nn.ELU, "LeakyReLU": nn.LeakyReLU}
 MAX_LISTED_MISMATCHES = 5
+# (observation, action, reward, next observation, terminated); observations raw (channel-last images)
+Transition = tuple[dict[str, np.ndarray], np.ndarray, float, dict[str, np.ndarray], bool]
 
 
 class GraspFeaturesExtractor(BaseFeaturesExtractor):
@@ -81,7 +83,7 @@ class RelabelCallback(BaseCallback):
         self.raw_space = raw_space
         self.recorders: list[EpisodeRecorder] = []
         self.started: list[bool] = []
-        self.pending: list[tuple[dict[str, np.ndarray], np.ndarray, float, dict[str, np.ndarray], bool]] = []
+        self.pending: list[Transition] = []
         self.added = 0
 
     def _on_training_start(self) -> None:
@@ -115,17 +117,23 @@ class RelabelCallback(BaseCallback):
 
     def _flush(self) -> None:
         """Add pending transitions in groups of ``n_envs`` (the shape SB3's buffer takes)."""
-        buffer, n = self.model.replay_buffer, self.training_env.num_envs
-        stored = {k: tuple(s.shape) for k, s in self.model.observation_space.spaces.items()}
+        n = self.training_env.num_envs
         while len(self.pending) >= n:
             group, self.pending = self.pending[:n], self.pending[n:]
-            obs = [to_channels_first(g[0], stored) for g in group]
-            nxt = [to_channels_first(g[3], stored) for g in group]
-            buffer.add({k: np.stack([o[k] for o in obs]) for k in stored},
-                       {k: np.stack([o[k] for o in nxt]) for k in stored},
-                       np.stack([g[1] for g in group]), np.array([g[2] for g in group], np.float32),
-                       np.array([g[4] for g in group]), [{} for _ in group])
+            add_transitions(self.model, group)
             self.added += n
+
+
+def add_transitions(model: Any, group: list[Transition]) -> None:
+    """Add one transition per env (``len(group) == n_envs``; raw channel-last observations) to the
+    replay buffer of an SB3 model, transposing images the way SB3 stores them."""
+    stored = {k: tuple(s.shape) for k, s in model.observation_space.spaces.items()}
+    obs = [to_channels_first(g[0], stored) for g in group]
+    nxt = [to_channels_first(g[3], stored) for g in group]
+    model.replay_buffer.add({k: np.stack([o[k] for o in obs]) for k in stored},
+                            {k: np.stack([o[k] for o in nxt]) for k in stored},
+                            np.stack([g[1] for g in group]), np.array([g[2] for g in group], np.float32),
+                            np.array([g[4] for g in group]), [{} for _ in group])
 
 
 class SB3Policy:

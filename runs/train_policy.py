@@ -8,7 +8,8 @@ the same evaluation (world, seeds, episode count), as the reference line for the
 ``KukaInstanceGrasp-v0`` with that reward, relabeling on, and (``--goal-features``) the Grasp2Vec
 heatmap channel and/or goal embedding from ``--grasp2vec``. Writes into ``--out``:
 ``config.json``, ``eval.json`` (success rate with Wilson 95 % bounds vs grasps and wall time),
-``curves.png``, ``checkpoint/`` (QT-Opt: safetensors + JSON + replay.npz; SAC: SB3 zip + JSON),
+``curves.png``, ``checkpoint/`` (QT-Opt: safetensors + JSON + replay.npz; SAC: SB3 zip for
+``--resume`` and the actor as safetensors + JSON),
 and an offline wandb run under ``wandb/``. ``--resume`` continues from ``checkpoint/``.
 """
 
@@ -74,11 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="posthoc relabeling (goal tasks; default: the preset's)")
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
     parser.add_argument("--offline-data", type=Path, nargs="+",
-                        help="EpisodeDataset folder(s) for QT-Opt's offline pre-training")
+                        help="EpisodeDataset folder(s) for offline pre-training (qtopt, qtopt-pose, sac-pose)")
     parser.add_argument("--offline-updates", type=int,
-                        help="override the preset's gradient steps on --offline-data before going online (QT-Opt)")
+                        help="override the preset's gradient steps on --offline-data before going online")
     parser.add_argument("--minutes", type=float, help="stop training after this many minutes of this call "
-                        "(QT-Opt: of the online phase), then evaluate and checkpoint; --resume continues")
+                        "of the online phase, then evaluate and checkpoint; --resume continues")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 is fastest on a shared 2-core machine)")
     return parser.parse_args(argv)
@@ -262,13 +263,27 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
 
 def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
               features: GoalFeatures | None, log: RunLogger) -> list[dict[str, float]]:
-    from agents.sac_training import train_sac_model
+    from agents.sac_training import OfflineData, train_sac_model
 
     goal_task = args.reward != "indiscriminate"
     observe = features.observe if features is not None else None
     relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
+    offline = None
+    if args.offline_data is not None:
+        if args.algo != "sac-pose":
+            raise SystemExit("--offline-data with SAC needs --algo sac-pose: the collected attempts are grasp-pose "
+                             "decisions, not this env's motor actions")
+        from agents.pose_training import PoseRelabeler
+        from embedding.dataset import EpisodeDataset
+
+        dataset = EpisodeDataset(args.offline_data)
+        episodes = tqdm(episodes_from_dataset(dataset, preset.world.image_size), total=len(dataset),
+                        desc="offline decisions")
+        goal_observe = (observe or dict) if goal_task else None  # a goal task stores goal images, features or not
+        offline = OfflineData(episodes, PoseRelabeler(reward, preset.relabel, goal_observe, seed=args.seed),
+                              preset.training.offline_updates)
     return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log,
-                           args.minutes * 60 if args.minutes else None)
+                           args.minutes * 60 if args.minutes else None, offline)
 
 
 def evaluate_random(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: gym.Env,

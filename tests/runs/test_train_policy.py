@@ -189,3 +189,22 @@ def test_offline_updates_override_applies_only_with_offline_data() -> None:
     assert apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-updates", "7"])).training.offline_updates == 0
     with pytest.raises(ValueError, match="--offline-updates"):
         apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-data", "d", "--offline-updates", "0"]))
+
+
+def test_sac_over_grasp_poses_pretrains_on_offline_data_then_goes_online(tmp_path) -> None:
+    save_tiny_grasp2vec(tmp_path / "g2v")
+    write_dataset(tmp_path / "data", [(0, 6)], size=48)
+    common = ["--reward", "oracle", "--preset", "pose-tiny", "--grasp2vec", str(tmp_path / "g2v"),
+              "--goal-features", "heatmap", "--offline-data", str(tmp_path / "data")]
+    with pytest.raises(SystemExit, match="needs --algo sac-pose"):
+        main(["--algo", "sac", "--out", str(tmp_path / "motor"), *common])
+    out = tmp_path / "sac-offline"
+    main(["--algo", "sac-pose", "--out", str(out), "--timesteps", "4", *common])
+    offline = PRESETS["pose-tiny"].training.offline_updates
+    first, last = evals(out)[0], evals(out)[-1]
+    assert (first["timesteps"], first["grasps"], first["updates"]) == (0, 0, offline)  # offline alone, evaluated
+    assert last["timesteps"] == 4 and last["updates"] == offline + 4  # learning from the first online grasp
+    progress = json.loads((out / "checkpoint" / "sac_progress.json").read_text())
+    assert progress["offline_updates"] == offline
+    policy, card = load_policy(out / "checkpoint")
+    assert card["algo"] == "sac-pose" and type(policy).__name__ == "PosePolicy"
