@@ -30,7 +30,7 @@ from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from agents.episode import Episode, EpisodeRecorder
-from agents.networks import EncoderConfig, ObservationEncoder
+from agents.networks import EncoderConfig, ObservationEncoder, conv_stack, image_shape
 from agents.qtopt import space_from_dict, space_to_dict
 from agents.relabel import Relabeler
 from graspdata.atomic import atomic_write_bytes, atomic_write_json
@@ -43,16 +43,74 @@ MAX_LISTED_MISMATCHES = 5
 Transition = tuple[dict[str, np.ndarray], np.ndarray, float, dict[str, np.ndarray], bool]
 
 
+class KeypointEncoder(nn.Module):
+    """Scene [+ heatmap] → stride-2 conv maps (B, C, h, w) → each channel's spatial soft-argmax, the
+    expected (x, y) in [-1, 1] under a softmax over its h·w cells (Levine et al., 2016) → with
+    ``gripper`` [+ ``goal_embedding``] one linear layer → (B, features).
+
+    Where-to-grasp is a location in the image, so the readout keeps locations explicit, in 2·C numbers
+    instead of C·h·w; the goal enters through the heatmap (or embedding), the goal image is not read.
+    """
+
+    def __init__(self, observation_space: spaces.Dict, channels: tuple[int, ...], features: int,
+                 channels_first: bool) -> None:
+        super().__init__()
+        s = observation_space.spaces
+        if "goal" in s and not ("heatmap" in s or "goal_embedding" in s):
+            raise ValueError("the keypoint readout reads the goal through 'heatmap' or 'goal_embedding'; "
+                             f"this observation has neither: {sorted(s)}")
+        in_channels, size = image_shape(s["image"], channels_first)
+        self.use_heatmap = "heatmap" in s
+        if self.use_heatmap:
+            in_channels += image_shape(s["heatmap"], channels_first)[0]
+        stack, _ = conv_stack(in_channels, size, channels)
+        self.maps = nn.Sequential(*list(stack)[:-1])  # without the flatten
+        for _ in channels:
+            size = (size + 1) // 2
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)  # (h·w, 2)
+        self.use_goal_embedding = "goal_embedding" in s
+        fused = 2 * channels[-1] + s["gripper"].shape[0] + (s["goal_embedding"].shape[0] if self.use_goal_embedding
+                                                            else 0)
+        self.fuse = nn.Sequential(nn.Linear(fused, features), nn.ReLU())
+
+    def keypoints(self, scene: torch.Tensor) -> torch.Tensor:
+        """Scene [+ heatmap] (B, C_in, H, W) in [0, 1] → (B, 2·C): per map (x, y), -1 = left / top edge."""
+        attention = torch.softmax(self.maps(scene).flatten(2), dim=-1)  # (B, C, h·w)
+        return (attention @ self.grid).flatten(1)
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        scene = observations["image"]
+        if self.use_heatmap:
+            scene = torch.cat([scene, observations["heatmap"]], dim=1)
+        parts = [self.keypoints(scene), observations["gripper"].float()]
+        if self.use_goal_embedding:
+            parts.append(observations["goal_embedding"].float())
+        return self.fuse(torch.cat(parts, dim=1))
+
+
+READOUTS = ("flatten", "keypoints")
+
+
 class GraspFeaturesExtractor(BaseFeaturesExtractor):
-    """Dict observation (``image`` [+ ``heatmap``] + ``gripper`` [+ ``goal``, ``goal_embedding``]) → (B, features)."""
+    """Dict observation (``image`` [+ ``heatmap``] + ``gripper`` [+ ``goal``, ``goal_embedding``]) → (B, features).
+
+    ``readout``: ``"flatten"`` (:class:`agents.networks.ObservationEncoder`, conv maps flattened) or
+    ``"keypoints"`` (:class:`KeypointEncoder`, spatial soft-argmax).
+    """
 
     def __init__(self, observation_space: spaces.Dict, features: int = 256,
-                 channels: tuple[int, ...] = (32, 64, 64)) -> None:
+                 channels: tuple[int, ...] = (32, 64, 64), readout: str = "flatten") -> None:
         super().__init__(observation_space, features)
-        self.settings = {"features": features, "channels": list(channels)}  # constructor keywords, for export
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        # constructor keywords, for export
+        self.settings = {"features": features, "channels": list(channels), "readout": readout}
         channels_first = int(np.argmin(observation_space["image"].shape)) == 0
-        self.encoder = ObservationEncoder(observation_space, EncoderConfig(tuple(channels), features),
-                                          channels_first=channels_first)
+        self.encoder: nn.Module = (
+            KeypointEncoder(observation_space, tuple(channels), features, channels_first) if readout == "keypoints"
+            else ObservationEncoder(observation_space, EncoderConfig(tuple(channels), features),
+                                    channels_first=channels_first))
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encoder(observations)

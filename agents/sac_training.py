@@ -109,9 +109,13 @@ def offline_pretrain(model: SAC, updates: int, state: dict[str, Any], log: LogFn
 
 
 def make_sac(env: gym.Env, settings: Any, seed: int) -> SAC:
-    """SAC with :class:`GraspFeaturesExtractor` shared by actor and critics (``settings``: a ``SACPreset``)."""
-    policy_kwargs = dict(features_extractor_class=GraspFeaturesExtractor, share_features_extractor=True,
-                         features_extractor_kwargs=dict(features=settings.features, channels=tuple(settings.channels)))
+    """SAC with :class:`GraspFeaturesExtractor` (``settings``: a ``SACPreset``). A features extractor shared
+    by actor and critics is trained by the actor's loss alone (SB3 keeps it out of the critic's optimizer);
+    ``settings.share_features_extractor=False`` gives the critics their own, trained on the TD error."""
+    policy_kwargs = dict(features_extractor_class=GraspFeaturesExtractor,
+                         share_features_extractor=settings.share_features_extractor,
+                         features_extractor_kwargs=dict(features=settings.features, channels=tuple(settings.channels),
+                                                        readout=settings.readout))
     return SAC("MultiInputPolicy", DummyVecEnv([lambda: env]), buffer_size=settings.buffer_size,
                batch_size=settings.batch_size, learning_starts=settings.learning_starts,
                train_freq=settings.train_freq, gradient_steps=settings.gradient_steps,

@@ -9,10 +9,19 @@ import shutil
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 from agents.relabel import RelabelConfig, Relabeler
-from agents.sac import ACTOR_CARD, ACTOR_WEIGHTS, RelabelCallback, SB3Policy, load_actor, save_actor
+from agents.sac import (
+    ACTOR_CARD,
+    ACTOR_WEIGHTS,
+    KeypointEncoder,
+    RelabelCallback,
+    SB3Policy,
+    load_actor,
+    save_actor,
+)
 from agents.sac_training import make_sac
 from rewards.ground_truth import IndiscriminateReward
 from runs.policy_presets import SACPreset
@@ -69,21 +78,57 @@ def test_relabel_callback_adds_posthoc_copies_to_the_sb3_buffer() -> None:
     assert action.shape == (5,) and np.all(np.abs(action) <= 1)
 
 
+class GoalEmbeddingEnv(FakeGoalEnv):
+    """FakeGoalEnv with a goal embedding, which the keypoint readout needs to see the goal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = spaces.Dict({**self.observation_space.spaces,
+                                              "goal_embedding": spaces.Box(-1, 1, (4,), np.float32)})
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {**super()._obs(), "goal_embedding": np.full(4, 0.5, np.float32)}
+
+
 def random_observations(env: FakeGoalEnv, count: int) -> list[dict[str, np.ndarray]]:
     rng = np.random.default_rng(0)
+    extra = {"goal_embedding": (4,)} if "goal_embedding" in env.observation_space.spaces else {}
     return [{"image": rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8),
              "gripper": rng.normal(size=5).astype(np.float32),
-             "goal": rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)} for _ in range(count)]
+             "goal": rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8),
+             **{k: rng.uniform(-1, 1, shape).astype(np.float32) for k, shape in extra.items()}} for _ in range(count)]
 
 
-def test_exported_actor_acts_exactly_like_the_model_without_its_zip(tmp_path) -> None:
+def test_keypoint_readout_finds_a_heatmap_peak_and_needs_a_goal_signal() -> None:
+    size = 64
+    image = spaces.Box(0, 255, (3, size, size), dtype=np.uint8)
+    space = spaces.Dict({"image": image, "heatmap": spaces.Box(0, 255, (1, size, size), dtype=np.uint8),
+                         "gripper": spaces.Box(-10, 10, (5,), np.float32), "goal": image})
+    encoder = KeypointEncoder(space, channels=(1,), features=8, channels_first=True)
+    with torch.no_grad():  # the one map copies the heatmap channel, sharpened
+        encoder.maps[0].weight.zero_()
+        encoder.maps[0].bias.zero_()
+        encoder.maps[0].weight[0, 3, 1, 1] = 40.0
+    heat = torch.zeros(1, 1, size, size)
+    heat[0, 0, 15:18, 47:50] = 1.0  # a blob at column 48, row 16
+    points = encoder.keypoints(torch.cat([torch.zeros(1, 3, size, size), heat], dim=1))
+    np.testing.assert_allclose(points[0].detach().numpy(), [0.5, -0.5], atol=0.05)
+    goal_only = spaces.Dict({k: v for k, v in space.spaces.items() if k != "heatmap"})
+    with pytest.raises(ValueError, match="reads the goal through 'heatmap' or 'goal_embedding'"):
+        KeypointEncoder(goal_only, channels=(1,), features=8, channels_first=True)
+
+
+@pytest.mark.parametrize("readout", ["flatten", "keypoints"])
+def test_exported_actor_acts_exactly_like_the_model_without_its_zip(tmp_path, readout: str) -> None:
     env = FakeGoalEnv()
-    model = make_sac(env, dataclasses.replace(SETTINGS, learning_starts=5), seed=0)
+    settings = dataclasses.replace(SETTINGS, learning_starts=5, readout=readout, share_features_extractor=False)
+    model = make_sac(env, settings, seed=0) if readout == "flatten" else make_sac(GoalEmbeddingEnv(), settings, 0)
+    env = env if readout == "flatten" else GoalEmbeddingEnv()
     model.learn(12)  # a few gradient steps, so the weights differ from a fresh model's
     save_actor(model, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [ACTOR_CARD, ACTOR_WEIGHTS]
     loaded = SB3Policy(load_actor(tmp_path))
-    fresh = SB3Policy(make_sac(env, SETTINGS, seed=1))
+    fresh = SB3Policy(make_sac(env, settings, seed=1))
     original = SB3Policy(model)
     observations = random_observations(env, 8)
     actions = np.stack([original.act(o) for o in observations])
