@@ -119,7 +119,8 @@ def make_sac(env: gym.Env, settings: Any, seed: int) -> SAC:
     return SAC("MultiInputPolicy", DummyVecEnv([lambda: env]), buffer_size=settings.buffer_size,
                batch_size=settings.batch_size, learning_starts=settings.learning_starts,
                train_freq=settings.train_freq, gradient_steps=settings.gradient_steps,
-               learning_rate=settings.learning_rate, policy_kwargs=policy_kwargs, seed=seed, verbose=0)
+               learning_rate=settings.learning_rate, ent_coef=settings.ent_coef, policy_kwargs=policy_kwargs,
+               seed=seed, verbose=0)
 
 
 class EvalCheckpointCallback(BaseCallback):
