@@ -45,8 +45,11 @@ def readme(name: str, run: Path, config: dict, evals: list[dict], resumes: list[
                      f"{e['success_rate']:.3f} | {e['success_low']:.3f}–{e['success_high']:.3f} | {e['episodes']:.0f} |"
                      for e in evals)
     collects = [collect_command(folder) for folder in config.get("offline_data") or []]
+    length_flag = "--timesteps" if config["algo"].startswith("sac") else "--grasps"  # SAC counts env steps
+    length_value = evals[-1].get("timesteps", evals[-1]["grasps"]) if length_flag == "--timesteps" \
+        else evals[-1]["grasps"]
     length = (f"Training ran {evals[-1]['grasps']:.0f} online grasps. `--minutes` caps wall time, which depends "
-              f"on the machine's load: to repeat exactly this length, pass `--grasps {evals[-1]['grasps']:.0f}` "
+              f"on the machine's load: to repeat exactly this length, pass `{length_flag} {length_value:.0f}` "
               "instead." if "--minutes" in " ".join([config["command"], *resumes]) else "")
     commands = "\n".join([*collects, config["command"], *resumes])
     return f"""# Shipped policy `{name}`

@@ -34,7 +34,7 @@ def test_ships_weights_and_provenance_without_replay_data(tmp_path) -> None:
 def test_ships_a_sac_run_as_its_actor_alone_also_from_a_run_with_only_the_sb3_zip(tmp_path) -> None:
     run = tmp_path / "run"
     train(["--algo", "sac-pose", "--reward", "indiscriminate", "--preset", "pose-tiny", "--out", str(run),
-           "--timesteps", "6"])
+           "--timesteps", "6", "--minutes", "5"])
     assert (run / "checkpoint" / "sac.zip").is_file()
     ship(["--run", str(run), "--name", "sac", "--root", str(tmp_path / "shipped")])
     (run / "checkpoint" / "sac_actor.json").unlink()
@@ -46,7 +46,8 @@ def test_ships_a_sac_run_as_its_actor_alone_also_from_a_run_with_only_the_sb3_zi
         target = tmp_path / "shipped" / name
         assert sorted(p.name for p in (target / "checkpoint").iterdir()) == ["policy.json", "sac_actor.json",
                                                                             "sac_actor.safetensors"]
-        assert "python -m runs.train_policy --algo sac-pose" in (target / "README.md").read_text()
+        text = (target / "README.md").read_text()
+        assert "python -m runs.train_policy --algo sac-pose" in text and "pass `--timesteps 6` instead" in text
         policy, card = load_policy(target / "checkpoint")
         assert card["algo"] == "sac-pose" and type(policy).__name__ == "PosePolicy"
         policy.reset()
