@@ -1,0 +1,110 @@
+"""Merge benchmark runs of different rows into one table.
+
+    python -m runs.benchmark_merge docs/results/part-a.json docs/results/part-b.json \
+        --json docs/results/headline.json --markdown docs/results/headline.md
+
+Rows benchmarked by separate ``runs.benchmark`` calls (as each policy becomes ready, or on
+different machines) are comparable only when every trial setting is the same: object sets, goal
+kinds, task, trials per cell, seed, goal-bank seed and the scripted rows' world. This refuses parts
+that differ in any of them, or that share a row, and writes the merged cells and trials with each
+part's command, code version, machine and wall time under ``parts``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from graspdata.atomic import atomic_write_text
+from runs.benchmark_report import CellSummary, bar_chart, failure_table, markdown_table
+
+# Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
+SAME_TRIALS = ("objects", "goals", "task", "trials", "seed", "goal_seed", "world")
+
+
+def load_part(path: Path) -> dict[str, Any]:
+    """A ``runs.benchmark --json`` file; ``ValueError`` naming the file when it is not one."""
+    try:
+        part = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    missing = [key for key in ("config", "cells", "trials", "seeds", "rows", "command") if key not in part]
+    if missing:
+        raise ValueError(f"{path} is not a runs.benchmark --json file (no {', '.join(missing)})")
+    return part
+
+
+def merge(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One benchmark result from ``parts`` (loaded ``runs.benchmark --json`` files named ``names``).
+
+    Raises:
+        ValueError: naming the setting or the row on which two parts disagree.
+    """
+    if not parts:
+        raise ValueError("nothing to merge")
+    first = parts[0]["config"]
+    rows: dict[str, str] = {}
+    for part, name in zip(parts, names, strict=True):
+        for key in SAME_TRIALS:
+            if part["config"][key] != first[key]:
+                raise ValueError(f"{name}: {key} = {part['config'][key]!r} differs from {names[0]}'s {first[key]!r}; "
+                                 "its trials are not comparable")
+        for row in part["config"]["rows"]:
+            if row in rows:
+                raise ValueError(f"row {row!r} is in both {rows[row]} and {name}")
+            rows[row] = name
+    cells = [cell for part in parts for cell in part["cells"]]
+    summaries = [CellSummary(**cell) for cell in cells]
+    table = markdown_table(summaries)
+    if failures := failure_table(summaries):
+        table += "\n\nWhere the trials end (% of trials):\n\n" + failures
+    meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
+    return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": list(rows)},
+            "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},
+            "parts": [{"file": name, **{key: part.get(key) for key in meta_keys}}
+                      for part, name in zip(parts, names, strict=True)],
+            "wall_s": sum(part["wall_s"] for part in parts), "grasps": sum(part["grasps"] for part in parts),
+            "table": table, "cells": cells,
+            "trials": {key: value for part in parts for key, value in part["trials"].items()}}
+
+
+def footer(merged: dict[str, Any]) -> str:
+    """One line per part: its rows' command, wall time, code version and machine."""
+    lines = []
+    for part in merged["parts"]:
+        version = part["code_version"]
+        lines.append(f"- `{part['command']}`: {part['grasps']} trials, wall {part['wall_s']:.0f} s, code "
+                     f"{version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}, "
+                     f"{part['machine']['description']}")
+    config = merged["config"]
+    return (f"{config['task']} task, {config['world']['num_objects']} objects per bin, {config['trials']} trials per "
+            f"cell, trial seeds {merged['seeds']['first_trial_seed']:,}+ in every row; merged from:\n\n"
+            + "\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m runs.benchmark_merge", description=__doc__.split("\n")[0])
+    parser.add_argument("parts", nargs="+", type=Path, help="runs.benchmark --json files")
+    parser.add_argument("--json", type=Path, required=True, help="merged result (and its bar chart beside it as .png)")
+    parser.add_argument("--markdown", type=Path, help="also write the merged Markdown table here")
+    args = parser.parse_args(argv)
+    try:
+        merged = merge([load_part(path) for path in args.parts], [str(path) for path in args.parts])
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"benchmark_merge: error: {error}")
+    text = merged["table"] + "\n\n" + footer(merged)
+    print(text)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.json, json.dumps(merged, indent=1) + "\n")
+    bar_chart([CellSummary(**cell) for cell in merged["cells"]], args.json.with_suffix(".png"),
+              f"{merged['config']['task']} grasping, {merged['config']['trials']} trials/cell (merged)")
+    if args.markdown:
+        atomic_write_text(args.markdown, text + "\n")
+    return merged
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""``python -m runs.benchmark_merge``: rows benchmarked separately, one table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from runs.benchmark import BenchmarkConfig
+from runs.benchmark_merge import main, merge
+from runs.benchmark_report import summarize, write_json
+from runs.benchmark_tasks import ROWS, Cell, TrialResult, WorldSettings
+
+
+def write_part(path, rows: tuple[str, ...], trials: int = 4, seed: int = 0) -> None:
+    config = BenchmarkConfig(rows=rows, objects=("seen",), trials=trials, seed=seed, world=WorldSettings())
+    summaries, results = [], {}
+    for index, name in enumerate(rows):
+        cell = Cell(ROWS[name], "seen")
+        trial = [TrialResult(seed=i, success=i <= index, lifted=1, grasp_attempted=True, fault=None, steps=3,
+                             seconds=0.5, target_lifted=i <= index) for i in range(trials)]
+        summaries.append(summarize(cell, "ok", trial))
+        results[cell.key] = trial
+    meta = {"command": f"python -m runs.benchmark --rows {' '.join(rows)}", "config": dataclasses.asdict(config),
+            "rows": {name: dataclasses.asdict(ROWS[name]) for name in rows},
+            "seeds": {"first_trial_seed": 20_000_000 + seed}, "code_version": {"git_commit": "abc123", "dirty": False},
+            "machine": {"description": "test machine"}, "wall_s": 2.0, "grasps": trials * len(rows)}
+    write_json(path, summaries, meta, results)
+
+
+def test_parts_merge_into_one_table_with_their_provenance(tmp_path, capsys):
+    write_part(tmp_path / "a.json", ("random", "privileged"))
+    write_part(tmp_path / "b.json", ("heatmap",))
+    merged = main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json", str(tmp_path / "all.json"),
+                   "--markdown", str(tmp_path / "all.md")])
+    assert merged["config"]["rows"] == ["random", "privileged", "heatmap"]
+    assert [c["row"] for c in merged["cells"]] == ["random", "privileged", "heatmap"]
+    assert set(merged["trials"]) == {"random/seen/single/instance", "privileged/seen/single/instance",
+                                     "heatmap/seen/single/instance"}
+    assert [p["file"] for p in merged["parts"]] == [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    assert merged["grasps"] == 12 and merged["wall_s"] == 4.0
+    text = (tmp_path / "all.md").read_text()
+    assert "50.0 % [15.0, 85.0] (n=4)" in text and "--rows heatmap" in text and "| target + another |" in text
+    assert json.loads((tmp_path / "all.json").read_text())["table"] == merged["table"]
+    assert (tmp_path / "all.png").stat().st_size > 1000
+
+
+def test_incomparable_parts_are_refused(tmp_path):
+    write_part(tmp_path / "a.json", ("random",))
+    write_part(tmp_path / "other-seed.json", ("heatmap",), seed=1)
+    write_part(tmp_path / "same-row.json", ("random",))
+    parts = {name: json.loads((tmp_path / name).read_text()) for name in ("a.json", "other-seed.json", "same-row.json")}
+    with pytest.raises(ValueError, match="seed = 1 differs"):
+        merge([parts["a.json"], parts["other-seed.json"]], ["a.json", "other-seed.json"])
+    with pytest.raises(ValueError, match="row 'random' is in both a.json and same-row.json"):
+        merge([parts["a.json"], parts["same-row.json"]], ["a.json", "same-row.json"])
+    (tmp_path / "bad.json").write_text('{"cells": []}')
+    with pytest.raises(SystemExit, match="not a runs.benchmark --json file"):
+        main([str(tmp_path / "a.json"), str(tmp_path / "bad.json"), "--json", str(tmp_path / "x.json")])
