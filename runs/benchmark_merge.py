@@ -7,7 +7,7 @@ Rows benchmarked by separate ``runs.benchmark`` calls (as each policy becomes re
 different machines) are comparable only when every trial setting is the same: object sets, goal
 kinds, task, trials per cell, seed, goal-bank seed and the scripted rows' world. This refuses parts
 that differ in any of them, or that share a row, and writes the merged cells and trials with each
-part's command, code version, machine and wall time under ``parts``.
+part's command, code version, machine and wall time under ``parts``; rows in the benchmark's order.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from graspdata.atomic import atomic_write_text
 from runs.benchmark_report import CellSummary, bar_chart, failure_table, markdown_table
+from runs.benchmark_tasks import ROWS
 
 # Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
 SAME_TRIALS = ("objects", "goals", "task", "trials", "seed", "goal_seed", "world")
@@ -56,13 +57,14 @@ def merge(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             if row in rows:
                 raise ValueError(f"row {row!r} is in both {rows[row]} and {name}")
             rows[row] = name
-    cells = [cell for part in parts for cell in part["cells"]]
+    order = {name: index for index, name in enumerate(dict.fromkeys([*ROWS, *rows]))}  # the benchmark's order first
+    cells = sorted((cell for part in parts for cell in part["cells"]), key=lambda cell: order[cell["row"]])
     summaries = [CellSummary(**cell) for cell in cells]
     table = markdown_table(summaries)
     if failures := failure_table(summaries):
         table += "\n\nWhere the trials end (% of trials):\n\n" + failures
     meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
-    return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": list(rows)},
+    return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": sorted(rows, key=order.__getitem__)},
             "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},
             "parts": [{"file": name, **{key: part.get(key) for key in meta_keys}}
                       for part, name in zip(parts, names, strict=True)],
