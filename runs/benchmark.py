@@ -298,6 +298,7 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
             rows=tuple(args.rows or (*DEFAULT_ROWS, *extra)), objects=tuple(args.objects), goals=tuple(args.goals),
             task=args.task, trials=args.trials or (QUICK_TRIALS if args.quick else HEADLINE_TRIALS), seed=args.seed,
             world=WorldSettings(args.num_objects, args.image_size, args.max_steps), workers=args.workers)
+        version = code_version()  # the code that runs the trials, before anything can be committed meanwhile
         summaries, trials, wall = run_benchmark(config, rows, args.ray_address, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark: error: {error}")
@@ -305,7 +306,6 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
     if failures := failure_table(summaries):
         table += "\n\nWhere the trials end (% of trials):\n\n" + failures
     total = sum(len(t) for t in trials.values())
-    version = code_version()
     footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
               f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
               f"grasps/s with {'Ray' if args.ray_address else f'{config.workers} workers'}); {machine_description()}; "
