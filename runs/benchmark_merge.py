@@ -8,6 +8,7 @@ different machines) are comparable only when every trial setting is the same: ob
 kinds, task, trials per cell, seed, goal-bank seed and the scripted rows' world. This refuses parts
 that differ in any of them, or that share a row, and writes the merged cells and trials with each
 part's command, code version, machine and wall time under ``parts``; rows in the benchmark's order.
+``--replace`` lets a later part re-measure a row of an earlier one (recorded under ``replaced``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def load_part(path: Path) -> dict[str, Any]:
     return part
 
 
-def merge(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) -> dict[str, Any]:
     """One benchmark result from ``parts`` (loaded ``runs.benchmark --json`` files named ``names``).
+    With ``replace``, a row measured again in a later part (a retrained policy) replaces the earlier
+    measurement, and ``replaced`` records which file's row was dropped; without it a repeat is an error.
 
     Raises:
         ValueError: naming the setting or the row on which two parts disagree.
@@ -47,18 +50,23 @@ def merge(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     if not parts:
         raise ValueError("nothing to merge")
     first = parts[0]["config"]
-    rows: dict[str, str] = {}
+    rows: dict[str, str] = {}  # row → the file whose measurement is kept
+    replaced: list[dict[str, str]] = []
     for part, name in zip(parts, names, strict=True):
         for key in SAME_TRIALS:
             if part["config"][key] != first[key]:
                 raise ValueError(f"{name}: {key} = {part['config'][key]!r} differs from {names[0]}'s {first[key]!r}; "
                                  "its trials are not comparable")
         for row in part["config"]["rows"]:
+            if row in rows and not replace:
+                raise ValueError(f"row {row!r} is in both {rows[row]} and {name} (--replace keeps the later one)")
             if row in rows:
-                raise ValueError(f"row {row!r} is in both {rows[row]} and {name}")
+                replaced.append({"row": row, "dropped": rows[row], "kept": name})
             rows[row] = name
     order = {name: index for index, name in enumerate(dict.fromkeys([*ROWS, *rows]))}  # the benchmark's order first
-    cells = sorted((cell for part in parts for cell in part["cells"]), key=lambda cell: order[cell["row"]])
+    kept = list(zip(parts, names, strict=True))
+    cells = sorted((cell for part, name in kept for cell in part["cells"] if rows[cell["row"]] == name),
+                   key=lambda cell: order[cell["row"]])
     summaries = [CellSummary(**cell) for cell in cells]
     table = markdown_table(summaries)
     if failures := failure_table(summaries):
@@ -66,11 +74,13 @@ def merge(parts: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
     return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": sorted(rows, key=order.__getitem__)},
             "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},
+            "replaced": replaced,
             "parts": [{"file": name, **{key: part.get(key) for key in meta_keys}}
                       for part, name in zip(parts, names, strict=True)],
             "wall_s": sum(part["wall_s"] for part in parts), "grasps": sum(part["grasps"] for part in parts),
             "table": table, "cells": cells,
-            "trials": {key: value for part in parts for key, value in part["trials"].items()}}
+            "trials": {key: value for part, name in kept for key, value in part["trials"].items()
+                       if rows[key.split("/")[0]] == name}}
 
 
 def footer(merged: dict[str, Any]) -> str:
@@ -92,9 +102,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("parts", nargs="+", type=Path, help="runs.benchmark --json files")
     parser.add_argument("--json", type=Path, required=True, help="merged result (and its bar chart beside it as .png)")
     parser.add_argument("--markdown", type=Path, help="also write the merged Markdown table here")
+    parser.add_argument("--replace", action="store_true",
+                        help="a row in a later part replaces the same row of an earlier part (a re-measured policy)")
     args = parser.parse_args(argv)
     try:
-        merged = merge([load_part(path) for path in args.parts], [str(path) for path in args.parts])
+        merged = merge([load_part(path) for path in args.parts], [str(path) for path in args.parts], args.replace)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark_merge: error: {error}")
     text = merged["table"] + "\n\n" + footer(merged)

@@ -58,3 +58,17 @@ def test_incomparable_parts_are_refused(tmp_path):
     (tmp_path / "bad.json").write_text('{"cells": []}')
     with pytest.raises(SystemExit, match="not a runs.benchmark --json file"):
         main([str(tmp_path / "a.json"), str(tmp_path / "bad.json"), "--json", str(tmp_path / "x.json")])
+
+
+def test_replace_keeps_the_later_measurement_of_a_row(tmp_path):
+    write_part(tmp_path / "a.json", ("random", "privileged"))
+    write_part(tmp_path / "again.json", ("heatmap", "random"))  # random now succeeds on 2 of 4 trials, not 1
+    parts = [json.loads((tmp_path / name).read_text()) for name in ("a.json", "again.json")]
+    merged = merge(parts, ["a.json", "again.json"], replace=True)
+    assert merged["config"]["rows"] == ["random", "heatmap", "privileged"]
+    random = [c for c in merged["cells"] if c["row"] == "random"]
+    assert len(random) == 1 and random[0]["successes"] == 2 and len(merged["cells"]) == 3
+    assert merged["replaced"] == [{"row": "random", "dropped": "a.json", "kept": "again.json"}]
+    assert sorted(merged["trials"]) == ["heatmap/seen/single/instance", "privileged/seen/single/instance",
+                                        "random/seen/single/instance"]
+    assert [t["success"] for t in merged["trials"]["random/seen/single/instance"]] == [True, True, False, False]
