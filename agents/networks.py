@@ -47,6 +47,20 @@ def image_shape(space: spaces.Box, channels_first: bool) -> tuple[int, int]:
     return c, h
 
 
+def scene_shape(spaces_: dict[str, spaces.Space], channels_first: bool) -> tuple[int, int]:
+    """(channels, size) of the scene input: ``image`` with ``heatmap`` stacked on when the space has one."""
+    channels, size = image_shape(spaces_["image"], channels_first)
+    if "heatmap" in spaces_:
+        channels += image_shape(spaces_["heatmap"], channels_first)[0]
+    return channels, size
+
+
+def scene_input(observations: dict[str, torch.Tensor], use_heatmap: bool) -> torch.Tensor:
+    """The scene batch (B, C, H, W) an encoder reads: ``image``, with ``heatmap`` as extra channels."""
+    scene = observations["image"]
+    return torch.cat([scene, observations["heatmap"]], dim=1) if use_heatmap else scene
+
+
 class ObservationEncoder(nn.Module):
     """Dict observation → feature vector (B, ``config.features``).
 
@@ -63,10 +77,8 @@ class ObservationEncoder(nn.Module):
         for key in ("image", "gripper"):
             if key not in s:
                 raise ValueError(f"observation space needs key {key!r}, has {sorted(s)}")
-        channels, size = image_shape(s["image"], channels_first)
+        channels, size = scene_shape(s, channels_first)
         self.use_heatmap = "heatmap" in s
-        if self.use_heatmap:
-            channels += image_shape(s["heatmap"], channels_first)[0]
         self.scene, scene_out = conv_stack(channels, size, config.channels)
         fused = scene_out + s["gripper"].shape[0]
         self.use_goal_image = config.use_goal_image and "goal" in s
@@ -81,10 +93,7 @@ class ObservationEncoder(nn.Module):
         self.features = config.features
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        scene = observations["image"]
-        if self.use_heatmap:
-            scene = torch.cat([scene, observations["heatmap"]], dim=1)
-        parts = [self.scene(scene), observations["gripper"].float()]
+        parts = [self.scene(scene_input(observations, self.use_heatmap)), observations["gripper"].float()]
         if self.use_goal_image:
             parts.append(self.goal(observations["goal"]))
         if self.use_goal_embedding:

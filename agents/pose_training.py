@@ -163,10 +163,11 @@ class PoseRelabeler:
         return images, observations["heatmap"], np.broadcast_to(decision.pose, (len(images), 3)), rewards
 
     def observations(self, decision: Decision) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """The goal task's stored copies as an ``observe``d batch (``image``, ``goal`` (B, H, W, 3) uint8 and
-        the goal features) with their rewards (B,); B may be 0 (then the batch is empty). Updates the pool."""
+        """The stored copies as a batch with their rewards (B,). Goal tasks: ``observe``d (``image``, ``goal``
+        (B, H, W, 3) uint8 and the goal features), B may be 0 (then the batch is empty), the pool is updated;
+        indiscriminate (no ``observe``): the decision's ``image`` alone (B = 1) with its own reward."""
         if self.observe is None:
-            raise ValueError("observations() relabels goal tasks; this relabeler has no observe (indiscriminate)")
+            return {"image": decision.image[None]}, np.array([decision.reward], np.float32)
         goals: list[np.ndarray] = []
         rewards: list[float] = []
         if decision.goal is not None:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from agents.episode import Episode, EpisodeRecorder
-from agents.networks import EncoderConfig, ObservationEncoder, conv_stack, image_shape
+from agents.networks import EncoderConfig, ObservationEncoder, conv_stack, scene_input, scene_shape
 from agents.qtopt import space_from_dict, space_to_dict
 from agents.relabel import Relabeler
 from graspdata.atomic import atomic_write_bytes, atomic_write_json
@@ -59,14 +60,11 @@ class KeypointEncoder(nn.Module):
         if "goal" in s and not ("heatmap" in s or "goal_embedding" in s):
             raise ValueError("the keypoint readout reads the goal through 'heatmap' or 'goal_embedding'; "
                              f"this observation has neither: {sorted(s)}")
-        in_channels, size = image_shape(s["image"], channels_first)
+        in_channels, size = scene_shape(s, channels_first)
         self.use_heatmap = "heatmap" in s
-        if self.use_heatmap:
-            in_channels += image_shape(s["heatmap"], channels_first)[0]
-        stack, _ = conv_stack(in_channels, size, channels)
+        stack, flat = conv_stack(in_channels, size, channels)
         self.maps = nn.Sequential(*list(stack)[:-1])  # without the flatten
-        for _ in channels:
-            size = (size + 1) // 2
+        size = math.isqrt(flat // channels[-1])  # the last maps' side
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
         self.register_buffer("grid", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)  # (h·w, 2)
         self.use_goal_embedding = "goal_embedding" in s
@@ -80,10 +78,7 @@ class KeypointEncoder(nn.Module):
         return (attention @ self.grid).flatten(1)
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        scene = observations["image"]
-        if self.use_heatmap:
-            scene = torch.cat([scene, observations["heatmap"]], dim=1)
-        parts = [self.keypoints(scene), observations["gripper"].float()]
+        parts = [self.keypoints(scene_input(observations, self.use_heatmap)), observations["gripper"].float()]
         if self.use_goal_embedding:
             parts.append(observations["goal_embedding"].float())
         return self.fuse(torch.cat(parts, dim=1))

@@ -72,10 +72,7 @@ def offline_transitions(episodes: Iterable[Episode], space: PoseSpace, relabel: 
             continue
         gripper = episode.observations["gripper"][0]
         action = decision.pose.astype(np.float32)
-        if relabel.observe is None:
-            batch, rewards = {"image": decision.image[None]}, np.array([decision.reward], np.float32)
-        else:
-            batch, rewards = relabel.observations(decision)
+        batch, rewards = relabel.observations(decision)
         for i, reward in enumerate(rewards):
             observation = {**{k: v[i] for k, v in batch.items()}, "gripper": gripper}
             yield observation, action, float(reward), observation, True

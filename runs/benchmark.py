@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from runs.benchmark_report import CellSummary, bar_chart, failure_table, markdown_table, summarize, write_json
+from runs.benchmark_report import CellSummary, bar_chart, report_tables, summarize, write_json
 from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
     BENCHMARK_SEED_OFFSET,
@@ -302,9 +302,7 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
         summaries, trials, wall = run_benchmark(config, rows, args.ray_address, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark: error: {error}")
-    table = markdown_table(summaries)
-    if failures := failure_table(summaries):
-        table += "\n\nWhere the trials end (% of trials):\n\n" + failures
+    table = report_tables(summaries)
     total = sum(len(t) for t in trials.values())
     footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
               f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "

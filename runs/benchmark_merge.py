@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from graspdata.atomic import atomic_write_text
-from runs.benchmark_report import CellSummary, bar_chart, failure_table, markdown_table
+from runs.benchmark_report import CellSummary, bar_chart, report_tables
 from runs.benchmark_tasks import ROWS
 
 # Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
@@ -68,9 +68,7 @@ def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) 
     cells = sorted((cell for part, name in kept for cell in part["cells"] if rows[cell["row"]] == name),
                    key=lambda cell: order[cell["row"]])
     summaries = [CellSummary(**cell) for cell in cells]
-    table = markdown_table(summaries)
-    if failures := failure_table(summaries):
-        table += "\n\nWhere the trials end (% of trials):\n\n" + failures
+    table = report_tables(summaries)
     meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
     return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": sorted(rows, key=order.__getitem__)},
             "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},

@@ -122,6 +122,14 @@ def failure_table(summaries: list[CellSummary]) -> str:
     return "\n".join(lines)
 
 
+def report_tables(summaries: list[CellSummary]) -> str:
+    """The headline table, with :func:`failure_table` under it when instance cells ran."""
+    table = markdown_table(summaries)
+    if failures := failure_table(summaries):
+        table += "\n\nWhere the trials end (% of trials):\n\n" + failures
+    return table
+
+
 def write_json(path: Path, summaries: list[CellSummary], meta: dict[str, Any],
                trials: dict[str, list[TrialResult]]) -> None:
     """``path``: meta (config, seeds, code version, machine, wall time), cells, and every trial's outcome."""
