@@ -170,7 +170,7 @@ def embed_pairs(model: Grasp2Vec, dataset: Dataset, indices: list[int], batch_si
         differences.append(difference)
         outcomes.append(outcome)
     model.train(was_training)
-    return torch.cat(differences), torch.cat(outcomes)
+    return torch.cat(differences).cpu(), torch.cat(outcomes).cpu()
 
 
 def heatmap_panel(model: Grasp2Vec, dataset: Dataset, indices: list[int]) -> np.ndarray:
@@ -214,6 +214,36 @@ class RunFiles:
         return self.state.is_file() and all(f.is_file() for f in checkpoint_files(self.root))
 
 
+class RunLog:
+    """The run's wandb log; with ``mode="disabled"`` it logs nothing and wandb is never imported
+    (so training runs where wandb is not installed, e.g. on a lent GPU machine)."""
+
+    def __init__(self, root: Path, mode: str, run_id: str | None, config: dict[str, Any]) -> None:
+        self._wandb: Any = None
+        self._run: Any = None
+        if mode != "disabled":
+            import wandb
+
+            self._wandb = wandb
+            self._run = wandb.init(project="grasp2vec", dir=str(root), mode=mode, id=run_id, resume="allow",
+                                   config=config)
+
+    @property
+    def id(self) -> str | None:
+        return None if self._run is None else self._run.id
+
+    def image(self, pixels: np.ndarray, caption: str) -> Any:
+        return None if self._wandb is None else self._wandb.Image(pixels, caption=caption)
+
+    def log(self, values: dict[str, Any], step: int) -> None:
+        if self._run is not None:
+            self._run.log(values, step=step)
+
+    def finish(self) -> None:
+        if self._run is not None:
+            self._run.finish()
+
+
 def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
     """One JSON line per logged step in ``history.jsonl`` (a resumed run may repeat steps after its checkpoint)."""
     with open(files.history, "a") as file:
@@ -232,14 +262,17 @@ def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFile
 def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset, out_dir: str | Path,
           val_set: Dataset | None = None, resume: bool = False, wandb_mode: str = "offline",
           data_card: dict[str, Any] | None = None, progress: bool = True,
-          stop_at_step: int | None = None) -> dict[str, Any]:
+          stop_at_step: int | None = None, device: str = "cpu") -> dict[str, Any]:
     """Train Grasp2Vec on ``train_set`` (items ``{"pre", "post", "outcome"}`` uint8 (H, W, 3)).
 
     Writes the run folder ``out_dir`` (see the module docstring) and returns a summary dict
     (final step, last losses, validation retrieval, wall time). With ``resume=True`` an existing
     run continues from its last checkpoint; without it an existing run is an error.
     ``stop_at_step`` ends the session early at that step (checkpointed), as a kill would; a later
-    ``resume=True`` call continues the same trajectory.
+    ``resume=True`` call continues the same trajectory. ``device`` (``"cpu"``, ``"cuda"``) is where the
+    model trains; data loading and augmentation stay on the CPU, so the batch order and augmentation
+    draws are the same on every device (the arithmetic differs in rounding). A run may resume on
+    another device.
     """
     files = RunFiles(Path(out_dir))
     if files.exists() and not resume:
@@ -248,7 +281,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     files.root.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    model = Grasp2Vec(model_config)
+    model = Grasp2Vec(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start, elapsed, run_id = 0, 0.0, None
     if resume and files.exists():
@@ -258,19 +291,17 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
             raise ValueError(f"{files.root} was started with a different model or training config; "
                              "resume with the same settings or start a new folder")
         load_state_into(model, checkpoint_files(files.root)[0])
-        _load_optimizer(optimizer, load_file(str(files.optimizer)), saved["param_groups"])
+        _load_optimizer(optimizer, load_file(str(files.optimizer), device=str(model.device)), saved["param_groups"])
         start, elapsed, run_id = saved["step"], saved["elapsed_s"], saved.get("wandb_id")
     image_size = getattr(train_set, "image_size", model_config.image_size)
     if image_size != model_config.image_size:
         raise ValueError(f"the data holds {image_size} px images but the model is configured for "
                          f"{model_config.image_size} px")
 
-    import wandb
-
-    run = wandb.init(project="grasp2vec", dir=str(files.root), mode=wandb_mode, id=run_id, resume="allow",
-                     config={"model": model_config.to_dict(), "train": config.to_dict(), "data": data_card or {}})
+    run = RunLog(files.root, wandb_mode, run_id,
+                 {"model": model_config.to_dict(), "train": config.to_dict(), "data": data_card or {}})
     extra = {"train": config.to_dict(), "data": data_card or {}}
-    state = {"train_config": config.to_dict(), "wandb_id": run.id if wandb_mode != "disabled" else None}
+    state = {"train_config": config.to_dict(), "wandb_id": run.id}
     end = config.steps if stop_at_step is None else min(config.steps, stop_at_step)
     sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, start, end)
     loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate_triplets, num_workers=config.workers)
@@ -305,9 +336,10 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
             accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)
             summary["val/pair_retrieval_top1"] = accuracy
             _append_history(files, {"step": step, "val/pair_retrieval_top1": accuracy})
-            panel = heatmap_panel(model, val_set, val_indices[:6])
-            run.log({"val/pair_retrieval_top1": accuracy,
-                     "val/heatmaps": wandb.Image(panel, caption="scene | outcome | heatmap")}, step=step)
+            if run.id is not None:
+                run.log({"val/pair_retrieval_top1": accuracy,
+                         "val/heatmaps": run.image(heatmap_panel(model, val_set, val_indices[:6]),
+                                                   "scene | outcome | heatmap")}, step=step)
         if step % config.checkpoint_every == 0 or step == end:
             state["elapsed_s"] = elapsed + time.perf_counter() - began
             _save_run(model, optimizer, files, step, state, extra)
@@ -315,4 +347,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     run.finish()
     summary["final_step"] = step
     summary["wall_s"] = elapsed + time.perf_counter() - began
+    summary["device"] = str(model.device)
+    if model.device.type == "cuda":
+        summary["device_name"] = torch.cuda.get_device_name(model.device)
     return summary

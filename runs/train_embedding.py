@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
     parser.add_argument("--cache", action="store_true", help="hold the training triplets in memory")
+    parser.add_argument("--device", default="cpu",
+                        help="where the model trains: cpu (default), cuda, cuda:N; data stay on the CPU")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--stop-at-step", type=int, help="stop (checkpointed) at this step; --resume continues")
     parser.add_argument("--wandb-mode", choices=["offline", "online", "disabled"], default="offline")
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         train_set = CachedTriplets(train_set, progress=not args.no_progress)
     summary = train(model_config, config, train_set, args.out, val_set=val_set if len(val_set) >= 2 else None,
                     resume=args.resume, wandb_mode=args.wandb_mode, data_card=data_card,
-                    progress=not args.no_progress, stop_at_step=args.stop_at_step)
+                    progress=not args.no_progress, stop_at_step=args.stop_at_step, device=args.device)
     summary = {**summary, "command": command_line("runs.train_embedding", argv), "machine": machine_description(),
                "data": data_card}
     atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
