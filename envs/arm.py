@@ -100,6 +100,11 @@ class KukaArm:
         tips = self.client.getLinkStates(self.body, [LEFT_TIP, RIGHT_TIP])
         return 0.5 * (np.asarray(tips[0][0]) + np.asarray(tips[1][0]))
 
+    def fingertip_distance(self) -> float:
+        """Measured distance between the two fingertip links, metres (the gripper's aperture)."""
+        tips = self.client.getLinkStates(self.body, [LEFT_TIP, RIGHT_TIP])
+        return float(np.linalg.norm(np.subtract(tips[0][0], tips[1][0])))
+
     def gripper_state(self) -> np.ndarray:
         """Proprioception: end-effector xyz (m), wrist yaw (rad), finger opening (rad); shape (5,)."""
         position = self.end_effector_position()

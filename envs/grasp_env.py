@@ -13,9 +13,10 @@ amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 ``reward`` is a reward object or a spec for :func:`rewards.make_reward` (``"oracle"``,
 ``"grasp2vec"``, ``"package.module:Class"``, ...); default: anything lifted pays 1.
 
-``info`` carries sensor extras (``outcome_image`` after a grasp; ``pre_image``/``post_image``
-with ``record_triplet=True``) and, under ``info["ground_truth"]``, what only the simulator
-knows: objects, lifted objects, segmentation masks. Policies must never read the latter.
+``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
+distance in metres, after a grasp; ``pre_image``/``post_image`` with ``record_triplet=True``) and,
+under ``info["ground_truth"]``, what only the simulator knows: objects, lifted objects,
+segmentation masks. Policies must never read the latter.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         False when this bin offers no task, and reset draws another bin from the same seed."""
         return True
 
-    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...]) -> GraspContext:
-        return GraspContext(goal_image=None, outcome_image=outcome_image, lifted=lifted)
+    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...], aperture: float) -> GraspContext:
+        return GraspContext(goal_image=None, outcome_image=outcome_image, lifted=lifted, gripper_aperture=aperture)
 
     def _task_info(self) -> dict[str, Any]:
         return {}
@@ -168,13 +169,15 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         names = tuple(object_name(self.world.object_urdfs[b]) for b in outcome.lifted)
         info = self._info(fault=outcome.fault, outcome=outcome)
         info["outcome_image"] = outcome_image
+        info["gripper_aperture"] = outcome.aperture
         info["grasp_attempted"] = True
         if self.record_triplet and self._pre is not None:
             post, post_mask = self.world.render_scene(hide_arm=True, hide=outcome.lifted, with_mask=True)
             info["pre_image"], info["post_image"] = self._pre[0], post
             info["ground_truth"]["pre_mask"] = self._pre[1]
             info["ground_truth"]["post_mask"] = post_mask
-        reward = 0.0 if outcome.fault else float(self.reward_function(self._context(outcome_image, names)))
+        context = self._context(outcome_image, names, outcome.aperture)
+        reward = 0.0 if outcome.fault else float(self.reward_function(context))
         info["is_success"] = outcome.fault is None and self._succeeded(names)
         return reward, info
 

@@ -56,9 +56,9 @@ class KukaInstanceGraspEnv(KukaGraspEnv):
             return None
         return object_name(self.world.object_urdfs[self.target_body])
 
-    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...]) -> GraspContext:
+    def _context(self, outcome_image: np.ndarray, lifted: tuple[str, ...], aperture: float) -> GraspContext:
         return GraspContext(goal_image=self.goal_image, outcome_image=outcome_image, lifted=lifted,
-                            target=self._target_name())
+                            target=self._target_name(), gripper_aperture=aperture)
 
     def _succeeded(self, lifted: tuple[str, ...]) -> bool:
         return lifted == (self._target_name(),)

@@ -39,10 +39,13 @@ class GraspOutcome:
     Attributes:
         lifted: PyBullet body ids of the objects above the lift threshold.
         fault: why the world became invalid during the attempt, or None.
+        aperture: measured distance between the fingertips after the lift, metres: the robot's
+            own "is something in my hand" sensor (closed on nothing ≈ 0.04 m), no ground truth.
     """
 
     lifted: tuple[int, ...]
     fault: str | None = None
+    aperture: float = float("nan")
 
 
 class GraspWorld:
@@ -156,7 +159,7 @@ class GraspWorld:
         fault = self.fault()
         threshold = layout.tray_floor_z + layout.lift_threshold
         lifted = tuple(b for b in self.objects if self.object_position(b)[2] > threshold)
-        return GraspOutcome(lifted=lifted, fault=fault)
+        return GraspOutcome(lifted=lifted, fault=fault, aperture=self.arm.fingertip_distance())
 
     # ------------------------------------------------------------------ state
     def object_position(self, body: int) -> np.ndarray:

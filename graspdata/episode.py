@@ -72,4 +72,4 @@ def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRec
         grasp_attempted=bool(info["grasp_attempted"]), success=bool(info["is_success"]), fault=info["fault"] or "",
         observations={k: np.stack([o[k] for o in observations]) for k in observations[0]},
         actions=np.stack(actions), rewards=np.asarray(rewards, np.float32), terminated=bool(terminated),
-        truth=_ground_truth(reset_truth, info))
+        truth=_ground_truth(reset_truth, info), outcome_aperture=float(info.get("gripper_aperture", np.nan)))

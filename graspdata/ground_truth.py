@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from graspdata.errors import CorruptShardError
-from graspdata.layout import RECORD_GROUP, TRUTH_GROUP
+from graspdata.layout import RECORD_GROUP, TRUTH_GROUP, read_aperture
 from graspdata.reader import RecordRef, ShardedReader, ShardFiles, TripletDataset
 from graspdata.records import GroundTruth
 
@@ -51,8 +51,9 @@ class EvaluationGrasps(ShardedReader):
     """Successful grasps that lifted exactly one object, with that object's name and pre-grasp mask.
 
     ``dataset[i]`` is ``{"pre", "post", "outcome"}`` (H, W, 3) uint8 as in :class:`TripletDataset`, plus
-    ``object`` (str, the lifted object's name) and ``pre_object_mask`` ((H, W) bool, its pixels in
-    ``pre``). Arguments (split, val_fraction, seed, ...) as :class:`TripletDataset`, so
+    ``object`` (str, the lifted object's name), ``pre_object_mask`` ((H, W) bool, its pixels in
+    ``pre``) and ``aperture`` (float, measured fingertip distance after the lift, m; NaN if not
+    recorded). Arguments (split, val_fraction, seed, ...) as :class:`TripletDataset`, so
     ``split="val"`` selects the same held-out records as the training reader's validation split.
     """
 
@@ -70,6 +71,6 @@ class EvaluationGrasps(ShardedReader):
             slot = int(np.flatnonzero(truth["lifted"][row])[0])
             item = {key: records[name][row] for key, name in TripletDataset.IMAGES.items()}
             return {**item, "object": truth["objects"].asstr()[row][slot],
-                    "pre_object_mask": truth["pre_mask"][row] == slot}
+                    "pre_object_mask": truth["pre_mask"][row] == slot, "aperture": read_aperture(records, row)}
 
         return self._read(info.path, read)

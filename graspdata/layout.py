@@ -8,6 +8,8 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
         index, key, seed                      (N,) int64
         pre_image, post_image, outcome_image  (N, H, W, 3) uint8, one chunk per image
         grasp_attempted, success, terminated  (N,) bool
+        outcome_aperture                      (N,) float32: fingertip distance after the lift (m), NaN
+                                              if not measured; absent from older shards (read as NaN)
         fault                                 (N,) UTF-8 string ("" when none)
         step_start, num_steps                 (N,) int64: the episode's rows in steps/
         obs_start, num_obs                    (N,) int64: its rows in observations/ (num_steps + 1)
@@ -48,6 +50,7 @@ COMPRESSION_LEVEL = 4
 SMALL_CHUNK = 4096  # rows per chunk of 1-D and per-step arrays
 RECORD_GROUP, STEP_GROUP, OBSERVATION_GROUP, TRUTH_GROUP = "records", "steps", "observations", "ground_truth"
 RECORD_IMAGES = ("pre_image", "post_image", "outcome_image")
+APERTURE = "outcome_aperture"
 _STRING = h5py.string_dtype("utf-8")
 
 
@@ -65,7 +68,8 @@ def parse_shard_name(path: Path) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------- writing
-def _put(group: h5py.Group, name: str, array: np.ndarray, row_chunk: int | None = None) -> None:
+def _put(group: h5py.Group, name: str, array: np.ndarray, row_chunk: int | None = None,
+         level: int = COMPRESSION_LEVEL) -> None:
     """Store ``array`` compressed and checksummed, chunked ``row_chunk`` rows at a time."""
     array = np.ascontiguousarray(array)
     if array.size == 0:  # HDF5 cannot chunk an empty extent; nothing to compress either
@@ -73,7 +77,7 @@ def _put(group: h5py.Group, name: str, array: np.ndarray, row_chunk: int | None 
         return
     rows = row_chunk or max(1, min(len(array), SMALL_CHUNK))
     group.create_dataset(name, data=array, chunks=(rows, *array.shape[1:]), maxshape=(None, *array.shape[1:]),
-                         compression=COMPRESSION, compression_opts=COMPRESSION_LEVEL, fletcher32=True)
+                         compression=COMPRESSION, compression_opts=level, fletcher32=True)
 
 
 def _put_strings(group: h5py.Group, name: str, values: np.ndarray) -> None:
@@ -108,16 +112,24 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
         _put(group, name, np.stack(masks), row_chunk=1)
 
 
-def encode_shard(records: Sequence[GraspRecord], source: str) -> bytes:
+def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: int = 1,
+                 compression_level: int = COMPRESSION_LEVEL) -> bytes:
     """Serialize records with consecutive indices into shard bytes (write them with an atomic rename).
 
     Args:
         records: at least one record, ``records[i].index == records[0].index + i``, all with
             the same image size and observation keys.
-        source: where the data comes from (``"sim"`` or ``"import"``), stored as an attribute.
+        source: where the data comes from (``"sim"``, ``"import"`` or ``"pack"``), stored as an attribute.
+        image_chunk_rows: records per compressed chunk of the pre/post/outcome images. 1 (random
+            access, the default) or more: scenes share the bin's background, so compressing many
+            together stores them several times smaller (:mod:`graspdata.pack`). Readers are the same.
+        compression_level: gzip level (0-9) of those images.
     """
     if not records:
         raise ValueError("a shard needs at least one record")
+    if image_chunk_rows < 1 or not 0 <= compression_level <= 9:
+        raise ValueError(f"need image_chunk_rows >= 1 and compression_level in 0..9, got {image_chunk_rows} "
+                         f"and {compression_level}")
     first = records[0].index
     if [r.index for r in records] != list(range(first, first + len(records))):
         raise ValueError("shard records must have consecutive indices")
@@ -137,9 +149,11 @@ def encode_shard(records: Sequence[GraspRecord], source: str) -> bytes:
         for name in ("index", "key", "seed"):
             _put(rec, name, np.array([getattr(r, name) for r in records], np.int64))
         for name in RECORD_IMAGES:
-            _put(rec, name, np.stack([getattr(r, name) for r in records]), row_chunk=1)
+            _put(rec, name, np.stack([getattr(r, name) for r in records]),
+                 row_chunk=min(image_chunk_rows, len(records)), level=compression_level)
         for name in ("grasp_attempted", "success", "terminated"):
             _put(rec, name, np.array([getattr(r, name) for r in records], bool))
+        _put(rec, APERTURE, np.array([r.outcome_aperture for r in records], np.float32))
         _put_strings(rec, "fault", np.array([r.fault for r in records], object))
         _put(rec, "step_start", np.concatenate([[0], np.cumsum(num_steps)[:-1]]).astype(np.int64))
         _put(rec, "num_steps", num_steps)
@@ -158,6 +172,11 @@ def encode_shard(records: Sequence[GraspRecord], source: str) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- reading
+def read_aperture(records: h5py.Group, row: int) -> float:
+    """The record's measured gripper aperture (m), NaN for shards written before it was recorded."""
+    return float(records[APERTURE][row]) if APERTURE in records else float("nan")
+
+
 @dataclass(frozen=True)
 class ShardInfo:
     """What a validated shard holds."""

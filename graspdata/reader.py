@@ -27,7 +27,7 @@ import numpy as np
 from graspdata.card import DatasetCard, names_digest
 from graspdata.errors import ConfigMismatchError, CorruptShardError
 from graspdata.folder import scan_folder
-from graspdata.layout import OBSERVATION_GROUP, RECORD_GROUP, STEP_GROUP, ShardInfo, open_h5
+from graspdata.layout import OBSERVATION_GROUP, RECORD_GROUP, STEP_GROUP, ShardInfo, open_h5, read_aperture
 
 Split = Literal["train", "val", "all"]
 SPLITS = ("train", "val", "all")
@@ -210,7 +210,8 @@ class EpisodeDataset(ShardedReader):
     ``dataset[i]`` is a dict: ``images`` (T+1, H, W, 3) uint8 and ``gripper`` (T+1, 5) float32 (the
     observations before each action and after the last), ``actions`` (T, 5) float32, ``rewards``
     (T,) float32, ``terminated``, ``grasp_attempted``, ``success`` (bool) and ``outcome``
-    (H, W, 3) uint8 (zeros when no grasp was attempted). Arguments as :class:`TripletDataset`;
+    (H, W, 3) uint8 (zeros when no grasp was attempted), ``aperture`` (float, the measured fingertip
+    distance after the lift in metres; NaN when not recorded). Arguments as :class:`TripletDataset`;
     imported triplets, which have no episodes, are left out.
     """
 
@@ -233,6 +234,7 @@ class EpisodeDataset(ShardedReader):
                     "terminated": bool(records["terminated"][row]),
                     "grasp_attempted": bool(records["grasp_attempted"][row]),
                     "success": bool(records["success"][row]),
-                    "outcome": records["outcome_image"][row]}
+                    "outcome": records["outcome_image"][row],
+                    "aperture": read_aperture(records, row)}
 
         return self._read(info.path, read)

@@ -53,6 +53,8 @@ class GraspRecord:
         rewards: (T,) float32 as the environment paid them.
         terminated: the episode ended by a grasp or a fault (False: cut at ``max_steps``).
         truth: ground truth, kept in its own group on disk; None when nothing is known.
+        outcome_aperture: measured fingertip distance after the lift, metres (a gripper sensor);
+            NaN when no grasp was attempted or the source did not record it.
     """
 
     index: int
@@ -69,6 +71,7 @@ class GraspRecord:
     rewards: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     terminated: bool = True
     truth: GroundTruth | None = None
+    outcome_aperture: float = float("nan")
 
     def __post_init__(self) -> None:
         size = self.pre_image.shape

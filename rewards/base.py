@@ -24,6 +24,8 @@ class GraspContext:
         goal_embedding: optional precomputed goal embedding (D,) float in the scoring reward's own
             space (e.g. φ_o(goal) from the same Grasp2Vec checkpoint); learned rewards use it
             instead of embedding ``goal_image`` when given.
+        gripper_aperture: measured fingertip distance after the lift, metres (a robot sensor, not
+            ground truth), or None when the data did not record it.
     """
 
     goal_image: np.ndarray | None
@@ -31,6 +33,7 @@ class GraspContext:
     lifted: tuple[str, ...] = field(default=())
     target: str | None = None
     goal_embedding: np.ndarray | None = None
+    gripper_aperture: float | None = None
 
 
 @runtime_checkable

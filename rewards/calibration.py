@@ -35,12 +35,16 @@ class RewardCalibration:
         fingerprint: SHA-256 of the checkpoint's weights file (see :func:`file_fingerprint`).
         threshold: cosine similarity at or above which a goal/outcome pair counts as a match.
         provenance: how it was fitted (data, split, seed, counts, metrics on the fitting data).
+        aperture_threshold: fingertip distance after the lift (m) at or above which the gripper
+            holds something (the ``presence="gripper"`` gate), fitted on the collector's success
+            bits; None when the calibration data recorded no apertures.
     """
 
     reward: str
     fingerprint: str
     threshold: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    aperture_threshold: float | None = None
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically."""

@@ -10,6 +10,11 @@ of failed attempts show an empty gripper — and grasps closed in mid-air, empty
 (:class:`AttemptOutcomes`). Fitted by ``python -m runs.calibrate_reward`` (:func:`fit_presence`)
 and stored beside the reward's checkpoint as ``presence.safetensors`` + ``presence.json``
 (:func:`presence_path`); the reward is 0 when P(object held) < the recorded threshold.
+
+Where the robot measures its gripper (the simulated one does: ``info["gripper_aperture"]``, the
+fingertip distance after the lift), the paper's own signal is available instead: the gripper did
+not close all the way. :func:`fit_aperture_threshold` fits that threshold on the same success bits
+(:func:`attempt_apertures`), and ``presence="gripper"`` gates the reward with it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from torch import nn
 
 from embedding.model import to_input
 from graspdata.atomic import atomic_write_bytes, atomic_write_json
-from graspdata.layout import RECORD_GROUP
+from graspdata.folder import scan_folder
+from graspdata.layout import APERTURE, RECORD_GROUP, open_h5
 from graspdata.reader import ShardedReader
 from rewards.base import RewardError
 from rewards.calibration import youden_threshold
@@ -294,6 +300,35 @@ def attempt_outcomes(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndarr
     if not items:
         raise RewardError(f"{roots} records no grasp attempts")
     return np.stack([image for image, _ in items]), np.array([success for _, success in items], dtype=bool)
+
+
+def attempt_apertures(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Measured apertures (N,) float (m) and success bits (N,) bool of every attempt in ``roots`` that
+    recorded one (grasp attempted, aperture finite); empty arrays when none did. No ground truth is read."""
+    apertures, successes = [], []
+    for root in [roots] if isinstance(roots, str | Path) else roots:
+        for info in scan_folder(root, report=lambda message: None).shards:
+            with open_h5(info.path) as f:
+                records = f[RECORD_GROUP]
+                if APERTURE not in records:
+                    continue
+                keep = records["grasp_attempted"][:].astype(bool) & np.isfinite(records[APERTURE][:])
+                apertures.append(records[APERTURE][:][keep])
+                successes.append(records["success"][:].astype(bool)[keep])
+    if not apertures:
+        return np.zeros(0), np.zeros(0, bool)
+    return np.concatenate(apertures).astype(np.float64), np.concatenate(successes)
+
+
+def fit_aperture_threshold(apertures: np.ndarray, success: np.ndarray) -> tuple[float, dict[str, Any]]:
+    """Aperture (m) at or above which the gripper holds something: Youden's J between the apertures
+    of successful and failed attempts. Returns (threshold, provenance with counts and rates)."""
+    held, empty = apertures[success], apertures[~success]
+    threshold, youden = youden_threshold(held, empty)
+    return threshold, {"attempts": len(apertures), "successes": len(held), "failures": len(empty),
+                       "youden_j": youden, "kept_successes": float(np.mean(held >= threshold)),
+                       "passed_failures": float(np.mean(empty >= threshold)),
+                       "labels": "success bit of each attempt (something lifted); no ground truth"}
 
 
 def empty_gripper_images(count: int, objects: str = "seen", num_objects: int = 5, image_size: int = 64,

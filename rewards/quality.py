@@ -79,9 +79,10 @@ def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -
 
 
 def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: int | None = None,
-                           val_fraction: float = 0.1) -> tuple[np.ndarray, list[str]]:
-    """Outcome images (N, S, S, 3) uint8 and the name of the object each shows, from the successful
-    grasps of a dataset folder (``embedding.dataset.EvaluationGrasps``); the first ``limit`` only."""
+                           val_fraction: float = 0.1) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Outcome images (N, S, S, 3) uint8, the name of the object each shows and the measured gripper
+    aperture of each attempt (N,) float (m, NaN where not recorded), from the successful grasps of
+    a dataset folder (``embedding.dataset.EvaluationGrasps``); the first ``limit`` only."""
     from embedding.dataset import EvaluationGrasps
 
     grasps = EvaluationGrasps(root, split=split, val_fraction=val_fraction, seed=seed)
@@ -89,23 +90,26 @@ def load_labelled_outcomes(root: str, split: str = "all", seed: int = 0, limit: 
     if count == 0:
         raise ValueError(f"{root} (split {split!r}) holds no successful grasps")
     items = [grasps[i] for i in range(count)]
-    return np.stack([item["outcome"] for item in items]), [str(item["object"]) for item in items]
+    return (np.stack([item["outcome"] for item in items]), [str(item["object"]) for item in items],
+            np.array([item["aperture"] for item in items], dtype=np.float64))
 
 
-def failed_outcomes(root: str | Path, limit: int) -> np.ndarray | None:
-    """Outcome images (N, S, S, 3) of up to ``limit`` grasp attempts that lifted nothing, from the
-    folder's ``EpisodeDataset``; None when the folder does not record failures."""
+def failed_outcomes(root: str | Path, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Outcome images (N, S, S, 3) and measured apertures (N,) (m, NaN where not recorded) of up to
+    ``limit`` grasp attempts that lifted nothing, from the folder's ``EpisodeDataset``; None when the
+    folder does not record failures."""
     try:
         from embedding.dataset import EpisodeDataset
 
         episodes = EpisodeDataset(root)
     except (ImportError, ValueError, OSError):
         return None
-    images = []
+    images, apertures = [], []
     for index in range(len(episodes)):
         if len(images) >= limit:
             break
         item = episodes[index]
         if item.get("grasp_attempted", True) and not item["success"]:
             images.append(item["outcome"])
-    return np.stack(images) if images else None
+            apertures.append(item.get("aperture", np.nan))
+    return (np.stack(images), np.array(apertures, dtype=np.float64)) if images else None

@@ -46,6 +46,18 @@ def _distinct(images: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return slots, [images[i] for i in np.unique(slots, return_index=True)[1]]
 
 
+PRESENCE_MODES = ("image", "gripper", "none")
+
+
+def _presence_mode(presence: bool | str) -> str:
+    """``presence`` as one of :data:`PRESENCE_MODES` (``True`` is ``"image"``, ``False`` is ``"none"``)."""
+    if isinstance(presence, bool):
+        return "image" if presence else "none"
+    if presence not in PRESENCE_MODES:
+        raise RewardError(f"presence must be one of {', '.join(PRESENCE_MODES)} (or true/false), got {presence!r}")
+    return presence
+
+
 class EmbeddingSimilarityReward:
     """Cosine similarity of goal and outcome embeddings, gated by an "object in gripper" classifier.
 
@@ -55,8 +67,11 @@ class EmbeddingSimilarityReward:
         checkpoint: checkpoint folder or path.
         thresholded: return 1/0 (cos ≥ threshold) instead of the cosine.
         threshold: override the calibrated threshold.
-        presence: gate by the presence classifier (0 when the gripper is judged empty).
-            ``False`` scores every outcome as if something was held.
+        presence: how the reward decides that the gripper came up empty (then the reward is 0):
+            ``"image"`` (or ``True``): the presence classifier on the outcome image;
+            ``"gripper"``: the measured fingertip distance (``GraspContext.gripper_aperture``) below
+            the calibrated ``aperture_threshold``, the gripper-closure signal the paper uses;
+            ``"none"`` (or ``False``): every outcome is scored as if something was held.
         calibration: calibration JSON; default :func:`rewards.calibration.calibration_path`.
         presence_classifier: file prefix of the presence classifier (``PREFIX.safetensors`` +
             ``PREFIX.json``); default :func:`rewards.presence.presence_path`.
@@ -68,7 +83,8 @@ class EmbeddingSimilarityReward:
     name = "similarity"
 
     def __init__(self, checkpoint: str | Path, thresholded: bool = False, threshold: float | None = None,
-                 presence: bool = True, calibration: str | Path | None = None, image_size: int | None = None,
+                 presence: bool | str = "image", calibration: str | Path | None = None,
+                 image_size: int | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, goal_cache_size: int = DEFAULT_GOAL_CACHE,
                  presence_classifier: str | Path | None = None) -> None:
         self.checkpoint = Path(checkpoint)
@@ -79,12 +95,18 @@ class EmbeddingSimilarityReward:
         self.batch_size = batch_size
         self.encoder, self.image_size = self.load_encoder(self.checkpoint, image_size)
         self.embedding_dim = self.embed(np.zeros((1, self.image_size, self.image_size, 3), np.uint8)).shape[1]
-        self.calibration = self._load_calibration(calibration, required=presence or (thresholded and threshold is None))
-        self.presence_classifier = self._load_presence(presence_classifier, required=presence)
+        self.presence = _presence_mode(presence)
+        self.calibration = self._load_calibration(
+            calibration, required=self.presence != "none" or (thresholded and threshold is None))
+        self.presence_classifier = self._load_presence(presence_classifier, required=self.presence == "image")
+        if self.presence == "gripper" and (self.calibration is None or self.calibration.aperture_threshold is None):
+            where = calibration or calibration_path(self.checkpoint)
+            raise RewardError(f"{self.name} reward: presence='gripper' needs an aperture threshold in the "
+                              f"calibration {where}; run python -m runs.calibrate_reward with --presence-data "
+                              "folders that record gripper apertures")
         self.threshold = threshold if threshold is not None else (
             self.calibration.threshold if self.calibration else None)
         self.thresholded = thresholded
-        self.presence = presence
         self.goal_cache_size = goal_cache_size
         self._goal_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
@@ -115,8 +137,10 @@ class EmbeddingSimilarityReward:
         goals = np.stack([self._goal_embedding(c) for c in contexts])
         similarity = np.sum(goals * outcomes, axis=1)
         score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
-        if self.presence:
+        if self.presence == "image":
             score = np.where(self.holds_object(distinct)[slots], score, 0.0)
+        elif self.presence == "gripper":
+            score = np.where(self.gripper_holds_object(contexts), score, 0.0)
         return score.astype(np.float32)
 
     # ------------------------------------------------------------------ helpers
@@ -131,6 +155,18 @@ class EmbeddingSimilarityReward:
         if self.presence_classifier is None:
             raise RewardError(f"{self.name} reward has no presence classifier at {presence_path(self.checkpoint)}")
         return self.presence_classifier.holds_object(self._check_images(images))
+
+    def gripper_holds_object(self, contexts: Sequence[GraspContext]) -> np.ndarray:
+        """(N,) bool: the measured aperture of each attempt is at least the calibrated ``aperture_threshold``."""
+        if self.calibration is None or self.calibration.aperture_threshold is None:
+            raise RewardError(f"{self.name} reward: no calibrated aperture threshold for {self.checkpoint}")
+        apertures = np.array([np.nan if c.gripper_aperture is None else c.gripper_aperture for c in contexts],
+                             dtype=np.float64)
+        if not np.all(np.isfinite(apertures)):
+            raise RewardError(f"{self.name} reward with presence='gripper' needs each context's gripper_aperture "
+                              "(the measured fingertip distance after the lift); data collected before apertures "
+                              "were recorded have none: re-collect, or use presence='image'")
+        return apertures >= self.calibration.aperture_threshold
 
     def _goal_embedding(self, context: GraspContext) -> np.ndarray:
         if context.goal_embedding is not None:

@@ -55,7 +55,7 @@ def _images(data: Path, count: int, image_size: int, seed: int) -> tuple[np.ndar
     if data.exists():
         from rewards.quality import load_labelled_outcomes
 
-        outcomes, _ = load_labelled_outcomes(str(data), limit=count)
+        outcomes, _, _ = load_labelled_outcomes(str(data), limit=count)
         repeat = int(np.ceil(count / len(outcomes)))
         # Fresh copies with one pixel changed, so that no cache can recognise them.
         images = np.tile(outcomes, (repeat, 1, 1, 1))[:count].copy()

@@ -16,6 +16,10 @@ bit only — successful attempts hold an object, failed ones are empty — plus 
 closed in mid-air (empty by construction, :func:`rewards.presence.empty_gripper_images`). No
 ground truth is read for it. Written beside the checkpoint as ``presence.safetensors`` +
 ``presence.json`` (:func:`rewards.presence.presence_path`), unless ``--presence-out`` says otherwise.
+
+Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.fit_aperture_threshold`):
+the measured fingertip distance after the lift separating the successful from the failed attempts
+of ``--presence-data`` (those that record it), stored in the calibration JSON.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ import torch
 
 from rewards.base import RewardError
 from rewards.calibration import RewardCalibration, calibration_path, youden_threshold
-from rewards.presence import TrainPresenceConfig, attempt_outcomes, empty_gripper_images, fit_presence, presence_path
+from rewards.presence import (
+    TrainPresenceConfig,
+    attempt_apertures,
+    attempt_outcomes,
+    empty_gripper_images,
+    fit_aperture_threshold,
+    fit_presence,
+    presence_path,
+)
 from rewards.provenance import command_line, machine_description
 from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
@@ -99,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         source = f"collected: {args.collect} attempts, seeds from {COLLECT_SEED + args.seed}"
         presence_held, failed, presence_source = held, np.zeros((0, *held.shape[1:]), np.uint8), source
     else:
-        held, objects = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
+        held, objects, _ = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
         source = f"{args.data} split {args.split} (val_fraction {args.val_fraction}, seed {args.seed})"
         presence_source = args.presence_data or [args.data]
         images, success = attempt_outcomes(presence_source)
@@ -113,6 +125,12 @@ def main(argv: list[str] | None = None) -> None:
         parts.append(failed)
     empty = np.concatenate(parts)
     calibration = calibrate(reward, held, objects, args.seed)
+    apertures, aperture_success = ((np.zeros(0), np.zeros(0, bool)) if args.collect
+                                   else attempt_apertures(presence_source))
+    if aperture_success.any() and not aperture_success.all():
+        aperture_threshold, aperture_provenance = fit_aperture_threshold(apertures, aperture_success)
+        calibration = dataclasses.replace(calibration, aperture_threshold=aperture_threshold)
+        calibration.provenance["aperture"] = {"data": presence_source, **aperture_provenance}
     presence_config = TrainPresenceConfig(steps=args.presence_steps, seed=args.seed)
     classifier = fit_presence(presence_held, empty, presence_config)
     common = {"checkpoint": str(reward.checkpoint), "machine": machine_description(),
@@ -128,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     presence_out = args.presence_out or presence_path(reward.checkpoint)
     calibration.save(out)
     classifier.save(presence_out)
-    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold, **calibration.provenance,
+    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold,
+                      "aperture_threshold": calibration.aperture_threshold, **calibration.provenance,
                       "presence_classifier": str(presence_out), "presence_threshold": classifier.threshold,
                       "presence_train_config": dataclasses.asdict(presence_config),
                       "presence": classifier.provenance}, indent=1))

@@ -44,21 +44,30 @@ SCORE_CHUNK = 512  # contexts scored per reward.batch call
 COLLECT_SEED = {"seen": 7_000_000, "unseen": 8_000_000}  # disjoint from collection and training seeds
 
 
-def score_pairs(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], pairs: Pairs) -> np.ndarray:
-    """Reward of each pair (N,) float: goal = outcome image of grasp ``pairs.goal[i]``."""
+def score_pairs(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], apertures: np.ndarray,
+                pairs: Pairs) -> np.ndarray:
+    """Reward of each pair (N,) float: goal = outcome image of grasp ``pairs.goal[i]``; the scored
+    attempt is grasp ``pairs.outcome[i]`` (its image and measured aperture, NaN when not recorded)."""
     contexts = [GraspContext(goal_image=outcomes[g], outcome_image=outcomes[o], lifted=(objects[o],),
-                             target=objects[g]) for g, o in zip(pairs.goal, pairs.outcome, strict=True)]
+                             target=objects[g], gripper_aperture=_aperture(apertures[o]))
+                for g, o in zip(pairs.goal, pairs.outcome, strict=True)]
     return _score(reward, contexts)
 
 
-def score_failures(reward: RewardFunction, failed: np.ndarray, goals: np.ndarray, goal_objects: list[str],
-                   seed: int) -> np.ndarray:
-    """Reward of failed attempts (nothing lifted) (N,) float, each against a random goal."""
+def score_failures(reward: RewardFunction, failed: tuple[np.ndarray, np.ndarray], goals: np.ndarray,
+                   goal_objects: list[str], seed: int) -> np.ndarray:
+    """Reward of failed attempts (nothing lifted; images and apertures) (N,) float, each against a random goal."""
+    images, apertures = failed
     rng = np.random.default_rng(seed)
-    chosen = rng.integers(len(goals), size=len(failed))
-    contexts = [GraspContext(goal_image=goals[g], outcome_image=image, lifted=(), target=goal_objects[g])
-                for g, image in zip(chosen, failed, strict=True)]
+    chosen = rng.integers(len(goals), size=len(images))
+    contexts = [GraspContext(goal_image=goals[g], outcome_image=image, lifted=(), target=goal_objects[g],
+                             gripper_aperture=_aperture(aperture))
+                for g, image, aperture in zip(chosen, images, apertures, strict=True)]
     return _score(reward, contexts)
+
+
+def _aperture(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(value)
 
 
 def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
@@ -67,24 +76,33 @@ def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def embedding_diagnostics(reward: EmbeddingSimilarityReward, outcomes: np.ndarray, pairs: Pairs) -> dict[str, Any]:
-    """The similarity alone (no presence gate): its ROC-AUC, and the share of successful grasps the gate keeps."""
+def embedding_diagnostics(reward: EmbeddingSimilarityReward, outcomes: np.ndarray, apertures: np.ndarray,
+                          pairs: Pairs) -> dict[str, Any]:
+    """The similarity alone (no gate): its ROC-AUC; and the share of the successful grasps that each
+    available gate keeps (image classifier, measured aperture) and that the reward's own gate keeps."""
     embeddings = reward.embed(outcomes)
     similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
-    result: dict[str, Any] = {"similarity_roc_auc": roc_auc(similarity, pairs.label)}
+    result: dict[str, Any] = {"similarity_roc_auc": roc_auc(similarity, pairs.label), "gate": reward.presence}
     if reward.presence_classifier is not None:
         result["presence_kept_fraction"] = float(np.mean(reward.holds_object(outcomes)))
+    aperture_threshold = reward.calibration.aperture_threshold if reward.calibration is not None else None
+    if aperture_threshold is not None and np.all(np.isfinite(apertures)):
+        result["aperture_kept_fraction"] = float(np.mean(apertures >= aperture_threshold))
+    kept = {"image": "presence_kept_fraction", "gripper": "aperture_kept_fraction"}.get(reward.presence)
+    result["gate_kept_fraction"] = result.get(kept, float("nan")) if kept else 1.0
     return result
 
 
-def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], threshold: float, seed: int,
-                 failed: np.ndarray | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``) for figures."""
+def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], apertures: np.ndarray,
+                 threshold: float, seed: int, failed: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``) for figures.
+    ``apertures`` (N,) are the successful grasps' measured apertures; ``failed`` (images, apertures)."""
     pairs = make_pairs(objects, seed)
     if pairs.label.all() or not pairs.label.any():
         raise ValueError(f"{len(objects)} grasps of {len(set(objects))} objects give no positive or no negative "
                          "pair: each needs some object grasped twice and more than one object; use more grasps")
-    scores = score_pairs(reward, outcomes, objects, pairs)
+    scores = score_pairs(reward, outcomes, objects, apertures, pairs)
     raw = {"positive": scores[pairs.label == 1], "negative": scores[pairs.label == 0]}
     result: dict[str, Any] = {
         "grasps": len(objects), "distinct_objects": len(set(objects)), "pairs": len(pairs),
@@ -95,10 +113,10 @@ def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str
                             for k, v in raw.items() if len(v)},
     }
     if isinstance(reward, EmbeddingSimilarityReward):
-        result.update(embedding_diagnostics(reward, outcomes, pairs))
+        result.update(embedding_diagnostics(reward, outcomes, apertures, pairs))
     if failed is not None:
         raw["failed"] = score_failures(reward, failed, outcomes, objects, seed)
-        result["failed_attempts"] = {"count": len(failed),
+        result["failed_attempts"] = {"count": len(failed[0]),
                                      "rewarded_fraction": float(np.mean(raw["failed"] >= threshold)),
                                      "nonzero_fraction": float(np.mean(raw["failed"] != 0.0))}
     return result, raw
@@ -134,17 +152,20 @@ def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[s
     temp.replace(path)
 
 
-def load_set(name: str, args: argparse.Namespace) -> tuple[np.ndarray, list[str], np.ndarray | None, str]:
-    """(outcomes, objects, failed outcomes or None, description of the source) of one object set."""
+def load_set(name: str, args: argparse.Namespace
+             ) -> tuple[np.ndarray, list[str], np.ndarray, tuple[np.ndarray, np.ndarray] | None, str]:
+    """(outcomes, objects, their apertures, failed (outcomes, apertures) or None, description of the
+    source) of one object set."""
     if args.collect:
         from embedding.heldout import collect_held_out
 
         seed = args.collect_seed + COLLECT_SEED[name]
         grasps = collect_held_out(name, args.collect, seed, image_size=args.image_size)
-        return grasps.outcome, grasps.objects, None, f"collected: {args.collect} attempts, seeds from {seed}"
+        return (grasps.outcome, grasps.objects, np.full(len(grasps.objects), np.nan), None,
+                f"collected: {args.collect} attempts, seeds from {seed}")
     root = Path(dict(item.split("=", 1) for item in args.data).get(name, Path(args.data_root) / f"{name}-heldout"))
-    outcomes, objects = load_labelled_outcomes(str(root), "all", args.seed, args.limit)
-    return outcomes, objects, failed_outcomes(root, args.failures), str(root)
+    outcomes, objects, apertures = load_labelled_outcomes(str(root), "all", args.seed, args.limit)
+    return outcomes, objects, apertures, failed_outcomes(root, args.failures), str(root)
 
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
@@ -160,7 +181,8 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
             failed_text = (f"{failed['nonzero_fraction']:.3f} / {failed['rewarded_fraction']:.3f} of {failed['count']}"
                            if failed else "—")
             similarity = f"{r['similarity_roc_auc']:.3f}" if "similarity_roc_auc" in r else "—"
-            kept = f"{r['presence_kept_fraction']:.3f}" if "presence_kept_fraction" in r else "—"
+            kept = r.get("gate_kept_fraction", r.get("presence_kept_fraction"))
+            kept = "—" if kept is None else f"{kept:.3f}"
             lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {similarity} | {kept} | {r['threshold']:.3f} "
                          f"| {r['precision']:.3f} "
                          f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} |")
@@ -203,8 +225,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threshold = args.threshold if args.threshold is not None else (own if own is not None else DEFAULT_THRESHOLD)
     results, raw, sources = {}, {}, {}
     for name in args.objects:
-        outcomes, objects, failed, sources[name] = load_set(name, args)
-        results[name], raw[name] = evaluate_set(reward, outcomes, objects, threshold, args.seed, failed)
+        outcomes, objects, apertures, failed, sources[name] = load_set(name, args)
+        results[name], raw[name] = evaluate_set(reward, outcomes, objects, apertures, threshold, args.seed, failed)
         results[name]["data"] = sources[name]
         print(f"{args.reward} {name}: AUC {results[name]['roc_auc']:.4f}  precision {results[name]['precision']:.3f}"
               f"  recall {results[name]['recall']:.3f} at {threshold:.4f}  ({results[name]['pairs']} pairs)")

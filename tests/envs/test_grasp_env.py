@@ -110,6 +110,16 @@ def test_privileged_grasp_of_single_object_and_triplet_images():
     assert not (truth["post_mask"] == truth["object_ids"][0]).any()
     assert np.abs(pre.astype(int) - post.astype(int))[object_pixels].mean() > 10
     assert not np.array_equal(outcome, obs["image"])
+    assert info["gripper_aperture"] > 0.046  # the fingers stopped on the object (closed on nothing: ~0.04 m)
+    env.close()
+
+
+def test_gripper_aperture_after_closing_on_nothing():
+    env = gym.make("KukaGrasp-v0", num_objects=1, image_size=32, max_steps=2)
+    env.reset(seed=0)
+    _, _, terminated, _, info = env.step(np.array([0, 0, 0, 0, 1], dtype=np.float32))  # close high above the bin
+    assert terminated and info["grasp_attempted"] and not info["is_success"]
+    assert 0.03 < info["gripper_aperture"] < 0.046
     env.close()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pytest
@@ -9,8 +11,16 @@ import pytest
 from graspdata.card import DatasetCard
 from graspdata.errors import CorruptShardError, LayoutVersionError, NotADatasetError
 from graspdata.folder import scan_folder
-from graspdata.layout import encode_shard, inspect_shard, shard_counts, verify_shard
-from graspdata.reader import TripletDataset
+from graspdata.layout import (
+    APERTURE,
+    RECORD_GROUP,
+    encode_shard,
+    inspect_shard,
+    read_aperture,
+    shard_counts,
+    verify_shard,
+)
+from graspdata.reader import EpisodeDataset, TripletDataset
 from tests.graspdata.helpers import make_record, write_dataset
 
 
@@ -25,6 +35,18 @@ def test_round_trip_counts_and_info(tmp_path):
         assert f["records/pre_image"].dtype == np.uint8
         assert f["records/pre_image"].compression == "gzip" and f["records/pre_image"].fletcher32
         assert f["observations/image"].shape == (6 * 4, 16, 16, 3)
+
+
+def test_outcome_aperture_round_trip_and_older_shards(tmp_path):
+    records = [replace(make_record(i, True), outcome_aperture=0.05 + i) for i in range(3)]
+    path = tmp_path / "shard.h5"
+    path.write_bytes(encode_shard(records, "sim"))
+    with h5py.File(path, "a") as f:
+        assert [read_aperture(f[RECORD_GROUP], i) for i in range(3)] == pytest.approx([0.05, 1.05, 2.05])
+        del f[RECORD_GROUP][APERTURE]  # as written before apertures were recorded
+        assert np.isnan(read_aperture(f[RECORD_GROUP], 0))
+    write_dataset(tmp_path / "data", [(0, 3)])
+    assert np.isnan(EpisodeDataset(tmp_path / "data")[0]["aperture"])  # make_record measures none
 
 
 def test_encode_rejects_gaps_and_mixed_sizes():

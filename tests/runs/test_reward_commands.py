@@ -23,8 +23,12 @@ def grasp2vec_checkpoint(tmp_path_factory):
     return make_grasp2vec_checkpoint(tmp_path_factory)
 
 
+HELD_APERTURE, EMPTY_APERTURE = 0.08, 0.04  # metres: fingers stopped by a block / closed on nothing
+
+
 def labelled(root, split="all", seed=0, limit=None, val_fraction=0.1):
-    return np.stack([scene(c, 300 + i) for i, c in enumerate(OBJECTS)]), list(OBJECTS)
+    return (np.stack([scene(c, 300 + i) for i, c in enumerate(OBJECTS)]), list(OBJECTS),
+            np.full(len(OBJECTS), HELD_APERTURE))
 
 
 def attempts(roots, failures=3):
@@ -34,11 +38,18 @@ def attempts(roots, failures=3):
     return np.stack(held + empty), np.array([True] * len(held) + [False] * failures)
 
 
+def apertures(roots, failures=3):
+    """The measured apertures and success bits of the same attempts."""
+    return (np.array([HELD_APERTURE + 0.001 * i for i in range(6)] + [EMPTY_APERTURE] * failures),
+            np.array([True] * 6 + [False] * failures))
+
+
 @pytest.fixture
 def synthetic_data(monkeypatch):
     monkeypatch.setattr(eval_reward, "load_labelled_outcomes", labelled)
     monkeypatch.setattr(eval_reward, "failed_outcomes",
-                        lambda root, limit: np.stack([scene(None, 400 + i) for i in range(5)]))
+                        lambda root, limit: (np.stack([scene(None, 400 + i) for i in range(5)]),
+                                             np.full(5, EMPTY_APERTURE)))
 
 
 @pytest.mark.parametrize(("reward", "auc"), [("oracle", 1.0), ("indiscriminate", 0.5)])
@@ -81,13 +92,15 @@ def test_eval_reward_data_override(tmp_path, synthetic_data):
 
 def test_eval_reward_needs_positive_pairs(tmp_path, monkeypatch):
     monkeypatch.setattr(eval_reward, "load_labelled_outcomes",
-                        lambda *a, **k: (np.stack([scene("red", 1), scene("blue", 2)]), ["red", "blue"]))
+                        lambda *a, **k: (np.stack([scene("red", 1), scene("blue", 2)]), ["red", "blue"],
+                                         np.full(2, HELD_APERTURE)))
     monkeypatch.setattr(eval_reward, "failed_outcomes", lambda root, limit: None)
     with pytest.raises(ValueError, match="no positive or no negative pair"):
         eval_reward.main(["--reward", "oracle", "--objects", "seen", "--json", str(tmp_path / "x.json")])
 
 
-def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeypatch, grasp2vec_checkpoint):
+def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeypatch, grasp2vec_checkpoint,
+                                                              synthetic_data):
     checkpoint = tmp_path / "g2v"
     shutil.copytree(grasp2vec_checkpoint, checkpoint)
     calibration_path(checkpoint).unlink()
@@ -96,6 +109,7 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
     monkeypatch.setattr(calibrate_reward, "empty_gripper_images",
                         lambda count, *a: np.stack([scene(None, 500 + i) for i in range(count)]))
     monkeypatch.setattr(calibrate_reward, "attempt_outcomes", attempts)
+    monkeypatch.setattr(calibrate_reward, "attempt_apertures", apertures)
     calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8",
                            "--presence-steps", "30"])
     calibration = RewardCalibration.load(calibration_path(checkpoint))
@@ -109,11 +123,26 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
     assert classifier.train_config.steps == 30 and provenance["command"].startswith("python -m runs.calibrate_reward")
     reward = make_reward("grasp2vec", checkpoint=checkpoint)
     assert reward(GraspContext(scene("red", 1), scene(None, 2))) == 0.0
+    assert EMPTY_APERTURE < calibration.aperture_threshold <= HELD_APERTURE
+    assert calibration.provenance["aperture"]["kept_successes"] == 1.0
+    assert calibration.provenance["aperture"]["passed_failures"] == 0.0
+    gripper = make_reward("grasp2vec", checkpoint=checkpoint, presence="gripper")
+    held = GraspContext(scene("red", 1), scene("red", 3), gripper_aperture=HELD_APERTURE)
+    assert gripper(held) > 0.5
+    assert gripper(GraspContext(scene("red", 1), scene("red", 3), gripper_aperture=EMPTY_APERTURE)) == 0.0
+    with pytest.raises(RewardError, match="gripper_aperture"):
+        gripper(GraspContext(scene("red", 1), scene("red", 3)))
+    report = eval_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--reward-arg",
+                               "presence=gripper", "--objects", "seen", "--json", str(tmp_path / "gripper.json")])
+    seen = report["sets"]["seen"]
+    assert seen["gate"] == "gripper" and seen["gate_kept_fraction"] == seen["aperture_kept_fraction"] == 1.0
+    assert seen["roc_auc"] == 1.0 and seen["failed_attempts"]["nonzero_fraction"] == 0.0
 
 
 def test_calibrate_reward_failures_need_recorded_failures(monkeypatch, grasp2vec_checkpoint, tmp_path):
     monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
     monkeypatch.setattr(calibrate_reward, "attempt_outcomes", lambda roots: attempts(roots, failures=0))
+    monkeypatch.setattr(calibrate_reward, "attempt_apertures", lambda roots: apertures(roots, failures=0))
     with pytest.raises(RewardError, match="needs failed attempts recorded"):
         calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={grasp2vec_checkpoint}",
                                "--negatives", "failures", "--out", str(tmp_path / "c.json")])
