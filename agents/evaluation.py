@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
-import gymnasium as gym
 import numpy as np
 
 from agents.base import Policy
+
+if TYPE_CHECKING:  # the Wilson interval below is used without gymnasium (embedding evaluation)
+    import gymnasium as gym
 
 EVAL_SEED_OFFSET = 10_000_000  # evaluation resets use seeds from here on; training uses seeds below
 
