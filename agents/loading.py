@@ -68,4 +68,27 @@ def wrap_for_policy(env: gym.Env, card: dict[str, Any]) -> gym.Env:
     from embedding.checkpoint import load_checkpoint
 
     config = GoalFeaturesConfig(**card["goal_features_config"])
+    check_grasp2vec(card)
     return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card["grasp2vec"]), config))
+
+
+def grasp2vec_fingerprint(path: str | Path) -> str:
+    """SHA-256 of a Grasp2Vec checkpoint's weights file: which heatmap a policy was trained on."""
+    from embedding.checkpoint import checkpoint_files
+    from rewards.calibration import file_fingerprint
+
+    return file_fingerprint(checkpoint_files(path)[0])
+
+
+def check_grasp2vec(card: dict[str, Any]) -> None:
+    """Refuse to give a policy the heatmap of Grasp2Vec weights other than those it was trained on
+    (``policy.json``'s ``grasp2vec_sha256``; cards without one are not checked)."""
+    expected = card.get("grasp2vec_sha256")
+    if expected is None:
+        return
+    found = grasp2vec_fingerprint(card["grasp2vec"])
+    if found != expected:
+        raise ValueError(f"the policy was trained on the heatmap of Grasp2Vec weights {expected[:12]}, but "
+                         f"{card['grasp2vec']} holds {found[:12]}: point policy.json's grasp2vec at the "
+                         "checkpoint it was trained with (a retrained embedding keeps its predecessor as "
+                         "checkpoints/grasp2vec-vN)")

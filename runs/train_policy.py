@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from agents.episode import episodes_from_dataset
 from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+from agents.loading import grasp2vec_fingerprint
 from agents.pose_qtopt import PoseQTOpt
 from agents.qtopt import QTOpt
 from agents.qtopt_training import OnlineTrainer, Progress, ScheduledTrainer, load_training_state, offline_pretrain
@@ -132,7 +133,9 @@ def write_policy_card(args: argparse.Namespace, preset: Preset) -> None:
     features = FEATURE_CHOICES[args.goal_features] if goal_task else None
     card = {"algo": args.algo, "reward": args.reward, "goal_features": args.goal_features if features else "none",
             "goal_features_config": dataclasses.asdict(features) if features else None,
-            "grasp2vec": str(args.grasp2vec) if features else None, "world": dataclasses.asdict(preset.world),
+            "grasp2vec": str(args.grasp2vec) if features else None,
+            "grasp2vec_sha256": grasp2vec_fingerprint(args.grasp2vec) if features else None,
+            "world": dataclasses.asdict(preset.world),
             "env_id": "KukaInstanceGrasp-v0" if goal_task else "KukaGrasp-v0"}
     (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out / "checkpoint" / "policy.json", card)

@@ -1,0 +1,21 @@
+"""agents.loading: a policy gets the heatmap of the Grasp2Vec weights it was trained on, or an error."""
+
+import pytest
+import torch
+
+from agents.loading import check_grasp2vec, grasp2vec_fingerprint
+from embedding.checkpoint import save_checkpoint
+from embedding.model import Grasp2Vec, Grasp2VecConfig
+
+TINY = Grasp2VecConfig(image_size=16, embedding_dim=4, stem_channels=4, stage_channels=(4,), stage_strides=(1,))
+
+
+def test_policy_card_pins_the_grasp2vec_weights(tmp_path):
+    for seed, name in ((0, "v1"), (1, "v2")):
+        torch.manual_seed(seed)
+        save_checkpoint(Grasp2Vec(TINY), tmp_path / name)
+    card = {"grasp2vec": str(tmp_path / "v1"), "grasp2vec_sha256": grasp2vec_fingerprint(tmp_path / "v1")}
+    check_grasp2vec(card)
+    with pytest.raises(ValueError, match="trained on the heatmap of Grasp2Vec weights"):
+        check_grasp2vec({**card, "grasp2vec": str(tmp_path / "v2")})
+    check_grasp2vec({"grasp2vec": str(tmp_path / "v2")})  # older cards name no weights: not checked
