@@ -57,6 +57,8 @@ def test_two_workers_end_to_end(tmp_path):
     item = episodes[0]
     assert item["images"].shape[1:] == (32, 32, 3) and len(item["images"]) == len(item["actions"]) + 1
     successes = sum(episodes[i]["success"] for i in range(6))
+    attempted = [episodes[i] for i in range(6) if episodes[i]["grasp_attempted"]]
+    assert all(0.0 < item["aperture"] < 0.2 for item in attempted)  # the gripper's measured opening (m)
     assert len(TripletDataset(tmp_path)) == successes == result.successes
     assert len(EvaluationGrasps(tmp_path)) <= successes
     with pytest.raises(FileExistsError, match="--resume"):

@@ -24,8 +24,8 @@ def _train(data, out, *extra):
 
 def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
     run = tmp_path / "run"
-    first = _train(tiny_dataset, run, "--stop-at-step", "2")
-    assert first["final_step"] == 2
+    first = _train(tiny_dataset, run, "--stop-at-step", "2", "--device", "cpu")
+    assert first["final_step"] == 2 and first["device"] == "cpu"
     with pytest.raises(FileExistsError, match="--resume"):
         _train(tiny_dataset, run)
     resumed = _train(tiny_dataset, run, "--resume")
