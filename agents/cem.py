@@ -34,7 +34,8 @@ class CEMConfig:
 
 def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch_size: int, action_dim: int,
                  config: CEMConfig = CEMConfig(), generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                 device: torch.device | str = "cpu", initial: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Maximise ``score`` independently for each of ``batch_size`` problems.
 
     Args:
@@ -43,13 +44,19 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch_size: int,
         action_dim: A.
         config: population, elites and rounds.
         generator: torch RNG for reproducible searches.
+        initial: the first round's candidates (B, population, A) instead of uniform draws.
 
     Returns:
         (best actions (B, A), their scores (B,)): the best candidate seen over all rounds.
     """
     b, n, a = batch_size, config.population, action_dim
     span = config.high - config.low
-    candidates = config.low + span * torch.rand(b, n, a, generator=generator, device=device)
+    if initial is None:
+        candidates = config.low + span * torch.rand(b, n, a, generator=generator, device=device)
+    elif initial.shape != (b, n, a):
+        raise ValueError(f"initial candidates must have shape {(b, n, a)}, got {tuple(initial.shape)}")
+    else:
+        candidates = initial.clamp(config.low, config.high)
     best_action = torch.zeros(b, a, device=device)
     best_score = torch.full((b,), -torch.inf, device=device)
     rows = torch.arange(b, device=device)

@@ -46,6 +46,9 @@ class PoseQTOptConfig:
     batch_size: int = 64
     epsilon: float = 0.2  # share of exploration episodes grasping at a uniformly random pose
     noise: float = 0.1  # std of the Gaussian noise added to the CEM pose otherwise (normalised units)
+    # Goal tasks: the first CEM round is the population's best by heatmap value among this many
+    # times as many uniform draws (0: uniform, as QT-Opt); Q still ranks every round.
+    heatmap_proposals: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoseQTOptConfig:
@@ -121,7 +124,21 @@ class PoseQTOpt:
         def score(candidates: torch.Tensor) -> torch.Tensor:
             return self.q.score(features, self.space.image_coordinates(candidates), candidates)
 
-        return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator)
+        return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator,
+                            initial=self.heatmap_proposals(inputs))
+
+    def heatmap_proposals(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """First-round CEM candidates (B, population, 3) where the goal's heatmap (input channel 3)
+        is highest among ``heatmap_proposals`` × population uniform poses; None when off."""
+        draws = self.config.heatmap_proposals * self.config.cem.population
+        if not (self.goal_task and draws):
+            return None
+        cem = self.config.cem
+        poses = cem.low + (cem.high - cem.low) * torch.rand(len(inputs), draws, 3, generator=self.generator)
+        grid = self.space.image_coordinates(poses)[:, :, None, :]
+        heat = F.grid_sample(inputs[:, 3:4], grid, mode="bilinear", align_corners=False)[:, 0, :, 0]
+        best = heat.topk(cem.population, dim=1).indices
+        return poses[torch.arange(len(inputs))[:, None], best]
 
     def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""

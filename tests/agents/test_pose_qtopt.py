@@ -106,3 +106,20 @@ def test_goal_task_learns_to_grasp_where_the_heatmap_points() -> None:
     best, _ = agent.best_poses(agent.inputs({"image": images, "heatmap": heat}))
     marked = np.stack([np.argwhere(h[..., 0] > 0).mean(axis=0)[::-1] for h in heat])
     assert np.mean(np.abs(agent.space.pixels(best.numpy(), SIZE) - marked).max(axis=1) <= 3) >= 0.8
+
+
+def test_heatmap_proposals_start_cem_where_the_goal_heatmap_is_high() -> None:
+    config = PoseQTOptConfig(network=SMALL.network, cem=SMALL.cem, heatmap_proposals=8)
+    agent = PoseQTOpt(goal_task=True, world=WorldConfig(), config=config, seed=0)
+    target = np.array([0.5, -0.4, 0.0])
+    column, row = agent.space.pixels(target, SIZE)
+    heatmap = np.zeros((1, SIZE, SIZE, 1), np.uint8)
+    heatmap[0, max(row - 4, 0):row + 5, max(column - 4, 0):column + 5] = 255
+    inputs = agent.inputs({"image": np.zeros((1, SIZE, SIZE, 3), np.uint8), "heatmap": heatmap})
+    proposals = agent.heatmap_proposals(inputs)
+    assert proposals.shape == (1, SMALL.cem.population, 3)
+    on_peak = np.abs(agent.space.pixels(proposals[0].numpy(), SIZE) - (column, row)).max(axis=1) <= 5
+    assert on_peak.mean() > 0.9  # uniform draws would land there a few % of the time
+    assert PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=0).heatmap_proposals(inputs) is None
+    pose, _ = agent.best_poses(inputs)
+    assert pose.shape == (1, 3)
