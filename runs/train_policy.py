@@ -319,10 +319,10 @@ def main(argv: list[str] | None = None) -> None:
               "machine": f"{machine_description()}, torch threads {args.threads}, "
               f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}"}
     atomic_write_json(args.out / ("config-resume.json" if args.resume else "config.json"), config)
+    features = load_goal_features(args)
     if args.algo != "random":
         write_policy_card(args, preset)
     reward = make_reward(args.reward, **parse_reward_kwargs(args.reward_arg))
-    features = load_goal_features(args)
     w = preset.world
     goal_bank = None if args.reward == "indiscriminate" else GoalBank(make_world_config(1, w.image_size, None))
     env = make_env(preset, args.reward, reward, features, goal_bank)
