@@ -35,6 +35,7 @@ from runs.benchmark_tasks import (
     BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
     HEATMAP_CARD,
+    HEATMAP_SOURCES,
     ROWS,
     TASKS,
     TRIALS_PER_SEED,
@@ -137,7 +138,7 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     policy, card = None, None
     if cell.row.source == "checkpoint":
         policy, card = load_policy(checkpoint_folder(cell.row.checkpoint))
-    elif cell.row.source == "heatmap":
+    elif cell.row.source in HEATMAP_SOURCES:
         card = HEATMAP_CARD
     bank_key = (settings.image_size, chunk.goal_seed)
     if bank_key not in _BANKS:
@@ -146,6 +147,10 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     if env_key not in _ENVS:
         _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
     env = _ENVS[env_key]
+    if cell.row.source == "heatmap-q":
+        from agents.baselines import HeatmapQGraspPolicy
+
+        policy = HeatmapQGraspPolicy(env.unwrapped.config, load_policy(checkpoint_folder(cell.row.checkpoint))[0])
     results = []
     for trial in range(chunk.first, chunk.stop):
         acting = policy if policy is not None else _policy_for(chunk, env, trial)
@@ -237,7 +242,7 @@ def parse_checkpoints(items: list[str]) -> dict[str, Row]:
         if not sep or not name or not path:
             raise ValueError(f"--checkpoint expects NAME=PATH, got {item!r}")
         known = ROWS.get(name)
-        if known is not None and known.source != "checkpoint":
+        if known is not None and known.source not in ("checkpoint", "heatmap-q"):
             raise ValueError(f"row {name!r} is scripted and takes no checkpoint")
         rows[name] = dataclasses.replace(known, checkpoint=path) if known else Row(name, describe(name, path),
                                                                                     "checkpoint", path)

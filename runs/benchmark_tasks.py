@@ -48,6 +48,7 @@ MAX_DRAWS = 8
 TASKS = ("instance", "indiscriminate")
 GOAL_KINDS = ("single", "composite")
 SCRIPTED = ("random", "heatmap", "privileged")
+HEATMAP_SOURCES = ("heatmap", "heatmap-q")  # rows that see the shipped Grasp2Vec's goal heatmap
 # The heatmap row's inputs: the shipped Grasp2Vec checkpoint's goal heatmap, as a trained policy's card would say.
 HEATMAP_CARD: dict[str, Any] = {"goal_features": "heatmap", "env_id": "KukaInstanceGrasp-v0",
                                 "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True},
@@ -62,8 +63,10 @@ class Row:
         name: short key used on the command line and in the JSON.
         label: what the table prints.
         source: ``random`` | ``heatmap`` | ``privileged`` (scripted; ``heatmap`` grasps where the shipped
-            Grasp2Vec's goal heatmap peaks) or ``checkpoint`` (a ``runs.train_policy`` folder).
-        checkpoint: path of the checkpoint folder (``checkpoint`` rows).
+            Grasp2Vec's goal heatmap peaks), ``heatmap-q`` (the heatmap's best positions, the grasp
+            among them chosen by the indiscriminate Q-function in ``checkpoint``,
+            :class:`agents.baselines.HeatmapQGraspPolicy`) or ``checkpoint`` (a ``runs.train_policy`` folder).
+        checkpoint: path of the checkpoint folder (``checkpoint`` and ``heatmap-q`` rows).
         paper: the paper's simulated success rates in % (seen, unseen), when it reports them.
     """
 
@@ -87,6 +90,8 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("sac-grasp2vec-heatmap", "SAC + grasp2vec, heatmap obs.", "checkpoint", f"{SHIPPED}/sac-grasp2vec-heatmap"),
     Row("qtopt-autoencoder", "QT-Opt + autoencoder reward", "checkpoint", f"{SHIPPED}/qtopt-autoencoder", (18.7, 20.9)),
     Row("heatmap", "Grasp2Vec heatmap peak + scripted grasp (no RL)", "heatmap"),
+    Row("heatmap-qtopt", "Grasp2Vec heatmap + indiscriminate QT-Opt grasp (no instance RL)", "heatmap-q",
+        f"{SHIPPED}/qtopt-indiscriminate"),
     Row("privileged", "privileged scripted (ceiling, reads ground truth)", "privileged"),
 )}
 
@@ -149,7 +154,7 @@ def checkpoint_folder(path: str | Path) -> Path | None:
 
 def row_status(row: Row, task: str) -> str:
     """``"ok"`` or why the row has no numbers in ``task`` (missing checkpoint, not applicable)."""
-    if row.source == "heatmap":
+    if row.source in HEATMAP_SOURCES:
         if task == "indiscriminate":
             return "not applicable (goal-conditioned policy, indiscriminate task)"
         if not Path(HEATMAP_CARD["grasp2vec"]).is_dir():
@@ -157,6 +162,8 @@ def row_status(row: Row, task: str) -> str:
     if row.source in SCRIPTED:
         return "ok"
     folder = checkpoint_folder(row.checkpoint or "")
+    if row.source == "heatmap-q":
+        return "ok" if folder is not None else f"not available (no Q-function checkpoint at {row.checkpoint})"
     if folder is None:
         return f"not available (no checkpoint at {row.checkpoint})"
     if task == "indiscriminate" and policy_card(folder).get("env_id") == "KukaInstanceGrasp-v0":
@@ -175,7 +182,7 @@ def policy_card(folder: Path) -> dict[str, Any]:
 def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
     """Scripted rows use ``defaults``; learned rows their training world (image size, steps, auto-descend)
     with the benchmark's object count."""
-    if row.source in SCRIPTED:
+    if row.source != "checkpoint":
         return defaults
     world = policy_card(checkpoint_folder(row.checkpoint or "") or Path(".")).get("world", {})
     known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from agents.evaluation import EVAL_SEED_OFFSET, wilson_interval
 from agents.scripted import approach_action, grasp_pose
@@ -366,3 +367,32 @@ def test_heatmap_policy_aims_at_the_heatmap_peak():
     assert np.abs(policy.policy.space.pixels(chosen, 48) - [column, row]).max() <= 1
     with pytest.raises(KeyError, match="heatmap"):
         policy.choose({"image": heat})
+
+
+class _PreferredYawQ:
+    """A stand-in indiscriminate Q-function: logit = -|yaw - 0.5| - 0.1 x (prefers yaw 0.5, then small x)."""
+
+    goal_task = False
+
+    def inputs(self, observations):
+        return torch.as_tensor(observations["image"]).permute(0, 3, 1, 2).float()
+
+    def q_values(self, inputs, poses):
+        return -(poses[..., 2] - 0.5).abs() - 0.1 * poses[..., 0]
+
+
+def test_heatmap_q_policy_picks_the_q_best_grasp_among_the_heatmap_best_positions():
+    from agents.baselines import HeatmapQGraspPolicy
+    from envs.config import WorldConfig
+
+    policy = HeatmapQGraspPolicy(WorldConfig(), _PreferredYawQ(), grid=32, positions=9, yaws=4)
+    heat = np.zeros((48, 48, 1), np.uint8)
+    column, row = policy.policy.space.pixels(np.array([0.4, -0.3, 0.0]), 48)
+    heat[row - 1:row + 2, column - 1:column + 2] = 255
+    chosen = policy.choose({"heatmap": heat, "image": np.zeros((48, 48, 3), np.uint8)})
+    assert chosen[2] == 0.5  # the Q-function's wrist angle among -1, -0.5, 0, 0.5
+    assert np.abs(policy.policy.space.pixels(chosen, 48) - [column, row]).max() <= 2  # still on the heatmap peak
+    goal_q = _PreferredYawQ()
+    goal_q.goal_task = True
+    with pytest.raises(ValueError, match="indiscriminate"):
+        HeatmapQGraspPolicy(WorldConfig(), goal_q)
