@@ -34,8 +34,6 @@ from runs.benchmark_tasks import (
     BENCHMARK_GOAL_SEED,
     BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
-    HEATMAP_CARD,
-    HEATMAP_SOURCES,
     ROWS,
     TASKS,
     TRIALS_PER_SEED,
@@ -49,8 +47,11 @@ from runs.benchmark_tasks import (
     make_goal_bank,
     policy_card,
     policy_keys,
+    row_card,
     row_status,
     run_trial,
+    shared_policy,
+    trial_policy,
     trial_seed,
     world_settings,
 )
@@ -116,30 +117,17 @@ def _worker_init() -> None:
 
 
 def _policy_for(chunk: Chunk, env: Any, trial: int) -> Any:
-    from agents.baselines import HeatmapGraspPolicy
-    from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
-
-    if chunk.cell.row.source == "heatmap":
-        return HeatmapGraspPolicy(env.unwrapped.config)
-    if chunk.cell.row.source == "random":
-        seed = int(np.random.SeedSequence([chunk.seed, trial, 1]).generate_state(1)[0])
-        return RandomGraspPolicy(env.unwrapped.config, seed=seed)
-    return PrivilegedGraspPolicy(env)
+    seed = int(np.random.SeedSequence([chunk.seed, trial, 1]).generate_state(1)[0])
+    return trial_policy(chunk.cell.row, env, seed)
 
 
 def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     """Run a chunk's trials in this process (environments and goal banks are cached per process;
     a learned policy is loaded afresh per chunk so its sampling does not depend on earlier chunks)."""
-    from agents.loading import load_policy
-
     if Path(chunk.root).is_dir() and Path.cwd() != Path(chunk.root):
         os.chdir(chunk.root)
     cell, settings = chunk.cell, chunk.settings
-    policy, card = None, None
-    if cell.row.source == "checkpoint":
-        policy, card = load_policy(checkpoint_folder(cell.row.checkpoint))
-    elif cell.row.source in HEATMAP_SOURCES:
-        card = HEATMAP_CARD
+    card = row_card(cell.row)
     bank_key = (settings.image_size, chunk.goal_seed)
     if bank_key not in _BANKS:
         _BANKS[bank_key] = make_goal_bank(settings.image_size, chunk.goal_seed)
@@ -147,10 +135,7 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     if env_key not in _ENVS:
         _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
     env = _ENVS[env_key]
-    if cell.row.source == "heatmap-q":
-        from agents.baselines import HeatmapQGraspPolicy
-
-        policy = HeatmapQGraspPolicy(env.unwrapped.config, load_policy(checkpoint_folder(cell.row.checkpoint))[0])
+    policy = shared_policy(cell.row, env)
     results = []
     for trial in range(chunk.first, chunk.stop):
         acting = policy if policy is not None else _policy_for(chunk, env, trial)

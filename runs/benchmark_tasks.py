@@ -171,6 +171,42 @@ def row_status(row: Row, task: str) -> str:
     return "ok"
 
 
+def row_card(row: Row) -> dict[str, Any] | None:
+    """The policy card that shapes a row's observations: a learned row's ``policy.json``, the shipped
+    Grasp2Vec's heatmap for the heatmap rows, None for the other scripted rows."""
+    if row.source == "checkpoint":
+        return policy_card(checkpoint_folder(row.checkpoint or "") or Path("."))
+    return HEATMAP_CARD if row.source in HEATMAP_SOURCES else None
+
+
+def shared_policy(row: Row, env: gym.Env) -> Policy | None:
+    """The policy every trial of ``row`` in ``env`` uses (loaded from its checkpoint), or None when
+    each trial gets a fresh scripted one (:func:`trial_policy`)."""
+    from agents.loading import load_policy
+
+    if row.source == "checkpoint":
+        return load_policy(checkpoint_folder(row.checkpoint or ""))[0]
+    if row.source == "heatmap-q":
+        from agents.baselines import HeatmapQGraspPolicy
+
+        return HeatmapQGraspPolicy(env.unwrapped.config, load_policy(checkpoint_folder(row.checkpoint or ""))[0])
+    return None
+
+
+def trial_policy(row: Row, env: gym.Env, seed: int) -> Policy:
+    """A fresh scripted policy for one trial of ``row`` (``seed`` seeds the random one)."""
+    from agents.baselines import HeatmapGraspPolicy
+    from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
+
+    if row.source == "heatmap":
+        return HeatmapGraspPolicy(env.unwrapped.config)
+    if row.source == "random":
+        return RandomGraspPolicy(env.unwrapped.config, seed=seed)
+    if row.source == "privileged":
+        return PrivilegedGraspPolicy(env)
+    raise ValueError(f"row {row.name!r} ({row.source}) has no per-trial scripted policy")
+
+
 def policy_card(folder: Path) -> dict[str, Any]:
     """``policy.json`` of a checkpoint folder (what runs.train_policy records about the policy), or {}."""
     import json

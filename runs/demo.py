@@ -24,12 +24,14 @@ from runs.benchmark_tasks import (
     Cell,
     ObservationOnly,
     WorldSettings,
-    checkpoint_folder,
     make_env,
     make_goal_bank,
     policy_keys,
     reset_trial,
+    row_card,
     row_status,
+    shared_policy,
+    trial_policy,
     trial_seed,
     world_settings,
 )
@@ -90,21 +92,12 @@ def main(argv: list[str] | None = None) -> Path:
         from embedding.checkpoint import load_checkpoint
 
         features = GoalFeatures(load_checkpoint(args.grasp2vec), GoalFeaturesConfig(heatmap=True))
-    policy, card = None, None
-    if row.source == "checkpoint":
-        from agents.loading import load_policy
-
-        policy, card = load_policy(checkpoint_folder(row.checkpoint))
+    card = row_card(row)
     env = make_env(Cell(row, args.objects), settings, make_goal_bank(settings.image_size), card)
+    policy = shared_policy(row, env)
     frames, durations = [], []
     for trial in range(args.episodes):
-        if policy is None:
-            from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
-
-            acting = (RandomGraspPolicy(env.unwrapped.config, seed=trial) if row.source == "random"
-                      else PrivilegedGraspPolicy(env))
-        else:
-            acting = policy
+        acting = policy if policy is not None else trial_policy(row, env, seed=trial)
         guarded = ObservationOnly(acting, policy_keys(env, acting, card))
         observation, info, _ = reset_trial(env, trial_seed(args.seed, trial))
         guarded.reset()

@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 import shutil
+import types
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 
 from agents.evaluation import EVAL_SEED_OFFSET, wilson_interval
 from agents.scripted import approach_action, grasp_pose
+from envs.config import WorldConfig
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split
 from runs import benchmark
@@ -396,3 +398,20 @@ def test_heatmap_q_policy_picks_the_q_best_grasp_among_the_heatmap_best_position
     goal_q.goal_task = True
     with pytest.raises(ValueError, match="indiscriminate"):
         HeatmapQGraspPolicy(WorldConfig(), goal_q)
+
+
+def test_each_row_source_gets_its_policy_and_card():
+    from agents.baselines import HeatmapGraspPolicy
+    from agents.scripted import RandomGraspPolicy
+    from runs.benchmark_tasks import HEATMAP_CARD, row_card, shared_policy, trial_policy
+
+    class Env:  # what the scripted policies read from an environment
+        unwrapped = types.SimpleNamespace(config=WorldConfig())
+
+    assert row_card(ROWS["heatmap"]) is HEATMAP_CARD and row_card(ROWS["heatmap-qtopt"]) is HEATMAP_CARD
+    assert row_card(ROWS["random"]) is None
+    assert shared_policy(ROWS["heatmap"], Env()) is None
+    assert isinstance(trial_policy(ROWS["heatmap"], Env(), seed=0), HeatmapGraspPolicy)
+    assert isinstance(trial_policy(ROWS["random"], Env(), seed=0), RandomGraspPolicy)
+    with pytest.raises(ValueError, match="no per-trial scripted policy"):
+        trial_policy(ROWS["qtopt-grasp2vec"], Env(), seed=0)
