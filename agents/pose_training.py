@@ -48,6 +48,7 @@ class Decision:
         outcome: wrist image after the lift (H, W, 3) uint8, or None.
         goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
         lifted: ground-truth names of what was lifted (only oracle rewards read them).
+        aperture: measured fingertip distance after the lift (m), or None when not recorded.
     """
 
     image: np.ndarray
@@ -57,6 +58,7 @@ class Decision:
     outcome: np.ndarray | None
     goal: np.ndarray | None = None
     lifted: tuple[str, ...] = ()
+    aperture: float | None = None
 
 
 def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None:
@@ -66,7 +68,7 @@ def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None
     gripper = episode.observations["gripper"][-2]  # observed just before the closing action
     return Decision(image=episode.observations["image"][0], pose=space.from_pose(gripper[[0, 1, 3]]),
                     reward=float(episode.rewards[-1]), grasped=episode.grasped, outcome=episode.outcome,
-                    goal=episode.goal, lifted=episode.lifted)
+                    goal=episode.goal, lifted=episode.lifted, aperture=episode.aperture)
 
 
 class PoseSamples:
@@ -181,7 +183,8 @@ class PoseRelabeler:
         if not drawn and not decision.grasped and decision.goal is None:
             drawn = self.pool.sample(1, self.rng)
         if drawn and decision.outcome is not None:
-            contexts = [GraspContext(goal_image=g, outcome_image=decision.outcome, lifted=decision.lifted, target=name)
+            contexts = [GraspContext(goal_image=g, outcome_image=decision.outcome, lifted=decision.lifted, target=name,
+                                     gripper_aperture=decision.aperture)
                         for g, name in drawn]
             scores = self.reward.batch(contexts) if decision.grasped else np.zeros(len(drawn), np.float32)
             goals.extend(g for g, _ in drawn)

@@ -72,8 +72,8 @@ def relabel_episode(episode: Episode, reward: RewardFunction, pool: GoalPool, co
         result.append(episode.with_goal(episode.outcome, single, 1.0, observe))
     goals = pool.sample(config.auxiliary_goals, rng)
     if goals and episode.outcome is not None:
-        contexts = [GraspContext(goal_image=g, outcome_image=episode.outcome, lifted=episode.lifted, target=name)
-                    for g, name in goals]
+        contexts = [GraspContext(goal_image=g, outcome_image=episode.outcome, lifted=episode.lifted, target=name,
+                                 gripper_aperture=episode.aperture) for g, name in goals]
         scores = reward.batch(contexts) if episode.grasped else np.zeros(len(goals), dtype=np.float32)
         result.extend(episode.with_goal(g, name, float(s), observe) for (g, name), s in zip(goals, scores, strict=True))
     if episode.grasped and episode.outcome is not None:

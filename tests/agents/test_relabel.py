@@ -91,3 +91,20 @@ def test_observe_recomputes_goal_dependent_keys() -> None:
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="auxiliary_goals"):
         RelabelConfig(auxiliary_goals=-1)
+
+
+def test_auxiliary_goals_are_scored_with_the_measured_aperture() -> None:
+    from dataclasses import replace
+
+    seen: list[float | None] = []
+
+    class ApertureReward(SameImageReward):
+        def batch(self, contexts: list[GraspContext]) -> np.ndarray:
+            seen.extend(c.gripper_aperture for c in contexts)
+            return super().batch(contexts)
+
+    pool = GoalPool(10)
+    pool.add(image(5), "ball")
+    relabel_episode(replace(episode(10, 5, ("ball",)), aperture=0.07), ApertureReward(), pool,
+                    RelabelConfig(posthoc=False, auxiliary_goals=1), np.random.default_rng(0))
+    assert seen == [0.07]
