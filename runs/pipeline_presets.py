@@ -75,7 +75,7 @@ class BenchmarkStage:
     objects: tuple[str, ...] = ("seen", "unseen")
     shipped_rows: tuple[str, ...] = ("random", "qtopt-indiscriminate", "qtopt-oracle", "qtopt-grasp2vec",
                                      "qtopt-grasp2vec-aux", "sac-grasp2vec-heatmap", "qtopt-autoencoder",
-                                     "heatmap", "privileged")
+                                     "heatmap", "heatmap-qtopt", "privileged")
 
 
 @dataclass(frozen=True)
