@@ -14,7 +14,7 @@ it is for training, never for evaluation.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,9 +32,8 @@ DEFAULT_CHUNK_ROWS = 64
 DEFAULT_SHARD_SIZE = 2000
 
 
-def _successes(folder: Path) -> list[GraspRecord]:
-    """The successful records of one dataset folder, without episodes or ground truth."""
-    records: list[GraspRecord] = []
+def _successes(folder: Path) -> Iterator[GraspRecord]:
+    """The successful records of one dataset folder, shard by shard, without episodes or ground truth."""
     for info in scan_folder(folder).shards:
         with open_h5(info.path) as f:
             table = f[RECORD_GROUP]
@@ -44,11 +43,9 @@ def _successes(folder: Path) -> list[GraspRecord]:
             keys, seeds = table["key"][:][rows], table["seed"][:][rows]
             images = {name: table[name][rows[0]:rows[-1] + 1][rows - rows[0]] for name in RECORD_IMAGES}
         for i in range(len(rows)):
-            records.append(GraspRecord(index=-1, key=int(keys[i]), seed=int(seeds[i]),
-                                       pre_image=images["pre_image"][i], post_image=images["post_image"][i],
-                                       outcome_image=images["outcome_image"][i], grasp_attempted=True,
-                                       success=True))
-    return records
+            yield GraspRecord(index=-1, key=int(keys[i]), seed=int(seeds[i]), pre_image=images["pre_image"][i],
+                              post_image=images["post_image"][i], outcome_image=images["outcome_image"][i],
+                              grasp_attempted=True, success=True)
 
 
 def pack_triplets(roots: Sequence[str | Path], out: str | Path, shard_size: int = DEFAULT_SHARD_SIZE,
@@ -92,17 +89,25 @@ def pack_triplets(roots: Sequence[str | Path], out: str | Path, shard_size: int 
                                "compression_level": compression_level},
                        seeds={"split_key": "the original records' keys"}, code_version=code_version())
     first = 0
-    for root in roots:
-        records = _successes(Path(root))
-        for start in range(0, len(records), shard_size):
-            chunk = [replace(r, index=first + i)
-                     for i, r in enumerate(records[start:start + shard_size])]
-            path = partial / shard_name(first, first + len(chunk))
-            atomic_write_bytes(path, encode_shard(chunk, SOURCE, chunk_rows, compression_level))
-            card.shards.append(shard_entry(path))
-            first += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
+
+    def flush(chunk: list[GraspRecord]) -> None:
+        nonlocal first
+        path = partial / shard_name(first, first + len(chunk))
+        atomic_write_bytes(path, encode_shard(chunk, SOURCE, chunk_rows, compression_level))
+        card.shards.append(shard_entry(path))
+        first += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+
+    for root in roots:  # at most one shard's records in memory; shards do not straddle folders
+        chunk: list[GraspRecord] = []
+        for record in _successes(Path(root)):
+            chunk.append(replace(record, index=first + len(chunk)))
+            if len(chunk) == shard_size:
+                flush(chunk)
+                chunk = []
+        if chunk:
+            flush(chunk)
     card.save(partial)
     partial.rename(out)
     return card
