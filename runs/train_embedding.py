@@ -16,6 +16,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from embedding.augment import AugmentConfig
 from embedding.checkpoint import atomic_write_text
 from embedding.figures import plot_history
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"train_embedding: --device {args.device}, but this torch ({torch.__version__}) sees no "
+                         "CUDA device; use --device cpu")
     from embedding.dataset import TripletDataset
 
     overrides = {name: tuple(value) if isinstance(value, list) else value

@@ -19,3 +19,18 @@ def test_policy_card_pins_the_grasp2vec_weights(tmp_path):
     with pytest.raises(ValueError, match="trained on the heatmap of Grasp2Vec weights"):
         check_grasp2vec({**card, "grasp2vec": str(tmp_path / "v2")})
     check_grasp2vec({"grasp2vec": str(tmp_path / "v2")})  # older cards name no weights: not checked
+
+
+def test_every_shipped_policy_names_the_grasp2vec_weights_it_was_trained_on(monkeypatch):
+    import json
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # policy cards name repo-relative paths
+    cards = sorted(Path("checkpoints/policies").glob("*/checkpoint/policy.json"))
+    assert cards, "no shipped policies found"
+    for path in cards:
+        card = json.loads(path.read_text())
+        if card.get("goal_features", "none") == "none":
+            continue
+        assert card.get("grasp2vec_sha256"), f"{path} does not pin its Grasp2Vec weights"
+        check_grasp2vec(card)  # the named checkpoint holds those weights

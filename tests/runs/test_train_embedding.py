@@ -58,3 +58,11 @@ def test_training_pools_several_dataset_folders(tmp_path, tiny_dataset):
 def _train_card(out, folders):
     _train(folders, out, "--steps", "1")
     return out / "config.json"
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, tiny_dataset, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="sees no CUDA device"):
+        _train(tiny_dataset, tmp_path / "run", "--device", "cuda")
