@@ -43,6 +43,7 @@ from runs.benchmark_tasks import (
     TrialResult,
     WorldSettings,
     checkpoint_folder,
+    heatmap_weights,
     make_env,
     make_goal_bank,
     policy_card,
@@ -308,6 +309,8 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"command": command_line("runs.benchmark", argv), "config": dataclasses.asdict(config),
                 "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
+                "heatmap_weights": {name: weights for name in config.rows
+                                    if (weights := heatmap_weights(rows[name])) is not None},
                 "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
                           "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
                 "code_version": version, "machine": {**machine(), "description": machine_description()},

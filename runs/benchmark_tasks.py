@@ -179,6 +179,18 @@ def row_card(row: Row) -> dict[str, Any] | None:
     return HEATMAP_CARD if row.source in HEATMAP_SOURCES else None
 
 
+def heatmap_weights(row: Row) -> dict[str, str] | None:
+    """Which Grasp2Vec weights a row's goal heatmap comes from (``checkpoint``, ``sha256``), or None
+    for rows without one: the provenance that keeps a heatmap row's number tied to one embedding."""
+    from agents.loading import grasp2vec_fingerprint
+
+    card = row_card(row) or {}
+    path = card.get("grasp2vec")
+    if not path or card.get("goal_features", "none") == "none" or not Path(path).exists():
+        return None
+    return {"checkpoint": str(path), "sha256": grasp2vec_fingerprint(path)}
+
+
 def shared_policy(row: Row, env: gym.Env) -> Policy | None:
     """The policy every trial of ``row`` in ``env`` uses (loaded from its checkpoint), or None when
     each trial gets a fresh scripted one (:func:`trial_policy`)."""

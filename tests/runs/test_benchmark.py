@@ -415,3 +415,14 @@ def test_each_row_source_gets_its_policy_and_card():
     assert isinstance(trial_policy(ROWS["random"], Env(), seed=0), RandomGraspPolicy)
     with pytest.raises(ValueError, match="no per-trial scripted policy"):
         trial_policy(ROWS["qtopt-grasp2vec"], Env(), seed=0)
+
+
+def test_benchmark_records_which_grasp2vec_weights_each_heatmap_came_from(monkeypatch):
+    from agents.loading import grasp2vec_fingerprint
+    from runs.benchmark_tasks import heatmap_weights
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # rows name repo-relative checkpoints
+    assert heatmap_weights(ROWS["heatmap"]) == {"checkpoint": "checkpoints/grasp2vec",
+                                                "sha256": grasp2vec_fingerprint("checkpoints/grasp2vec")}
+    assert heatmap_weights(ROWS["qtopt-grasp2vec"])["checkpoint"] == "checkpoints/grasp2vec-v2"
+    assert heatmap_weights(ROWS["random"]) is None and heatmap_weights(ROWS["qtopt-indiscriminate"]) is None
