@@ -32,7 +32,7 @@ class Episode:
         grasped: whether something was lifted: the bit the paper reads from the gripper's
             closure. Posthoc relabeling only uses episodes where it is True.
         outcome: wrist image after the lift (H, W, 3) uint8, or None when no grasp was attempted.
-        aperture: measured fingertip distance after the lift (m), or None when not recorded.
+        aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
         goal: the goal image the episode was run with, or None (indiscriminate task).
         goal_name: ground-truth name of the goal object when known (only oracle rewards read it).
         lifted: ground-truth names of the lifted objects (only oracle-style rewards read it).
@@ -109,7 +109,7 @@ class EpisodeRecorder:
                           rewards=np.asarray(self._rewards, dtype=np.float32), terminated=terminated,
                           grasped=bool(lifted) and info.get("fault") is None, outcome=info.get("outcome_image"),
                           goal=goal, goal_name=truth.get(self.goal_name_key), lifted=lifted,
-                          aperture=_finite_or_none(info.get("gripper_aperture")))
+                          aperture=info.get("gripper_aperture"))
         self._observations = []
         return episode
 
@@ -139,9 +139,4 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None,
         yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
                       terminated=bool(item.get("terminated", True)), grasped=success,
                       outcome=outcome if item.get("grasp_attempted", True) else None,
-                      aperture=_finite_or_none(item.get("aperture")))
-
-
-def _finite_or_none(value: Any) -> float | None:
-    """A measured aperture as a float, or None when it was not recorded (absent or NaN)."""
-    return None if value is None or not np.isfinite(value) else float(value)
+                      aperture=item.get("aperture"))

@@ -48,7 +48,7 @@ class Decision:
         outcome: wrist image after the lift (H, W, 3) uint8, or None.
         goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
         lifted: ground-truth names of what was lifted (only oracle rewards read them).
-        aperture: measured fingertip distance after the lift (m), or None when not recorded.
+        aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
     """
 
     image: np.ndarray

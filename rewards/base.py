@@ -25,7 +25,7 @@ class GraspContext:
             space (e.g. φ_o(goal) from the same Grasp2Vec checkpoint); learned rewards use it
             instead of embedding ``goal_image`` when given.
         gripper_aperture: measured fingertip distance after the lift, metres (a robot sensor, not
-            ground truth), or None when the data did not record it.
+            ground truth); None (or NaN, as datasets store it) when it was not recorded.
     """
 
     goal_image: np.ndarray | None

@@ -49,7 +49,7 @@ def score_pairs(reward: RewardFunction, outcomes: np.ndarray, objects: list[str]
     """Reward of each pair (N,) float: goal = outcome image of grasp ``pairs.goal[i]``; the scored
     attempt is grasp ``pairs.outcome[i]`` (its image and measured aperture, NaN when not recorded)."""
     contexts = [GraspContext(goal_image=outcomes[g], outcome_image=outcomes[o], lifted=(objects[o],),
-                             target=objects[g], gripper_aperture=_aperture(apertures[o]))
+                             target=objects[g], gripper_aperture=float(apertures[o]))
                 for g, o in zip(pairs.goal, pairs.outcome, strict=True)]
     return _score(reward, contexts)
 
@@ -61,13 +61,10 @@ def score_failures(reward: RewardFunction, failed: tuple[np.ndarray, np.ndarray]
     rng = np.random.default_rng(seed)
     chosen = rng.integers(len(goals), size=len(images))
     contexts = [GraspContext(goal_image=goals[g], outcome_image=image, lifted=(), target=goal_objects[g],
-                             gripper_aperture=_aperture(aperture))
+                             gripper_aperture=float(aperture))
                 for g, image, aperture in zip(chosen, images, apertures, strict=True)]
     return _score(reward, contexts)
 
-
-def _aperture(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)
 
 
 def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
