@@ -229,18 +229,23 @@ class RunLog:
                                    config=config)
 
     @property
+    def enabled(self) -> bool:
+        return self._run is not None
+
+    @property
     def id(self) -> str | None:
-        return None if self._run is None else self._run.id
+        return self._run.id if self.enabled else None
 
     def image(self, pixels: np.ndarray, caption: str) -> Any:
-        return None if self._wandb is None else self._wandb.Image(pixels, caption=caption)
+        """A wandb image (only on an enabled log)."""
+        return self._wandb.Image(pixels, caption=caption)
 
     def log(self, values: dict[str, Any], step: int) -> None:
-        if self._run is not None:
+        if self.enabled:
             self._run.log(values, step=step)
 
     def finish(self) -> None:
-        if self._run is not None:
+        if self.enabled:
             self._run.finish()
 
 
@@ -336,7 +341,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
             accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)
             summary["val/pair_retrieval_top1"] = accuracy
             _append_history(files, {"step": step, "val/pair_retrieval_top1": accuracy})
-            if run.id is not None:
+            if run.enabled:  # the heatmap panel is only drawn for wandb
                 run.log({"val/pair_retrieval_top1": accuracy,
                          "val/heatmaps": run.image(heatmap_panel(model, val_set, val_indices[:6]),
                                                    "scene | outcome | heatmap")}, step=step)

@@ -95,15 +95,20 @@ class KukaArm:
         state = self.client.getLinkState(self.body, END_EFFECTOR_LINK)
         return np.asarray(state[0]), np.asarray(state[1])
 
+    def fingertips(self) -> tuple[np.ndarray, np.ndarray]:
+        """Measured world positions (3,) of the left and right fingertip links."""
+        left, right = self.client.getLinkStates(self.body, [LEFT_TIP, RIGHT_TIP])
+        return np.asarray(left[0]), np.asarray(right[0])
+
     def grasp_point(self) -> np.ndarray:
         """Measured midpoint between the two fingertips, shape (3,)."""
-        tips = self.client.getLinkStates(self.body, [LEFT_TIP, RIGHT_TIP])
-        return 0.5 * (np.asarray(tips[0][0]) + np.asarray(tips[1][0]))
+        left, right = self.fingertips()
+        return 0.5 * (left + right)
 
     def fingertip_distance(self) -> float:
         """Measured distance between the two fingertip links, metres (the gripper's aperture)."""
-        tips = self.client.getLinkStates(self.body, [LEFT_TIP, RIGHT_TIP])
-        return float(np.linalg.norm(np.subtract(tips[0][0], tips[1][0])))
+        left, right = self.fingertips()
+        return float(np.linalg.norm(left - right))
 
     def gripper_state(self) -> np.ndarray:
         """Proprioception: end-effector xyz (m), wrist yaw (rad), finger opening (rad); shape (5,)."""

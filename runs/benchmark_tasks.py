@@ -232,7 +232,7 @@ def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
     with the benchmark's object count."""
     if row.source != "checkpoint":
         return defaults
-    world = policy_card(checkpoint_folder(row.checkpoint or "") or Path(".")).get("world", {})
+    world = (row_card(row) or {}).get("world", {})
     known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}
     return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
 
