@@ -3,8 +3,9 @@
 :class:`GoalFeatures` adds to an observation batch that has ``image`` (scene) and ``goal`` (goal
 image), both uint8 (B, H, W, 3):
 
-- ``heatmap`` (B, H, W, 1) uint8: φ_o(goal) · φ_s-spatial(scene) (:func:`embedding.heatmap.goal_heatmap`),
-  min-max scaled to 0..255 per image. Policies stack it onto the scene as a 4th channel.
+- ``heatmap`` (B, H, W, 1) uint8: φ_o(goal) · φ_s-spatial(scene) (:func:`embedding.heatmap.scene_heatmaps`,
+  read as ``GoalFeaturesConfig.readout`` says), min-max scaled to 0..255 per image. Policies stack it
+  onto the scene as a 4th channel.
 - ``goal_embedding`` (B, D) float32: φ_o(goal).
 
 The goal embedding is computed once per distinct goal (once per episode in the wrapper, once per
@@ -17,7 +18,7 @@ SB3 ``VecEnv`` with one batched model call per step for all its envs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +29,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from agents.images import resize_images
-from embedding.heatmap import goal_embeddings, heatmap_from_embeddings
+from embedding.heatmap import PLAIN, HeatmapReadout, goal_embeddings, scene_heatmaps
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,11 @@ class GoalFeaturesConfig:
     heatmap: bool = True
     embedding: bool = False
     keep_goal_image: bool = True  # relabeling needs the goal image to recompute the features
+    readout: HeatmapReadout = field(default_factory=lambda: PLAIN)  # how the heatmap is read from φ_s
 
     def __post_init__(self) -> None:
+        if isinstance(self.readout, dict):  # as read back from a policy card's JSON
+            object.__setattr__(self, "readout", HeatmapReadout(**self.readout))
         if not (self.heatmap or self.embedding):
             raise ValueError("GoalFeaturesConfig needs heatmap=True or embedding=True (or no wrapper at all)")
 
@@ -80,8 +84,8 @@ class GoalFeatures:
         """Heatmaps uint8 (B, H, W, 1) of goal embeddings (B, D) over scenes uint8 (B, H, W, 3)."""
         scene_tensor = torch.as_tensor(np.require(scenes, requirements=["C", "W"]))
         size = scene_tensor.shape[1]
-        maps = self.model.scene_feature_map(resize_images(scene_tensor, self.model_size))
-        heat = heatmap_from_embeddings(embeddings.to(maps.dtype), maps, self.model_size)
+        heat = scene_heatmaps(self.model, embeddings.float(), resize_images(scene_tensor, self.model_size),
+                              self.config.readout)
         if size != self.model_size:
             heat = F.interpolate(heat[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return scale_to_uint8(heat)[..., None].cpu().numpy()

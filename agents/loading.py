@@ -7,6 +7,7 @@ and that description; :func:`wrap_for_policy` adds the goal features the policy 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -59,17 +60,25 @@ def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
                             "not a policy checkpoint folder")
 
 
+def goal_features_config(card: dict[str, Any]) -> Any:
+    """The :class:`agents.goal_features.GoalFeaturesConfig` a policy card names. Cards written before
+    heatmap readouts were recorded trained on the uncentred map (``embedding.heatmap.UNCENTRED``)."""
+    from agents.goal_features import GoalFeaturesConfig
+    from embedding.heatmap import UNCENTRED
+
+    return GoalFeaturesConfig(**{"readout": dataclasses.asdict(UNCENTRED), **card["goal_features_config"]})
+
+
 def wrap_for_policy(env: gym.Env, card: dict[str, Any]) -> gym.Env:
     """``env`` with the Grasp2Vec goal features named in ``card`` (unchanged when it names none)."""
     features = card.get("goal_features", "none")
     if features == "none":
         return env
-    from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
+    from agents.goal_features import GoalFeatures, GoalObservationWrapper
     from embedding.checkpoint import load_checkpoint
 
-    config = GoalFeaturesConfig(**card["goal_features_config"])
     check_grasp2vec(card)
-    return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card["grasp2vec"]), config))
+    return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card["grasp2vec"]), goal_features_config(card)))
 
 
 def grasp2vec_fingerprint(path: str | Path) -> str:

@@ -135,6 +135,10 @@ def to_input(images: np.ndarray | torch.Tensor, image_size: int) -> torch.Tensor
 class Grasp2Vec(nn.Module):
     """The two encoders. Embeddings are float (B, D); feature maps (B, D, h, w), non-negative."""
 
+    # Feature cell k is centred on image pixel cell_origin + k · config.total_stride: every strided
+    # layer is a 3×3 convolution with padding 1 or a 1×1 one, which centres output j on input j · stride.
+    cell_origin = 0.0
+
     def __init__(self, config: Grasp2VecConfig | None = None) -> None:
         super().__init__()
         self.config = config or Grasp2VecConfig()

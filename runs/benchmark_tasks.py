@@ -29,6 +29,7 @@ from agents.base import Policy
 from agents.evaluation import EVAL_SEED_OFFSET
 from agents.goal_features import GoalObservationWrapper
 from agents.loading import is_policy_checkpoint
+from embedding.heatmap import DENSE
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -49,9 +50,11 @@ TASKS = ("instance", "indiscriminate")
 GOAL_KINDS = ("single", "composite")
 SCRIPTED = ("random", "heatmap", "privileged")
 HEATMAP_SOURCES = ("heatmap", "heatmap-q")  # rows that see the shipped Grasp2Vec's goal heatmap
-# The heatmap row's inputs: the shipped Grasp2Vec checkpoint's goal heatmap, as a trained policy's card would say.
+# The heatmap rows' inputs: the shipped Grasp2Vec checkpoint's goal heatmap, read densely (embedding.heatmap.DENSE),
+# as a trained policy's card would say.
 HEATMAP_CARD: dict[str, Any] = {"goal_features": "heatmap", "env_id": "KukaInstanceGrasp-v0",
-                                "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True},
+                                "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True,
+                                                         "readout": dataclasses.asdict(DENSE)},
                                 "grasp2vec": DEFAULT_CHECKPOINT}
 
 
@@ -179,16 +182,18 @@ def row_card(row: Row) -> dict[str, Any] | None:
     return HEATMAP_CARD if row.source in HEATMAP_SOURCES else None
 
 
-def heatmap_weights(row: Row) -> dict[str, str] | None:
-    """Which Grasp2Vec weights a row's goal heatmap comes from (``checkpoint``, ``sha256``), or None
-    for rows without one: the provenance that keeps a heatmap row's number tied to one embedding."""
-    from agents.loading import grasp2vec_fingerprint
+def heatmap_weights(row: Row) -> dict[str, Any] | None:
+    """Which Grasp2Vec weights a row's goal heatmap comes from and how it is read (``checkpoint``,
+    ``sha256``, ``readout``), or None for rows without one: the provenance that keeps a heatmap
+    row's number tied to one embedding."""
+    from agents.loading import goal_features_config, grasp2vec_fingerprint
 
     card = row_card(row) or {}
     path = card.get("grasp2vec")
     if not path or card.get("goal_features", "none") == "none" or not Path(path).exists():
         return None
-    return {"checkpoint": str(path), "sha256": grasp2vec_fingerprint(path)}
+    return {"checkpoint": str(path), "sha256": grasp2vec_fingerprint(path),
+            "readout": dataclasses.asdict(goal_features_config(card).readout)}
 
 
 def shared_policy(row: Row, env: gym.Env) -> Policy | None:

@@ -23,8 +23,10 @@ class ColourModel:
     """Synthetic Grasp2Vec: features are the mean-free colour of each 4x4 cell, so a red goal
     lights up red pixels (stands in for a trained model, whose weights are not needed here)."""
 
+    cell_origin = 1.5  # a 4x4 average pool centres cell k between pixels 4k + 1 and 4k + 2
+
     def __init__(self, image_size: int) -> None:
-        self.config = SimpleNamespace(image_size=image_size)
+        self.config = SimpleNamespace(image_size=image_size, total_stride=4)
 
     @staticmethod
     def _colour(images) -> torch.Tensor:

@@ -423,6 +423,9 @@ def test_benchmark_records_which_grasp2vec_weights_each_heatmap_came_from(monkey
 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # rows name repo-relative checkpoints
     assert heatmap_weights(ROWS["heatmap"]) == {"checkpoint": "checkpoints/grasp2vec",
-                                                "sha256": grasp2vec_fingerprint("checkpoints/grasp2vec")}
-    assert heatmap_weights(ROWS["qtopt-grasp2vec"])["checkpoint"] == "checkpoints/grasp2vec-v2"
+                                                "sha256": grasp2vec_fingerprint("checkpoints/grasp2vec"),
+                                                "readout": {"shifts": 2, "centred": True}}
+    learned = heatmap_weights(ROWS["qtopt-grasp2vec"])
+    assert learned["checkpoint"] == "checkpoints/grasp2vec-v2"
+    assert learned["readout"] == {"shifts": 1, "centred": False}  # its card predates recorded readouts
     assert heatmap_weights(ROWS["random"]) is None and heatmap_weights(ROWS["qtopt-indiscriminate"]) is None
