@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from embedding.figures import HIT_COLOR, MISS_COLOR, colorize, frame, grid, mark, save_png
-from embedding.heatmap import goal_heatmap, localize
+from embedding.heatmap import DENSE, PLAIN, UNCENTRED, HeatmapReadout, goal_heatmap, localize
 from embedding.metrics import localization_hits, retrieval_top1, wilson_interval
 from embedding.model import Grasp2Vec
 
@@ -117,12 +118,20 @@ def embed_held_out(model: Grasp2Vec, grasps: HeldOutGrasps, batch_size: int = 12
 
 
 @torch.no_grad()
-def heatmaps(model: Grasp2Vec, goals: np.ndarray, scenes: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Goal heatmaps (N, H, W) float32 of ``goals`` on ``scenes`` (both uint8 (N, H, W, 3))."""
+def heatmaps(model: Grasp2Vec, goals: np.ndarray, scenes: np.ndarray, readout: HeatmapReadout = PLAIN,
+             batch_size: int = 128) -> np.ndarray:
+    """Goal heatmaps (N, H, W) float32 of ``goals`` on ``scenes`` (both uint8 (N, H, W, 3)), read as
+    ``readout`` says."""
     model.eval()
-    parts = [goal_heatmap(model, goals[s:s + batch_size], scenes[s:s + batch_size]).cpu().numpy()
+    parts = [goal_heatmap(model, goals[s:s + batch_size], scenes[s:s + batch_size], readout).cpu().numpy()
              for s in range(0, len(scenes), batch_size)]
     return np.concatenate(parts).astype(np.float32)
+
+
+def readout_name(readout: HeatmapReadout) -> str:
+    """Short label of a heatmap readout for tables: ``uncentred``, ``centred``, ``centred, 2x2 shifts``."""
+    name = "centred" if readout.centred else "uncentred"
+    return name if readout.shifts == 1 else f"{name}, {readout.shifts}x{readout.shifts} shifts"
 
 
 def _rate(hits: np.ndarray) -> dict[str, Any]:
@@ -143,8 +152,10 @@ class EvaluationResult:
     hits: np.ndarray  # (N,) localization hit (False where there was no goal)
 
 
-def evaluate_model(model: Grasp2Vec, grasps: HeldOutGrasps, goals: GoalChoice) -> EvaluationResult:
-    """Retrieval (pool = every held-out outcome) and localization for one model."""
+def evaluate_model(model: Grasp2Vec, grasps: HeldOutGrasps, goals: GoalChoice,
+                   readout: HeatmapReadout = DENSE) -> EvaluationResult:
+    """Retrieval (pool = every held-out outcome) and localization for one model, its heatmaps read as
+    ``readout`` says; ``localization_by_readout`` also scores the single-read and the uncentred maps."""
     if grasps.image_size != model.config.image_size:
         raise ValueError(f"held-out images are {grasps.image_size} px, the model expects {model.config.image_size}")
     differences, outcomes = embed_held_out(model, grasps)
@@ -156,11 +167,18 @@ def evaluate_model(model: Grasp2Vec, grasps: HeldOutGrasps, goals: GoalChoice) -
         metrics[f"retrieval_top1_{metric}"] = _rate(correct)
         if metric == "dot":
             nearest = found
-    heat = heatmaps(model, goals.images, grasps.pre)
-    points = localize(heat)
     has_goal = np.array([s != "none" for s in goals.sources])
+    metrics["heatmap_readout"] = dataclasses.asdict(readout)
+    metrics["localization_by_readout"] = {}
+    for other in (UNCENTRED, PLAIN):
+        if other != readout:
+            found = localization_hits(localize(heatmaps(model, goals.images, grasps.pre, other)), grasps.masks)
+            metrics["localization_by_readout"][readout_name(other)] = _rate(found[has_goal])
+    heat = heatmaps(model, goals.images, grasps.pre, readout)
+    points = localize(heat)
     hits = localization_hits(points, grasps.masks) & has_goal
     metrics["localization"] = _rate(hits[has_goal])
+    metrics["localization_by_readout"][readout_name(readout)] = metrics["localization"]
     for source in ("heldout", "bank"):
         chosen = np.array([s == source for s in goals.sources])
         metrics[f"localization_{source}_goals"] = _rate(hits[chosen])
@@ -216,4 +234,10 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
     for name, m in results.items():
         lines.append(f"| {name} | {cell(m['retrieval_top1_dot'])} | {cell(m['retrieval_top1_cosine'])} | "
                      f"{cell(m['localization'])} |")
+    readouts = list(next(iter(results.values()), {}).get("localization_by_readout", {}))
+    if readouts:
+        lines += ["", "Localization by heatmap readout (embedding.heatmap.HeatmapReadout):", "",
+                  "| model | " + " | ".join(readouts) + " |", "|---|" + "---|" * len(readouts)]
+        lines += [f"| {name} | " + " | ".join(cell(m["localization_by_readout"][r]) for r in readouts) + " |"
+                  for name, m in results.items()]
     return "\n".join(lines)

@@ -21,7 +21,7 @@ import torch
 
 from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.checkpoint import atomic_write_text
-from embedding.heatmap import goal_heatmap
+from embedding.heatmap import DENSE, goal_heatmap
 from embedding.losses import grasp2vec_loss
 from embedding.model import Grasp2Vec, multiply_adds_per_image, parameter_count
 from rewards.provenance import command_line, machine_description
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
         single_s = timed(lambda: model.embed_scenes(images[0, :1]), args.repeats * 10)
         batched_s = timed(lambda: model.embed_scenes(images[0]), args.repeats)
         heatmap_s = timed(lambda: goal_heatmap(model, images[2], images[0]), args.repeats)
+        dense_s = timed(lambda: goal_heatmap(model, images[2], images[0], DENSE), args.repeats)
+        dense_single_s = timed(lambda: goal_heatmap(model, images[2, :1], images[0, :1], DENSE), args.repeats * 10)
     report = {
         "preset": args.preset, "image_size": size, "batch_size": batch, "threads": args.threads,
         "parameters": parameter_count(model), "multiply_adds_per_image": multiply_adds_per_image(config),
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         "inference_images_per_s_batch1": round(1 / single_s, 1),
         f"inference_images_per_s_batch{batch}": round(batch / batched_s, 1),
         f"heatmaps_per_s_batch{batch}": round(batch / heatmap_s, 1),
+        f"dense_heatmaps_per_s_batch{batch}": round(batch / dense_s, 1),  # embedding.heatmap.DENSE readout
+        "dense_heatmaps_per_s_batch1": round(1 / dense_single_s, 1),
         "machine": machine_description(), "torch": torch.__version__,
         "command": command_line("runs.bench_embedding", argv),
     }

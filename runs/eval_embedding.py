@@ -21,6 +21,7 @@ import torch
 
 from embedding.checkpoint import load_checkpoint, read_card
 from embedding.evaluate import HeldOutGrasps, choose_goals, evaluate_model, format_table, save_figures
+from embedding.heatmap import DENSE, HeatmapReadout
 from embedding.heldout import collect_held_out, goal_bank_source, read_held_out
 from embedding.model import Grasp2Vec
 from graspdata.atomic import atomic_write_text
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help="collection and goal-choice seed")
     parser.add_argument("--no-goal-bank", action="store_true",
                         help="only use goals from other held-out grasps (never grasp objects alone)")
+    parser.add_argument("--heatmap-shifts", type=int, default=DENSE.shifts,
+                        help="shifted reads per axis of the localization heatmap (embedding.heatmap.HeatmapReadout; "
+                             "1 = a single read)")
     parser.add_argument("--floor-seed", type=int, default=0, help="initialisation seed of the random-weight floor")
     parser.add_argument("--json", required=True, type=Path, help="output JSON (table .md and PNGs beside it)")
     parser.add_argument("--threads", type=int, default=2)
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     floor = Grasp2Vec(model.config).eval()
     results, figures = {}, []
     for name, candidate in (("trained", model), ("random_init", floor)):
-        result = evaluate_model(candidate, grasps, goals)
+        result = evaluate_model(candidate, grasps, goals, HeatmapReadout(shifts=args.heatmap_shifts))
         results[name] = result.metrics
         figures += save_figures(grasps, result, args.json.with_suffix("").with_name(f"{args.json.stem}_{name}"))
     report = {

@@ -36,6 +36,7 @@ from agents.qtopt import QTOpt
 from agents.qtopt_training import OnlineTrainer, Progress, ScheduledTrainer, load_training_state, offline_pretrain
 from agents.relabel import Relabeler
 from agents.replay import ReplayBuffer
+from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -70,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-episodes", type=int, help="override the preset's episodes per evaluation")
     parser.add_argument("--goal-features", choices=sorted(FEATURE_CHOICES), default="heatmap",
                         help="Grasp2Vec inputs for goal tasks (ignored for indiscriminate)")
+    parser.add_argument("--heatmap-shifts", type=int, default=1,
+                        help="shifted reads per axis of the goal heatmap (embedding.heatmap.HeatmapReadout)")
     parser.add_argument("--grasp2vec", type=Path, default=Path("checkpoints/grasp2vec"),
                         help="Grasp2Vec checkpoint for --goal-features")
     parser.add_argument("--posthoc", action=argparse.BooleanOptionalAction, default=None,
@@ -104,9 +107,17 @@ def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     return dataclasses.replace(preset, training=training, sac=sac, relabel=relabel)
 
 
-def load_goal_features(args: argparse.Namespace) -> GoalFeatures | None:
+def goal_features_config(args: argparse.Namespace) -> GoalFeaturesConfig | None:
+    """The goal features ``--goal-features`` and ``--heatmap-shifts`` ask for (None: indiscriminate or none)."""
     config = FEATURE_CHOICES[args.goal_features]
     if config is None or args.reward == "indiscriminate":
+        return None
+    return dataclasses.replace(config, readout=HeatmapReadout(shifts=args.heatmap_shifts))
+
+
+def load_goal_features(args: argparse.Namespace) -> GoalFeatures | None:
+    config = goal_features_config(args)
+    if config is None:
         return None
     from embedding.checkpoint import load_checkpoint
 
@@ -130,7 +141,7 @@ def make_env(preset: Preset, reward_name: str, reward: RewardFunction, features:
 def write_policy_card(args: argparse.Namespace, preset: Preset) -> None:
     """``checkpoint/policy.json``: what :func:`agents.loading.wrap_for_policy` needs to rebuild the inputs."""
     goal_task = args.reward != "indiscriminate"
-    features = FEATURE_CHOICES[args.goal_features] if goal_task else None
+    features = goal_features_config(args)
     card = {"algo": args.algo, "reward": args.reward, "goal_features": args.goal_features if features else "none",
             "goal_features_config": dataclasses.asdict(features) if features else None,
             "grasp2vec": str(args.grasp2vec) if features else None,

@@ -118,3 +118,17 @@ def test_vec_wrapper_batches_envs_and_embeds_goals_only_after_resets() -> None:
     obs, _, dones, infos = wrapped.step(actions)
     assert dones.tolist() == [True, False] and calls == [1, 1]
     assert infos[0]["terminal_observation"]["heatmap"].shape == (SIZE, SIZE, 1)
+
+
+def test_config_reads_its_heatmap_readout_back_from_a_policy_card() -> None:
+    import dataclasses
+    import json
+
+    from agents.loading import goal_features_config
+    from embedding.heatmap import DENSE, UNCENTRED
+
+    config = GoalFeaturesConfig(readout=DENSE)
+    card = {"goal_features_config": json.loads(json.dumps(dataclasses.asdict(config)))}
+    assert goal_features_config(card) == config
+    older = {"goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True}}
+    assert goal_features_config(older).readout == UNCENTRED  # the map policies trained before readouts saw

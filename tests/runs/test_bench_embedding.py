@@ -9,6 +9,7 @@ def test_bench_reports_throughputs(tmp_path):
                                    "--json", str(out)])
     saved = json.loads(out.read_text())
     assert saved == report
-    for key in ("train_triplets_per_s", "inference_images_per_s_batch1", "inference_images_per_s_batch4"):
+    for key in ("train_triplets_per_s", "inference_images_per_s_batch1", "inference_images_per_s_batch4",
+                "dense_heatmaps_per_s_batch1", "dense_heatmaps_per_s_batch4"):
         assert saved[key] > 0
     assert saved["parameters"] > 0

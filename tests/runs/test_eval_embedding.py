@@ -29,7 +29,12 @@ def test_collects_held_out_grasps_and_reports(tmp_path, tiny_checkpoint):
         metrics = saved["models"][name]
         assert 0.0 <= metrics["retrieval_top1_dot"]["rate"] <= 1.0
         assert metrics["retrieval_top1_dot"]["n"] == saved["held_out"]["grasps"]
-    assert out.with_suffix(".md").read_text().count("| trained |") == 1
+        assert metrics["heatmap_readout"] == {"shifts": 2, "centred": True}
+        by_readout = metrics["localization_by_readout"]
+        assert list(by_readout) == ["uncentred", "centred", "centred, 2x2 shifts"]
+        assert by_readout["centred, 2x2 shifts"] == metrics["localization"]
+    table = out.with_suffix(".md").read_text()
+    assert table.count("| trained |") == 2 and "| model | uncentred | centred | centred, 2x2 shifts |" in table
     assert all((tmp_path / "eval" / f"unseen_{m}_{kind}.png").is_file()
                for m in ("trained", "random_init") for kind in ("heatmaps", "retrieval"))
     assert "cores" in saved["machine"]
