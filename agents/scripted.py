@@ -85,10 +85,13 @@ class PrivilegedGraspPolicy:
     Args:
         env: the environment whose ``unwrapped.world`` is read. The target is the instance
             task's target when the env has one, otherwise the object nearest the bin centre.
+        yaw_offset: radians added to the across-the-narrow-axis wrist angle (0: the heuristic grasp).
+        shift: metres the grasp point moves along the object's long axis (0: its centre).
     """
 
-    def __init__(self, env) -> None:
+    def __init__(self, env, yaw_offset: float = 0.0, shift: float = 0.0) -> None:
         self.env = env
+        self.yaw_offset, self.shift = float(yaw_offset), float(shift)
 
     def reset(self) -> None:
         pass
@@ -101,4 +104,6 @@ class PrivilegedGraspPolicy:
             centre = world.home_position()[:2]
             body = min(world.objects, key=lambda b: np.linalg.norm(world.object_position(b)[:2] - centre))
         point, yaw = grasp_pose(world, body)
-        return approach_action(world, point, yaw)
+        # The fingers close along (-cos yaw, sin yaw); the long axis is perpendicular to that.
+        point = point + self.shift * np.array([np.sin(yaw), np.cos(yaw)])
+        return approach_action(world, point, wrap_half_turn(yaw + self.yaw_offset))
