@@ -56,13 +56,15 @@ def test_qtopt_goal_task_sees_heatmap_and_goal_embedding(tmp_path) -> None:
     save_tiny_grasp2vec(tmp_path / "g2v")
     out = tmp_path / "goal"
     main(["--algo", "qtopt", "--reward", "oracle", "--preset", "tiny", "--out", str(out), "--grasps", "3",
-          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "both"])
+          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "both", "--heatmap-shifts", "2"])
     space = json.loads((out / "checkpoint" / "qtopt.json").read_text())["observation_space"]
     assert space["heatmap"]["shape"] == [32, 32, 1] and space["goal_embedding"]["shape"] == [8]
     assert space["goal"]["shape"] == [32, 32, 3]
     policy, card = load_policy(out / "checkpoint")
     assert card["goal_features"] == "both" and card["env_id"] == "KukaInstanceGrasp-v0"
+    assert card["goal_features_config"]["readout"] == {"shifts": 2, "centred": True}
     env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=1, image_size=32, max_steps=3), card)
+    assert env.features.config.readout.shifts == 2
     observation, _ = env.reset(seed=1)
     assert policy.act(observation).shape == (5,)
     env.close()
