@@ -63,6 +63,32 @@ class PoseQNetwork(nn.Module):
                                   nn.Linear(config.hidden, config.hidden), nn.ReLU(),
                                   nn.Linear(config.hidden, 1))
 
+    @torch.no_grad()
+    def copy_grasp_prior(self, source: PoseQNetwork) -> None:
+        """Start this goal-task network (heatmap channel) from an indiscriminate one (RGB only):
+        every weight is copied and the heatmap's inputs (its channel in the first convolution, its
+        two readings in the head) start at zero, so the network begins as ``source``'s
+        grasp-anything Q and learns from there what the heatmap adds."""
+        if not (self.heat_inputs and not source.heat_inputs):
+            raise ValueError("copy_grasp_prior goes from an indiscriminate (3-channel) network to a goal-task "
+                             f"(4-channel) one, got {source.in_channels} → {self.in_channels} channels")
+        mine, theirs = self.state_dict(), source.state_dict()
+        shapes = {k: (tuple(v.shape), tuple(theirs[k].shape)) for k, v in mine.items() if k in theirs}
+        conv, head = "trunk.0.weight", "head.0.weight"
+        if set(mine) != set(theirs) or any(a != b for k, (a, b) in shapes.items() if k not in (conv, head)):
+            raise ValueError("copy_grasp_prior needs networks of the same PoseNetworkConfig")
+        features = self.head[0].in_features - 2 - self.heat_inputs  # head inputs: features, heat, cos, sin
+        for key, value in theirs.items():
+            if key == conv:  # inputs: RGB, heatmap, x, y  ←  RGB, x, y
+                mine[key].zero_()
+                mine[key][:, :3], mine[key][:, 4:] = value[:, :3], value[:, 3:]
+            elif key == head:  # inputs: features, heat (2), angle (2)  ←  features, angle (2)
+                mine[key].zero_()
+                mine[key][:, :features], mine[key][:, features + 2:] = value[:, :features], value[:, features:]
+            else:
+                mine[key].copy_(value)
+        self.load_state_dict(mine)
+
     def feature_map(self, images: torch.Tensor) -> PoseMaps:
         """Float images (B, C, H, W) in [0, 1] → the maps the candidate poses read."""
         if images.ndim != 4 or images.shape[1] != self.in_channels:

@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
     parser.add_argument("--offline-data", type=Path, nargs="+",
                         help="EpisodeDataset folder(s) for offline pre-training (qtopt, qtopt-pose, sac-pose)")
+    parser.add_argument("--init-from", type=Path,
+                        help="qtopt-pose goal tasks: start the Q-network from this indiscriminate pose QT-Opt "
+                             "checkpoint folder (its weights; the heatmap's inputs start at zero)")
     parser.add_argument("--offline-updates", type=int,
                         help="override the preset's gradient steps on --offline-data before going online")
     parser.add_argument("--minutes", type=float, help="stop training after this many minutes of this call "
@@ -146,6 +149,7 @@ def write_policy_card(args: argparse.Namespace, preset: Preset) -> None:
             "goal_features_config": dataclasses.asdict(features) if features else None,
             "grasp2vec": str(args.grasp2vec) if features else None,
             "grasp2vec_sha256": grasp2vec_fingerprint(args.grasp2vec) if features else None,
+            "init_from": str(args.init_from) if args.init_from else None,
             "world": dataclasses.asdict(preset.world),
             "env_id": "KukaInstanceGrasp-v0" if goal_task else "KukaGrasp-v0"}
     (args.out / "checkpoint").mkdir(parents=True, exist_ok=True)
@@ -255,6 +259,8 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
         agent, progress = load_pose_state(checkpoint, samples)
     else:
         agent, progress = PoseQTOpt(goal_task, env.unwrapped.config, preset.pose, seed=args.seed), Progress()
+        if args.init_from is not None:
+            agent.q.copy_grasp_prior(PoseQTOpt.load(args.init_from)[0].q)
     observe = features.observe if goal_task else None
     relabel = PoseRelabeler(reward, preset.relabel, observe, seed=args.seed)
     print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
@@ -319,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.algo in POSE_ALGOS and preset.world.auto_descend:
         raise SystemExit(f"--algo {args.algo} drives the descent itself: use a pose preset without auto_descend "
                          f"(pose, pose-32, pose-tiny), not {args.preset!r}")
+    if args.init_from is not None and (args.algo != "qtopt-pose" or args.reward == "indiscriminate"):
+        raise SystemExit("--init-from starts a goal-task --algo qtopt-pose from an indiscriminate one; "
+                         f"got --algo {args.algo} --reward {args.reward}")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.resume and not (args.out / "checkpoint").is_dir():
         raise SystemExit(f"--resume: no checkpoint folder {args.out / 'checkpoint'}")

@@ -123,3 +123,22 @@ def test_heatmap_proposals_start_cem_where_the_goal_heatmap_is_high() -> None:
     assert PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=0).heatmap_proposals(inputs) is None
     pose, _ = agent.best_poses(inputs)
     assert pose.shape == (1, 3)
+
+
+def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from() -> None:
+    from agents.pose_qnetwork import PoseQNetwork
+
+    torch.manual_seed(0)
+    config = PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16)
+    source, goal = PoseQNetwork(3, config), PoseQNetwork(4, config)
+    goal.copy_grasp_prior(source)
+    images = torch.rand(2, 4, 32, 32)
+    coordinates, poses = torch.rand(2, 5, 2) * 2 - 1, torch.rand(2, 5, 3) * 2 - 1
+    expected = source.score(source.feature_map(images[:, :3]), coordinates, poses)
+    for heat in (images[:, 3:], torch.zeros(2, 1, 32, 32)):  # the heatmap is ignored until training uses it
+        inputs = torch.cat([images[:, :3], heat], dim=1)
+        torch.testing.assert_close(goal.score(goal.feature_map(inputs), coordinates, poses), expected)
+    with pytest.raises(ValueError, match="indiscriminate \\(3-channel\\) network to a goal-task"):
+        source.copy_grasp_prior(goal)
+    with pytest.raises(ValueError, match="same PoseNetworkConfig"):
+        PoseQNetwork(4, PoseNetworkConfig(channels=(8, 8, 8, 16), hidden=16)).copy_grasp_prior(source)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from agents.loading import load_policy, wrap_for_policy
+from agents.pose_qtopt import PoseQTOpt
 from agents.qtopt import QTOpt
 from embedding.checkpoint import save_checkpoint
 from embedding.model import Grasp2Vec, Grasp2VecConfig
@@ -152,10 +153,17 @@ def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> N
     with pytest.raises(SystemExit, match="needs the heatmap"):
         main(["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(tmp_path / "b"),
               "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "embedding"])
+    prior = tmp_path / "prior"
+    PoseQTOpt(False, config=PRESETS["pose-tiny"].pose).save(prior)
+    with pytest.raises(SystemExit, match="--init-from starts a goal-task"):
+        main(["--algo", "qtopt-pose", "--reward", "indiscriminate", "--preset", "pose-tiny",
+              "--out", str(tmp_path / "c"), "--init-from", str(prior)])
     out = tmp_path / "goal"
     main(["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(out),
-          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap", "--grasps", "3"])
+          "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap", "--grasps", "3",
+          "--init-from", str(prior)])
     policy, card = load_policy(out / "checkpoint")
+    assert card["init_from"] == str(prior)
     env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=2, image_size=32, max_steps=12), card)
     observation, _ = env.reset(seed=1)
     policy.reset()
