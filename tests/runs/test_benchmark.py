@@ -425,7 +425,8 @@ def test_benchmark_records_which_grasp2vec_weights_each_heatmap_came_from(monkey
     assert heatmap_weights(ROWS["heatmap"]) == {"checkpoint": "checkpoints/grasp2vec",
                                                 "sha256": grasp2vec_fingerprint("checkpoints/grasp2vec"),
                                                 "readout": {"shifts": 2, "centred": True}}
-    learned = heatmap_weights(ROWS["qtopt-grasp2vec"])
-    assert learned["checkpoint"] == "checkpoints/grasp2vec-v2"
-    assert learned["readout"] == {"shifts": 1, "centred": False}  # its card predates recorded readouts
+    older = heatmap_weights(ROWS["qtopt-grasp2vec-aux"])
+    assert older["checkpoint"] == "checkpoints/grasp2vec-v2"
+    assert older["readout"] == {"shifts": 1, "centred": False}  # its card predates recorded readouts
+    assert heatmap_weights(ROWS["qtopt-grasp2vec"])["readout"] == {"shifts": 2, "centred": True}
     assert heatmap_weights(ROWS["random"]) is None and heatmap_weights(ROWS["qtopt-indiscriminate"]) is None
