@@ -18,7 +18,7 @@ SB3 ``VecEnv`` with one batched model call per step for all its envs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -39,7 +39,7 @@ class GoalFeaturesConfig:
     heatmap: bool = True
     embedding: bool = False
     keep_goal_image: bool = True  # relabeling needs the goal image to recompute the features
-    readout: HeatmapReadout = field(default_factory=lambda: PLAIN)  # how the heatmap is read from φ_s
+    readout: HeatmapReadout = PLAIN  # how the heatmap is read from φ_s
 
     def __post_init__(self) -> None:
         if isinstance(self.readout, dict):  # as read back from a policy card's JSON
