@@ -95,7 +95,7 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     Row("heatmap", "Grasp2Vec heatmap peak + scripted grasp (no RL)", "heatmap"),
     Row("heatmap-qtopt", "Grasp2Vec heatmap + indiscriminate QT-Opt grasp (no instance RL)", "heatmap-q",
         f"{SHIPPED}/qtopt-indiscriminate"),
-    Row("privileged", "privileged scripted (ceiling, reads ground truth)", "privileged"),
+    Row("privileged", "privileged scripted (reads ground truth; one heuristic grasp)", "privileged"),
 )}
 
 
