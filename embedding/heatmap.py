@@ -97,7 +97,9 @@ def goal_embeddings(model: Grasp2Vec, goal_images: np.ndarray | torch.Tensor) ->
 
 def _shifted(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """uint8 (B, H, W, C) read ``dy`` rows and ``dx`` columns further on: out[i, j] = in[i + dy, j + dx],
-    edge pixels repeated past the border."""
+    edge pixels repeated past the border. No offset returns ``images`` itself (the single read copies nothing)."""
+    if not (dy or dx):
+        return images
     rows = (torch.arange(images.shape[1], device=images.device) + dy).clamp(0, images.shape[1] - 1)
     columns = (torch.arange(images.shape[2], device=images.device) + dx).clamp(0, images.shape[2] - 1)
     return images[:, rows][:, :, columns]
