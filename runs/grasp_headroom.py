@@ -81,7 +81,8 @@ def measure(objects: str, trials: int, seed: int, variations: tuple[GraspVariati
             settings: WorldSettings, progress: bool = True) -> dict[str, Any]:
     """Endings (trials, variations) of every variation on ``trials`` benchmark bins of ``objects``,
     summarised per variation and as best of the first k variations, k = 1 .. K."""
-    env = make_env(Cell(ROWS["privileged"], objects), settings, make_goal_bank(settings.image_size), None)
+    bank = make_goal_bank(settings.image_size)
+    env = make_env(Cell(ROWS["privileged"], objects), settings, bank, None)
     keys = list(env.observation_space.spaces)
     endings = np.empty((trials, len(variations)), dtype=object)
     bar = tqdm(total=trials * len(variations), desc=f"headroom {objects}", disable=not progress)
@@ -92,6 +93,7 @@ def measure(objects: str, trials: int, seed: int, variations: tuple[GraspVariati
             bar.update()
     bar.close()
     env.close()
+    bank.close()  # the env does not own the goal bank
     success = endings == "success"
     per_variation = [{"variation": asdict(v), "label": v.label, **rate(int(success[:, j].sum()), trials),
                       "endings": {kind: int((endings[:, j] == kind).sum())
