@@ -72,10 +72,9 @@ class PoseQNetwork(nn.Module):
         if not (self.heat_inputs and not source.heat_inputs):
             raise ValueError("copy_grasp_prior goes from an indiscriminate (3-channel) network to a goal-task "
                              f"(4-channel) one, got {source.in_channels} → {self.in_channels} channels")
-        mine, theirs = self.state_dict(), source.state_dict()
-        shapes = {k: (tuple(v.shape), tuple(theirs[k].shape)) for k, v in mine.items() if k in theirs}
+        mine, theirs = self.state_dict(), source.state_dict()  # mine shares storage with the parameters
         conv, head = "trunk.0.weight", "head.0.weight"
-        if set(mine) != set(theirs) or any(a != b for k, (a, b) in shapes.items() if k not in (conv, head)):
+        if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine if k not in (conv, head)):
             raise ValueError("copy_grasp_prior needs networks of the same PoseNetworkConfig")
         features = self.head[0].in_features - 2 - self.heat_inputs  # head inputs: features, heat, cos, sin
         for key, value in theirs.items():
@@ -87,7 +86,6 @@ class PoseQNetwork(nn.Module):
                 mine[key][:, :features], mine[key][:, features + 2:] = value[:, :features], value[:, features:]
             else:
                 mine[key].copy_(value)
-        self.load_state_dict(mine)
 
     def feature_map(self, images: torch.Tensor) -> PoseMaps:
         """Float images (B, C, H, W) in [0, 1] → the maps the candidate poses read."""
