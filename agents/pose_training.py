@@ -29,7 +29,7 @@ from agents.episode import Episode, EpisodeRecorder
 from agents.grasp_pose import PoseSpace
 from agents.pose_qtopt import PoseQTOpt, network_input
 from agents.qtopt_training import LogFn, Progress, ScheduledTrainer, TrainingConfig
-from agents.relabel import GoalPool, RelabelConfig
+from agents.relabel import Embed, RelabelConfig, goal_pool
 from rewards.base import GraspContext, RewardFunction
 
 ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
@@ -146,12 +146,13 @@ class PoseRelabeler:
     For the indiscriminate task (``observe`` None, no goals) a decision is stored as is. For goal
     tasks, ``observe`` adds the ``heatmap`` of a goal to ``{"image", "goal"}`` batches; a decision
     without a goal of its own that lifted nothing is stored once with a goal from the pool at reward 0.
+    ``embed`` (outcome images → embeddings) is needed by ``config.auxiliary_sampling == "nearest"``.
     """
 
     def __init__(self, reward: RewardFunction, config: RelabelConfig, observe: ObserveFn | None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, embed: Embed | None = None) -> None:
         self.reward, self.config, self.observe = reward, config, observe
-        self.pool = GoalPool(config.pool_size)
+        self.pool = goal_pool(config, embed)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, decision: Decision) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
@@ -179,7 +180,7 @@ class PoseRelabeler:
         if self.config.posthoc and decision.grasped and decision.outcome is not None:
             goals.append(decision.outcome)
             rewards.append(1.0)
-        drawn = self.pool.sample(self.config.auxiliary_goals, self.rng)
+        drawn = self.pool.auxiliary_goals(self.config, decision.outcome, decision.grasped, self.rng)
         if not drawn and not decision.grasped and decision.goal is None:
             drawn = self.pool.sample(1, self.rng)
         if drawn and decision.outcome is not None:

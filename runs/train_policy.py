@@ -34,7 +34,7 @@ from agents.loading import grasp2vec_fingerprint
 from agents.pose_qtopt import PoseQTOpt
 from agents.qtopt import QTOpt
 from agents.qtopt_training import OnlineTrainer, Progress, ScheduledTrainer, load_training_state, offline_pretrain
-from agents.relabel import Relabeler
+from agents.relabel import AUXILIARY_SAMPLING, Embed, Relabeler
 from agents.replay import ReplayBuffer
 from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--posthoc", action=argparse.BooleanOptionalAction, default=None,
                         help="posthoc relabeling (goal tasks; default: the preset's)")
     parser.add_argument("--auxiliary-goals", type=int, help="auxiliary goals per episode (goal tasks; default: preset)")
+    parser.add_argument("--auxiliary-sampling", choices=AUXILIARY_SAMPLING,
+                        help="how auxiliary goals are drawn from the pool: uniform (the paper) or nearest (the "
+                             "outcomes most like this one under the --grasp2vec φ_o; default: preset)")
+    parser.add_argument("--goal-pool-size", type=int, help="recent outcomes kept as auxiliary goals (default: preset)")
+    parser.add_argument("--replay-capacity", type=int,
+                        help="override the preset's replay capacity (transitions; stored decisions for qtopt-pose)")
     parser.add_argument("--offline-data", type=Path, nargs="+",
                         help="EpisodeDataset folder(s) for offline pre-training (qtopt, qtopt-pose, sac-pose)")
     parser.add_argument("--init-from", type=Path,
@@ -95,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     training = dataclasses.replace(preset.training, seed=args.seed,
                                    **({"grasps": args.grasps} if args.grasps else {}),
+                                   **({"replay_capacity": args.replay_capacity} if args.replay_capacity else {}),
                                    **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
     if args.offline_data is None:
         training = dataclasses.replace(training, offline_updates=0)
@@ -104,9 +111,9 @@ def apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
         training = dataclasses.replace(training, offline_updates=args.offline_updates)
     sac = dataclasses.replace(preset.sac, **({"timesteps": args.timesteps} if args.timesteps else {}),
                               **({"eval_episodes": args.eval_episodes} if args.eval_episodes else {}))
-    relabel = dataclasses.replace(preset.relabel, **({"posthoc": args.posthoc} if args.posthoc is not None else {}),
-                                  **({"auxiliary_goals": args.auxiliary_goals}
-                                     if args.auxiliary_goals is not None else {}))
+    relabel_overrides = {"posthoc": args.posthoc, "auxiliary_goals": args.auxiliary_goals,
+                         "auxiliary_sampling": args.auxiliary_sampling, "pool_size": args.goal_pool_size}
+    relabel = dataclasses.replace(preset.relabel, **{k: v for k, v in relabel_overrides.items() if v is not None})
     return dataclasses.replace(preset, training=training, sac=sac, relabel=relabel)
 
 
@@ -128,6 +135,13 @@ def load_goal_features(args: argparse.Namespace) -> GoalFeatures | None:
         raise SystemExit(f"--goal-features {args.goal_features} needs a Grasp2Vec checkpoint; {args.grasp2vec} "
                          "does not exist (train one with runs.train_embedding, or pass --goal-features none)")
     return GoalFeatures(load_checkpoint(args.grasp2vec), config)
+
+
+def outcome_embedding(features: GoalFeatures | None) -> Embed | None:
+    """φ_o of the policy's Grasp2Vec model as an image → embedding function (nearest auxiliary goals)."""
+    if features is None:
+        return None
+    return lambda images: features.embed_goals(images).numpy()
 
 
 def make_env(preset: Preset, reward_name: str, reward: RewardFunction, features: GoalFeatures | None,
@@ -223,7 +237,8 @@ def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env
         agent, progress = QTOpt(env.observation_space, preset.qtopt, seed=args.seed), Progress()
     goal_task = args.reward != "indiscriminate"
     observe = features.observe if features is not None else None
-    relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
+    relabel = (Relabeler(reward, preset.relabel, seed=args.seed, observe=observe, embed=outcome_embedding(features))
+               if goal_task else None)
     print(f"replay: {ReplayBuffer.bytes_per_transition(env.observation_space, 5)} B/transition, "
           f"{replay.nbytes / 2**20:.0f} MiB for {t.replay_capacity} transitions", flush=True)
     rng = np.random.default_rng(args.seed)
@@ -262,7 +277,7 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
         if args.init_from is not None:
             agent.q.copy_grasp_prior(PoseQTOpt.load(args.init_from)[0].q)
     observe = features.observe if goal_task else None
-    relabel = PoseRelabeler(reward, preset.relabel, observe, seed=args.seed)
+    relabel = PoseRelabeler(reward, preset.relabel, observe, seed=args.seed, embed=outcome_embedding(features))
     print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
           f"{t.replay_capacity}", flush=True)
     rng = np.random.default_rng(args.seed)
@@ -287,7 +302,8 @@ def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: 
 
     goal_task = args.reward != "indiscriminate"
     observe = features.observe if features is not None else None
-    relabel = Relabeler(reward, preset.relabel, seed=args.seed, observe=observe) if goal_task else None
+    relabel = (Relabeler(reward, preset.relabel, seed=args.seed, observe=observe, embed=outcome_embedding(features))
+               if goal_task else None)
     offline = None
     if args.offline_data is not None:
         if args.algo != "sac-pose":
@@ -300,8 +316,9 @@ def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: 
         episodes = tqdm(episodes_from_dataset(dataset, preset.world.image_size), total=len(dataset),
                         desc="offline decisions")
         goal_observe = (observe or dict) if goal_task else None  # a goal task stores goal images, features or not
-        offline = OfflineData(episodes, PoseRelabeler(reward, preset.relabel, goal_observe, seed=args.seed),
-                              preset.training.offline_updates)
+        relabel_offline = PoseRelabeler(reward, preset.relabel, goal_observe, seed=args.seed,
+                                        embed=outcome_embedding(features))
+        offline = OfflineData(episodes, relabel_offline, preset.training.offline_updates)
     return train_sac_model(preset, env, eval_env, args.out, args.seed, args.resume, relabel, log,
                            args.minutes * 60 if args.minutes else None, offline)
 

@@ -108,3 +108,38 @@ def test_auxiliary_goals_are_scored_with_the_measured_aperture() -> None:
     relabel_episode(replace(episode(10, 5, ("ball",)), aperture=0.07), ApertureReward(), pool,
                     RelabelConfig(posthoc=False, auxiliary_goals=1), np.random.default_rng(0))
     assert seen == [0.07]
+
+
+def brightness(images: np.ndarray) -> np.ndarray:
+    """A stand-in embedding: each image's mean value and a constant (so every image has a direction)."""
+    mean = np.asarray(images, np.float32).mean(axis=(1, 2, 3)) / 255.0
+    return np.stack([mean, 1.0 - mean], axis=1)
+
+
+def test_nearest_auxiliary_goals_are_the_most_similar_outcomes_after_the_ring_wraps() -> None:
+    pool = GoalPool(4, embed=brightness)
+    for value, name in [(0, "a"), (250, "b"), (200, "c"), (10, "d"), (120, "e"), (240, "f")]:
+        pool.add(image(value), name)  # capacity 4: "a" and "b" are gone
+    assert [name for _, name in pool.nearest(image(245), 2)] == ["f", "c"]
+    assert [name for _, name in pool.nearest(image(0), 3)] == ["d", "e", "c"]
+    assert pool.nearest(image(0), 0) == []
+
+
+def test_nearest_relabeling_scores_the_similar_goals_and_draws_uniformly_after_a_failure() -> None:
+    config = RelabelConfig(posthoc=False, auxiliary_goals=1, auxiliary_sampling="nearest")
+    pool = GoalPool(10, embed=brightness)
+    for value in (0, 77, 200):
+        pool.add(image(value), None)
+    result = relabel_episode(episode(10, 80, ("ball",)), SameImageReward(), pool, config, np.random.default_rng(0))
+    assert int(result[1].goal[0, 0, 0]) == 77 and result[1].rewards[-1] == 0.0
+    failed = relabel_episode(episode(10, 80, ()), SameImageReward(), pool, config, np.random.default_rng(0))
+    assert len(failed) == 2 and failed[1].rewards[-1] == 0.0
+
+
+def test_nearest_sampling_needs_an_embedding() -> None:
+    from agents.relabel import Relabeler
+
+    with pytest.raises(ValueError, match="needs an embedding"):
+        Relabeler(SameImageReward(), RelabelConfig(auxiliary_goals=1, auxiliary_sampling="nearest"))
+    with pytest.raises(ValueError, match="auxiliary_sampling"):
+        RelabelConfig(auxiliary_sampling="closest")
