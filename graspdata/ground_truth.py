@@ -74,3 +74,28 @@ class EvaluationGrasps(ShardedReader):
                     "pre_object_mask": truth["pre_mask"][row] == slot, "aperture": read_aperture(records, row)}
 
         return self._read(info.path, read)
+
+
+class MultiObjectGrasps(ShardedReader):
+    """Successful grasps that lifted two or more objects together, with the lifted objects' names.
+
+    ``dataset[i]`` is ``{"outcome": (H, W, 3) uint8, "objects": tuple[str, ...], "aperture": float}``.
+    Arguments as :class:`TripletDataset`.
+    """
+
+    def _wanted(self, records: h5py.Group) -> np.ndarray:
+        lifted = records.file[TRUTH_GROUP]["lifted"][:]
+        several = lifted.sum(axis=1) >= 2 if lifted.shape[1] else np.zeros(len(lifted), bool)
+        return records["success"][:].astype(bool) & several
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        info, row = self._locate(index)
+
+        def read(f: h5py.File) -> dict[str, Any]:
+            records, truth = f[RECORD_GROUP], f[TRUTH_GROUP]
+            names = truth["objects"].asstr()[row]
+            return {"outcome": records[TripletDataset.IMAGES["outcome"]][row],
+                    "objects": tuple(str(n) for n in names[truth["lifted"][row].astype(bool)]),
+                    "aperture": read_aperture(records, row)}
+
+        return self._read(info.path, read)

@@ -113,3 +113,37 @@ def failed_outcomes(root: str | Path, limit: int) -> tuple[np.ndarray, np.ndarra
             images.append(item["outcome"])
             apertures.append(item.get("aperture", np.nan))
     return (np.stack(images), np.array(apertures, dtype=np.float64)) if images else None
+
+
+def multi_object_outcomes(root: str | Path, limit: int) -> tuple[np.ndarray, list[tuple[str, ...]], np.ndarray] | None:
+    """Outcome images (N, S, S, 3) uint8, the names of the objects each lifted and the measured
+    apertures (N,) (m, NaN where not recorded) of up to ``limit`` grasps that lifted several objects
+    together (``embedding.dataset.MultiObjectGrasps``); None when the folder has none."""
+    from embedding.dataset import MultiObjectGrasps
+
+    grasps = MultiObjectGrasps(root)
+    items = [grasps[i] for i in range(min(limit, len(grasps)))]
+    if not items:
+        return None
+    return (np.stack([item["outcome"] for item in items]), [item["objects"] for item in items],
+            np.array([item["aperture"] for item in items], dtype=np.float64))
+
+
+def with_another_pairs(objects: Sequence[str], lifted: Sequence[tuple[str, ...]], seed: int = 0
+                       ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Goals for outcomes that show their object *with another*: for multi-object grasp j, one of the
+    objects it lifted that a single-object grasp also shows, drawn with ``seed``, and a random such
+    grasp as the goal. Returns (goal indices into ``objects`` (M,), multi-object indices (M,), the goal
+    objects); multi-object grasps whose objects no single grasp shows give no pair."""
+    rng = np.random.default_rng(seed)
+    names = np.asarray(objects)
+    goal, outcome, target = [], [], []
+    for j, together in enumerate(lifted):
+        candidates = [name for name in together if np.any(names == name)]
+        if not candidates:
+            continue
+        name = candidates[int(rng.integers(len(candidates)))]
+        goal.append(int(rng.choice(np.flatnonzero(names == name))))
+        outcome.append(j)
+        target.append(name)
+    return np.asarray(goal, dtype=np.int64), np.asarray(outcome, dtype=np.int64), target

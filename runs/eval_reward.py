@@ -10,8 +10,10 @@ reward sees the goal and outcome images (and, for ground-truth rewards, which ob
 and which was the target). Reported per set: ROC-AUC of the reward's scores, precision / recall /
 false-positive rate of ``score >= threshold`` (the reward's calibrated threshold, 0.5 for 0/1
 rewards, or ``--threshold``), and, when the folder records failed attempts
-(``EpisodeDataset``), how often a grasp that lifted nothing is rewarded. Writes the JSON and a
-PNG of the score distributions beside it.
+(``EpisodeDataset``), how often a grasp that lifted nothing is rewarded, and, when it holds grasps
+that lifted several objects together, how often such an outcome is rewarded for a goal showing
+one of them alone (the benchmark counts that trial as a failure: "the target, and no other").
+Writes the JSON and a PNG of the score distributions beside it.
 
 Data: ``runs/out/data/{seen,unseen}-heldout`` (``--data-root``; ``--data SET=FOLDER`` for one
 set), or ``--collect N`` to grasp N times on the spot with the scripted indiscriminate policy
@@ -35,7 +37,16 @@ from tqdm import tqdm
 from graspdata.atomic import atomic_write_text
 from rewards.base import GraspContext, RewardFunction
 from rewards.provenance import command_line, machine_description
-from rewards.quality import Pairs, failed_outcomes, load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.quality import (
+    Pairs,
+    failed_outcomes,
+    load_labelled_outcomes,
+    make_pairs,
+    multi_object_outcomes,
+    precision_recall,
+    roc_auc,
+    with_another_pairs,
+)
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
 
@@ -66,6 +77,17 @@ def score_failures(reward: RewardFunction, failed: tuple[np.ndarray, np.ndarray]
     return _score(reward, contexts)
 
 
+def score_with_another(reward: RewardFunction, multi: tuple[np.ndarray, list[tuple[str, ...]], np.ndarray],
+                       goals: np.ndarray, goal_objects: list[str], seed: int) -> np.ndarray:
+    """Reward of multi-object outcomes (images, lifted names, apertures) (M,) float, each against a
+    single-object goal of one of the objects it lifted (:func:`rewards.quality.with_another_pairs`)."""
+    images, lifted, apertures = multi
+    goal, outcome, target = with_another_pairs(goal_objects, lifted, seed)
+    contexts = [GraspContext(goal_image=goals[g], outcome_image=images[o], lifted=lifted[o], target=name,
+                             gripper_aperture=float(apertures[o]))
+                for g, o, name in zip(goal, outcome, target, strict=True)]
+    return _score(reward, contexts)
+
 
 def _score(reward: RewardFunction, contexts: list[GraspContext]) -> np.ndarray:
     parts = [np.asarray(reward.batch(contexts[i:i + SCORE_CHUNK]), dtype=np.float64)
@@ -91,10 +113,12 @@ def embedding_diagnostics(reward: EmbeddingSimilarityReward, outcomes: np.ndarra
 
 
 def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str], apertures: np.ndarray,
-                 threshold: float, seed: int, failed: tuple[np.ndarray, np.ndarray] | None = None
+                 threshold: float, seed: int, failed: tuple[np.ndarray, np.ndarray] | None = None,
+                 multi: tuple[np.ndarray, list[tuple[str, ...]], np.ndarray] | None = None
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``) for figures.
-    ``apertures`` (N,) are the successful grasps' measured apertures; ``failed`` (images, apertures)."""
+    """Metrics of one object set, and the raw scores (``positive``, ``negative``, ``failed``,
+    ``with another``) for figures. ``apertures`` (N,) are the successful grasps' measured apertures;
+    ``failed`` (images, apertures); ``multi`` (images, lifted names, apertures) of multi-object grasps."""
     pairs = make_pairs(objects, seed)
     if pairs.label.all() or not pairs.label.any():
         raise ValueError(f"{len(objects)} grasps of {len(set(objects))} objects give no positive or no negative "
@@ -116,19 +140,27 @@ def evaluate_set(reward: RewardFunction, outcomes: np.ndarray, objects: list[str
         result["failed_attempts"] = {"count": len(failed[0]),
                                      "rewarded_fraction": float(np.mean(raw["failed"] >= threshold)),
                                      "nonzero_fraction": float(np.mean(raw["failed"] != 0.0))}
+    if multi is not None:
+        with_another = score_with_another(reward, multi, outcomes, objects, seed)
+        if len(with_another):
+            raw["with another"] = with_another
+            labels = np.r_[np.ones(len(raw["positive"])), np.zeros(len(with_another))]
+            result["with_another"] = {
+                "count": len(with_another), "rewarded_fraction": float(np.mean(with_another >= threshold)),
+                "roc_auc_vs_positives": roc_auc(np.r_[raw["positive"], with_another], labels)}
     return result, raw
 
 
 def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[str, Any]], title: str,
                 path: Path) -> None:
-    """Histograms of positive / negative (/ failed) scores per object set, with the threshold."""
+    """Histograms of positive / negative (/ failed / with another) scores per object set, with the threshold."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(raw), figsize=(5 * len(raw), 3.4), squeeze=False)
-    colours = {"positive": "tab:green", "negative": "tab:red", "failed": "tab:gray"}
+    colours = {"positive": "tab:green", "negative": "tab:red", "failed": "tab:gray", "with another": "tab:orange"}
     for axis, (name, scores) in zip(axes[0], raw.items(), strict=True):
         low = min(float(v.min()) for v in scores.values() if len(v))
         high = max(float(v.max()) for v in scores.values() if len(v))
@@ -150,26 +182,29 @@ def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[s
 
 
 def load_set(name: str, args: argparse.Namespace
-             ) -> tuple[np.ndarray, list[str], np.ndarray, tuple[np.ndarray, np.ndarray] | None, str]:
-    """(outcomes, objects, their apertures, failed (outcomes, apertures) or None, description of the
-    source) of one object set."""
+             ) -> tuple[np.ndarray, list[str], np.ndarray, tuple[np.ndarray, np.ndarray] | None,
+                        tuple[np.ndarray, list[tuple[str, ...]], np.ndarray] | None, str]:
+    """(outcomes, objects, their apertures, failed (outcomes, apertures) or None, multi-object grasps
+    (outcomes, lifted names, apertures) or None, description of the source) of one object set."""
     if args.collect:
         from embedding.heldout import collect_held_out
 
         seed = args.collect_seed + COLLECT_SEED[name]
         grasps = collect_held_out(name, args.collect, seed, image_size=args.image_size)
-        return (grasps.outcome, grasps.objects, np.full(len(grasps.objects), np.nan), None,
+        return (grasps.outcome, grasps.objects, np.full(len(grasps.objects), np.nan), None, None,
                 f"collected: {args.collect} attempts, seeds from {seed}")
     root = Path(dict(item.split("=", 1) for item in args.data).get(name, Path(args.data_root) / f"{name}-heldout"))
     outcomes, objects, apertures = load_labelled_outcomes(str(root), "all", args.seed, args.limit)
-    return outcomes, objects, apertures, failed_outcomes(root, args.failures), str(root)
+    multi = multi_object_outcomes(root, args.failures)
+    return outcomes, objects, apertures, failed_outcomes(root, args.failures), multi, str(root)
 
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
     """One row per (report, object set): AUC, precision / recall at the threshold, failed attempts rewarded."""
     lines = ["| reward | objects | ROC-AUC | similarity ROC-AUC (no gate) | successes kept by the gate | threshold "
-             "| precision | recall | pairs (+/−) | failed grasps: reward ≠ 0 / ≥ threshold |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| precision | recall | pairs (+/−) | failed grasps: reward ≠ 0 / ≥ threshold "
+             "| with another: ≥ threshold (AUC vs +) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for report in (r for r in reports if "sets" in r):  # other JSON (e.g. benchmarks) is skipped
         label = report["reward"] + "".join(f" {k}={v}" for k, v in report["reward_kwargs"].items()
                                            if k != "checkpoint")
@@ -177,12 +212,15 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
             failed = r.get("failed_attempts")
             failed_text = (f"{failed['nonzero_fraction']:.3f} / {failed['rewarded_fraction']:.3f} of {failed['count']}"
                            if failed else "—")
+            another = r.get("with_another")
+            another_text = (f"{another['rewarded_fraction']:.3f} of {another['count']} "
+                            f"({another['roc_auc_vs_positives']:.3f})" if another else "—")
             similarity = f"{r['similarity_roc_auc']:.3f}" if "similarity_roc_auc" in r else "—"
             kept = r.get("gate_kept_fraction", r.get("presence_kept_fraction"))
             kept = "—" if kept is None else f"{kept:.3f}"
             lines.append(f"| {label} | {name} | {r['roc_auc']:.3f} | {similarity} | {kept} | {r['threshold']:.3f} "
                          f"| {r['precision']:.3f} "
-                         f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} |")
+                         f"| {r['recall']:.3f} | {r['positives']}/{r['negatives']} | {failed_text} | {another_text} |")
     return "\n".join(lines)
 
 
@@ -203,7 +241,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", action="append", default=[], metavar="SET=FOLDER",
                         help="dataset folder of one object set, e.g. unseen=runs/out/other/unseen (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many successful grasps per set")
-    parser.add_argument("--failures", type=int, default=500, help="failed attempts scored per set (if recorded)")
+    parser.add_argument("--failures", type=int, default=500,
+                        help="failed attempts, and multi-object grasps, scored per set (if recorded)")
     parser.add_argument("--collect", type=int, default=0, help="instead of --data-root, grasp N times on the spot")
     parser.add_argument("--collect-seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=64, help="image size when collecting")
@@ -222,8 +261,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threshold = args.threshold if args.threshold is not None else (own if own is not None else DEFAULT_THRESHOLD)
     results, raw, sources = {}, {}, {}
     for name in args.objects:
-        outcomes, objects, apertures, failed, sources[name] = load_set(name, args)
-        results[name], raw[name] = evaluate_set(reward, outcomes, objects, apertures, threshold, args.seed, failed)
+        outcomes, objects, apertures, failed, multi, sources[name] = load_set(name, args)
+        results[name], raw[name] = evaluate_set(reward, outcomes, objects, apertures, threshold, args.seed, failed,
+                                                multi)
         results[name]["data"] = sources[name]
         print(f"{args.reward} {name}: AUC {results[name]['roc_auc']:.4f}  precision {results[name]['precision']:.3f}"
               f"  recall {results[name]['recall']:.3f} at {threshold:.4f}  ({results[name]['pairs']} pairs)")

@@ -113,3 +113,25 @@ def test_pickles_without_open_files_and_bounds_them(tmp_path):
     np.testing.assert_array_equal(clone[0]["pre"], before)
     with pytest.raises(ValueError, match="max_open"):
         ShardFiles(0)
+
+
+def test_multi_object_grasps_are_the_successes_that_lifted_several_objects(tmp_path):
+    import dataclasses
+
+    from embedding.dataset import MultiObjectGrasps
+    from graspdata.atomic import atomic_write_bytes
+    from graspdata.layout import encode_shard, shard_name
+    from tests.graspdata.helpers import make_record
+
+    records = [make_record(i, success=i != 0) for i in range(4)]
+    both = dataclasses.replace(records[2].truth, lifted=np.array([True, True]))
+    records[2] = dataclasses.replace(records[2], truth=both)
+    path = tmp_path / shard_name(0, 4)
+    atomic_write_bytes(path, encode_shard(records, "sim"))
+    card = DatasetCard(source="sim", image_size=16, object_set={"spec": "seen", "names_sha256": ""}, config={},
+                       seeds={}, code_version={})
+    card.shards.append(shard_entry(path))
+    card.save(tmp_path)
+    multi = MultiObjectGrasps(tmp_path)
+    assert len(multi) == 1 and multi[0]["objects"] == ("a", "b") and multi[0]["outcome"][0, 0, 0] == 4
+    assert len(EvaluationGrasps(tmp_path)) == 2  # the single-object successes

@@ -39,3 +39,13 @@ def test_youden_threshold_separates_and_sits_between_scores():
     threshold, j = youden_threshold(np.array([0.5, 0.9]), np.array([0.6, 0.1]))
     assert j == 0.5
 
+
+
+def test_with_another_pairs_take_a_single_grasp_of_one_lifted_object_as_the_goal():
+    from rewards.quality import with_another_pairs
+
+    objects = ["a", "b", "a", "c"]
+    goal, outcome, target = with_another_pairs(objects, [("a", "x"), ("y", "z"), ("c", "b")], seed=1)
+    assert outcome.tolist() == [0, 2]  # ("y", "z"): no single grasp shows either object
+    assert target[0] == "a" and objects[goal[0]] == "a"
+    assert target[1] in ("b", "c") and objects[goal[1]] == target[1]

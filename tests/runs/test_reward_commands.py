@@ -50,6 +50,10 @@ def synthetic_data(monkeypatch):
     monkeypatch.setattr(eval_reward, "failed_outcomes",
                         lambda root, limit: (np.stack([scene(None, 400 + i) for i in range(5)]),
                                              np.full(5, EMPTY_APERTURE)))
+    monkeypatch.setattr(eval_reward, "multi_object_outcomes",  # two blocks held together, as one image
+                        lambda root, limit: (np.stack([scene("red", 500), scene("blue", 501)]),
+                                             [("red", "blue"), ("blue", "elsewhere")],
+                                             np.full(2, HELD_APERTURE)))
 
 
 @pytest.mark.parametrize(("reward", "auc"), [("oracle", 1.0), ("indiscriminate", 0.5)])
@@ -64,6 +68,8 @@ def test_eval_reward_ground_truth_rows(tmp_path, synthetic_data, reward, auc, ca
         assert result["positives"] == result["negatives"] == len(OBJECTS)
         assert result["recall"] == 1.0
         assert result["failed_attempts"]["rewarded_fraction"] == 0.0
+        assert result["with_another"]["count"] == 2
+        assert result["with_another"]["rewarded_fraction"] == {"oracle": 0.0, "indiscriminate": 1.0}[reward]
     assert report["threshold"] == 0.5 and report["threshold_source"] == "reward"
     eval_reward.main(["--table", str(out)])
     assert f"| {reward} | unseen | {auc:.3f} | — | — | 0.500 |" in capsys.readouterr().out
@@ -95,6 +101,7 @@ def test_eval_reward_needs_positive_pairs(tmp_path, monkeypatch):
                         lambda *a, **k: (np.stack([scene("red", 1), scene("blue", 2)]), ["red", "blue"],
                                          np.full(2, HELD_APERTURE)))
     monkeypatch.setattr(eval_reward, "failed_outcomes", lambda root, limit: None)
+    monkeypatch.setattr(eval_reward, "multi_object_outcomes", lambda root, limit: None)
     with pytest.raises(ValueError, match="no positive or no negative pair"):
         eval_reward.main(["--reward", "oracle", "--objects", "seen", "--json", str(tmp_path / "x.json")])
 
