@@ -161,9 +161,10 @@ def test_pose_qtopt_goal_task_needs_the_heatmap_and_a_pose_preset(tmp_path) -> N
     out = tmp_path / "goal"
     main(["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose-tiny", "--out", str(out),
           "--grasp2vec", str(tmp_path / "g2v"), "--goal-features", "heatmap", "--grasps", "3",
-          "--init-from", str(prior)])
+          "--init-from", str(prior), "--auxiliary-sampling", "nearest"])
     policy, card = load_policy(out / "checkpoint")
     assert card["init_from"] == str(prior)
+    assert json.loads((out / "config.json").read_text())["settings"]["relabel"]["auxiliary_sampling"] == "nearest"
     env = wrap_for_policy(KukaInstanceGraspEnv(num_objects=2, image_size=32, max_steps=12), card)
     observation, _ = env.reset(seed=1)
     policy.reset()
@@ -199,6 +200,19 @@ def test_offline_updates_override_applies_only_with_offline_data() -> None:
     assert apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-updates", "7"])).training.offline_updates == 0
     with pytest.raises(ValueError, match="--offline-updates"):
         apply_overrides(PRESETS["pose"], parse_args([*base, "--offline-data", "d", "--offline-updates", "0"]))
+
+
+def test_relabeling_and_replay_overrides() -> None:
+    from runs.train_policy import apply_overrides, parse_args
+
+    base = ["--algo", "qtopt-pose", "--reward", "oracle", "--preset", "pose", "--out", "x"]
+    preset = apply_overrides(PRESETS["pose"], parse_args([*base, "--auxiliary-goals", "2", "--auxiliary-sampling",
+                                                          "nearest", "--goal-pool-size", "500",
+                                                          "--replay-capacity", "900"]))
+    assert (preset.relabel.auxiliary_goals, preset.relabel.auxiliary_sampling, preset.relabel.pool_size) == (
+        2, "nearest", 500)
+    assert preset.training.replay_capacity == 900 and preset.relabel.posthoc
+    assert apply_overrides(PRESETS["pose"], parse_args(base)).relabel == PRESETS["pose"].relabel
 
 
 def test_sac_over_grasp_poses_pretrains_on_offline_data_then_goes_online(tmp_path) -> None:
