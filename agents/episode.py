@@ -114,8 +114,8 @@ class EpisodeRecorder:
         return episode
 
 
-def episodes_from_dataset(dataset: Any, image_size: int | None = None,
-                          reward_on_success: float = 1.0) -> Iterator[Episode]:
+def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on_success: float = 1.0,
+                          lifted: Callable[[int], tuple[str, ...]] | None = None) -> Iterator[Episode]:
     """Episodes from an ``embedding.dataset.EpisodeDataset`` (all attempts, failed ones too).
 
     Each item ``{"images", "gripper", "actions", "success", "outcome"}`` becomes an indiscriminate
@@ -124,6 +124,8 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None,
     without ``grasp_attempted`` as attempted. With
     ``image_size``, scene and outcome images are resized to it (the policy's resolution).
     Relabeling (:func:`agents.relabel.relabel_episode`) then turns successes into goal episodes.
+    ``lifted`` (item index → names of the objects it lifted) attaches ground truth for rewards that
+    read it (the oracle); without it, offline episodes carry no names.
     """
     for index in range(len(dataset)):
         item = dataset[index]
@@ -139,4 +141,4 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None,
         yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
                       terminated=bool(item.get("terminated", True)), grasped=success,
                       outcome=outcome if item.get("grasp_attempted", True) else None,
-                      aperture=item.get("aperture"))
+                      aperture=item.get("aperture"), lifted=lifted(index) if lifted is not None and success else ())

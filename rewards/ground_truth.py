@@ -19,7 +19,13 @@ class _PerItem:
 
 
 class OracleReward(_PerItem):
-    """1 when the target object, and only it, was lifted; else 0."""
+    """1 when the target object, and only it, was lifted; else 0.
+
+    ``reads_ground_truth``: training code gives it the names of what offline attempts lifted
+    (``runs.train_policy``), which the label-free rewards never see.
+    """
+
+    reads_ground_truth = True
 
     def __call__(self, context: GraspContext) -> float:
         return float(context.target is not None and context.lifted == (context.target,))

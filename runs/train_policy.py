@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.episode import episodes_from_dataset
+from agents.episode import Episode, episodes_from_dataset
 from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalObservationWrapper
 from agents.loading import grasp2vec_fingerprint
 from agents.pose_qtopt import PoseQTOpt
@@ -144,6 +145,21 @@ def outcome_embedding(features: GoalFeatures | None) -> Embed | None:
     return lambda images: features.embed_goals(images).numpy()
 
 
+def offline_episodes(dataset: Any, image_size: int, reward: RewardFunction) -> Iterator[Episode]:
+    """The dataset's attempts as episodes; a reward that reads ground truth (the oracle) also gets
+    the names of what each attempt lifted, read from the shards' ground-truth group."""
+    if not getattr(reward, "reads_ground_truth", False):
+        return episodes_from_dataset(dataset, image_size)
+    from graspdata.ground_truth import GroundTruthReader
+
+    truth = GroundTruthReader()
+
+    def lifted(index: int) -> tuple[str, ...]:
+        return truth.read(dataset.ref(index)).lifted_objects
+
+    return episodes_from_dataset(dataset, image_size, lifted=lifted)
+
+
 def make_env(preset: Preset, reward_name: str, reward: RewardFunction, features: GoalFeatures | None,
              goal_bank: GoalBank | None) -> gym.Env:
     w = preset.world
@@ -245,7 +261,7 @@ def train_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env
     if args.offline_data is not None and progress.offline_updates < t.offline_updates:
         from embedding.dataset import EpisodeDataset
 
-        episodes = episodes_from_dataset(EpisodeDataset(args.offline_data), preset.world.image_size)
+        episodes = offline_episodes(EpisodeDataset(args.offline_data), preset.world.image_size, reward)
         stored = (e for episode in episodes for e in (relabel(episode) if relabel else [episode]))
         with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
             offline_pretrain(agent, replay, stored, t.offline_updates, rng, log, progress, lambda: bar.update())
@@ -286,7 +302,7 @@ def train_pose_qtopt(args: argparse.Namespace, preset: Preset, env: gym.Env, eva
 
         if progress.offline_updates == 0:
             dataset = EpisodeDataset(args.offline_data)
-            episodes = episodes_from_dataset(dataset, preset.world.image_size)
+            episodes = offline_episodes(dataset, preset.world.image_size, reward)
             decisions = (d for e in tqdm(episodes, total=len(dataset), desc="offline decisions")
                          if (d := decision_from_episode(e, agent.space)) is not None)
             print(f"offline: {store(samples, relabel, decisions)} samples", flush=True)
@@ -313,7 +329,7 @@ def train_sac(args: argparse.Namespace, preset: Preset, env: gym.Env, eval_env: 
         from embedding.dataset import EpisodeDataset
 
         dataset = EpisodeDataset(args.offline_data)
-        episodes = tqdm(episodes_from_dataset(dataset, preset.world.image_size), total=len(dataset),
+        episodes = tqdm(offline_episodes(dataset, preset.world.image_size, reward), total=len(dataset),
                         desc="offline decisions")
         goal_observe = (observe or dict) if goal_task else None  # a goal task stores goal images, features or not
         relabel_offline = PoseRelabeler(reward, preset.relabel, goal_observe, seed=args.seed,
