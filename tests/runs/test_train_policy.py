@@ -232,3 +232,17 @@ def test_sac_over_grasp_poses_pretrains_on_offline_data_then_goes_online(tmp_pat
     assert progress["offline_updates"] == offline
     policy, card = load_policy(out / "checkpoint")
     assert card["algo"] == "sac-pose" and type(policy).__name__ == "PosePolicy"
+
+
+def test_only_a_reward_that_reads_ground_truth_gets_the_offline_attempts_names(tmp_path) -> None:
+    from embedding.dataset import EpisodeDataset
+    from rewards.ground_truth import IndiscriminateReward, OracleReward
+    from runs.train_policy import offline_episodes
+    from tests.graspdata.helpers import write_dataset
+
+    write_dataset(tmp_path, [(0, 6)])  # every third attempt fails; the others lifted object "a"
+    dataset = EpisodeDataset(tmp_path)
+    oracle = list(offline_episodes(dataset, 16, OracleReward()))
+    assert [e.grasped for e in oracle] == [False, True, True, False, True, True]
+    assert [e.lifted for e in oracle] == [("a",) if e.grasped else () for e in oracle]
+    assert all(e.lifted == () for e in offline_episodes(dataset, 16, IndiscriminateReward()))
