@@ -78,12 +78,33 @@ class PoseSpace:
     def image_coordinates(self, u: torch.Tensor) -> torch.Tensor:
         """Normalised poses (..., 3) → where their (x, y) lie in the scene image, (..., 2) as
         ``grid_sample`` coordinates: -1 = left / top edge, +1 = right / bottom edge."""
+        return self._project(self._metres(u))
+
+    def read_points(self, u: torch.Tensor, reach: float) -> torch.Tensor:
+        """Image coordinates (..., P, 2) of the grasp point of normalised poses (..., 3) and, when
+        ``reach`` > 0, of the four points ``reach`` metres from it along and across the wrist's
+        axis (yaw): what lies where the fingers close and beside them. P = 1 or 5, centre first."""
+        centre = self._metres(u)
+        if reach <= 0:
+            return self._project(centre)[..., None, :]
+        yaw = u[..., 2].clamp(-1, 1) * (torch.pi / 2)
+        along = torch.stack([torch.cos(yaw), torch.sin(yaw)], dim=-1)
+        across = torch.stack([-along[..., 1], along[..., 0]], dim=-1)
+        points = [centre, centre + reach * along, centre - reach * along, centre + reach * across,
+                  centre - reach * across]
+        return self._project(torch.stack(points, dim=-2))
+
+    def _metres(self, u: torch.Tensor) -> torch.Tensor:
+        """Normalised poses (..., 3) → their (x, y) in metres (..., 2)."""
         low = torch.as_tensor(self.low[:2], dtype=u.dtype, device=u.device)
         high = torch.as_tensor(self.high[:2], dtype=u.dtype, device=u.device)
-        xy = low + (u[..., :2].clamp(-1, 1) + 1) / 2 * (high - low)
+        return low + (u[..., :2].clamp(-1, 1) + 1) / 2 * (high - low)
+
+    def _project(self, xy: torch.Tensor) -> torch.Tensor:
+        """Points (..., 2) in metres at object height → ``grid_sample`` image coordinates (..., 2)."""
         z = torch.full_like(xy[..., :1], self.world.layout.tray_floor_z + OBJECT_HEIGHT)
         points = torch.cat([xy, z, torch.ones_like(z)], dim=-1)
-        matrix = torch.as_tensor(self.camera_matrix(), dtype=u.dtype, device=u.device)
+        matrix = torch.as_tensor(self.camera_matrix(), dtype=xy.dtype, device=xy.device)
         clip = points @ matrix.T
         ndc = clip[..., :2] / clip[..., 3:4]
         return torch.stack([ndc[..., 0], -ndc[..., 1]], dim=-1)

@@ -3,8 +3,9 @@
 The scene (and, for goal tasks, the Grasp2Vec heatmap as a 4th channel, plus two coordinate
 channels) goes once through a fully convolutional trunk to a spatial feature map at 1/4 of the
 image size. Each candidate pose reads the map where its (x, y) lies in the image (bilinear,
-:meth:`agents.grasp_pose.PoseSpace.image_coordinates`), adds its wrist angle as
-(cos 2θ, sin 2θ), and a small MLP scores it. One trunk pass serves every CEM candidate.
+:meth:`agents.grasp_pose.PoseSpace.read_points`) — and, with ``reach`` > 0, also ``reach`` metres
+along and across its wrist axis, where the fingers close and what lies beside them — adds its
+wrist angle as (cos 2θ, sin 2θ), and a small MLP scores it. One trunk pass serves every CEM candidate.
 
 With a heatmap, the head also reads the heatmap itself at the pose, at full resolution (its 3×3
 mean and 5×5 maximum there): the trunk's 1/4-resolution features blur a small object's peak, and
@@ -27,6 +28,12 @@ class PoseNetworkConfig:
 
     channels: tuple[int, int, int, int] = (32, 64, 64, 64)  # trunk: 5x5 s2, 3x3 s2, 3x3, 3x3
     hidden: int = 128
+    reach: float = 0.0  # m: also read the map this far along and across the wrist axis (0: the grasp point only)
+
+    @property
+    def reads(self) -> int:
+        """Points of the feature map each pose reads (:meth:`agents.grasp_pose.PoseSpace.read_points`)."""
+        return 5 if self.reach > 0 else 1
 
 
 def coordinate_channels(batch: int, size: int, device: torch.device) -> torch.Tensor:
@@ -53,13 +60,14 @@ class PoseQNetwork(nn.Module):
         super().__init__()
         c1, c2, c3, c4 = config.channels
         self.in_channels = in_channels
+        self.reads = config.reads
         self.trunk = nn.Sequential(
             nn.Conv2d(in_channels + 2, c1, 5, stride=2, padding=2), nn.ReLU(),
             nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(),
             nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU())
         self.heat_inputs = 2 if in_channels == 4 else 0  # the 4th channel is the goal heatmap
-        self.head = nn.Sequential(nn.Linear(c4 + 2 + self.heat_inputs, config.hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Linear(self.reads * c4 + 2 + self.heat_inputs, config.hidden), nn.ReLU(),
                                   nn.Linear(config.hidden, config.hidden), nn.ReLU(),
                                   nn.Linear(config.hidden, 1))
 
@@ -76,7 +84,7 @@ class PoseQNetwork(nn.Module):
         conv, head = "trunk.0.weight", "head.0.weight"
         if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine if k not in (conv, head)):
             raise ValueError("copy_grasp_prior needs networks of the same PoseNetworkConfig")
-        features = self.head[0].in_features - 2 - self.heat_inputs  # head inputs: features, heat, cos, sin
+        features = self.head[0].in_features - 2 - self.heat_inputs  # head inputs: features (all reads), heat, cos, sin
         for key, value in theirs.items():
             if key == conv:  # inputs: RGB, heatmap, x, y  ←  RGB, x, y
                 mine[key].zero_()
@@ -104,13 +112,18 @@ class PoseQNetwork(nn.Module):
 
         Args:
             maps: from :meth:`feature_map`.
-            coordinates: (B, N, 2) the poses' image coordinates in [-1, 1] (``grid_sample`` order x, y).
+            coordinates: (B, N, P, 2) image coordinates in [-1, 1] (``grid_sample`` order x, y) of the
+                P = ``config.reads`` points each pose reads, grasp point first; (B, N, 2) when P = 1.
             poses: (B, N, 3) normalised poses; only the angle ``poses[..., 2]`` is read here.
         """
-        grid = coordinates[:, :, None, :]
-        parts = [F.grid_sample(maps.features, grid, mode="bilinear", align_corners=False)[..., 0].transpose(1, 2)]
+        grid = coordinates[:, :, None, :] if coordinates.ndim == 3 else coordinates
+        if grid.shape[2] != self.reads:
+            raise ValueError(f"this network reads {self.reads} point(s) per pose, got coordinates {tuple(grid.shape)}")
+        read = F.grid_sample(maps.features, grid, mode="bilinear", align_corners=False)  # (B, F, N, P)
+        parts = [read.permute(0, 2, 3, 1).flatten(2)]
         if maps.heat is not None:
-            parts.append(F.grid_sample(maps.heat, grid, mode="bilinear", align_corners=False)[..., 0].transpose(1, 2))
+            centre = grid[:, :, :1]
+            parts.append(F.grid_sample(maps.heat, centre, mode="bilinear", align_corners=False)[..., 0].transpose(1, 2))
         angle = poses[..., 2] * torch.pi  # 2θ for θ = u * π/2
         parts += [torch.cos(angle)[..., None], torch.sin(angle)[..., None]]
         return self.head(torch.cat(parts, dim=-1))[..., 0]

@@ -114,7 +114,11 @@ class PoseQTOpt:
 
     def q_values(self, inputs: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
         """Success logits (B, N) of poses (B, N, 3) for network inputs (B, C, H, W)."""
-        return self.q.score(self.q.feature_map(inputs), self.space.image_coordinates(poses), poses)
+        return self.q.score(self.q.feature_map(inputs), self.read_points(poses), poses)
+
+    def read_points(self, poses: torch.Tensor) -> torch.Tensor:
+        """Where in the image the network reads each pose (B, N, 3): (B, N, P, 2), see ``PoseNetworkConfig.reach``."""
+        return self.space.read_points(poses, self.config.network.reach)
 
     @torch.no_grad()
     def best_poses(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,7 +126,7 @@ class PoseQTOpt:
         features = self.q.eval().feature_map(inputs)
 
         def score(candidates: torch.Tensor) -> torch.Tensor:
-            return self.q.score(features, self.space.image_coordinates(candidates), candidates)
+            return self.q.score(features, self.read_points(candidates), candidates)
 
         return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator,
                             initial=self.heatmap_proposals(inputs))

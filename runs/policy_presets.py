@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from agents.cem import CEMConfig
@@ -64,6 +65,20 @@ class Preset:
 
 _TINY_ENCODER = EncoderConfig(channels=(8, 16), features=32)
 
+# --algo qtopt-pose: 64 px like the collected data, no auto_descend (the pose follower descends)
+_POSE = Preset(
+    world=WorldPreset(image_size=64, max_steps=12, auto_descend=False),
+    training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
+                            replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
+    relabel=RelabelConfig(posthoc=True, auxiliary_goals=0),
+    # sac-pose: one env step is one whole grasp; 64 px Dict observations cost ~60 KB per stored transition.
+    # Keypoint readout (16x16 maps) and a critic extractor of its own: 0.75 MB actor, 173 ms per update.
+    # Entropy coefficient from 0.01: from SB3's 1.0 it stays near 1 for thousands of updates, and with
+    # rewards in [0, 1] the actor then chose the same central pose for every scene.
+    sac=SACPreset(timesteps=4000, buffer_size=20_000, learning_starts=200, channels=(32, 64), readout="keypoints",
+                  share_features_extractor=False, ent_coef="auto_0.01", eval_every_steps=1000,
+                  eval_episodes=100))
+
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         world=WorldPreset(num_objects=2, image_size=32, max_steps=4),
@@ -75,19 +90,10 @@ PRESETS: dict[str, Preset] = {
                       channels=(8, 16), eval_every_steps=100, eval_episodes=2),
     ),
     "default": Preset(relabel=RelabelConfig(posthoc=True, auxiliary_goals=0)),
-    # --algo qtopt-pose: 64 px like the collected data, no auto_descend (the pose follower descends)
-    "pose": Preset(
-        world=WorldPreset(image_size=64, max_steps=12, auto_descend=False),
-        training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
-                                replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
-        relabel=RelabelConfig(posthoc=True, auxiliary_goals=0),
-        # sac-pose: one env step is one whole grasp; 64 px Dict observations cost ~60 KB per stored transition.
-        # Keypoint readout (16x16 maps) and a critic extractor of its own: 0.75 MB actor, 173 ms per update.
-        # Entropy coefficient from 0.01: from SB3's 1.0 it stays near 1 for thousands of updates, and with
-        # rewards in [0, 1] the actor then chose the same central pose for every scene.
-        sac=SACPreset(timesteps=4000, buffer_size=20_000, learning_starts=200, channels=(32, 64), readout="keypoints",
-                      share_features_extractor=False, ent_coef="auto_0.01", eval_every_steps=1000,
-                      eval_episodes=100)),
+    "pose": _POSE,
+    # "pose" whose Q-network also reads the scene 5 cm along and across the wrist axis
+    # (PoseNetworkConfig.reach): where the fingers close, and whether a neighbour lies there
+    "pose-reach": dataclasses.replace(_POSE, pose=PoseQTOptConfig(network=PoseNetworkConfig(reach=0.05))),
     # the main job's policy stage (runs.pipeline): the same learner on its 32 px data
     "pose-32": Preset(
         world=WorldPreset(image_size=32, max_steps=12, auto_descend=False),
