@@ -70,3 +70,20 @@ def test_pose_action_wrapper_runs_a_whole_grasp_in_one_step_and_rejects_bad_acti
     assert terminated and not truncated and "outcome_image" in info and reward in (0.0, 1.0)
     assert env.action_space.shape == (3,) and observation["image"].shape == (32, 32, 3)
     env.close()
+
+
+def test_read_points_lie_reach_metres_along_and_across_the_wrist_axis() -> None:
+    import torch
+
+    space = PoseSpace(WorldConfig())
+    u = torch.tensor([[0.2, -0.3, 0.0], [0.2, -0.3, 1.0]], dtype=torch.float64)  # yaw 0 and a quarter turn
+    assert space.read_points(u, 0.0).shape == (2, 1, 2)
+    torch.testing.assert_close(space.read_points(u, 0.0)[:, 0], space.image_coordinates(u))
+    points = space.read_points(u, 0.05)
+    assert points.shape == (2, 5, 2)
+    torch.testing.assert_close(points[:, 0], space.image_coordinates(u))
+    torch.testing.assert_close(points[1, 1:], points[0, [3, 4, 2, 1]])  # a quarter turn swaps the two axes
+    low, high = space.low[:2], space.high[:2]
+    step = 0.05 / (high[0] - low[0]) * 2  # 5 cm along x at yaw 0, in normalised units
+    torch.testing.assert_close(points[0, 1], space.image_coordinates(u[:1] + torch.tensor([[step, 0.0, 0.0]],
+                                                                                       dtype=torch.float64))[0])

@@ -125,15 +125,16 @@ def test_heatmap_proposals_start_cem_where_the_goal_heatmap_is_high() -> None:
     assert pose.shape == (1, 3)
 
 
-def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from() -> None:
+@pytest.mark.parametrize("reach", [0.0, 0.05])
+def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from(reach: float) -> None:
     from agents.pose_qnetwork import PoseQNetwork
 
     torch.manual_seed(0)
-    config = PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16)
+    config = PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16, reach=reach)
     source, goal = PoseQNetwork(3, config), PoseQNetwork(4, config)
     goal.copy_grasp_prior(source)
     images = torch.rand(2, 4, 32, 32)
-    coordinates, poses = torch.rand(2, 5, 2) * 2 - 1, torch.rand(2, 5, 3) * 2 - 1
+    coordinates, poses = torch.rand(2, 5, config.reads, 2) * 2 - 1, torch.rand(2, 5, 3) * 2 - 1
     expected = source.score(source.feature_map(images[:, :3]), coordinates, poses)
     for heat in (images[:, 3:], torch.zeros(2, 1, 32, 32)):  # the heatmap is ignored until training uses it
         inputs = torch.cat([images[:, :3], heat], dim=1)
@@ -142,3 +143,24 @@ def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from() -> No
         source.copy_grasp_prior(goal)
     with pytest.raises(ValueError, match="same PoseNetworkConfig"):
         PoseQNetwork(4, PoseNetworkConfig(channels=(8, 8, 8, 16), hidden=16)).copy_grasp_prior(source)
+
+
+def test_a_network_with_reach_reads_five_points_per_pose_and_each_one_matters() -> None:
+    from agents.pose_qnetwork import PoseQNetwork
+
+    torch.manual_seed(0)
+    network = PoseQNetwork(3, PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16, reach=0.05))
+    maps = network.feature_map(torch.rand(1, 3, 32, 32))
+    points, poses = torch.rand(1, 4, 5, 2) * 2 - 1, torch.zeros(1, 4, 3)
+    base = network.score(maps, points, poses)
+    assert base.shape == (1, 4)
+    for side in range(1, 5):  # moving only one side point changes the score
+        moved = points.clone()
+        moved[:, :, side] = -moved[:, :, side]
+        assert not torch.allclose(network.score(maps, moved, poses), base)
+    with pytest.raises(ValueError, match="reads 5 point"):
+        network.score(maps, points[:, :, 0], poses)
+    agent = PoseQTOpt(False, config=PoseQTOptConfig(network=PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16,
+                                                                            reach=0.05)))
+    inputs = agent.inputs({"image": np.zeros((1, 32, 32, 3), np.uint8)})
+    assert agent.q_values(inputs, torch.zeros(1, 6, 3)).shape == (1, 6)
