@@ -59,6 +59,7 @@ class GoalPool:
         self.embed = embed
         self._keys: np.ndarray | None = None  # (capacity, D) unit rows, ring-indexed like the deque
         self._added = 0
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # (image, unit key) of the latest embedding
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -91,8 +92,15 @@ class GoalPool:
         return [self.entries[(int(s) - oldest) % capacity] for s in slots]
 
     def _unit(self, image: np.ndarray) -> np.ndarray:
-        key = np.asarray(self.embed(np.asarray(image, np.uint8)[None]), np.float32)[0]
-        return key / max(float(np.linalg.norm(key)), 1e-8)
+        """Unit embedding of one image. Relabeling queries :meth:`nearest` with an outcome and then
+        passes the same outcome to :meth:`add`, so the latest image's key is reused instead of recomputed."""
+        image = np.asarray(image, np.uint8)
+        if self._last is not None and np.array_equal(self._last[0], image):
+            return self._last[1]
+        key = np.asarray(self.embed(image[None]), np.float32)[0]
+        key = key / max(float(np.linalg.norm(key)), 1e-8)
+        self._last = (image.copy(), key)
+        return key
 
     def auxiliary_goals(self, config: RelabelConfig, outcome: np.ndarray | None, grasped: bool,
                         rng: np.random.Generator) -> list[Goal]:

@@ -143,3 +143,20 @@ def test_nearest_sampling_needs_an_embedding() -> None:
         Relabeler(SameImageReward(), RelabelConfig(auxiliary_goals=1, auxiliary_sampling="nearest"))
     with pytest.raises(ValueError, match="auxiliary_sampling"):
         RelabelConfig(auxiliary_sampling="closest")
+
+
+def test_an_outcome_queried_then_added_is_embedded_once() -> None:
+    calls = []
+
+    def counting(images: np.ndarray) -> np.ndarray:
+        calls.append(len(images))
+        return brightness(images)
+
+    pool = GoalPool(10, embed=counting)
+    pool.add(image(0), "a")
+    outcome = image(80)
+    pool.nearest(outcome, 1)
+    pool.add(outcome, "b")
+    assert calls == [1, 1]
+    outcome[:] = 200  # changed in place: embedded afresh, not read from the cache
+    assert [name for _, name in pool.nearest(outcome, 1)] == ["b"] and calls == [1, 1, 1]
