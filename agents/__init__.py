@@ -1,1 +1,1 @@
-"""Grasping policies: scripted (random, privileged), QT-Opt and SAC share :class:`agents.base.Policy`."""
+"""Grasping policies: scripted (random, privileged), QT-Opt and SAC share :class:`common.protocols.Policy`."""

@@ -27,7 +27,7 @@ class RandomMovePolicy:
 
 class HeatmapGraspPolicy:
     """Grasps where the Grasp2Vec heatmap of the goal peaks, with no learning on top: the
-    localization alone (paper, section 4) turned into a grasp by :class:`agents.grasp_pose.PoseFollower`.
+    localization alone (paper, section 4) turned into a grasp by :class:`envs.grasp_pose.PoseFollower`.
 
     Each episode it scores a grid of ``grid`` × ``grid`` positions over the drop zone by the
     heatmap value at their pixel (``PoseSpace.pixels``) and grasps at the best one with wrist yaw
@@ -35,7 +35,7 @@ class HeatmapGraspPolicy:
     """
 
     def __init__(self, world: Any, grid: int = 48, yaw: float = 0.0) -> None:
-        from agents.grasp_pose import PosePolicy
+        from envs.grasp_pose import PosePolicy
 
         line = np.linspace(-1.0, 1.0, grid)
         xs, ys = np.meshgrid(line, line, indexing="ij")
@@ -46,7 +46,7 @@ class HeatmapGraspPolicy:
     def heat_at_candidates(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """The goal heatmap's value (grid²,) at each candidate's pixel."""
         if "heatmap" not in observation:
-            raise KeyError(f"{type(self).__name__} needs observation key 'heatmap' (agents.goal_features)")
+            raise KeyError(f"{type(self).__name__} needs observation key 'heatmap' (agents.core.goal_features)")
         heat = np.asarray(observation["heatmap"])[..., 0]
         size = heat.shape[0]
         if size not in self._pixels:
@@ -74,7 +74,7 @@ class HeatmapQGraspPolicy(HeatmapGraspPolicy):
 
     Args:
         world: the world the poses live in.
-        q: a :class:`agents.pose_qtopt.PoseQTOpt` trained with the ``indiscriminate`` reward.
+        q: a :class:`agents.qtopt.learner.PoseQTOpt` trained with the ``indiscriminate`` reward.
         grid: candidate positions per side of the drop zone.
         positions: how many of the heatmap's best positions the Q-function chooses among.
         yaws: wrist angles tried at each position, spread over [-1, 1) (normalised).

@@ -1,84 +1,76 @@
 """Load a trained policy from its checkpoint folder, with what its environment must provide.
 
-``runs.train_policy`` writes ``checkpoint/policy.json`` beside the weights: algorithm, reward,
-goal features and Grasp2Vec checkpoint, world settings. :func:`load_policy` returns the policy
-and that description; :func:`wrap_for_policy` adds the goal features the policy was trained with.
+``runs.train_policy`` writes ``checkpoint/policy.json`` (a :class:`common.protocols.PolicyCard`)
+beside the weights: algorithm, reward, goal features and Grasp2Vec checkpoint, world settings.
+:func:`load_policy` returns the policy and that card; :func:`wrap_for_policy` adds the goal features
+the policy was trained with.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
-from agents.base import Policy
+from common.protocols import Policy, PolicyCard
+from envs.grasp_env import make_world_config
 
-POLICY_CARD = "policy.json"
-# one per algorithm family; SAC: the exported actor (sac_actor.json) or, from older runs, SB3's zip
-CHECKPOINT_MARKERS = ("pose_qtopt.json", "qtopt.json", "sac_actor.json", "sac.zip")
+# one weights card per learner: pose QT-Opt, and the SAC actor exported from stable-baselines3
+CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "sac_actor.json": "sac-pose"}
 
 
 def is_policy_checkpoint(directory: str | Path) -> bool:
     """Whether ``directory`` holds a checkpoint :func:`load_policy` can read."""
-    return any((Path(directory) / marker).is_file() for marker in CHECKPOINT_MARKERS)
+    return (Path(directory) / "policy.json").is_file() and any(
+        (Path(directory) / marker).is_file() for marker in CHECKPOINT_MARKERS)
 
 
-def load_policy(directory: str | Path) -> tuple[Policy, dict[str, Any]]:
-    """(policy, card) from a ``checkpoint/`` folder of a QT-Opt, pose QT-Opt or SAC run (safetensors + JSON;
-    a SAC folder without its exported actor falls back to SB3's zip)."""
+def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
+    """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run (safetensors + JSON).
+
+    Raises:
+        FileNotFoundError: the folder holds no ``policy.json`` or no weights of a known learner.
+        ValueError: ``policy.json`` names a learner whose weights are not in the folder.
+    """
     directory = Path(directory)
-    card_path = directory / POLICY_CARD
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    if (directory / "pose_qtopt.json").is_file():
-        from agents.pose_qtopt import PoseQTOpt
+    card = PolicyCard.load(directory)
+    marker = next((m for m, algo in CHECKPOINT_MARKERS.items() if algo == card.algo), None)
+    if marker is None:
+        raise ValueError(f"{directory}: policy.json names algo {card.algo!r}; this code loads "
+                         f"{sorted(CHECKPOINT_MARKERS.values())} (the motor-action learners are retired)")
+    if not (directory / marker).is_file():
+        raise FileNotFoundError(f"{directory}: policy.json names {card.algo} but {marker} is missing")
+    if card.algo == "qtopt-pose":
+        from agents.qtopt.learner import PoseQTOpt
 
         return PoseQTOpt.load(directory)[0], card
-    if (directory / "qtopt.json").is_file():
-        from agents.qtopt import QTOpt
+    from agents.sac.policy import SB3Policy, load_actor
+    from envs.grasp_pose import PosePolicy
 
-        return QTOpt.load(directory)[0], card
-    if (directory / "sac_actor.json").is_file() or (directory / "sac.zip").is_file():
-        from agents.sac import SB3Policy, load_actor
-
-        if (directory / "sac_actor.json").is_file():
-            sb3 = SB3Policy(load_actor(directory))
-        else:
-            from stable_baselines3 import SAC
-
-            sb3 = SB3Policy(SAC.load(directory / "sac.zip", device="cpu"))
-        if card.get("algo") == "sac-pose":  # SAC chose grasp poses; the follower turns them into motor actions
-            from agents.grasp_pose import PosePolicy
-            from envs.grasp_env import make_world_config
-
-            world = card["world"]
-            return PosePolicy(sb3.act, make_world_config(world["num_objects"], world["image_size"], None)), card
-        return sb3, card
-    raise FileNotFoundError(f"{directory}: none of {', '.join(CHECKPOINT_MARKERS)} found: "
-                            "not a policy checkpoint folder")
+    world = make_world_config(card.world["num_objects"], card.world["image_size"], None)
+    return PosePolicy(SB3Policy(load_actor(directory)).act, world), card  # the follower turns poses into motion
 
 
-def goal_features_config(card: dict[str, Any]) -> Any:
-    """The :class:`agents.goal_features.GoalFeaturesConfig` a policy card names. Cards written before
+def goal_features_config(card: PolicyCard) -> Any:
+    """The :class:`agents.core.goal_features.GoalFeaturesConfig` a policy card names. Cards written before
     heatmap readouts were recorded trained on the uncentred map (``embedding.heatmap.UNCENTRED``)."""
-    from agents.goal_features import GoalFeaturesConfig
+    from agents.core.goal_features import GoalFeaturesConfig
     from embedding.heatmap import UNCENTRED
 
-    return GoalFeaturesConfig(**{"readout": dataclasses.asdict(UNCENTRED), **card["goal_features_config"]})
+    return GoalFeaturesConfig(**{"readout": dataclasses.asdict(UNCENTRED), **(card.goal_features_config or {})})
 
 
-def wrap_for_policy(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+def wrap_for_policy(env: gym.Env, card: PolicyCard) -> gym.Env:
     """``env`` with the Grasp2Vec goal features named in ``card`` (unchanged when it names none)."""
-    features = card.get("goal_features", "none")
-    if features == "none":
+    if card.goal_features == "none":
         return env
-    from agents.goal_features import GoalFeatures, GoalObservationWrapper
+    from agents.core.goal_features import GoalFeatures, GoalObservationWrapper
     from embedding.checkpoint import load_checkpoint
 
     check_grasp2vec(card)
-    return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card["grasp2vec"]), goal_features_config(card)))
+    return GoalObservationWrapper(env, GoalFeatures(load_checkpoint(card.grasp2vec), goal_features_config(card)))
 
 
 def grasp2vec_fingerprint(path: str | Path) -> str:
@@ -89,15 +81,14 @@ def grasp2vec_fingerprint(path: str | Path) -> str:
     return file_fingerprint(checkpoint_files(path)[0])
 
 
-def check_grasp2vec(card: dict[str, Any]) -> None:
+def check_grasp2vec(card: PolicyCard) -> None:
     """Refuse to give a policy the heatmap of Grasp2Vec weights other than those it was trained on
     (``policy.json``'s ``grasp2vec_sha256``; cards without one are not checked)."""
-    expected = card.get("grasp2vec_sha256")
-    if expected is None:
+    if card.grasp2vec_sha256 is None:
         return
-    found = grasp2vec_fingerprint(card["grasp2vec"])
-    if found != expected:
-        raise ValueError(f"the policy was trained on the heatmap of Grasp2Vec weights {expected[:12]}, but "
-                         f"{card['grasp2vec']} holds {found[:12]}: point policy.json's grasp2vec at the "
+    found = grasp2vec_fingerprint(card.grasp2vec)
+    if found != card.grasp2vec_sha256:
+        raise ValueError(f"the policy was trained on the heatmap of Grasp2Vec weights {card.grasp2vec_sha256[:12]}, "
+                         f"but {card.grasp2vec} holds {found[:12]}: point policy.json's grasp2vec at the "
                          "checkpoint it was trained with (a retrained embedding keeps its predecessor as "
                          "checkpoints/grasp2vec-vN)")

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from common.io import atomic_write_text
 from embedding.model import Grasp2Vec, Grasp2VecConfig
-from graspdata.atomic import atomic_write_text
 
 FORMAT = "grasp2vec"
 FORMAT_VERSION = 1

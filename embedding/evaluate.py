@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.stats import wilson_interval
 from embedding.figures import HIT_COLOR, MISS_COLOR, colorize, frame, grid, mark, save_png
 from embedding.heatmap import DENSE, PLAIN, UNCENTRED, HeatmapReadout, goal_heatmap, localize
-from embedding.metrics import localization_hits, retrieval_top1, wilson_interval
+from embedding.metrics import localization_hits, retrieval_top1
 from embedding.model import Grasp2Vec
 
 

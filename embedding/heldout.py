@@ -21,8 +21,8 @@ from envs.objects import ObjectSpec, object_name, resolve_objects
 def collect_held_out(objects: ObjectSpec, attempts: int, seed: int, image_size: int = 64, num_objects: int = 5,
                      progress: bool = True) -> HeldOutGrasps:
     """Run ``attempts`` episodes (seeds ``seed .. seed + attempts - 1``) and keep single-object lifts."""
-    from agents.scripted import RandomGraspPolicy
     from envs.grasp_env import KukaGraspEnv
+    from envs.scripted import RandomGraspPolicy
 
     if attempts < 1:
         raise ValueError(f"attempts must be positive, got {attempts}")

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from agents.evaluation import wilson_interval as wilson_interval  # re-exported: the one Wilson implementation
-
 METRICS = ("dot", "cosine")
 
 

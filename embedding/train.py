@@ -24,6 +24,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from common.io import atomic_write_text
 from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.checkpoint import (
     atomic_save_tensors,
@@ -36,7 +37,6 @@ from embedding.heatmap import goal_heatmap
 from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
 from embedding.metrics import retrieval_top1
 from embedding.model import Grasp2Vec, Grasp2VecConfig
-from graspdata.atomic import atomic_write_text
 
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "train_state.json"

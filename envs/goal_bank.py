@@ -81,7 +81,7 @@ class GoalBank:
                 offset += count
 
     def _grasp_alone(self, urdf: Path, index: int) -> np.ndarray | None:
-        from agents.scripted import approach_action, grasp_pose
+        from envs.scripted import approach_action, grasp_pose
 
         if self._world is None:
             self._world = GraspWorld(self.world_config)

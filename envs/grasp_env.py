@@ -10,8 +10,8 @@ clipped to [-1, 1]; NaN/inf or a wrong shape raise ``ValueError``. ``close > 0``
 with close → lift → outcome image. With ``auto_descend=True`` the gripper descends a fixed
 amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 
-``reward`` is a reward object or a spec for :func:`rewards.make_reward` (``"oracle"``,
-``"grasp2vec"``, ``"package.module:Class"``, ...); default: anything lifted pays 1.
+``reward`` is a :class:`common.protocols.RewardFunction` object (build one by name with
+:func:`rewards.make_reward`); default (None): the task's own success pays 1 (here: anything lifted).
 
 ``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
 distance in metres, after a grasp; ``pre_image``/``post_image`` with ``record_triplet=True``) and,
@@ -28,12 +28,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from common.protocols import GraspContext, RewardFunction
 from envs.config import CameraConfig, WorldConfig
 from envs.objects import ObjectSpec, object_name, resolve_objects
 from envs.world import GraspOutcome, GraspWorld
-from rewards.base import GraspContext, RewardFunction
-from rewards.ground_truth import IndiscriminateReward
-from rewards.registry import make_reward
 
 ACTION_DIM = 5
 MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
@@ -64,7 +62,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def __init__(self, objects: ObjectSpec = "seen", num_objects: int = 5, image_size: int = 64,
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
-                 record_triplet: bool = False, reward: str | RewardFunction | None = None,
+                 record_triplet: bool = False, reward: RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -78,7 +76,10 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.auto_descend = auto_descend
         self.wrist_view = wrist_view
         self.record_triplet = record_triplet
-        self.reward_function: RewardFunction = self.default_reward() if reward is None else make_reward(reward)
+        if reward is not None and not isinstance(reward, RewardFunction):
+            raise ValueError(f"reward must be a RewardFunction object or None (the task's success), got {reward!r}; "
+                             "build one by name with rewards.make_reward(name)")
+        self.reward_function: RewardFunction | None = reward
         self.render_mode = render_mode
         self.world = GraspWorld(self.config, gui=render_mode == "human")
         self.observation_space = spaces.Dict(self._observation_spaces(self.config.camera))
@@ -88,9 +89,6 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._pre: tuple[np.ndarray, np.ndarray | None] | None = None
 
     # ------------------------------------------------------------------ hooks for subclasses
-    def default_reward(self) -> RewardFunction:
-        return IndiscriminateReward()
-
     def _observation_spaces(self, camera: CameraConfig) -> dict[str, spaces.Space]:
         image = spaces.Box(0, 255, (camera.image_size, camera.image_size, 3), dtype=np.uint8)
         result: dict[str, spaces.Space] = {
@@ -176,10 +174,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             info["pre_image"], info["post_image"] = self._pre[0], post
             info["ground_truth"]["pre_mask"] = self._pre[1]
             info["ground_truth"]["post_mask"] = post_mask
-        context = self._context(outcome_image, names, outcome.aperture)
-        reward = 0.0 if outcome.fault else float(self.reward_function(context))
         info["is_success"] = outcome.fault is None and self._succeeded(names)
-        return reward, info
+        if outcome.fault or self.reward_function is None:
+            return float(info["is_success"]), info
+        context = self._context(outcome_image, names, outcome.aperture)
+        return float(self.reward_function(context)), info
 
     def _succeeded(self, lifted: tuple[str, ...]) -> bool:
         return len(lifted) > 0

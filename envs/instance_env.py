@@ -2,7 +2,7 @@
 
 Adds to :class:`envs.grasp_env.KukaGraspEnv`'s observation a ``goal``: an outcome image of the
 target object taken in a different episode (see :mod:`envs.goal_bank`). Success means the
-target, and no other object, was lifted. The reward is injectable (default: ground truth).
+target, and no other object, was lifted. The reward is injectable (default: that success pays 1).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from common.protocols import GraspContext
 from envs.config import CameraConfig
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv
 from envs.objects import object_name
-from rewards.base import GraspContext, RewardFunction
-from rewards.ground_truth import OracleReward
 
 
 class KukaInstanceGraspEnv(KukaGraspEnv):
@@ -31,9 +30,6 @@ class KukaInstanceGraspEnv(KukaGraspEnv):
             raise ValueError("goal bank image size differs from the environment's image_size")
         self.target_body: int | None = None
         self.goal_image = np.zeros(self.observation_space["goal"].shape, dtype=np.uint8)
-
-    def default_reward(self) -> RewardFunction:
-        return OracleReward()
 
     def _observation_spaces(self, camera: CameraConfig) -> dict[str, spaces.Space]:
         result = super()._observation_spaces(camera)

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
-import subprocess
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graspdata.atomic import atomic_write_text
+from common.io import atomic_write_text, file_sha256
+from common.provenance import now
 from graspdata.errors import LayoutVersionError, NotADatasetError
 from graspdata.layout import LAYOUT_VERSION, inspect_shard, shard_counts
 
 CARD_NAME = "card.json"
 CARD_FORMAT = "grasp2vec-sim/grasp-dataset"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -118,34 +114,3 @@ def names_digest(names: list[str]) -> str:
     """SHA-256 of the sorted object names, one per line: identifies an object set compactly."""
     return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
 
-
-def now() -> str:
-    """UTC time, ISO 8601, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def code_version() -> dict[str, Any]:
-    """Git commit of this checkout and whether it had uncommitted changes (``"unknown"`` outside git)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-                              timeout=10).stdout.strip()
-    try:
-        return {"git_commit": git("rev-parse", "HEAD"),
-                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": "unknown", "dirty": None}
-
-
-def machine() -> dict[str, Any]:
-    """Where a run happened: host name, platform, Python and CPU count."""
-
-    return {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count()}

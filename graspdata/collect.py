@@ -16,15 +16,16 @@ from typing import Any
 
 from tqdm import tqdm
 
+from common.io import atomic_write_bytes, folder_lock, remove_stale_temporaries
+from common.provenance import code_version, machine, now
 from envs.grasp_env import make_world_config
 from envs.objects import SPLITS, object_name, resolve_objects
-from graspdata.atomic import atomic_write_bytes, folder_lock, remove_stale_temporaries
-from graspdata.card import CARD_NAME, DatasetCard, ShardEntry, code_version, machine, names_digest, now, shard_entry
+from graspdata.card import CARD_NAME, DatasetCard, ShardEntry, names_digest, shard_entry
 from graspdata.config import IDENTITY_FIELDS, CollectConfig
 from graspdata.errors import ConfigMismatchError, NotADatasetError
 from graspdata.folder import quarantine, scan_folder
 from graspdata.layout import LAYOUT_VERSION, shard_name
-from graspdata.policies import check_policy_spec
+from graspdata.policies import PolicyFactory, policy_factory
 from graspdata.pool import LocalPool
 from graspdata.worker import SOURCE, EpisodeDone, ShardDone, ShardTask
 
@@ -181,7 +182,7 @@ class _Writer:
 
 def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_address: str | None = None,
             skip_bad: bool = False, log: Logger | None = None, show_progress: bool = True,
-            report: Callable[[str], None] = tqdm.write) -> CollectionResult:
+            report: Callable[[str], None] = tqdm.write, make_policy: PolicyFactory | None = None) -> CollectionResult:
     """Collect ``config.grasps`` attempts into the dataset folder ``out``.
 
     Args:
@@ -194,6 +195,8 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
             instead of stopping.
         log: called with metrics after every shard (e.g. ``wandb.log``).
         report: where notices and worker failures are written.
+        make_policy: the per-episode policy factory; default: :func:`graspdata.policies.policy_factory`
+            of ``config.policy`` (a checkpoint folder needs :func:`agents.collection.policy_factory`).
 
     Raises:
         FileExistsError: ``out`` holds a dataset and ``resume`` is False.
@@ -201,7 +204,7 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
         WorkerError: a shard failed ``config.max_task_failures`` times.
     """
     resolve_objects(config.objects)
-    check_policy_spec(config.policy)
+    make_policy = make_policy or policy_factory(config.policy)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
@@ -217,7 +220,8 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
                   disable=not show_progress) as progress:
             writer = _Writer(folder, card, progress, log, report)
             if tasks:
-                pool = LocalPool(config) if ray_address is None else _ray_pool(config, ray_address, report)
+                pool = (LocalPool(config, make_policy) if ray_address is None
+                        else _ray_pool(config, ray_address, make_policy, report))
                 pool.run(tasks, writer)
         wall = time.perf_counter() - writer.start
         card.runs.append({"started": started, "finished": now(), "new_attempts": writer.new_attempts,
@@ -234,7 +238,8 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
                             worker_cpu_s=writer.worker_cpu_s)
 
 
-def _ray_pool(config: CollectConfig, address: str, report: Callable[[str], None]) -> Any:
+def _ray_pool(config: CollectConfig, address: str, make_policy: PolicyFactory,
+              report: Callable[[str], None]) -> Any:
     from graspdata.ray_pool import RayPool
 
-    return RayPool(config, address, on_message=report)
+    return RayPool(config, address, make_policy, on_message=report)

@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Policy
+from common.protocols import Policy
 from graspdata.records import GraspRecord, GroundTruth
 
 SEED_BITS = 63

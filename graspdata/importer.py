@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from graspdata.atomic import atomic_write_bytes
-from graspdata.card import DatasetCard, code_version, names_digest, shard_entry
+from common.io import atomic_write_bytes
+from common.provenance import code_version
+from graspdata.card import DatasetCard, names_digest, shard_entry
 from graspdata.errors import DatasetError, NotADatasetError
 from graspdata.layout import encode_shard, shard_name
 from graspdata.records import GraspRecord, GroundTruth

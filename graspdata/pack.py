@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graspdata.atomic import atomic_write_bytes
-from graspdata.card import DatasetCard, code_version, shard_entry
+from common.io import atomic_write_bytes
+from common.provenance import code_version
+from graspdata.card import DatasetCard, shard_entry
 from graspdata.errors import ConfigMismatchError
 from graspdata.folder import scan_folder
 from graspdata.layout import RECORD_GROUP, RECORD_IMAGES, encode_shard, open_h5, shard_name

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
 from graspdata.config import CollectConfig
+from graspdata.policies import PolicyFactory
 from graspdata.worker import EpisodeDone, ShardCollector, ShardDone, ShardTask, limit_threads
 
 POLL_SECONDS = 1.0
@@ -66,7 +67,7 @@ class TaskBook:
         self.pending.appendleft(task)
 
 
-def _worker_main(conn: Connection, config: CollectConfig) -> None:
+def _worker_main(conn: Connection, config: CollectConfig, make_policy: PolicyFactory) -> None:
     """Worker process: receive tasks until ``None``; stream their events back. Exits after a failure.
 
     Ctrl-C is left to the driver, which stops the workers itself.
@@ -77,7 +78,7 @@ def _worker_main(conn: Connection, config: CollectConfig) -> None:
     try:
         while (task := conn.recv()) is not None:
             try:
-                collector = collector or ShardCollector(config)
+                collector = collector or ShardCollector(config, make_policy)
                 for event in collector.collect(task):
                     conn.send(event)
             except Exception:
@@ -91,10 +92,11 @@ def _worker_main(conn: Connection, config: CollectConfig) -> None:
 class _Slot:
     """One worker process, its pipe, and the task it holds."""
 
-    def __init__(self, number: int, config: CollectConfig, context: mp.context.BaseContext) -> None:
+    def __init__(self, number: int, config: CollectConfig, make_policy: PolicyFactory,
+                 context: mp.context.BaseContext) -> None:
         self.number = number
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, config), daemon=True,
+        self.process = context.Process(target=_worker_main, args=(child, config, make_policy), daemon=True,
                                        name=f"grasp-collector-{number}")
         self.process.start()
         child.close()
@@ -124,13 +126,15 @@ class LocalPool:
 
     Args:
         config: the collection config every worker builds its environment from.
+        make_policy: the per-episode policy factory (pickled to each worker).
         start_method: ``multiprocessing`` start method. The default ``forkserver`` forks workers
             from a clean server process that has imported the simulator once, so they start in
             milliseconds and share none of the driver's threads or state.
     """
 
-    def __init__(self, config: CollectConfig, start_method: str = "forkserver") -> None:
-        self.config = config
+    def __init__(self, config: CollectConfig, make_policy: PolicyFactory,
+                 start_method: str = "forkserver") -> None:
+        self.config, self.make_policy = config, make_policy
         self.context = mp.get_context(start_method)
         if start_method == "forkserver":
             self.context.set_forkserver_preload([__name__])
@@ -138,7 +142,8 @@ class LocalPool:
     def run(self, tasks: Iterable[ShardTask], sink: EventSink) -> None:
         """Run every task; returns when all shards were delivered to ``sink.on_shard``."""
         book = TaskBook(tasks, self.config.max_task_failures)
-        slots = [_Slot(n, self.config, self.context) for n in range(min(self.config.workers, len(book.pending)))]
+        count = min(self.config.workers, len(book.pending))
+        slots = [_Slot(n, self.config, self.make_policy, self.context) for n in range(count)]
         try:
             while book.pending or any(s.task is not None for s in slots):
                 for slot in slots:
@@ -148,7 +153,7 @@ class LocalPool:
                 for number, slot in enumerate(slots):
                     if not self._drain(slot, sink, book):
                         slot.stop()
-                        slots[number] = _Slot(slot.number, self.config, self.context)
+                        slots[number] = _Slot(slot.number, self.config, self.make_policy, self.context)
         finally:
             for slot in slots:
                 slot.stop()

@@ -14,25 +14,26 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from graspdata.card import REPO_ROOT
+from common.provenance import REPO_ROOT
 from graspdata.config import CollectConfig
+from graspdata.policies import PolicyFactory
 from graspdata.pool import POLL_SECONDS, EventSink, TaskBook
 from graspdata.worker import EpisodeDone, ShardCollector, ShardDone, ShardTask, limit_threads
 
 LOCAL = "local"
-SHIPPED_PACKAGES = ("envs", "agents", "rewards", "embedding", "graspdata")
+SHIPPED_PACKAGES = ("common", "envs", "graspdata", "embedding", "rewards", "agents")
 
 
 class RayCollector:
     """Actor body: a :class:`ShardCollector` built on first use."""
 
-    def __init__(self, config: CollectConfig) -> None:
+    def __init__(self, config: CollectConfig, make_policy: PolicyFactory) -> None:
         limit_threads()
-        self.config = config
+        self.config, self.make_policy = config, make_policy
         self.collector: ShardCollector | None = None
 
     def collect(self, task: ShardTask) -> Iterator[EpisodeDone | ShardDone]:
-        self.collector = self.collector or ShardCollector(self.config)
+        self.collector = self.collector or ShardCollector(self.config, self.make_policy)
         yield from self.collector.collect(task)
 
 
@@ -57,11 +58,12 @@ class RayPool:
     Args:
         config: the collection config every actor builds its environment from.
         address: ``"local"`` or a Ray cluster address.
+        make_policy: the per-episode policy factory (pickled to each actor).
         on_message: where notices go (e.g. fewer CPUs than workers); defaults to ``print``.
     """
 
-    def __init__(self, config: CollectConfig, address: str, on_message=print) -> None:
-        self.config = config
+    def __init__(self, config: CollectConfig, address: str, make_policy: PolicyFactory, on_message=print) -> None:
+        self.config, self.make_policy = config, make_policy
         self.address = address
         self.on_message = on_message
 
@@ -84,7 +86,8 @@ class RayPool:
 
     def _run(self, ray: Any, book: TaskBook, sink: EventSink) -> None:
         actor_class = ray.remote(num_cpus=1)(RayCollector)
-        actors = [actor_class.remote(self.config) for _ in range(self._workers(ray, self.config.workers))]
+        count = self._workers(ray, self.config.workers)
+        actors = [actor_class.remote(self.config, self.make_policy) for _ in range(count)]
         idle = list(range(len(actors)))
         running: dict[Any, list[Any]] = {}  # generator -> [actor number, task, episodes reported]
         try:
@@ -106,7 +109,7 @@ class RayPool:
                         message = f"Ray worker {number} failed: {error}"
                         sink.on_failure(task, message, episodes)
                         ray.kill(actors[number])
-                        actors[number] = actor_class.remote(self.config)
+                        actors[number] = actor_class.remote(self.config, self.make_policy)
                         idle.append(number)
                         book.failed(task, message)
                         continue

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from graspdata.card import file_sha256
+from common.io import file_sha256
 from graspdata.errors import CorruptShardError, DatasetError
 from graspdata.folder import scan_folder
 from graspdata.layout import RECORD_GROUP, TRUTH_GROUP, open_h5, shard_counts, verify_shard

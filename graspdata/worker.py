@@ -16,7 +16,7 @@ from envs.grasp_env import KukaGraspEnv
 from graspdata.config import CollectConfig
 from graspdata.episode import episode_seed, policy_seed, run_episode
 from graspdata.layout import encode_shard
-from graspdata.policies import policy_factory
+from graspdata.policies import PolicyFactory
 
 SOURCE = "sim"
 
@@ -64,11 +64,11 @@ def limit_threads() -> None:
 class ShardCollector:
     """Owns a :class:`KukaGraspEnv` (with triplet recording) and the policy factory."""
 
-    def __init__(self, config: CollectConfig) -> None:
+    def __init__(self, config: CollectConfig, make_policy: PolicyFactory) -> None:
         self.config = config
         self.env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects,
                                 image_size=config.image_size, max_steps=config.max_steps, record_triplet=True)
-        self.make_policy = policy_factory(config.policy)
+        self.make_policy = make_policy
 
     def collect(self, task: ShardTask) -> Iterator[EpisodeDone | ShardDone]:
         """Run the task's episodes, yielding :class:`EpisodeDone` for each, then :class:`ShardDone`."""

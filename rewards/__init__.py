@@ -1,6 +1,6 @@
-"""Swappable reward functions: see :mod:`rewards.base` for the protocol, :mod:`rewards.registry` to choose one."""
+"""Swappable reward functions: see :mod:`common.protocols` for the protocol, :mod:`rewards.registry` to choose one."""
 
-from rewards.base import GraspContext, RewardError, RewardFunction
+from common.protocols import GraspContext, RewardError, RewardFunction
 from rewards.ground_truth import IndiscriminateReward, OracleReward
 from rewards.registry import available_rewards, make_reward, parse_reward_kwargs, register_reward
 

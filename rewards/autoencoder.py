@@ -22,8 +22,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from graspdata.atomic import atomic_write_text
-from rewards.base import RewardError
+from common.io import atomic_write_text
+from common.protocols import RewardError
 from rewards.similarity import EmbeddingSimilarityReward, Encoder
 
 WEIGHTS_FILE = "model.safetensors"

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from graspdata.atomic import atomic_write_text
-from rewards.base import RewardError
+from common.io import atomic_write_text
+from common.protocols import RewardError
 
 CALIBRATION_SUFFIX = "reward_calibration.json"
 

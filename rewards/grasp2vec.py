@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.protocols import RewardError
 from embedding.model import to_input
-from rewards.base import RewardError
 from rewards.similarity import EmbeddingSimilarityReward, Encoder
 
 DEFAULT_CHECKPOINT = "checkpoints/grasp2vec"

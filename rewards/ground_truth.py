@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rewards.base import GraspContext
+from common.protocols import GraspContext
 
 BINARY_THRESHOLD = 0.5  # a 0/1 reward counts an attempt as a success at or above this
 

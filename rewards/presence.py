@@ -35,12 +35,12 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+from common.io import atomic_write_bytes, atomic_write_json
+from common.protocols import RewardError
 from embedding.model import to_input
-from graspdata.atomic import atomic_write_bytes, atomic_write_json
 from graspdata.folder import scan_folder
 from graspdata.layout import APERTURE, RECORD_GROUP, open_h5
 from graspdata.reader import ShardedReader
-from rewards.base import RewardError
 from rewards.calibration import youden_threshold
 
 MIDAIR_MOVES = 8  # at most this many moves towards the random spot before closing

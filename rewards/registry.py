@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rewards.base import RewardError, RewardFunction
+from common.protocols import RewardError, RewardFunction
 
 BUILTIN_REWARDS: dict[str, str] = {
     "oracle": "rewards.ground_truth:OracleReward",
@@ -43,7 +43,7 @@ def make_reward(spec: str | RewardFunction, **kwargs: Any) -> RewardFunction:
 
     Args:
         spec: a built-in name (see :func:`available_rewards`), ``package.module:ClassName``, or an
-            object that already follows :class:`rewards.base.RewardFunction`.
+            object that already follows :class:`common.protocols.RewardFunction`.
         **kwargs: keyword arguments for the class's constructor.
 
     Raises:
@@ -73,7 +73,7 @@ def check_protocol(reward: Any, label: str) -> RewardFunction:
     missing = [name for name in ("__call__", "batch") if not callable(getattr(reward, name, None))]
     if inspect.isclass(reward) or missing:
         what = "is a class, not an instance" if inspect.isclass(reward) else f"lacks callable {missing}"
-        raise RewardError(f"reward {label} does not follow rewards.base.RewardFunction "
+        raise RewardError(f"reward {label} does not follow common.protocols.RewardFunction "
                           f"(__call__(GraspContext) -> float, batch(list[GraspContext]) -> np.ndarray): it {what}")
     return reward
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rewards.base import GraspContext, RewardError
+from common.protocols import GraspContext, RewardError
 from rewards.calibration import RewardCalibration, calibration_path, file_fingerprint
 from rewards.presence import PresenceClassifier, load_presence, presence_path
 

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from graspdata.atomic import atomic_write_text
-from graspdata.card import code_version, machine, now
+from common.io import atomic_write_text
+from common.provenance import code_version, machine, now
 from graspdata.collect import collect
 from graspdata.config import CollectConfig
 

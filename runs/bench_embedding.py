@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
+from common.io import atomic_write_text
+from common.provenance import command_line, machine_description
 from embedding.augment import AugmentConfig, random_crop_flip
-from embedding.checkpoint import atomic_write_text
 from embedding.heatmap import DENSE, goal_heatmap
 from embedding.losses import grasp2vec_loss
 from embedding.model import Grasp2Vec, multiply_adds_per_image, parameter_count
-from rewards.provenance import command_line, machine_description
 from runs.train_embedding import PRESETS
 
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from graspdata.atomic import atomic_write_text
-from rewards.base import GraspContext, RewardFunction
-from rewards.provenance import command_line, machine_description
+from common.io import atomic_write_text
+from common.protocols import GraspContext, RewardFunction
+from common.provenance import command_line, machine_description
 from rewards.registry import make_reward, parse_reward_kwargs
 
 TARGET_IMAGES_PER_S = 1000.0  # the requirement for batched Grasp2Vec scoring on the project's 2-core CPU

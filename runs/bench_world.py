@@ -24,11 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the environments)
-from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
+from common.io import atomic_write_text
+from common.provenance import code_version, command_line, machine
 from envs.config import WorldConfig
-from graspdata.atomic import atomic_write_text
-from graspdata.card import code_version, machine
-from rewards.provenance import command_line
+from envs.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 
 MOVES = 7
 HIFI_FACTOR = 4

@@ -238,11 +238,11 @@ def parse_checkpoints(items: list[str]) -> dict[str, Row]:
 def describe(name: str, path: str) -> str:
     """Row label of a user checkpoint: its name plus algorithm, reward and goal features from ``policy.json``."""
     folder = checkpoint_folder(path)
-    card = policy_card(folder) if folder is not None else {}
-    if not card:
+    card = policy_card(folder) if folder is not None else None
+    if card is None:
         return name
-    features = card.get("goal_features", "none")
-    return f"{name} ({card.get('algo', '?')} + {card.get('reward', '?')}" + (
+    features = card.goal_features
+    return f"{name} ({card.algo} + {card.reward}" + (
         f", {features} obs.)" if features != "none" else ")")
 
 
@@ -278,8 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> list[CellSummary]:
-    from graspdata.card import code_version, machine
-    from rewards.provenance import command_line, machine_description
+    from common.provenance import code_version, command_line, machine, machine_description
 
     args = build_parser().parse_args(argv)
     try:
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
               f"code {version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")
     print(table + "\n\n" + footer)
     if args.markdown:
-        from graspdata.atomic import atomic_write_text
+        from common.io import atomic_write_text
 
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(args.markdown, table + "\n\n" + footer + "\n")

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graspdata.atomic import atomic_write_text
+from common.io import atomic_write_text
 from runs.benchmark_report import CellSummary, bar_chart, report_tables
 from runs.benchmark_tasks import ROWS
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation import wilson_interval
-from graspdata.atomic import atomic_write_bytes, atomic_write_text
+from common.io import atomic_write_bytes, atomic_write_text
+from common.stats import wilson_interval
 from runs.benchmark_tasks import Cell, TrialResult
 
 

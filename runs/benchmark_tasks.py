@@ -25,10 +25,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agents.base import Policy
-from agents.evaluation import EVAL_SEED_OFFSET
-from agents.goal_features import GoalObservationWrapper
+from agents.core.evaluation import EVAL_SEED_OFFSET
+from agents.core.goal_features import GoalObservationWrapper
 from agents.loading import is_policy_checkpoint
+from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, Policy, PolicyCard
 from embedding.heatmap import DENSE
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
@@ -52,10 +52,10 @@ SCRIPTED = ("random", "heatmap", "privileged")
 HEATMAP_SOURCES = ("heatmap", "heatmap-q")  # rows that see the shipped Grasp2Vec's goal heatmap
 # The heatmap rows' inputs: the shipped Grasp2Vec checkpoint's goal heatmap, read densely (embedding.heatmap.DENSE),
 # as a trained policy's card would say.
-HEATMAP_CARD: dict[str, Any] = {"goal_features": "heatmap", "env_id": "KukaInstanceGrasp-v0",
-                                "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True,
-                                                         "readout": dataclasses.asdict(DENSE)},
-                                "grasp2vec": DEFAULT_CHECKPOINT}
+HEATMAP_CARD = PolicyCard(algo="scripted", reward="none", world={}, goal_features="heatmap", env_id=INSTANCE_ENV,
+                          goal_features_config={"heatmap": True, "embedding": False, "keep_goal_image": True,
+                                                "readout": dataclasses.asdict(DENSE)},
+                          grasp2vec=DEFAULT_CHECKPOINT)
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ def row_status(row: Row, task: str) -> str:
     if row.source in HEATMAP_SOURCES:
         if task == "indiscriminate":
             return "not applicable (goal-conditioned policy, indiscriminate task)"
-        if not Path(HEATMAP_CARD["grasp2vec"]).is_dir():
-            return f"not available (no Grasp2Vec checkpoint at {HEATMAP_CARD['grasp2vec']})"
+        if not Path(HEATMAP_CARD.grasp2vec).is_dir():
+            return f"not available (no Grasp2Vec checkpoint at {HEATMAP_CARD.grasp2vec})"
     if row.source in SCRIPTED:
         return "ok"
     folder = checkpoint_folder(row.checkpoint or "")
@@ -169,12 +169,13 @@ def row_status(row: Row, task: str) -> str:
         return "ok" if folder is not None else f"not available (no Q-function checkpoint at {row.checkpoint})"
     if folder is None:
         return f"not available (no checkpoint at {row.checkpoint})"
-    if task == "indiscriminate" and policy_card(folder).get("env_id") == "KukaInstanceGrasp-v0":
+    card = policy_card(folder)
+    if task == "indiscriminate" and card is not None and card.env_id == INSTANCE_ENV:
         return "not applicable (goal-conditioned policy, indiscriminate task)"
     return "ok"
 
 
-def row_card(row: Row) -> dict[str, Any] | None:
+def row_card(row: Row) -> PolicyCard | None:
     """The policy card that shapes a row's observations: a learned row's ``policy.json``, the shipped
     Grasp2Vec's heatmap for the heatmap rows, None for the other scripted rows."""
     if row.source == "checkpoint":
@@ -188,9 +189,9 @@ def heatmap_weights(row: Row) -> dict[str, Any] | None:
     row's number tied to one embedding."""
     from agents.loading import goal_features_config, grasp2vec_fingerprint
 
-    card = row_card(row) or {}
-    path = card.get("grasp2vec")
-    if not path or card.get("goal_features", "none") == "none" or not Path(path).exists():
+    card = row_card(row)
+    path = card.grasp2vec if card is not None else None
+    if not path or card.goal_features == "none" or not Path(path).exists():
         return None
     return {"checkpoint": str(path), "sha256": grasp2vec_fingerprint(path),
             "readout": dataclasses.asdict(goal_features_config(card).readout)}
@@ -213,7 +214,7 @@ def shared_policy(row: Row, env: gym.Env) -> Policy | None:
 def trial_policy(row: Row, env: gym.Env, seed: int) -> Policy:
     """A fresh scripted policy for one trial of ``row`` (``seed`` seeds the random one)."""
     from agents.baselines import HeatmapGraspPolicy
-    from agents.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
+    from envs.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 
     if row.source == "heatmap":
         return HeatmapGraspPolicy(env.unwrapped.config)
@@ -224,12 +225,9 @@ def trial_policy(row: Row, env: gym.Env, seed: int) -> Policy:
     raise ValueError(f"row {row.name!r} ({row.source}) has no per-trial scripted policy")
 
 
-def policy_card(folder: Path) -> dict[str, Any]:
-    """``policy.json`` of a checkpoint folder (what runs.train_policy records about the policy), or {}."""
-    import json
-
-    card_path = folder / "policy.json"
-    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+def policy_card(folder: Path) -> PolicyCard | None:
+    """``policy.json`` of a checkpoint folder (what runs.train_policy records about the policy), or None."""
+    return PolicyCard.load(folder) if (folder / POLICY_CARD).is_file() else None
 
 
 def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
@@ -237,7 +235,8 @@ def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
     with the benchmark's object count."""
     if row.source != "checkpoint":
         return defaults
-    world = (row_card(row) or {}).get("world", {})
+    card = row_card(row)
+    world = card.world if card is not None else {}
     known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}
     return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
 
@@ -305,7 +304,7 @@ class CompositeGoalObservationWrapper(GoalObservationWrapper):
         return self._observe(observation), info
 
 
-def composite_features_wrapper(env: gym.Env, card: dict[str, Any]) -> gym.Env:
+def composite_features_wrapper(env: gym.Env, card: PolicyCard) -> gym.Env:
     """``env`` (a :class:`CompositeGoalEnv`) with the goal features ``card`` names, composed over both goals."""
     from agents.loading import wrap_for_policy
 
@@ -315,7 +314,7 @@ def composite_features_wrapper(env: gym.Env, card: dict[str, Any]) -> gym.Env:
     return CompositeGoalObservationWrapper(env, wrapped.features)
 
 
-def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: dict[str, Any] | None) -> gym.Env:
+def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: PolicyCard | None) -> gym.Env:
     """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the goal features the
     policy was trained with."""
     kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
@@ -359,14 +358,14 @@ class ObservationOnly:
         return np.asarray(self.policy.act(view), dtype=np.float32)
 
 
-def policy_keys(env: gym.Env, policy: Policy, card: dict[str, Any] | None) -> list[str]:
+def policy_keys(env: gym.Env, policy: Policy, card: PolicyCard | None) -> list[str]:
     """Observation keys handed to ``policy``: its own observation space's keys when it has one, the
     environment's otherwise, always without the composite task's ``goal_2``."""
     space = getattr(policy, "observation_space", None)
     if space is None and hasattr(policy, "model"):
         space = getattr(policy.model, "observation_space", None)
     keys = list(space.spaces) if isinstance(space, spaces.Dict) else list(env.observation_space.spaces)
-    if card is not None and card.get("env_id") == "KukaGrasp-v0":
+    if card is not None and card.env_id == INDISCRIMINATE_ENV:
         keys = [k for k in keys if k != "goal"]
     return [k for k in keys if k != "goal_2"]
 

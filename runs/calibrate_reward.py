@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rewards.base import RewardError
+from common.protocols import RewardError
+from common.provenance import command_line, machine_description
 from rewards.calibration import RewardCalibration, calibration_path, youden_threshold
 from rewards.presence import (
     TrainPresenceConfig,
@@ -44,7 +45,6 @@ from rewards.presence import (
     fit_presence,
     presence_path,
 )
-from rewards.provenance import command_line, machine_description
 from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward

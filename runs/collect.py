@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agents.collection import policy_factory
 from graspdata.collect import collect
 from graspdata.config import CollectConfig
 from graspdata.errors import DatasetError
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None
         try:
             result = collect(config, args.out, resume=args.resume, ray_address=args.ray_address,
-                             skip_bad=args.skip_bad, log=log, show_progress=not args.no_progress)
+                             skip_bad=args.skip_bad, log=log, show_progress=not args.no_progress,
+                             make_policy=policy_factory(config.policy))
         finally:
             if log is not None:
                 log.finish()

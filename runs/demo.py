@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from graspdata.atomic import atomic_write_bytes
+from common.io import atomic_write_bytes
 from runs.benchmark import parse_checkpoints
 from runs.benchmark_tasks import (
     Cell,
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> Path:
     settings = world_settings(row, WorldSettings())
     features = None
     if args.grasp2vec.exists():
-        from agents.goal_features import GoalFeatures, GoalFeaturesConfig
+        from agents.core.goal_features import GoalFeatures, GoalFeaturesConfig
         from embedding.checkpoint import load_checkpoint
 
         features = GoalFeatures(load_checkpoint(args.grasp2vec), GoalFeaturesConfig(heatmap=True))

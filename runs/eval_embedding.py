@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.io import atomic_write_text
+from common.provenance import command_line, machine_description
 from embedding.checkpoint import load_checkpoint, read_card
 from embedding.evaluate import HeldOutGrasps, choose_goals, evaluate_model, format_table, save_figures
 from embedding.heatmap import DENSE, HeatmapReadout
 from embedding.heldout import collect_held_out, goal_bank_source, read_held_out
 from embedding.model import Grasp2Vec
-from graspdata.atomic import atomic_write_text
-from rewards.provenance import command_line, machine_description
 
 DEFAULT_EVAL_SEED = 700_000_000  # far from the collection seeds used for training data
 GOAL_BANK_SEED_OFFSET = 1_000_003

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from graspdata.atomic import atomic_write_text
-from rewards.base import GraspContext, RewardFunction
-from rewards.provenance import command_line, machine_description
+from common.io import atomic_write_text
+from common.protocols import GraspContext, RewardFunction
+from common.provenance import command_line, machine_description
 from rewards.quality import (
     Pairs,
     failed_outcomes,

@@ -1,7 +1,7 @@
 """How much instance success a better choice of grasp could buy in this world.
 
 Each trial is a benchmark bin (the headline's seeds, targets and goal bank). The privileged
-scripted grasp (``agents.scripted.PrivilegedGraspPolicy``: the target's true centre, fingers
+scripted grasp (``envs.scripted.PrivilegedGraspPolicy``: the target's true centre, fingers
 across its narrow axis) is tried at several variations of its pose, each from a fresh reset of
 the same bin: the wrist turned by 0, ±45° or 90°, or the grasp point moved ±1 or ±2 cm along the
 object's long axis. Reported per variation: success and where the trials ended; and **best of
@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from agents.evaluation import wilson_interval
-from agents.scripted import PrivilegedGraspPolicy
-from graspdata.atomic import atomic_write_text
-from graspdata.card import code_version
-from rewards.provenance import command_line, machine_description
+from common.io import atomic_write_text
+from common.provenance import code_version, command_line, machine_description
+from common.stats import wilson_interval
+from envs.scripted import PrivilegedGraspPolicy
 from runs.benchmark_tasks import (
     ROWS,
     Cell,

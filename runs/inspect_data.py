@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graspdata.atomic import atomic_write_text
+from common.io import atomic_write_text
 from graspdata.errors import DatasetError
 from graspdata.summary import DatasetSummary, example_triplets, save_object_histogram, save_triplet_grid, summarize
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graspdata.atomic import atomic_write_text
+from common.io import atomic_write_text
 from runs.pipeline_presets import PRESETS, PipelinePreset
 
 STAGES = ("collect", "embedding", "calibration", "policy", "benchmark")
@@ -142,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    from graspdata.card import code_version, machine, now
-    from rewards.provenance import command_line, machine_description
+    from common.provenance import code_version, command_line, machine, machine_description, now
 
     args = build_parser().parse_args(argv)
     preset = PRESETS[args.preset]

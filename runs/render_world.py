@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import envs  # noqa: F401  (registers the environments)
-from agents.scripted import PrivilegedGraspPolicy
+from envs.scripted import PrivilegedGraspPolicy
 
 LABELS = ("scene camera (policy view)", "pre-grasp scene", "post-grasp scene", "outcome (wrist camera)")
 

@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 
 from agents.loading import is_policy_checkpoint
-from agents.sac import ACTOR_CARD, ACTOR_WEIGHTS
-from graspdata.atomic import atomic_write_text
+from agents.sac.policy import ACTOR_CARD, ACTOR_WEIGHTS
+from common.io import atomic_write_text
 
 POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
                 ACTOR_WEIGHTS, ACTOR_CARD)
@@ -79,7 +79,7 @@ python -m runs.ship_policy --run {run} --name {name}
 
 ## Evaluation during training
 
-Success rate of the training task (`eval.json`; seeds from `agents.evaluation.EVAL_SEED_OFFSET`,
+Success rate of the training task (`eval.json`; seeds from `agents.core.evaluation.EVAL_SEED_OFFSET`,
 disjoint from training; these are training-time checks — the benchmark protocol's numbers are in
 `docs/benchmark.md`). Plot: `curves.png`.
 
@@ -93,7 +93,7 @@ def export_actor(sb3_zip: Path, directory: Path) -> None:
     """Write the actor of an SB3 SAC zip (a run that predates the export) into ``directory``."""
     from stable_baselines3 import SAC
 
-    from agents.sac import save_actor
+    from agents.sac.policy import save_actor
 
     save_actor(SAC.load(sb3_zip, device="cpu"), directory)
 

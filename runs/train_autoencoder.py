@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common.provenance import command_line, machine_description
 from rewards.autoencoder import AutoencoderConfig, ConvAutoencoder, save_autoencoder
-from rewards.provenance import command_line, machine_description
 
 STATE_FILE = "state.pt"
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
+from common.io import atomic_write_text
+from common.provenance import command_line, machine_description
 from embedding.augment import AugmentConfig
-from embedding.checkpoint import atomic_write_text
 from embedding.figures import plot_history
 from embedding.model import GPU_CONFIG, Grasp2VecConfig, multiply_adds_per_image, parameter_count
 from embedding.train import CachedTriplets, TrainConfig, train
-from rewards.provenance import command_line, machine_description
 
 PRESETS = {"cpu": Grasp2VecConfig(), "gpu": GPU_CONFIG}
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from agents.scripted import RandomGraspPolicy
+from common.io import atomic_write_json
+from common.provenance import command_line, machine_description
 from envs.grasp_env import KukaGraspEnv
-from graspdata.atomic import atomic_write_json
-from rewards.provenance import command_line, machine_description
+from envs.scripted import RandomGraspPolicy
 
 
 def lifted_object_coverage(objects: str, lifts: int, fovs: list[float], image_size: int, seed: int) -> np.ndarray:

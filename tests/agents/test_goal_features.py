@@ -12,7 +12,7 @@ import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.goal_features import GoalFeatures, GoalFeaturesConfig, GoalFeaturesVecWrapper, GoalObservationWrapper
+from agents.core.goal_features import GoalFeatures, GoalFeaturesConfig, GoalFeaturesVecWrapper, GoalObservationWrapper
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 SIZE = 32
@@ -125,10 +125,14 @@ def test_config_reads_its_heatmap_readout_back_from_a_policy_card() -> None:
     import json
 
     from agents.loading import goal_features_config
+    from common.protocols import PolicyCard
     from embedding.heatmap import DENSE, UNCENTRED
 
     config = GoalFeaturesConfig(readout=DENSE)
-    card = {"goal_features_config": json.loads(json.dumps(dataclasses.asdict(config)))}
-    assert goal_features_config(card) == config
-    older = {"goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True}}
+    def card(features: dict) -> PolicyCard:
+        return PolicyCard(algo="qtopt-pose", reward="oracle", world={}, goal_features="heatmap",
+                          goal_features_config=features)
+
+    assert goal_features_config(card(json.loads(json.dumps(dataclasses.asdict(config))))) == config
+    older = card({"heatmap": True, "embedding": False, "keep_goal_image": True})
     assert goal_features_config(older).readout == UNCENTRED  # the map policies trained before readouts saw

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.cem import CEMConfig
-from agents.pose_qnetwork import PoseNetworkConfig
-from agents.pose_qtopt import PoseQTOpt, PoseQTOptConfig
+from agents.core.cem import CEMConfig
+from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
+from agents.qtopt.network import PoseNetworkConfig
 from envs.config import WorldConfig
 
 SIZE = 32
@@ -127,7 +127,7 @@ def test_heatmap_proposals_start_cem_where_the_goal_heatmap_is_high() -> None:
 
 @pytest.mark.parametrize("reach", [0.0, 0.05])
 def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from(reach: float) -> None:
-    from agents.pose_qnetwork import PoseQNetwork
+    from agents.qtopt.network import PoseQNetwork
 
     torch.manual_seed(0)
     config = PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16, reach=reach)
@@ -146,7 +146,7 @@ def test_goal_network_starts_as_the_indiscriminate_one_it_is_copied_from(reach: 
 
 
 def test_a_network_with_reach_reads_five_points_per_pose_and_each_one_matters() -> None:
-    from agents.pose_qnetwork import PoseQNetwork
+    from agents.qtopt.network import PoseQNetwork
 
     torch.manual_seed(0)
     network = PoseQNetwork(3, PoseNetworkConfig(channels=(8, 8, 8, 8), hidden=16, reach=0.05))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.episode import Episode
-from agents.grasp_pose import PoseSpace
-from agents.pose_training import Decision, PoseRelabeler, PoseSamples, decision_from_episode
-from agents.relabel import RelabelConfig
+from agents.core.episode import Episode
+from agents.core.relabel import RelabelConfig
+from agents.qtopt.training import Decision, PoseRelabeler, PoseSamples, decision_from_episode
+from common.protocols import GraspContext
 from envs.config import WorldConfig
-from rewards.base import GraspContext
+from envs.grasp_pose import PoseSpace
 
 S = 16
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.episode import Episode
-from agents.relabel import GoalPool, RelabelConfig, relabel_episode
-from rewards.base import GraspContext
+from agents.core.episode import Episode
+from agents.core.relabel import GoalPool, RelabelConfig, relabel_episode
+from common.protocols import GraspContext
 from rewards.ground_truth import OracleReward
 
 SIZE = 8
@@ -137,7 +137,7 @@ def test_nearest_relabeling_scores_the_similar_goals_and_draws_uniformly_after_a
 
 
 def test_nearest_sampling_needs_an_embedding() -> None:
-    from agents.relabel import Relabeler
+    from agents.core.relabel import Relabeler
 
     with pytest.raises(ValueError, match="needs an embedding"):
         Relabeler(SameImageReward(), RelabelConfig(auxiliary_goals=1, auxiliary_sampling="nearest"))

@@ -12,8 +12,8 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from agents.relabel import RelabelConfig, Relabeler
-from agents.sac import (
+from agents.core.relabel import RelabelConfig, Relabeler
+from agents.sac.policy import (
     ACTOR_CARD,
     ACTOR_WEIGHTS,
     KeypointEncoder,
@@ -22,12 +22,11 @@ from agents.sac import (
     load_actor,
     save_actor,
 )
-from agents.sac_training import make_sac
+from agents.sac.training import SACConfig, make_sac
 from rewards.ground_truth import IndiscriminateReward
-from runs.policy_presets import SACPreset
 
 SIZE = 16
-SETTINGS = SACPreset(buffer_size=500, batch_size=16, learning_starts=10_000, features=16, channels=(4,))
+SETTINGS = SACConfig(buffer_size=500, batch_size=16, learning_starts=10_000, features=16, channels=(4,))
 
 
 class FakeGoalEnv(gym.Env):

@@ -6,17 +6,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agents.episode import Episode
-from agents.grasp_pose import PoseSpace
-from agents.pose_training import PoseRelabeler
-from agents.relabel import RelabelConfig
-from agents.sac_training import fill_replay, make_sac, offline_pretrain, offline_transitions
+from agents.core.episode import Episode
+from agents.core.relabel import RelabelConfig
+from agents.qtopt.training import PoseRelabeler
+from agents.sac.training import SACConfig, fill_replay, make_sac, offline_pretrain, offline_transitions
+from common.protocols import GraspContext
 from envs.config import WorldConfig
-from rewards.base import GraspContext
-from runs.policy_presets import SACPreset
+from envs.grasp_pose import PoseSpace
 
 S = 16
-SETTINGS = SACPreset(buffer_size=100, batch_size=4, learning_starts=0, features=16, channels=(4,))
+SETTINGS = SACConfig(buffer_size=100, batch_size=4, learning_starts=0, features=16, channels=(4,))
 CLOSED_AT = (0.55, 0.1, 0.4)  # x, y (m), yaw (rad) of the gripper just before it closed
 
 
@@ -31,7 +30,7 @@ class HalfReward:
 
 
 class FakePoseEnv(gym.Env):
-    """The spaces of agents.grasp_pose.PoseActionWrapper over the instance env with the heatmap."""
+    """The spaces of envs.grasp_pose.PoseActionWrapper over the instance env with the heatmap."""
 
     def __init__(self) -> None:
         image = spaces.Box(0, 255, (S, S, 3), dtype=np.uint8)

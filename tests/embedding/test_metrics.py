@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from embedding.metrics import localization_hits, retrieval_top1, similarity, wilson_interval
+from common.stats import wilson_interval
+from embedding.metrics import localization_hits, retrieval_top1, similarity
 
 
 def test_retrieval_counts_same_object_as_correct():

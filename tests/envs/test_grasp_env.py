@@ -7,8 +7,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from agents.scripted import PrivilegedGraspPolicy
 from envs.objects import builtin_split
+from envs.scripted import PrivilegedGraspPolicy
 from tests.conftest import TINY
 
 
@@ -151,15 +151,20 @@ def test_many_episodes_keep_memory_flat():
     env.close()
 
 
-def test_reward_by_name_or_object():
-    from rewards.ground_truth import OracleReward
+def test_reward_is_an_object_and_defaults_to_the_tasks_success():
+    class Half:
+        def __call__(self, context):
+            return 0.5
 
-    env = gym.make("KukaInstanceGrasp-v0", reward="indiscriminate", **TINY)
-    assert type(env.unwrapped.reward_function).__name__ == "IndiscriminateReward"
+        def batch(self, contexts):
+            return np.full(len(contexts), 0.5, dtype=np.float32)
+
+    half = Half()
+    env = gym.make("KukaGrasp-v0", reward=half, **TINY)
+    assert env.unwrapped.reward_function is half
     env.close()
-    oracle = OracleReward()
-    env = gym.make("KukaGrasp-v0", reward=oracle, **TINY)
-    assert env.unwrapped.reward_function is oracle
+    env = gym.make("KukaGrasp-v0", **TINY)
+    assert env.unwrapped.reward_function is None
     env.close()
-    with pytest.raises(ValueError, match="no_such_reward"):
-        gym.make("KukaGrasp-v0", reward="no_such_reward", **TINY)
+    with pytest.raises(ValueError, match="rewards.make_reward"):
+        gym.make("KukaGrasp-v0", reward="oracle", **TINY)

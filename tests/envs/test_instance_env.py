@@ -2,9 +2,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.scripted import PrivilegedGraspPolicy
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split, object_name
+from envs.scripted import PrivilegedGraspPolicy
 from tests.conftest import TINY
 
 

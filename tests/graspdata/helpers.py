@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graspdata.atomic import atomic_write_bytes
+from common.io import atomic_write_bytes
 from graspdata.card import DatasetCard, names_digest, shard_entry
 from graspdata.folder import scan_folder
 from graspdata.layout import RECORD_GROUP, encode_shard, open_h5, shard_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agents.scripted import RandomGraspPolicy
+from envs.scripted import RandomGraspPolicy
 
 CRASH_MARKER = "GRASPDATA_TEST_CRASH_MARKER"
 

@@ -118,8 +118,8 @@ def test_pickles_without_open_files_and_bounds_them(tmp_path):
 def test_multi_object_grasps_are_the_successes_that_lifted_several_objects(tmp_path):
     import dataclasses
 
+    from common.io import atomic_write_bytes
     from embedding.dataset import MultiObjectGrasps
-    from graspdata.atomic import atomic_write_bytes
     from graspdata.layout import encode_shard, shard_name
     from tests.graspdata.helpers import make_record
 

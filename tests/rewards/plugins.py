@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rewards.base import GraspContext
+from common.protocols import GraspContext
 
 
 class ScaledLiftReward:

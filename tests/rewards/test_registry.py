@@ -35,7 +35,7 @@ def test_plugin_by_path_with_kwargs():
     ("no_such_package.mod:Reward", {}, "cannot import module 'no_such_package.mod'"),
     ("tests.rewards.plugins:Missing", {}, "has no attribute 'Missing'"),
     ("tests.rewards.plugins:NOT_A_CLASS", {}, "is not a class"),
-    ("tests.rewards.plugins:NoBatchReward", {}, r"does not follow rewards.base.RewardFunction.*\['batch'\]"),
+    ("tests.rewards.plugins:NoBatchReward", {}, r"does not follow common.protocols.RewardFunction.*\['batch'\]"),
     ("tests.rewards.plugins:ScaledLiftReward", {"colour": 1}, "does not accept \\['colour'\\]"),
     ("tests.rewards.plugins:", {}, "package.module:ClassName"),
 ])
@@ -59,3 +59,14 @@ def test_parse_reward_kwargs():
         "threshold": 0.8, "checkpoint": "ckpt/g2v", "thresholded": True}
     with pytest.raises(RewardError, match="KEY=VALUE"):
         parse_reward_kwargs(["threshold"])
+
+
+def test_an_environment_takes_a_reward_built_by_name():
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the environments)
+
+    env = gym.make("KukaInstanceGrasp-v0", reward=make_reward("indiscriminate"), objects="seen", num_objects=2,
+                   image_size=32, max_steps=3)
+    assert type(env.unwrapped.reward_function).__name__ == "IndiscriminateReward"
+    env.close()

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from agents.evaluation import EVAL_SEED_OFFSET, wilson_interval
-from agents.scripted import approach_action, grasp_pose
+from agents.core.evaluation import EVAL_SEED_OFFSET
+from common.stats import wilson_interval
 from envs.config import WorldConfig
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split
+from envs.scripted import approach_action, grasp_pose
 from runs import benchmark
 from runs.benchmark_report import failure_table, markdown_table, summarize
 from runs.benchmark_tasks import (
@@ -250,22 +251,19 @@ def test_indiscriminate_task_scores_any_lift(tmp_path):
 
 
 def _save_tiny_qtopt(folder, goal_conditioned: bool) -> None:
-    from agents.cem import CEMConfig
-    from agents.networks import EncoderConfig
-    from agents.qtopt import QTOpt, QTOptConfig
-    from envs.grasp_env import KukaGraspEnv
-    from envs.instance_env import KukaInstanceGraspEnv
+    """A tiny untrained pose QT-Opt with its card; the 'goal' one was trained (nominally) on the instance task."""
+    from agents.core.cem import CEMConfig
+    from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
+    from agents.qtopt.network import PoseNetworkConfig
+    from common.protocols import PolicyCard
+    from envs.grasp_env import make_world_config
 
-    env_class = KukaInstanceGraspEnv if goal_conditioned else KukaGraspEnv
-    env = env_class(num_objects=2, image_size=32, max_steps=4)
-    config = QTOptConfig(batch_size=4, hidden=8, encoder=EncoderConfig(channels=(4,), features=8),
-                         cem=CEMConfig(population=8, elites=2))
-    QTOpt(env.observation_space, config).save(folder)
-    env.close()
-    card = {"algo": "qtopt", "reward": "oracle" if goal_conditioned else "indiscriminate", "goal_features": "none",
-            "world": {"objects": "seen", "num_objects": 2, "image_size": 32, "max_steps": 4, "auto_descend": True},
-            "env_id": "KukaInstanceGrasp-v0" if goal_conditioned else "KukaGrasp-v0"}
-    (folder / "policy.json").write_text(json.dumps(card))
+    config = PoseQTOptConfig(network=PoseNetworkConfig(channels=(4, 4, 4, 4), hidden=8), batch_size=4,
+                             cem=CEMConfig(iterations=1, population=8, elites=2))
+    PoseQTOpt(False, make_world_config(2, 32, None), config).save(folder)
+    PolicyCard(algo="qtopt-pose", reward="oracle" if goal_conditioned else "indiscriminate",
+               world={"objects": "seen", "num_objects": 2, "image_size": 32, "max_steps": 4, "auto_descend": False},
+               env_id="KukaInstanceGrasp-v0" if goal_conditioned else "KukaGrasp-v0").save(folder)
 
 
 def test_learned_policy_rows_from_checkpoints(tmp_path):
@@ -273,7 +271,7 @@ def test_learned_policy_rows_from_checkpoints(tmp_path):
     _save_tiny_qtopt(goal, goal_conditioned=True)
     _save_tiny_qtopt(anything, goal_conditioned=False)
     rows = benchmark.parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
-    assert rows["goal"].label == "goal (qtopt + oracle)"
+    assert rows["goal"].label == "goal (qtopt-pose + oracle)"
     config = benchmark.BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
                                        world=WorldSettings(num_objects=2))
     summaries, trials, _ = benchmark.run_benchmark(config, rows, progress=False)
@@ -324,6 +322,7 @@ def test_demo_gif_of_benchmark_trials(tmp_path):
 def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, three_objects, goal_bank):
     import torch
 
+    from common.protocols import PolicyCard
     from embedding.checkpoint import save_checkpoint
     from embedding.model import Grasp2Vec, Grasp2VecConfig
     from runs.benchmark_tasks import CompositeGoalObservationWrapper
@@ -331,8 +330,9 @@ def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, t
     torch.manual_seed(0)
     save_checkpoint(Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(4, 4))),
                     tmp_path / "g2v")
-    card = {"goal_features": "heatmap", "grasp2vec": str(tmp_path / "g2v"), "env_id": "KukaInstanceGrasp-v0",
-            "goal_features_config": {"heatmap": True, "embedding": False, "keep_goal_image": True}}
+    card = PolicyCard(algo="qtopt-pose", reward="oracle", world={}, goal_features="heatmap",
+                      grasp2vec=str(tmp_path / "g2v"), env_id="KukaInstanceGrasp-v0",
+                      goal_features_config={"heatmap": True, "embedding": False, "keep_goal_image": True})
     env = make_env(Cell(ROWS["random"], three_objects, goals="composite"), TINY_WORLD, goal_bank, card)
     assert isinstance(env, CompositeGoalObservationWrapper)
     observation, _, _ = reset_trial(env, trial_seed(0, 0))
@@ -402,7 +402,7 @@ def test_heatmap_q_policy_picks_the_q_best_grasp_among_the_heatmap_best_position
 
 def test_each_row_source_gets_its_policy_and_card():
     from agents.baselines import HeatmapGraspPolicy
-    from agents.scripted import RandomGraspPolicy
+    from envs.scripted import RandomGraspPolicy
     from runs.benchmark_tasks import HEATMAP_CARD, row_card, shared_policy, trial_policy
 
     class Env:  # what the scripted policies read from an environment

@@ -8,8 +8,8 @@ import types
 import numpy as np
 import pytest
 
+from common.protocols import RewardError
 from rewards import GraspContext, make_reward
-from rewards.base import RewardError
 from rewards.calibration import RewardCalibration, calibration_path
 from rewards.presence import load_presence, presence_path
 from runs import bench_reward, calibrate_reward, eval_reward, train_autoencoder

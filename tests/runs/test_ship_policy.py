@@ -28,7 +28,7 @@ def test_ships_weights_and_provenance_without_replay_data(tmp_path) -> None:
     assert "python -m runs.train_policy --algo qtopt-pose" in text and "python -m runs.ship_policy" in text
     assert (target / "eval.json").is_file() and (target / "config.json").is_file()
     policy, card = load_policy(target / "checkpoint")
-    assert card["algo"] == "qtopt-pose" and type(policy).__name__ == "PoseQTOpt"
+    assert card.algo == "qtopt-pose" and type(policy).__name__ == "PoseQTOpt"
 
 
 def test_ships_a_sac_run_as_its_actor_alone_also_from_a_run_with_only_the_sb3_zip(tmp_path) -> None:
@@ -49,7 +49,7 @@ def test_ships_a_sac_run_as_its_actor_alone_also_from_a_run_with_only_the_sb3_zi
         text = (target / "README.md").read_text()
         assert "python -m runs.train_policy --algo sac-pose" in text and "pass `--timesteps 6` instead" in text
         policy, card = load_policy(target / "checkpoint")
-        assert card["algo"] == "sac-pose" and type(policy).__name__ == "PosePolicy"
+        assert card.algo == "sac-pose" and type(policy).__name__ == "PosePolicy"
         policy.reset()
         policy.act(observation)
         chosen.append(policy.chosen)

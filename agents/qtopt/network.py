@@ -3,7 +3,7 @@
 The scene (and, for goal tasks, the Grasp2Vec heatmap as a 4th channel, plus two coordinate
 channels) goes once through a fully convolutional trunk to a spatial feature map at 1/4 of the
 image size. Each candidate pose reads the map where its (x, y) lies in the image (bilinear,
-:meth:`agents.grasp_pose.PoseSpace.read_points`) — and, with ``reach`` > 0, also ``reach`` metres
+:meth:`envs.grasp_pose.PoseSpace.read_points`) — and, with ``reach`` > 0, also ``reach`` metres
 along and across its wrist axis, where the fingers close and what lies beside them — adds its
 wrist angle as (cos 2θ, sin 2θ), and a small MLP scores it. One trunk pass serves every CEM candidate.
 
@@ -32,7 +32,7 @@ class PoseNetworkConfig:
 
     @property
     def reads(self) -> int:
-        """Points of the feature map each pose reads (:meth:`agents.grasp_pose.PoseSpace.read_points`)."""
+        """Points of the feature map each pose reads (:meth:`envs.grasp_pose.PoseSpace.read_points`)."""
         return 5 if self.reach > 0 else 1
 
 

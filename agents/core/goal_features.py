@@ -9,7 +9,7 @@ image), both uint8 (B, H, W, 3):
 - ``goal_embedding`` (B, D) float32: φ_o(goal).
 
 The goal embedding is computed once per distinct goal (once per episode in the wrapper, once per
-relabeled episode in :func:`agents.relabel.relabel_episode`); the scene map once per step. When
+relabeled episode in :func:`agents.core.relabel.relabel_episode`); the scene map once per step. When
 the policy's images are smaller or larger than the model's ``config.image_size``, inputs are
 resized bilinearly to the model's size and the heatmap back to the policy's.
 :class:`GoalObservationWrapper` serves one Gymnasium env; :class:`GoalFeaturesVecWrapper` serves an
@@ -28,7 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from agents.images import resize_images
+from agents.core.images import resize_images
 from embedding.heatmap import PLAIN, HeatmapReadout, goal_embeddings, scene_heatmaps
 
 

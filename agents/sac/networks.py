@@ -1,22 +1,22 @@
-"""Networks shared by QT-Opt and SAC: an encoder for the Dict observation and a Q-function head.
+"""SAC's networks: an encoder for the Dict observation, and the JSON form of observation spaces.
 
 Observation keys (any subset beyond ``image`` and ``gripper``):
     ``image``   scene (H, W, 3) uint8;   ``heatmap`` Grasp2Vec goal heatmap (H, W, 1) uint8, stacked
     onto the scene as a 4th channel;     ``gripper`` (5,) float32;
     ``goal``    goal image (H, W, 3) uint8, its own small CNN;   ``goal_embedding`` (D,) float32.
 Image inputs to :class:`ObservationEncoder` are float (B, C, H, W) in [0, 1] (what SB3's
-preprocessing yields); :func:`to_network_input` turns raw uint8 (B, H, W, C) batches into that.
+preprocessing yields).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
-
-IMAGE_KEYS = ("image", "heatmap", "goal")
 
 
 @dataclass(frozen=True)
@@ -101,44 +101,12 @@ class ObservationEncoder(nn.Module):
         return self.fuse(torch.cat(parts, dim=1))
 
 
-def to_network_input(observations: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Raw batches (uint8 (B, H, W, C) images) → encoder input (float (B, C, H, W) in [0, 1])."""
-    result = {}
-    for key, value in observations.items():
-        if key in IMAGE_KEYS:
-            value = value.permute(0, 3, 1, 2).float() / 255.0
-        result[key] = value
-    return result
+def space_to_dict(space: spaces.Dict) -> dict[str, Any]:
+    """JSON description of a Dict of Box spaces (shape, dtype, bounds' extremes)."""
+    return {k: {"shape": list(s.shape), "dtype": str(s.dtype), "low": float(np.min(s.low)),
+                "high": float(np.max(s.high))} for k, s in space.spaces.items()}
 
 
-class QNetwork(nn.Module):
-    """Q(s, a, g) as a logit: sigmoid(Q) is the predicted probability of grasp success.
-
-    ``encode`` runs once per state; ``head`` scores many actions per state (for CEM). The head's
-    first layer is split into a state part (computed once per state) and an action part (per
-    candidate), which equals one linear layer on [features, action features] at a fraction of
-    the cost when CEM scores 64+ candidates per state.
-    """
-
-    def __init__(self, observation_space: spaces.Dict, action_dim: int, config: EncoderConfig = EncoderConfig(),
-                 hidden: int = 128) -> None:
-        super().__init__()
-        self.encoder = ObservationEncoder(observation_space, config)
-        self.action = nn.Sequential(nn.Linear(action_dim, 64), nn.ReLU())
-        self.state_in = nn.Linear(config.features, hidden)
-        self.action_in = nn.Linear(64, hidden, bias=False)
-        self.out = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-
-    def encode(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Raw observation batch → state features (B, F)."""
-        return self.encoder(to_network_input(observations))
-
-    def head(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Features (B, F) with actions (B, N, A) → logits (B, N); or (B, F) with (B, A) → (B,)."""
-        if actions.dim() == 2:
-            return self.head(features, actions.unsqueeze(1)).squeeze(1)
-        hidden = self.state_in(features).unsqueeze(1) + self.action_in(self.action(actions))
-        return self.out(hidden).squeeze(-1)
-
-    def forward(self, observations: dict[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encode(observations), actions)
+def space_from_dict(data: dict[str, Any]) -> spaces.Dict:
+    return spaces.Dict({k: spaces.Box(v["low"], v["high"], tuple(v["shape"]), dtype=np.dtype(v["dtype"]))
+                        for k, v in data.items()})

@@ -1,7 +1,7 @@
 """One grasp episode as stored for off-policy learning, and where episodes come from.
 
 An :class:`Episode` holds T steps: observations (T+1 of each key), actions (T, 5), rewards (T,).
-Episodes are the unit of relabeling (:mod:`agents.relabel`) and of replay insertion
+Episodes are the unit of relabeling (:mod:`agents.core.relabel`) and of replay insertion
 (:mod:`agents.replay`): relabeling swaps the goal of a whole episode and rescores its last step.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.images import resize_images
+from agents.core.images import resize_images
 
 ObservationFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -123,7 +123,7 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on
     item without ``terminated`` counts as terminated (collected attempts end with a grasp), one
     without ``grasp_attempted`` as attempted. With
     ``image_size``, scene and outcome images are resized to it (the policy's resolution).
-    Relabeling (:func:`agents.relabel.relabel_episode`) then turns successes into goal episodes.
+    Relabeling (:func:`agents.core.relabel.relabel_episode`) then turns successes into goal episodes.
     ``lifted`` (item index → names of the objects it lifted) attaches ground truth for rewards that
     read it (the oracle); without it, offline episodes carry no names.
     """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.grasp_pose import PoseFollower, PoseSpace
 from envs.config import WorldConfig
 from envs.grasp_env import KukaGraspEnv
+from envs.grasp_pose import PoseFollower, PoseSpace
 
 
 def test_pose_normalisation_round_trips_and_wraps_yaw() -> None:
@@ -58,7 +58,7 @@ def test_follower_reaches_the_pose_and_closes(yaw: float) -> None:
 
 
 def test_pose_action_wrapper_runs_a_whole_grasp_in_one_step_and_rejects_bad_actions() -> None:
-    from agents.grasp_pose import PoseActionWrapper
+    from envs.grasp_pose import PoseActionWrapper
 
     env = PoseActionWrapper(KukaGraspEnv(num_objects=2, image_size=32, max_steps=14))
     with pytest.raises(RuntimeError, match="reset"):

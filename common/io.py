@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a hidden temporary name in the same folder, fsync, then rename.
+"""File I/O: atomic writes (a hidden temporary name in the same folder, fsync, then rename) and hashes.
 
 A reader (or a run killed with ``kill -9``) therefore sees either the old file or the complete new
 one, never a partial file. Leftover temporaries start with ``.`` and end in ``.tmp``.
@@ -7,6 +7,7 @@ one, never a partial file. Leftover temporaries start with ``.`` and end in ``.t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -54,6 +55,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 1) -> None:
     """JSON version of :func:`atomic_write_text`."""
     atomic_write_text(path, json.dumps(data, indent=indent))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist or is not a file")
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

@@ -152,7 +152,7 @@ class PoseFollower:
 
 
 class PosePolicy:
-    """An :class:`agents.base.Policy` from a pose chooser: the first observation of an episode picks
+    """An :class:`common.protocols.Policy` from a pose chooser: the first observation of an episode picks
     the normalised pose (``choose(observation) -> (3,)``), :class:`PoseFollower` drives there."""
 
     def __init__(self, choose: Callable[[dict[str, np.ndarray]], np.ndarray], world: WorldConfig) -> None:

@@ -1,4 +1,4 @@
-"""Training loop of :class:`agents.pose_qtopt.PoseQTOpt`, top to bottom.
+"""Training loop of :class:`agents.qtopt.learner.PoseQTOpt`, top to bottom.
 
 1. Offline: every attempt of the collected datasets (the scripted collector's, failures included)
    becomes a *decision*: the first scene image, the pose the gripper closed at, and whether
@@ -8,9 +8,9 @@
 2. Online: episodes with the learner's own poses (ε-random or CEM + noise), each relabeled the same
    way, ``updates_per_step`` gradient steps per grasp; evaluation and checkpoints on a schedule.
 
-The schedule is :class:`agents.qtopt_training.TrainingConfig` (``updates_per_step`` counts steps
+The schedule is :class:`agents.core.trainer.TrainingConfig` (``updates_per_step`` counts steps
 per grasp here; ``replay_capacity`` is the number of stored decisions) and the counters are its
-:class:`~agents.qtopt_training.Progress`, so both QT-Opt variants resume the same way.
+:class:`~agents.core.trainer.Progress`, so both QT-Opt variants resume the same way.
 """
 
 from __future__ import annotations
@@ -19,18 +19,26 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from agents.episode import Episode, EpisodeRecorder
-from agents.grasp_pose import PoseSpace
-from agents.pose_qtopt import PoseQTOpt, network_input
-from agents.qtopt_training import LogFn, Progress, ScheduledTrainer, TrainingConfig
-from agents.relabel import Embed, RelabelConfig, goal_pool
-from rewards.base import GraspContext, RewardFunction
+from agents.core.episode import Episode, EpisodeRecorder
+from agents.core.relabel import Embed, RelabelConfig, goal_pool
+from agents.core.trainer import LogFn, Progress, ScheduledTrainer, TrainingConfig
+from agents.core.trainer import offline_pretrain as core_offline_pretrain
+from agents.qtopt.learner import PoseQTOpt, network_input
+from common.protocols import GraspContext, RewardFunction
+from envs.grasp_pose import PoseSpace
+
+if TYPE_CHECKING:
+    from agents.core.goal_features import GoalFeatures
+    from agents.presets import Preset
+    from agents.train import TrainPolicyConfig
+
 
 ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 SAMPLES_FILE = "pose_samples.npz"
@@ -216,17 +224,13 @@ def store(samples: PoseSamples, relabel: PoseRelabeler, decisions: Iterable[Deci
 
 
 def offline_pretrain(agent: PoseQTOpt, samples: PoseSamples, updates: int, rng: np.random.Generator, log: LogFn,
-                     progress: Progress, on_update: Callable[[], None] | None = None) -> None:
+                     progress: Progress, on_update: Callable[[int], None] | None = None) -> None:
     """Take gradient steps on the stored samples until ``progress.offline_updates == updates``."""
     if len(samples) == 0:
         raise ValueError("offline pre-training got no samples: the dataset has no attempts that closed the gripper")
-    while progress.offline_updates < updates:
-        metrics = agent.update(*samples.sample(agent.config.batch_size, rng))
-        progress.offline_updates += 1
-        if progress.offline_updates % 100 == 0:
-            log({f"offline/{k}": v for k, v in metrics.items()}, progress.offline_updates)
-        if on_update is not None:
-            on_update()
+    progress.offline_updates = core_offline_pretrain(
+        lambda _: agent.update(*samples.sample(agent.config.batch_size, rng)), updates, progress.offline_updates,
+        log, on_update=on_update)
 
 
 class PoseTrainer(ScheduledTrainer):
@@ -295,3 +299,38 @@ def load_pose_state(directory: Path, samples: PoseSamples) -> tuple[PoseQTOpt, P
     if (directory / SAMPLES_FILE).is_file():
         samples.load(directory / SAMPLES_FILE)
     return agent, Progress(**extra["progress"])
+
+
+def train_pose_qtopt(config: TrainPolicyConfig, preset: Preset, env: gym.Env, eval_env: gym.Env,
+                     reward: RewardFunction, features: GoalFeatures | None, log: LogFn) -> list[dict[str, float]]:
+    """Offline pre-training on ``config.offline_data``, then online grasps; returns the evaluations."""
+    from agents.train import offline_episodes, outcome_embedding, run_with_progress_bar
+
+    t, goal_task = preset.training, config.instance
+    if goal_task and (features is None or not features.config.heatmap):
+        raise ValueError("qtopt-pose on the instance task needs the heatmap: goal features 'heatmap' or 'both'")
+    samples = PoseSamples(t.replay_capacity, preset.world.image_size, heatmaps=goal_task)
+    if config.resume:
+        agent, progress = load_pose_state(Path(config.out) / "checkpoint", samples)
+    else:
+        agent, progress = PoseQTOpt(goal_task, env.unwrapped.config, preset.pose, seed=config.seed), Progress()
+        if config.init_from is not None:
+            agent.q.copy_grasp_prior(PoseQTOpt.load(config.init_from)[0].q)
+    observe = features.observe if goal_task else None
+    relabel = PoseRelabeler(reward, preset.relabel, observe, seed=config.seed, embed=outcome_embedding(features))
+    print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
+          f"{t.replay_capacity}", flush=True)
+    rng = np.random.default_rng(config.seed)
+    if config.offline_data and progress.offline_updates < t.offline_updates:
+        from embedding.dataset import EpisodeDataset
+
+        if progress.offline_updates == 0:
+            dataset = EpisodeDataset(list(config.offline_data))
+            episodes = offline_episodes(dataset, preset.world.image_size, reward)
+            decisions = (d for e in tqdm(episodes, total=len(dataset), desc="offline decisions")
+                         if (d := decision_from_episode(e, agent.space)) is not None)
+            print(f"offline: {store(samples, relabel, decisions)} samples", flush=True)
+        with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
+            offline_pretrain(agent, samples, t.offline_updates, rng, log, progress, bar.update)
+    trainer = PoseTrainer(agent, samples, env, eval_env, t, relabel, Path(config.out), log, progress)
+    return run_with_progress_bar(trainer, t.grasps, progress, config.minutes, "qtopt-pose grasps")

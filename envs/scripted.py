@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.grasp_pose import ALIGNED, BOTTOM_MARGIN, PoseFollower, wrap_half_turn
 from envs.config import WorldConfig
+from envs.grasp_pose import ALIGNED, BOTTOM_MARGIN, PoseFollower, wrap_half_turn
 from envs.world import GraspWorld
 
 HOVER_CLEARANCE = 0.10  # m above the bottom kept while still far from the target
@@ -61,7 +61,7 @@ class RandomGraspPolicy:
 
     Each episode it draws a spot in the bin and a wrist angle, moves there while descending, and
     closes at the bottom — or earlier, when the fingers rest on something and stop descending
-    (:class:`agents.grasp_pose.PoseFollower`).
+    (:class:`envs.grasp_pose.PoseFollower`).
     """
 
     def __init__(self, world_config: WorldConfig | None = None, seed: int | None = None) -> None:

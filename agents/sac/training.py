@@ -1,9 +1,9 @@
 """SAC's training run: model construction, offline pre-training, evaluation/checkpoint callback, resume.
 
 With collected attempts (``--algo sac-pose --offline-data``) SB3's replay buffer is first filled
-with the decisions the grasp-pose QT-Opt learns from (:func:`agents.pose_training.decision_from_episode`,
-relabeled by :class:`agents.pose_training.PoseRelabeler`) as one-step, terminated transitions of
-:class:`agents.grasp_pose.PoseActionWrapper`, then ``offline_updates`` gradient steps are taken;
+with the decisions the grasp-pose QT-Opt learns from (:func:`agents.qtopt.training.decision_from_episode`,
+relabeled by :class:`agents.qtopt.training.PoseRelabeler`) as one-step, terminated transitions of
+:class:`envs.grasp_pose.PoseActionWrapper`, then ``offline_updates`` gradient steps are taken;
 the online phase then acts with the pre-trained actor from its first grasp and keeps that buffer.
 
 Checkpoints are SB3's zip (``checkpoint/sac.zip``, for ``--resume``) plus
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -31,16 +31,52 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
-from agents.episode import Episode
-from agents.evaluation import evaluate
-from agents.grasp_pose import PoseSpace
-from agents.pose_training import PoseRelabeler, decision_from_episode
-from agents.relabel import Relabeler
-from agents.sac import GraspFeaturesExtractor, RelabelCallback, SB3Policy, Transition, add_transitions, save_actor
-from graspdata.atomic import atomic_write_json
+from agents.core.episode import Episode
+from agents.core.evaluation import evaluate
+from agents.core.relabel import Relabeler
+from agents.core.trainer import LogFn
+from agents.core.trainer import offline_pretrain as core_offline_pretrain
+from agents.qtopt.training import PoseRelabeler, decision_from_episode
+from agents.sac.policy import (
+    GraspFeaturesExtractor,
+    RelabelCallback,
+    SB3Policy,
+    Transition,
+    add_transitions,
+    save_actor,
+)
+from common.io import atomic_write_json
+from common.protocols import RewardFunction
+from envs.grasp_pose import PoseSpace
 
-LogFn = Callable[[dict[str, float], int], None]
+if TYPE_CHECKING:
+    from agents.core.goal_features import GoalFeatures
+    from agents.presets import Preset
+    from agents.train import TrainPolicyConfig
+
+
 OFFLINE_LOG_EVERY = 100  # offline gradient steps per SB3 ``train`` call, log line and progress-bar tick
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Stable-Baselines3 SAC settings (one env step of the pose env is one whole grasp)."""
+
+    timesteps: int = 20_000
+    buffer_size: int = 100_000
+    batch_size: int = 64
+    learning_starts: int = 500
+    train_freq: int = 1
+    gradient_steps: int = 1
+    learning_rate: float = 3e-4
+    features: int = 256
+    channels: tuple[int, ...] = (16, 32, 32)
+    readout: str = "flatten"  # agents.sac.policy.GraspFeaturesExtractor: "flatten" or "keypoints" (spatial soft-argmax)
+    share_features_extractor: bool = True  # False: the critics train their own extractor on the TD error
+    ent_coef: str = "auto"  # SB3's entropy coefficient: "auto" (tuned, from 1.0), "auto_X" (tuned, from X)
+    eval_every_steps: int = 2000
+    eval_episodes: int = 50
+
 
 
 @dataclass
@@ -48,7 +84,7 @@ class OfflineData:
     """Collected attempts for SAC over grasp poses.
 
     Attributes:
-        episodes: the attempts (e.g. :func:`agents.episode.episodes_from_dataset`), read once.
+        episodes: the attempts (e.g. :func:`agents.core.episode.episodes_from_dataset`), read once.
         relabel: each attempt's decision → stored copies (own reward; or posthoc, auxiliary and pool goals).
         updates: gradient steps on the filled buffer before the first online grasp.
     """
@@ -59,7 +95,7 @@ class OfflineData:
 
 
 def offline_transitions(episodes: Iterable[Episode], space: PoseSpace, relabel: PoseRelabeler) -> Iterator[Transition]:
-    """Transitions of the one-decision pose env (:class:`agents.grasp_pose.PoseActionWrapper`) from
+    """Transitions of the one-decision pose env (:class:`envs.grasp_pose.PoseActionWrapper`) from
     attempts that closed the gripper, one per stored copy of each decision.
 
     Observation: the attempt's first scene and gripper state, with the copy's goal and its goal features
@@ -95,18 +131,19 @@ def offline_pretrain(model: SAC, updates: int, state: dict[str, Any], log: LogFn
     if model.replay_buffer.size() == 0:
         raise ValueError("offline pre-training got no transitions: the data has no attempts that closed the gripper")
     model.set_logger(Logger(folder=None, output_formats=[]))
+
+    def update(steps: int) -> dict[str, float]:
+        model.train(gradient_steps=steps, batch_size=model.batch_size)
+        return {k.removeprefix("train/"): float(v) for k, v in model.logger.name_to_value.items()
+                if k.startswith("train/")}
+
     with tqdm(total=updates, initial=state["offline_updates"], desc="sac offline updates") as bar:
-        while state["offline_updates"] < updates:
-            steps = min(OFFLINE_LOG_EVERY, updates - state["offline_updates"])
-            model.train(gradient_steps=steps, batch_size=model.batch_size)
-            state["offline_updates"] += steps
-            bar.update(steps)
-            log({f"offline/{k.removeprefix('train/')}": float(v) for k, v in model.logger.name_to_value.items()
-                 if k.startswith("train/")}, state["offline_updates"])
+        state["offline_updates"] = core_offline_pretrain(update, updates, state["offline_updates"], log,
+                                                         chunk=OFFLINE_LOG_EVERY, on_update=bar.update)
 
 
-def make_sac(env: gym.Env, settings: Any, seed: int) -> SAC:
-    """SAC with :class:`GraspFeaturesExtractor` (``settings``: a ``SACPreset``). A features extractor shared
+def make_sac(env: gym.Env, settings: SACConfig, seed: int) -> SAC:
+    """SAC with :class:`GraspFeaturesExtractor`. A features extractor shared
     by actor and critics is trained by the actor's loss alone (SB3 keeps it out of the critic's optimizer);
     ``settings.share_features_extractor=False`` gives the critics their own, trained on the TD error."""
     policy_kwargs = dict(features_extractor_class=GraspFeaturesExtractor,
@@ -170,16 +207,15 @@ class EvalCheckpointCallback(BaseCallback):
         atomic_write_json(checkpoint / "sac_progress.json", s)
 
 
-def train_sac_model(preset: Any, env: gym.Env, eval_env: gym.Env, out: Path, seed: int, resume: bool,
+def train_sac_model(settings: SACConfig, env: gym.Env, eval_env: gym.Env, out: Path, seed: int, resume: bool,
                     relabel: Relabeler | None, log: LogFn, time_limit_s: float | None = None,
                     offline: OfflineData | None = None) -> list[dict[str, float]]:
-    """Train (or continue) SAC for ``preset.sac.timesteps`` env steps; returns the evaluations.
+    """Train (or continue) SAC for ``settings.timesteps`` env steps; returns the evaluations.
 
-    ``offline`` (``env`` a :class:`agents.grasp_pose.PoseActionWrapper`): fill the buffer with its
+    ``offline`` (``env`` a :class:`envs.grasp_pose.PoseActionWrapper`): fill the buffer with its
     attempts (again on resume, SB3's buffer is not saved) and take its remaining offline updates
     first. ``time_limit_s`` caps the online phase.
     """
-    settings = preset.sac
     checkpoint = out / "checkpoint"
     if resume:
         model = SAC.load(checkpoint / "sac.zip", env=DummyVecEnv([lambda: env]), device="cpu")
@@ -205,3 +241,26 @@ def train_sac_model(preset: Any, env: gym.Env, eval_env: gym.Env, out: Path, see
         if remaining > 0:
             model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume)
     return state["evals"]
+
+
+def train_sac(config: TrainPolicyConfig, preset: Preset, env: gym.Env, eval_env: gym.Env, reward: RewardFunction,
+              features: GoalFeatures | None, log: LogFn) -> list[dict[str, float]]:
+    """SAC over grasp poses, optionally pre-trained on ``config.offline_data``; returns the evaluations."""
+    from agents.train import offline_episodes, outcome_embedding
+
+    observe = features.observe if features is not None else None
+    embed = outcome_embedding(features)
+    relabel = Relabeler(reward, preset.relabel, seed=config.seed, observe=observe, embed=embed) if config.instance \
+        else None
+    offline = None
+    if config.offline_data:
+        from embedding.dataset import EpisodeDataset
+
+        dataset = EpisodeDataset(list(config.offline_data))
+        episodes = tqdm(offline_episodes(dataset, preset.world.image_size, reward), total=len(dataset),
+                        desc="offline decisions")
+        goal_observe = (observe or dict) if config.instance else None  # instance data stores goal images
+        relabel_offline = PoseRelabeler(reward, preset.relabel, goal_observe, seed=config.seed, embed=embed)
+        offline = OfflineData(episodes, relabel_offline, preset.training.offline_updates)
+    return train_sac_model(preset.sac, env, eval_env, Path(config.out), config.seed, config.resume, relabel, log,
+                           config.minutes * 60 if config.minutes else None, offline)

@@ -1,15 +1,15 @@
 """QT-Opt over grasp poses: one decision per episode, chosen by the cross-entropy method.
 
 The action is *where to grasp* — a normalised pose ``u = (x, y, yaw)`` in [-1, 1]^3
-(:class:`agents.grasp_pose.PoseSpace`) — chosen from the episode's first observation by
-maximising Q(s, g, u) with CEM; :class:`agents.grasp_pose.PoseFollower` then carries it out with
+(:class:`envs.grasp_pose.PoseSpace`) — chosen from the episode's first observation by
+maximising Q(s, g, u) with CEM; :class:`envs.grasp_pose.PoseFollower` then carries it out with
 the environment's motor actions. With one decision per episode the Bellman target is the reward
 itself (no bootstrapping, so no target networks): Q is trained with binary cross-entropy towards
 the reward in [0, 1], the probability that grasping there earns it. Exploration: with probability
 ``epsilon`` a uniformly random pose, otherwise the CEM pose plus Gaussian noise of ``noise``.
 
 Observation keys read: ``image`` (H, W, 3) uint8 and, for goal tasks, ``heatmap`` (H, W, 1) uint8
-(:class:`agents.goal_features.GoalObservationWrapper`); ``gripper`` (5,) is read by the follower.
+(:class:`agents.core.goal_features.GoalObservationWrapper`); ``gripper`` (5,) is read by the follower.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_file, save
 
-from agents.cem import CEMConfig, cem_maximize
-from agents.grasp_pose import PosePolicy, PoseSpace
-from agents.pose_qnetwork import PoseNetworkConfig, PoseQNetwork
+from agents.core.cem import CEMConfig, cem_maximize
+from agents.qtopt.network import PoseNetworkConfig, PoseQNetwork
+from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
-from graspdata.atomic import atomic_write_bytes, atomic_write_text
+from envs.grasp_pose import PosePolicy, PoseSpace
 
 WEIGHTS, META, OPTIMIZER = "pose_qtopt.safetensors", "pose_qtopt.json", "pose_optimizer.pt"
 
@@ -80,7 +80,7 @@ def network_input(images: np.ndarray | torch.Tensor, heatmaps: np.ndarray | torc
 
 
 class PoseQTOpt:
-    """The learner and, through :meth:`reset` / :meth:`act`, an :class:`agents.base.Policy`.
+    """The learner and, through :meth:`reset` / :meth:`act`, an :class:`common.protocols.Policy`.
 
     Args:
         goal_task: whether the observation carries a ``heatmap`` (goal-conditioned grasping).
@@ -109,7 +109,7 @@ class PoseQTOpt:
         """Batched observations (B leading) → network input (B, C, H, W)."""
         if self.goal_task and "heatmap" not in observations:
             raise KeyError("a goal-task PoseQTOpt needs observation key 'heatmap' (wrap the env with "
-                           "agents.goal_features.GoalObservationWrapper)")
+                           "agents.core.goal_features.GoalObservationWrapper)")
         return network_input(observations["image"], observations["heatmap"] if self.goal_task else None)
 
     def q_values(self, inputs: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.base import Policy
+from common.protocols import Policy
+from common.stats import wilson_interval
 
-if TYPE_CHECKING:  # the Wilson interval below is used without gymnasium (embedding evaluation)
+if TYPE_CHECKING:
     import gymnasium as gym
 
 EVAL_SEED_OFFSET = 10_000_000  # evaluation resets use seeds from here on; training uses seeds below
-
-
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval (95 % by default) of a success proportion."""
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def evaluate(policy: Policy, env: gym.Env, episodes: int, seed: int = 0) -> dict[str, float]:

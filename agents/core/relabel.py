@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.episode import Episode, ObservationFn
-from rewards.base import GraspContext, RewardFunction
+from agents.core.episode import Episode, ObservationFn
+from common.protocols import GraspContext, RewardFunction
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """SAC from Stable-Baselines3 on the grasp envs, with goal relabeling.
 
-- :class:`GraspFeaturesExtractor` wraps :class:`agents.networks.ObservationEncoder` for SB3's Dict
+- :class:`GraspFeaturesExtractor` wraps :class:`agents.sac.networks.ObservationEncoder` for SB3's Dict
   observations (images arrive channel-first in [0, 1] after SB3's preprocessing).
 - :class:`RelabelCallback` is the HER equivalent. SB3's ``HerReplayBuffer`` needs a GoalEnv whose
   ``achieved_goal`` exists at every step and a ``compute_reward(achieved, desired)``; here the
   achieved goal (the outcome image) exists only after the grasp, and a new goal also changes the
   heatmap channel, so relabeled copies are made per finished episode by
-  :func:`agents.relabel.relabel_episode` (posthoc + auxiliary goals) and added to SB3's own
+  :func:`agents.core.relabel.relabel_episode` (posthoc + auxiliary goals) and added to SB3's own
   ``DictReplayBuffer`` next to the original transitions.
-- :class:`SB3Policy` adapts a trained model (or an exported actor) to :class:`agents.base.Policy`.
+- :class:`SB3Policy` adapts a trained model (or an exported actor) to :class:`common.protocols.Policy`.
 - :func:`save_actor` / :func:`load_actor`: the deterministic policy alone (the actor and its features
   extractor) as ``sac_actor.safetensors`` + ``sac_actor.json``, about 1 MB instead of SB3's zip with
   critics, optimizers and replay; it loads without unpickling anything.
@@ -30,11 +30,18 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.sac.policies import Actor
 from torch import nn
 
-from agents.episode import Episode, EpisodeRecorder
-from agents.networks import EncoderConfig, ObservationEncoder, conv_stack, scene_input, scene_shape
-from agents.qtopt import space_from_dict, space_to_dict
-from agents.relabel import Relabeler
-from graspdata.atomic import atomic_write_bytes, atomic_write_json
+from agents.core.episode import Episode, EpisodeRecorder
+from agents.core.relabel import Relabeler
+from agents.sac.networks import (
+    EncoderConfig,
+    ObservationEncoder,
+    conv_stack,
+    scene_input,
+    scene_shape,
+    space_from_dict,
+    space_to_dict,
+)
+from common.io import atomic_write_bytes, atomic_write_json
 
 ACTOR_WEIGHTS, ACTOR_CARD = "sac_actor.safetensors", "sac_actor.json"
 ACTOR_FORMAT = "sb3-sac-actor/1"  # bump when the card's meaning changes
@@ -90,7 +97,7 @@ READOUTS = ("flatten", "keypoints")
 class GraspFeaturesExtractor(BaseFeaturesExtractor):
     """Dict observation (``image`` [+ ``heatmap``] + ``gripper`` [+ ``goal``, ``goal_embedding``]) → (B, features).
 
-    ``readout``: ``"flatten"`` (:class:`agents.networks.ObservationEncoder`, conv maps flattened) or
+    ``readout``: ``"flatten"`` (:class:`agents.sac.networks.ObservationEncoder`, conv maps flattened) or
     ``"keypoints"`` (:class:`KeypointEncoder`, spatial soft-argmax).
     """
 
@@ -190,7 +197,7 @@ def add_transitions(model: Any, group: list[Transition]) -> None:
 
 
 class SB3Policy:
-    """A trained SB3 model, or an actor from :func:`load_actor`, as an :class:`agents.base.Policy`
+    """A trained SB3 model, or an actor from :func:`load_actor`, as an :class:`common.protocols.Policy`
     (deterministic actions; anything with SB3's ``predict`` works)."""
 
     def __init__(self, model: Any) -> None:

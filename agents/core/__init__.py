@@ -1,0 +1,1 @@
+"""What every learner shares: episodes, relabeling, the trainer's schedule, evaluation, CEM, goal features."""

@@ -1,0 +1,80 @@
+"""Presets of policy training (:func:`agents.train.train_policy`): the world, the learners and the schedule.
+
+- ``pose``: ``--algo qtopt-pose`` / ``sac-pose`` (one grasp pose per episode) at 64 px, the
+  collected data's resolution: what the shipped policies were trained with.
+- ``pose-reach``: ``pose`` whose Q-network also reads beside the grasp point.
+- ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
+- ``pose-tiny``: a minute on 2 CPU cores; for tests and smoke runs, not for results.
+
+A learned reward fixes the image size: training takes the world's ``image_size`` from the reward
+when it has one (a 64 px Grasp2Vec checkpoint makes a 64 px world, ``pose-tiny`` included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from agents.core.cem import CEMConfig
+from agents.core.relabel import RelabelConfig
+from agents.core.trainer import TrainingConfig
+from agents.qtopt.learner import PoseQTOptConfig
+from agents.qtopt.network import PoseNetworkConfig
+from agents.sac.training import SACConfig
+
+
+@dataclass(frozen=True)
+class WorldPreset:
+    """Environment settings shared by training and evaluation."""
+
+    objects: str = "seen"
+    num_objects: int = 5
+    image_size: int = 64  # policy images (scene, goal); Grasp2Vec inputs are resized to its own size
+    max_steps: int = 12
+    auto_descend: bool = False  # the pose follower descends
+
+
+@dataclass(frozen=True)
+class Preset:
+    world: WorldPreset = field(default_factory=WorldPreset)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    relabel: RelabelConfig = field(default_factory=RelabelConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
+    pose: PoseQTOptConfig = field(default_factory=PoseQTOptConfig)
+
+
+# --algo qtopt-pose: 64 px like the collected data, no auto_descend (the pose follower descends)
+_POSE = Preset(
+    world=WorldPreset(),
+    training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
+                            replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
+    relabel=RelabelConfig(posthoc=True, auxiliary_goals=0),
+    # sac-pose: one env step is one whole grasp; 64 px Dict observations cost ~60 KB per stored transition.
+    # Keypoint readout (16x16 maps) and a critic extractor of its own: 0.75 MB actor, 173 ms per update.
+    # Entropy coefficient from 0.01: from SB3's 1.0 it stays near 1 for thousands of updates, and with
+    # rewards in [0, 1] the actor then chose the same central pose for every scene.
+    sac=SACConfig(timesteps=4000, buffer_size=20_000, learning_starts=200, channels=(32, 64), readout="keypoints",
+                  share_features_extractor=False, ent_coef="auto_0.01", eval_every_steps=1000,
+                  eval_episodes=100))
+
+PRESETS: dict[str, Preset] = {
+    "pose": _POSE,
+    # "pose" whose Q-network also reads the scene 5 cm along and across the wrist axis
+    # (PoseNetworkConfig.reach): where the fingers close, and whether a neighbour lies there
+    "pose-reach": dataclasses.replace(_POSE, pose=PoseQTOptConfig(network=PoseNetworkConfig(reach=0.05))),
+    # the main job's policy stage (runs.pipeline): the same learner on its 32 px data
+    "pose-32": Preset(
+        world=WorldPreset(image_size=32),
+        training=TrainingConfig(grasps=2000, offline_updates=1000, updates_per_step=2, learning_starts=64,
+                                replay_capacity=60_000, eval_every=500, eval_episodes=50, checkpoint_every=250),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1)),
+    "pose-tiny": Preset(
+        world=WorldPreset(num_objects=2, image_size=32),
+        training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,
+                                eval_episodes=2, checkpoint_every=3),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),
+        pose=PoseQTOptConfig(network=PoseNetworkConfig(channels=(8, 8, 16, 16), hidden=16), batch_size=8,
+                             cem=CEMConfig(iterations=2, population=16, elites=4)),
+        sac=SACConfig(timesteps=12, buffer_size=100, batch_size=4, learning_starts=4, features=16, channels=(8, 8),
+                      readout="keypoints", share_features_extractor=False, eval_every_steps=6, eval_episodes=2)),
+}

@@ -1,0 +1,1 @@
+"""SAC (stable-baselines3) over grasp poses, with relabeling and an exported actor for loading."""

@@ -1,0 +1,53 @@
+"""Where a number came from: machine, command line, code version and time, recorded beside every figure."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine_description() -> str:
+    """Host, CPU model, core count and 1-minute load average (other users' jobs slow timings down)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as file:
+            cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{platform.node()} {cpu}, {os.cpu_count()} cores{load}"
+
+
+def machine() -> dict[str, Any]:
+    """Where a run happened, as fields: host name, platform, Python and CPU count."""
+    return {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count()}
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """``python -m MODULE ARGS`` as it was run (``argv`` None means ``sys.argv[1:]``)."""
+    return " ".join(["python", "-m", module, *(sys.argv[1:] if argv is None else argv)])
+
+
+def now() -> str:
+    """UTC time, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def code_version() -> dict[str, Any]:
+    """Git commit of this checkout and whether it had uncommitted changes (``"unknown"`` outside git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
+    try:
+        return {"git_commit": git("rev-parse", "HEAD"),
+                "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "dirty": None}
