@@ -10,240 +10,35 @@ Protocol (docs/benchmark.md): N = 5 objects per bin, trial seeds disjoint from t
 images from a goal bank of grasps taken in episodes of their own, success = the target and only it
 lifted (ground truth, read only to score). Rows whose checkpoint does not exist are reported as not
 available. Writes the Markdown table (stdout and ``--markdown``), JSON (``--json``) and a PNG bar
-chart beside the JSON.
+chart beside the JSON. The library is :mod:`benchmark`.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import multiprocessing as mp
-import os
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
-from runs.benchmark_report import CellSummary, bar_chart, report_tables, summarize, write_json
-from runs.benchmark_tasks import (
-    BENCHMARK_GOAL_SEED,
+from benchmark.report import CellSummary, bar_chart, report_tables, write_json
+from benchmark.runner import (
+    DEFAULT_ROWS,
+    HEADLINE_TRIALS,
+    QUICK_TRIALS,
+    BenchmarkConfig,
+    parse_checkpoints,
+    run_benchmark,
+)
+from benchmark.tasks import (
     BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
     ROWS,
     TASKS,
     TRIALS_PER_SEED,
-    Cell,
-    ObservationOnly,
-    Row,
-    TrialResult,
     WorldSettings,
-    checkpoint_folder,
     heatmap_weights,
-    make_env,
-    make_goal_bank,
-    policy_card,
-    policy_keys,
-    row_card,
-    row_status,
-    run_trial,
-    shared_policy,
-    trial_policy,
     trial_seed,
-    world_settings,
 )
-
-DEFAULT_ROWS = tuple(ROWS)
-HEADLINE_TRIALS = 200
-QUICK_TRIALS = 20
-
-
-@dataclass(frozen=True)
-class BenchmarkConfig:
-    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF)."""
-
-    rows: tuple[str, ...] = DEFAULT_ROWS
-    objects: tuple[str, ...] = ("seen", "unseen")
-    goals: tuple[str, ...] = ("single",)
-    task: str = "instance"
-    trials: int = HEADLINE_TRIALS
-    seed: int = 0
-    goal_seed: int = BENCHMARK_GOAL_SEED
-    world: WorldSettings = WorldSettings()
-    chunk_size: int = 10  # trials per work unit; results do not depend on the worker count
-    workers: int = 2
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        unknown = [g for g in self.goals if g not in GOAL_KINDS]
-        if unknown:
-            raise ValueError(f"goal kinds must be among {GOAL_KINDS}, got {unknown}")
-        if not 1 <= self.trials <= TRIALS_PER_SEED:
-            raise ValueError(f"trials must be in 1..{TRIALS_PER_SEED}, got {self.trials}")
-        for name in ("chunk_size", "workers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative, got {self.seed}")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Trials ``first`` .. ``stop - 1`` of one cell: the unit of work of a worker."""
-
-    cell: Cell
-    settings: WorldSettings
-    first: int
-    stop: int
-    seed: int
-    goal_seed: int
-    root: str  # repository root: relative checkpoint paths resolve from here
-
-
-# ---------------------------------------------------------------------------------------------- workers
-_ENVS: dict[tuple[Any, ...], Any] = {}
-_BANKS: dict[tuple[int, int], Any] = {}
-
-
-def _worker_init() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _policy_for(chunk: Chunk, env: Any, trial: int) -> Any:
-    seed = int(np.random.SeedSequence([chunk.seed, trial, 1]).generate_state(1)[0])
-    return trial_policy(chunk.cell.row, env, seed)
-
-
-def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
-    """Run a chunk's trials in this process (environments and goal banks are cached per process;
-    a learned policy is loaded afresh per chunk so its sampling does not depend on earlier chunks)."""
-    if Path(chunk.root).is_dir() and Path.cwd() != Path(chunk.root):
-        os.chdir(chunk.root)
-    cell, settings = chunk.cell, chunk.settings
-    card = row_card(cell.row)
-    bank_key = (settings.image_size, chunk.goal_seed)
-    if bank_key not in _BANKS:
-        _BANKS[bank_key] = make_goal_bank(settings.image_size, chunk.goal_seed)
-    env_key = (cell, settings, cell.row.checkpoint)
-    if env_key not in _ENVS:
-        _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
-    env = _ENVS[env_key]
-    policy = shared_policy(cell.row, env)
-    results = []
-    for trial in range(chunk.first, chunk.stop):
-        acting = policy if policy is not None else _policy_for(chunk, env, trial)
-        guarded = ObservationOnly(acting, policy_keys(env, acting, card))
-        results.append(run_trial(env, guarded, trial_seed(chunk.seed, trial)))
-    return chunk, results
-
-
-def _local_results(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, list[TrialResult]]]:
-    if workers == 1:
-        _worker_init()
-        yield from map(run_chunk, chunks)
-        return
-    with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
-        yield from pool.imap_unordered(run_chunk, chunks)
-
-
-def _ray_results(chunks: list[Chunk], address: str) -> Iterator[tuple[Chunk, list[TrialResult]]]:
-    import ray
-
-    from graspdata.ray_pool import init_ray
-
-    started = init_ray(address)
-    try:
-        remote = ray.remote(num_cpus=1)(_ray_chunk)
-        pending = [remote.remote(chunk) for chunk in chunks]
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(ready[0])
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def _ray_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
-    _worker_init()
-    return run_chunk(chunk)
-
-
-# ---------------------------------------------------------------------------------------------- driver
-def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dict[str, str], list[Chunk]]:
-    """Cells, each cell's status, and the chunks of the runnable ones."""
-    cells, status, chunks = [], {}, []
-    root = str(Path.cwd())
-    goals = config.goals if config.task == "instance" else ("single",)
-    for name in config.rows:
-        row = rows[name]
-        row_ok = row_status(row, config.task)
-        settings = world_settings(row, config.world) if row_ok == "ok" else config.world
-        for objects in config.objects:
-            for goal in goals:
-                cell = Cell(row, objects, goal, config.task)
-                cells.append(cell)
-                status[cell.key] = row_ok
-                if row_ok != "ok":
-                    continue
-                for first in range(0, config.trials, config.chunk_size):
-                    chunks.append(Chunk(cell, settings, first, min(first + config.chunk_size, config.trials),
-                                        config.seed, config.goal_seed, root))
-    return cells, status, chunks
-
-
-def run_benchmark(config: BenchmarkConfig, rows: dict[str, Row] | None = None, ray_address: str | None = None,
-                  progress: bool = True) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
-    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds)."""
-    rows = rows or ROWS
-    missing = [name for name in config.rows if name not in rows]
-    if missing:
-        raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
-    cells, status, chunks = plan(config, rows)
-    trials: dict[str, list[TrialResult]] = {cell.key: [] for cell in cells}
-    start = time.perf_counter()
-    results = _ray_results(chunks, ray_address) if ray_address else _local_results(chunks, config.workers)
-    with tqdm(total=sum(c.stop - c.first for c in chunks), desc="benchmark trials", disable=not progress) as bar:
-        for chunk, chunk_results in results:
-            trials[chunk.cell.key].extend(chunk_results)
-            bar.update(len(chunk_results))
-    for results_of_cell in trials.values():
-        results_of_cell.sort(key=lambda r: r.seed)
-    summaries = [summarize(cell, status[cell.key], trials[cell.key]) for cell in cells]
-    return summaries, trials, time.perf_counter() - start
-
-
-def parse_checkpoints(items: list[str]) -> dict[str, Row]:
-    """``NAME=PATH`` items → rows (a known NAME keeps its label and paper numbers, with the new path)."""
-    rows = dict(ROWS)
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"--checkpoint expects NAME=PATH, got {item!r}")
-        known = ROWS.get(name)
-        if known is not None and known.source not in ("checkpoint", "heatmap-q"):
-            raise ValueError(f"row {name!r} is scripted and takes no checkpoint")
-        rows[name] = dataclasses.replace(known, checkpoint=path) if known else Row(name, describe(name, path),
-                                                                                    "checkpoint", path)
-    return rows
-
-
-def describe(name: str, path: str) -> str:
-    """Row label of a user checkpoint: its name plus algorithm, reward and goal features from ``policy.json``."""
-    folder = checkpoint_folder(path)
-    card = policy_card(folder) if folder is not None else None
-    if card is None:
-        return name
-    features = card.goal_features
-    return f"{name} ({card.algo} + {card.reward}" + (
-        f", {features} obs.)" if features != "none" else ")")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmark.report import CellSummary, bar_chart, report_tables
+from benchmark.tasks import ROWS
 from common.io import atomic_write_text
-from runs.benchmark_report import CellSummary, bar_chart, report_tables
-from runs.benchmark_tasks import ROWS
 
 # Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
 SAME_TRIALS = ("objects", "goals", "task", "trials", "seed", "goal_seed", "world")

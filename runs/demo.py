@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from common.io import atomic_write_bytes
-from runs.benchmark import parse_checkpoints
-from runs.benchmark_tasks import (
+from benchmark.runner import parse_checkpoints
+from benchmark.tasks import (
     Cell,
     ObservationOnly,
     WorldSettings,
@@ -35,6 +34,7 @@ from runs.benchmark_tasks import (
     trial_seed,
     world_settings,
 )
+from common.io import atomic_write_bytes
 
 SCALE = 4  # display pixels per image pixel
 FRAME_MS = 250

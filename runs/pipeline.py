@@ -53,7 +53,7 @@ class Stage:
 
 def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Stage]:
     """The five stages of ``preset`` writing under ``out``."""
-    from runs.benchmark_tasks import checkpoint_folder
+    from benchmark.tasks import checkpoint_folder
 
     c, e, k, p, b = preset.collect, preset.embedding, preset.calibration, preset.policy, preset.benchmark
     data, grasp2vec, policy = out / "data", out / "grasp2vec", out / "policy"

@@ -15,14 +15,8 @@ import pytest
 import torch
 
 from agents.core.evaluation import EVAL_SEED_OFFSET
-from common.stats import wilson_interval
-from envs.config import WorldConfig
-from envs.goal_bank import GoalBank
-from envs.objects import builtin_split
-from envs.scripted import approach_action, grasp_pose
-from runs import benchmark
-from runs.benchmark_report import failure_table, markdown_table, summarize
-from runs.benchmark_tasks import (
+from benchmark.report import failure_table, markdown_table, summarize
+from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
     REDRAW_STRIDE,
     ROWS,
@@ -41,6 +35,12 @@ from runs.benchmark_tasks import (
     run_trial,
     trial_seed,
 )
+from common.stats import wilson_interval
+from envs.config import WorldConfig
+from envs.goal_bank import GoalBank
+from envs.objects import builtin_split
+from envs.scripted import approach_action, grasp_pose
+from runs import benchmark
 
 TINY_WORLD = WorldSettings(num_objects=2, image_size=32, max_steps=6)
 TINY_ARGS = ["--num-objects", "2", "--image-size", "32", "--max-steps", "6", "--workers", "1", "--no-progress"]
@@ -322,10 +322,10 @@ def test_demo_gif_of_benchmark_trials(tmp_path):
 def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, three_objects, goal_bank):
     import torch
 
+    from benchmark.tasks import CompositeGoalObservationWrapper
     from common.protocols import PolicyCard
     from embedding.checkpoint import save_checkpoint
     from embedding.model import Grasp2Vec, Grasp2VecConfig
-    from runs.benchmark_tasks import CompositeGoalObservationWrapper
 
     torch.manual_seed(0)
     save_checkpoint(Grasp2Vec(Grasp2VecConfig(image_size=32, embedding_dim=8, stem_channels=4, stage_channels=(4, 4))),
@@ -402,8 +402,8 @@ def test_heatmap_q_policy_picks_the_q_best_grasp_among_the_heatmap_best_position
 
 def test_each_row_source_gets_its_policy_and_card():
     from agents.baselines import HeatmapGraspPolicy
+    from benchmark.tasks import HEATMAP_CARD, row_card, shared_policy, trial_policy
     from envs.scripted import RandomGraspPolicy
-    from runs.benchmark_tasks import HEATMAP_CARD, row_card, shared_policy, trial_policy
 
     class Env:  # what the scripted policies read from an environment
         unwrapped = types.SimpleNamespace(config=WorldConfig())
@@ -419,7 +419,7 @@ def test_each_row_source_gets_its_policy_and_card():
 
 def test_benchmark_records_which_grasp2vec_weights_each_heatmap_came_from(monkeypatch):
     from agents.loading import grasp2vec_fingerprint
-    from runs.benchmark_tasks import heatmap_weights
+    from benchmark.tasks import heatmap_weights
 
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # rows name repo-relative checkpoints
     assert heatmap_weights(ROWS["heatmap"]) == {"checkpoint": "checkpoints/grasp2vec",

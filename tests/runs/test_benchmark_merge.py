@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from runs.benchmark import BenchmarkConfig
+from benchmark.report import summarize, write_json
+from benchmark.runner import BenchmarkConfig
+from benchmark.tasks import ROWS, Cell, TrialResult, WorldSettings
 from runs.benchmark_merge import main, merge
-from runs.benchmark_report import summarize, write_json
-from runs.benchmark_tasks import ROWS, Cell, TrialResult, WorldSettings
 
 
 def write_part(path, rows: tuple[str, ...], trials: int = 4, seed: int = 0) -> None:

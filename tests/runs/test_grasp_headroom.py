@@ -1,7 +1,8 @@
 import json
 
+from benchmark import headroom
+from benchmark.tasks import TrialResult
 from runs import grasp_headroom
-from runs.benchmark_tasks import TrialResult
 
 
 def result(success=False, lifted=0, target_lifted=False, fault=None) -> TrialResult:
@@ -10,11 +11,11 @@ def result(success=False, lifted=0, target_lifted=False, fault=None) -> TrialRes
 
 
 def test_endings_name_where_a_trial_ended():
-    assert grasp_headroom.ending(result(success=True, lifted=1, target_lifted=True)) == "success"
-    assert grasp_headroom.ending(result()) == "nothing"
-    assert grasp_headroom.ending(result(lifted=1)) == "wrong"
-    assert grasp_headroom.ending(result(lifted=2, target_lifted=True)) == "target+another"
-    assert grasp_headroom.ending(result(fault="object 3 left the workspace")) == "fault"
+    assert headroom.ending(result(success=True, lifted=1, target_lifted=True)) == "success"
+    assert headroom.ending(result()) == "nothing"
+    assert headroom.ending(result(lifted=1)) == "wrong"
+    assert headroom.ending(result(lifted=2, target_lifted=True)) == "target+another"
+    assert headroom.ending(result(fault="object 3 left the workspace")) == "fault"
 
 
 def test_headroom_reports_each_variation_and_best_of_k(tmp_path):

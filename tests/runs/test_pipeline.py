@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from benchmark.tasks import checkpoint_folder
 from runs import pipeline
-from runs.benchmark_tasks import checkpoint_folder
 from runs.pipeline_presets import PRESETS
 
 

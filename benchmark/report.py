@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.tasks import Cell, TrialResult
 from common.io import atomic_write_bytes, atomic_write_text
 from common.stats import wilson_interval
-from runs.benchmark_tasks import Cell, TrialResult
 
 
 @dataclass(frozen=True)
