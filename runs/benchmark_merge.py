@@ -19,80 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmark.report import CellSummary, bar_chart, report_tables
-from benchmark.tasks import ROWS
+from benchmark.merge import footer, load_part, merge
+from benchmark.report import CellSummary, bar_chart
 from common.io import atomic_write_text
-
-# Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
-SAME_TRIALS = ("objects", "goals", "task", "trials", "seed", "goal_seed", "world")
-
-
-def load_part(path: Path) -> dict[str, Any]:
-    """A ``runs.benchmark --json`` file; ``ValueError`` naming the file when it is not one."""
-    try:
-        part = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not JSON: {error}") from None
-    missing = [key for key in ("config", "cells", "trials", "seeds", "rows", "command") if key not in part]
-    if missing:
-        raise ValueError(f"{path} is not a runs.benchmark --json file (no {', '.join(missing)})")
-    return part
-
-
-def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) -> dict[str, Any]:
-    """One benchmark result from ``parts`` (loaded ``runs.benchmark --json`` files named ``names``).
-    With ``replace``, a row measured again in a later part (a retrained policy) replaces the earlier
-    measurement, and ``replaced`` records which file's row was dropped; without it a repeat is an error.
-
-    Raises:
-        ValueError: naming the setting or the row on which two parts disagree.
-    """
-    if not parts:
-        raise ValueError("nothing to merge")
-    first = parts[0]["config"]
-    rows: dict[str, str] = {}  # row → the file whose measurement is kept
-    replaced: list[dict[str, str]] = []
-    for part, name in zip(parts, names, strict=True):
-        for key in SAME_TRIALS:
-            if part["config"][key] != first[key]:
-                raise ValueError(f"{name}: {key} = {part['config'][key]!r} differs from {names[0]}'s {first[key]!r}; "
-                                 "its trials are not comparable")
-        for row in part["config"]["rows"]:
-            if row in rows and not replace:
-                raise ValueError(f"row {row!r} is in both {rows[row]} and {name} (--replace keeps the later one)")
-            if row in rows:
-                replaced.append({"row": row, "dropped": rows[row], "kept": name})
-            rows[row] = name
-    order = {name: index for index, name in enumerate(dict.fromkeys([*ROWS, *rows]))}  # the benchmark's order first
-    kept = list(zip(parts, names, strict=True))
-    cells = sorted((cell for part, name in kept for cell in part["cells"] if rows[cell["row"]] == name),
-                   key=lambda cell: order[cell["row"]])
-    summaries = [CellSummary(**cell) for cell in cells]
-    table = report_tables(summaries)
-    meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
-    return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": sorted(rows, key=order.__getitem__)},
-            "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},
-            "replaced": replaced,
-            "parts": [{"file": name, **{key: part.get(key) for key in meta_keys}}
-                      for part, name in zip(parts, names, strict=True)],
-            "wall_s": sum(part["wall_s"] for part in parts), "grasps": sum(part["grasps"] for part in parts),
-            "table": table, "cells": cells,
-            "trials": {key: value for part, name in kept for key, value in part["trials"].items()
-                       if rows[key.split("/")[0]] == name}}
-
-
-def footer(merged: dict[str, Any]) -> str:
-    """One line per part: its rows' command, wall time, code version and machine."""
-    lines = []
-    for part in merged["parts"]:
-        version = part["code_version"]
-        lines.append(f"- `{part['command']}`: {part['grasps']} trials, wall {part['wall_s']:.0f} s, code "
-                     f"{version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}, "
-                     f"{part['machine']['description']}")
-    config = merged["config"]
-    return (f"{config['task']} task, {config['world']['num_objects']} objects per bin, {config['trials']} trials per "
-            f"cell, trial seeds {merged['seeds']['first_trial_seed']:,}+ in every row; merged from:\n\n"
-            + "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 The "objects" are coloured blocks held in front of a grey background; an empty gripper is the
 background alone. A Grasp2Vec outcome encoder is trained for a few steps to tell the colours
-apart; the autoencoder is trained with :func:`runs.train_autoencoder.train_autoencoder`; the
+apart; the autoencoder is trained with :func:`rewards.autoencoder_training.train_autoencoder`; the
 presence classifier with :func:`rewards.presence.fit_presence`.
 """
 
@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from rewards.autoencoder import save_autoencoder
+from rewards.autoencoder_training import TrainAutoencoderConfig, train_autoencoder
 from rewards.calibration import calibration_path
 from rewards.presence import PresenceClassifier, TrainPresenceConfig, fit_presence, presence_path
 from runs.calibrate_reward import calibrate
-from runs.train_autoencoder import TrainAutoencoderConfig, train_autoencoder
 
 SIZE = 32
 COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220), "green": (30, 200, 40)}

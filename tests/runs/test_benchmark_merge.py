@@ -7,10 +7,11 @@ import json
 
 import pytest
 
+from benchmark.merge import merge
 from benchmark.report import summarize, write_json
 from benchmark.runner import BenchmarkConfig
 from benchmark.tasks import ROWS, Cell, TrialResult, WorldSettings
-from runs.benchmark_merge import main, merge
+from runs.benchmark_merge import main
 
 
 def write_part(path, rows: tuple[str, ...], trials: int = 4, seed: int = 0) -> None:
