@@ -311,12 +311,13 @@ def test_worker_processes_and_local_ray_give_the_same_trials():
 def test_demo_gif_of_benchmark_trials(tmp_path):
     from PIL import Image
 
+    from benchmark import frames
     from runs import demo
 
     out = demo.main(["--row", "privileged", "--episodes", "1", "--grasp2vec", str(tmp_path / "none"),
                      "--out", str(tmp_path / "demo.gif")])
     with Image.open(out) as gif:
-        assert gif.n_frames >= 2 and gif.size[0] == 3 * 64 * demo.SCALE  # scene, goal, final outcome
+        assert gif.n_frames >= 2 and gif.size[0] == 3 * 64 * frames.SCALE  # scene, goal, final outcome
 
 
 def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, three_objects, goal_bank):
