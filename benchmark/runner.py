@@ -1,18 +1,7 @@
 """Running the benchmark: cells planned into chunks of trials, run on worker processes or Ray, summarised.
 
-The command line is ``python -m runs.benchmark``; for example:
-
-    python -m runs.benchmark                                    # headline table, 200 trials per cell
-    python -m runs.benchmark --quick --json runs/out/benchmark/quick.json
-    python -m runs.benchmark --rows random privileged --task indiscriminate --trials 200
-    python -m runs.benchmark --objects seen unseen 'my_objects/*.urdf' --checkpoint mine=runs/out/policy/run
-    python -m runs.benchmark --goals single composite --ray-address local
-
-Protocol (docs/benchmark.md): N = 5 objects per bin, trial seeds disjoint from training seeds, goal
-images from a goal bank of grasps taken in episodes of their own, success = the target and only it
-lifted (ground truth, read only to score). Rows whose checkpoint does not exist are reported as not
-available. Writes the Markdown table (stdout and ``--markdown``), JSON (``--json``) and a PNG bar
-chart beside the JSON.
+:func:`run_benchmark` takes a :class:`BenchmarkConfig`; the command line is ``python -m runs.benchmark``
+and the protocol is in docs/benchmark.md.
 """
 
 from __future__ import annotations
