@@ -1,7 +1,9 @@
 """The world must not grow with episodes: PyBullet keeps the shapes of removed bodies until
-``resetSimulation``, so the world rebuilds itself every ``rebuild_after_loads`` object loads."""
+``resetSimulation``, so the world rebuilds itself every ``rebuild_after_loads`` object loads, and
+its file cache keeps every file read, so objects are loaded with the cache off."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,16 +17,17 @@ from envs.world import GraspWorld
 QUICK = WorldConfig(num_objects=3, camera=CameraConfig(image_size=32), physics=PhysicsConfig(max_settle_steps=5))
 
 
-def churn(world: GraspWorld, resets: range) -> None:
-    urdfs = builtin_split("seen")[:6]
+def churn(world: GraspWorld, resets: range, urdfs: list[Path] | None = None) -> None:
+    """Reset ``world`` once per seed with 3 objects drawn from ``urdfs`` (default: the seen split)."""
+    urdfs = urdfs or builtin_split("seen")
     for seed in resets:
         rng = np.random.default_rng(seed)
         world.reset([urdfs[i] for i in rng.choice(len(urdfs), 3, replace=False)], rng)
 
 
 def test_resident_memory_stays_flat_over_many_resets():
-    # Without rebuilds each reset here kept ~130 KiB: ~30 MiB between resets 70 and 300. With them
-    # memory plateaus once the first rebuild has freed the first objects' shapes.
+    # Without rebuilds each reset here kept ~130 KiB (~30 MiB between resets 70 and 300), and the
+    # file cache ~35 KiB per new object file. With them memory plateaus after the first rebuild.
     world = GraspWorld(QUICK)
     churn(world, range(70))
     before, bodies = rss_mib(), world.client.getNumBodies()
@@ -46,25 +49,44 @@ def test_rebuild_gives_the_ids_and_scene_of_a_new_world():
     world.close()
 
 
-@pytest.mark.parametrize("rebuild_after_loads", [1, 5])
-def test_episodes_do_not_depend_on_rebuilds(rebuild_after_loads):
+def episode(world: GraspWorld, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Reset with ``seed``, move once, grasp: (poses after the reset, scene image, lifted ids)."""
+    churn(world, range(seed, seed + 1), builtin_split("seen")[:6])
+    poses, image = world.object_poses(), world.render_scene()[0]
+    world.move(np.array([0.01, -0.01, -0.05]), 0.1)
+    return poses, image, world.grasp().lifted
+
+
+def assert_same_episodes(first: list, second: list) -> None:
+    for (poses_a, image_a, lifted_a), (poses_b, image_b, lifted_b) in zip(first, second, strict=True):
+        assert np.array_equal(poses_a, poses_b) and np.array_equal(image_a, image_b) and lifted_a == lifted_b
+
+
+def test_a_rebuilt_world_replays_a_new_worlds_episodes():
     config = dataclasses.replace(QUICK, physics=PhysicsConfig())
-
-    def episode(world: GraspWorld, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-        churn(world, range(seed, seed + 1))
-        world.move(np.array([0.01, -0.01, -0.05]), 0.1)
-        return world.object_poses(), world.render_scene()[0], world.grasp().lifted
-
-    never = GraspWorld(dataclasses.replace(config, rebuild_after_loads=10**9))
-    often = GraspWorld(dataclasses.replace(config, rebuild_after_loads=rebuild_after_loads))
-    churn(often, range(100, 104))
+    fresh = []
     for seed in range(3):
-        expected, got = episode(never, seed), episode(often, seed)
-        assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1])
-        assert expected[2] == got[2]
-    assert often.rebuilds > 0 and never.rebuilds == 0
-    never.close()
-    often.close()
+        new = GraspWorld(config)
+        fresh.append(episode(new, seed))
+        new.close()
+    rebuilt = GraspWorld(dataclasses.replace(config, rebuild_after_loads=1))
+    churn(rebuilt, range(100, 104))
+    assert_same_episodes(fresh, [episode(rebuilt, seed) for seed in range(3)])
+    assert rebuilt.rebuilds == 6
+    rebuilt.close()
+
+
+def test_rebuilds_leave_these_episodes_as_they_were():
+    config = dataclasses.replace(QUICK, physics=PhysicsConfig())
+    worlds = [GraspWorld(dataclasses.replace(config, rebuild_after_loads=k)) for k in (10**9, 5)]
+    runs = []
+    for world in worlds:
+        churn(world, range(100, 104))
+        runs.append([episode(world, seed) for seed in range(3)])
+    assert_same_episodes(*runs)
+    assert worlds[0].rebuilds == 0 and worlds[1].rebuilds > 0
+    for world in worlds:
+        world.close()
 
 
 def test_rebuild_interval_is_validated():
