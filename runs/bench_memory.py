@@ -24,10 +24,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from common.io import atomic_write_text
+from common.provenance import code_version, command_line, machine_description
 from envs.soak import SoakConfig, SoakResult, soak
-from graspdata.atomic import atomic_write_text
-from graspdata.card import code_version
-from rewards.provenance import command_line, machine_description
 
 SETTINGS = {
     "grasp-20": {"env_id": "KukaGrasp-v0", "objects": "seen", "object_limit": 20},
