@@ -25,7 +25,7 @@ from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.heatmap import DENSE, goal_heatmap
 from embedding.losses import grasp2vec_loss
 from embedding.model import Grasp2Vec, multiply_adds_per_image, parameter_count
-from runs.train_embedding import PRESETS
+from embedding.run import PRESETS
 
 
 def timed(function: Callable[[], None], repeats: int) -> float:

@@ -25,46 +25,12 @@ of ``--presence-data`` (those that record it), stored in the calibration JSON.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from common.protocols import RewardError
-from common.provenance import command_line, machine_description
-from rewards.calibration import RewardCalibration, calibration_path, youden_threshold
-from rewards.presence import (
-    TrainPresenceConfig,
-    attempt_apertures,
-    attempt_outcomes,
-    empty_gripper_images,
-    fit_aperture_threshold,
-    fit_presence,
-    presence_path,
-)
-from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
-from rewards.registry import make_reward, parse_reward_kwargs
-from rewards.similarity import EmbeddingSimilarityReward
-
-VAL_FRACTION = 0.05  # runs.train_embedding's default: calibrate on the grasps it held out
-COLLECT_SEED = 6_000_000  # --collect episodes: disjoint from collection, training and runs.eval_reward seeds
-
-
-def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], seed: int) -> RewardCalibration:
-    """Fit the threshold on labelled outcomes ``held`` (N, S, S, 3) showing ``objects`` (N names)."""
-    embeddings = reward.embed(held)
-    pairs = make_pairs(objects, seed)
-    similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
-    threshold, youden = youden_threshold(similarity[pairs.label == 1], similarity[pairs.label == 0])
-    provenance = {
-        "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held),
-        "seed": seed, "youden_j": youden, "auc": roc_auc(similarity, pairs.label),
-        **{f"fit_{k}": v for k, v in precision_recall(similarity, pairs.label, threshold).items()},
-    }
-    return RewardCalibration(reward.name, reward.fingerprint(), threshold, provenance)
+from common.provenance import command_line
+from rewards.calibrate import VAL_FRACTION, CalibrateConfig, calibrate_reward
+from rewards.presence import TrainPresenceConfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,60 +63,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--presence-out", type=Path, default=None,
                         help="file prefix of the presence classifier (default: beside the checkpoint)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    began = time.perf_counter()
-    reward = make_reward(args.reward, presence=False, **parse_reward_kwargs(args.reward_arg))
-    if not isinstance(reward, EmbeddingSimilarityReward):
-        raise RewardError(f"reward {args.reward!r} is not an embedding-similarity reward; nothing to calibrate")
-    if args.collect:
-        from embedding.heldout import collect_held_out
-
-        grasps = collect_held_out(args.objects, args.collect, COLLECT_SEED + args.seed, image_size=reward.image_size,
-                                  num_objects=args.num_objects)
-        held, objects = grasps.outcome, grasps.objects
-        source = f"collected: {args.collect} attempts, seeds from {COLLECT_SEED + args.seed}"
-        presence_held, failed, presence_source = held, np.zeros((0, *held.shape[1:]), np.uint8), source
-    else:
-        held, objects, _ = load_labelled_outcomes(args.data, args.split, args.seed, args.limit, args.val_fraction)
-        source = f"{args.data} split {args.split} (val_fraction {args.val_fraction}, seed {args.seed})"
-        presence_source = args.presence_data or [args.data]
-        images, success = attempt_outcomes(presence_source)
-        presence_held, failed = images[success], images[~success]
-    parts = []
-    if args.negatives in ("midair", "both"):
-        parts.append(empty_gripper_images(args.empty, args.objects, args.num_objects, reward.image_size, args.seed))
-    if args.negatives in ("failures", "both"):
-        if len(failed) == 0 and args.negatives == "failures":
-            raise RewardError(f"--negatives failures needs failed attempts recorded in {presence_source}")
-        parts.append(failed)
-    empty = np.concatenate(parts)
-    calibration = calibrate(reward, held, objects, args.seed)
-    apertures, aperture_success = ((np.zeros(0), np.zeros(0, bool)) if args.collect
-                                   else attempt_apertures(presence_source))
-    if aperture_success.any() and not aperture_success.all():
-        aperture_threshold, aperture_provenance = fit_aperture_threshold(apertures, aperture_success)
-        calibration = dataclasses.replace(calibration, aperture_threshold=aperture_threshold)
-        calibration.provenance["aperture"] = {"data": presence_source, **aperture_provenance}
-    presence_config = TrainPresenceConfig(steps=args.presence_steps, seed=args.seed)
-    classifier = fit_presence(presence_held, empty, presence_config)
-    common = {"checkpoint": str(reward.checkpoint), "machine": machine_description(),
-              "command": command_line("runs.calibrate_reward", argv)}
-    classifier.provenance.update({
-        "data": presence_source, "labels": "success bit of each attempt; mid-air grasps are empty",
-        "negatives": args.negatives, "failed_attempts_used": len(failed) if args.negatives != "midair" else 0,
-        "midair_images": 0 if args.negatives == "failures" else args.empty, "objects_below_empty": args.objects,
-        "wall_time_s": round(time.perf_counter() - began, 1), **common,
-    })
-    calibration.provenance.update({"data": source, "wall_time_s": round(time.perf_counter() - began, 1), **common})
-    out = args.out or calibration_path(reward.checkpoint)
-    presence_out = args.presence_out or presence_path(reward.checkpoint)
-    calibration.save(out)
-    classifier.save(presence_out)
-    print(json.dumps({"calibration": str(out), "threshold": calibration.threshold,
-                      "aperture_threshold": calibration.aperture_threshold, **calibration.provenance,
-                      "presence_classifier": str(presence_out), "presence_threshold": classifier.threshold,
-                      "presence_train_config": dataclasses.asdict(presence_config),
-                      "presence": classifier.provenance}, indent=1))
+    config = CalibrateConfig(
+        reward=args.reward, reward_args=tuple(args.reward_arg), data=args.data, split=args.split,
+        val_fraction=args.val_fraction, limit=args.limit, collect=args.collect,
+        presence_data=tuple(args.presence_data) if args.presence_data else None, presence_steps=args.presence_steps,
+        empty=args.empty, negatives=args.negatives, objects=args.objects, num_objects=args.num_objects,
+        seed=args.seed, threads=args.threads, out=args.out, presence_out=args.presence_out,
+        command=command_line("runs.calibrate_reward", argv))
+    print(json.dumps(calibrate_reward(config), indent=1))
 
 
 if __name__ == "__main__":

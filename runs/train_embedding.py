@@ -16,16 +16,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
-from common.io import atomic_write_text
-from common.provenance import command_line, machine_description
+from common.provenance import command_line
 from embedding.augment import AugmentConfig
-from embedding.figures import plot_history
-from embedding.model import GPU_CONFIG, Grasp2VecConfig, multiply_adds_per_image, parameter_count
-from embedding.train import CachedTriplets, TrainConfig, train
-
-PRESETS = {"cpu": Grasp2VecConfig(), "gpu": GPU_CONFIG}
+from embedding.run import PRESETS, EmbeddingRunConfig, train_embedding
+from embedding.train import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,45 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"train_embedding: --device {args.device}, but this torch ({torch.__version__}) sees no "
-                         "CUDA device; use --device cpu")
-    from embedding.dataset import TripletDataset
-
     overrides = {name: tuple(value) if isinstance(value, list) else value
                  for name in ("embedding_dim", "stem_channels", "stage_channels", "stage_strides", "blocks_per_stage")
                  if (value := getattr(args, name)) is not None}
-    model_config = replace(PRESETS[args.preset], **overrides)
-    train_set = TripletDataset(args.data, split="train", val_fraction=args.val_fraction, seed=args.seed)
-    val_set = TripletDataset(args.data, split="val", val_fraction=args.val_fraction, seed=args.seed)
-    model_config = replace(model_config, image_size=train_set.image_size)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
-                         weight_decay=args.weight_decay,
-                         l2_weight=args.l2_weight, augment=AugmentConfig(pad=args.crop_pad, flip=not args.no_flip),
-                         seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
-                         workers=args.workers, threads=args.threads)
-    data_card = {"roots": [str(root) for root in args.data], "train_triplets": len(train_set),
-                 "val_triplets": len(val_set),
-                 "val_fraction": args.val_fraction, "split_seed": args.seed, "image_size": train_set.image_size}
-    print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
-    if args.cache:
-        train_set = CachedTriplets(train_set, progress=not args.no_progress)
-    summary = train(model_config, config, train_set, args.out, val_set=val_set if len(val_set) >= 2 else None,
-                    resume=args.resume, wandb_mode=args.wandb_mode, data_card=data_card,
-                    progress=not args.no_progress, stop_at_step=args.stop_at_step, device=args.device)
-    summary = {**summary, "command": command_line("runs.train_embedding", argv), "machine": machine_description(),
-               "data": data_card}
-    atomic_write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    plot_history(args.out / "history.jsonl", args.out / "curves.png")
+    augment = AugmentConfig(pad=args.crop_pad, flip=not args.no_flip)
+    train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                               warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
+                               l2_weight=args.l2_weight, augment=augment,
+                               seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                               workers=args.workers, threads=args.threads)
+    config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
+                                train=train_config, val_fraction=args.val_fraction, cache=args.cache,
+                                device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,
+                                wandb_mode=args.wandb_mode, progress=not args.no_progress,
+                                command=command_line("runs.train_embedding", argv))
+    try:
+        summary = train_embedding(config)
+    except ValueError as error:
+        raise SystemExit(f"train_embedding: error: {error}") from None
     print(json.dumps(summary, indent=2))
     return summary
-
-
-def parameter_count_text(config: Grasp2VecConfig) -> str:
-    from embedding.model import Grasp2Vec
-
-    return (f"{parameter_count(Grasp2Vec(config)):,} parameters, "
-            f"{multiply_adds_per_image(config) / 1e6:.1f} M multiply-adds per image per encoder")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ import torch.nn.functional as F  # noqa: N812
 
 from rewards.autoencoder import save_autoencoder
 from rewards.autoencoder_training import TrainAutoencoderConfig, train_autoencoder
+from rewards.calibrate import calibrate
 from rewards.calibration import calibration_path
 from rewards.presence import PresenceClassifier, TrainPresenceConfig, fit_presence, presence_path
-from runs.calibrate_reward import calibrate
 
 SIZE = 32
 COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220), "green": (30, 200, 40)}

@@ -10,6 +10,7 @@ import pytest
 
 from common.protocols import RewardError
 from rewards import GraspContext, make_reward
+from rewards import calibrate as rewards_calibrate
 from rewards.calibration import RewardCalibration, calibration_path
 from rewards.presence import load_presence, presence_path
 from runs import bench_reward, calibrate_reward, eval_reward, train_autoencoder
@@ -112,11 +113,11 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
     shutil.copytree(grasp2vec_checkpoint, checkpoint)
     calibration_path(checkpoint).unlink()
     presence_path(checkpoint).with_suffix(".safetensors").unlink()
-    monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
-    monkeypatch.setattr(calibrate_reward, "empty_gripper_images",
+    monkeypatch.setattr(rewards_calibrate, "load_labelled_outcomes", labelled)
+    monkeypatch.setattr(rewards_calibrate, "empty_gripper_images",
                         lambda count, *a: np.stack([scene(None, 500 + i) for i in range(count)]))
-    monkeypatch.setattr(calibrate_reward, "attempt_outcomes", attempts)
-    monkeypatch.setattr(calibrate_reward, "attempt_apertures", apertures)
+    monkeypatch.setattr(rewards_calibrate, "attempt_outcomes", attempts)
+    monkeypatch.setattr(rewards_calibrate, "attempt_apertures", apertures)
     calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={checkpoint}", "--empty", "8",
                            "--presence-steps", "30"])
     calibration = RewardCalibration.load(calibration_path(checkpoint))
@@ -147,9 +148,9 @@ def test_calibrate_reward_writes_calibration_beside_checkpoint(tmp_path, monkeyp
 
 
 def test_calibrate_reward_failures_need_recorded_failures(monkeypatch, grasp2vec_checkpoint, tmp_path):
-    monkeypatch.setattr(calibrate_reward, "load_labelled_outcomes", labelled)
-    monkeypatch.setattr(calibrate_reward, "attempt_outcomes", lambda roots: attempts(roots, failures=0))
-    monkeypatch.setattr(calibrate_reward, "attempt_apertures", lambda roots: apertures(roots, failures=0))
+    monkeypatch.setattr(rewards_calibrate, "load_labelled_outcomes", labelled)
+    monkeypatch.setattr(rewards_calibrate, "attempt_outcomes", lambda roots: attempts(roots, failures=0))
+    monkeypatch.setattr(rewards_calibrate, "attempt_apertures", lambda roots: apertures(roots, failures=0))
     with pytest.raises(RewardError, match="needs failed attempts recorded"):
         calibrate_reward.main(["--reward", "grasp2vec", "--reward-arg", f"checkpoint={grasp2vec_checkpoint}",
                                "--negatives", "failures", "--out", str(tmp_path / "c.json")])
