@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.report import CellSummary, summarize
+from benchmark.report import CellSummary, bar_chart, report_tables, summarize, write_json
 from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
+    BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
     ROWS,
     TASKS,
@@ -31,6 +32,7 @@ from benchmark.tasks import (
     TrialResult,
     WorldSettings,
     checkpoint_folder,
+    heatmap_weights,
     make_env,
     make_goal_bank,
     policy_card,
@@ -43,6 +45,8 @@ from benchmark.tasks import (
     trial_seed,
     world_settings,
 )
+from common.io import atomic_write_text
+from common.provenance import code_version, machine, machine_description
 
 DEFAULT_ROWS = tuple(ROWS)
 HEADLINE_TRIALS = 200
@@ -231,3 +235,44 @@ def describe(name: str, path: str) -> str:
     features = card.goal_features
     return f"{name} ({card.algo} + {card.reward}" + (
         f", {features} obs.)" if features != "none" else ")")
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where :func:`run_and_report` writes: the JSON (and its PNG bar chart beside it) and the Markdown table."""
+
+    json: Path | None = None
+    markdown: Path | None = None
+
+
+def run_and_report(config: BenchmarkConfig, rows: dict[str, Row], files: ReportFiles = ReportFiles(),
+                   ray_address: str | None = None, progress: bool = True, command: str = "") -> list[CellSummary]:
+    """:func:`run_benchmark`, then print the table with its footer (task, trials, seeds, wall time, machine,
+    code version) and write the files asked for; returns the cell summaries."""
+    version = code_version()  # the code that runs the trials, before anything can be committed meanwhile
+    summaries, trials, wall = run_benchmark(config, rows, ray_address, progress=progress)
+    table = report_tables(summaries)
+    total = sum(len(t) for t in trials.values())
+    footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
+              f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
+              f"grasps/s with {'Ray' if ray_address else f'{config.workers} workers'}); {machine_description()}; "
+              f"code {version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")
+    print(table + "\n\n" + footer)
+    if files.markdown:
+        files.markdown.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(files.markdown, table + "\n\n" + footer + "\n")
+    if files.json:
+        files.json.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"command": command, "config": dataclasses.asdict(config),
+                "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
+                "heatmap_weights": {name: weights for name in config.rows
+                                    if (weights := heatmap_weights(rows[name])) is not None},
+                "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
+                          "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
+                "code_version": version, "machine": {**machine(), "description": machine_description()},
+                "wall_s": wall, "grasps": total, "table": table}
+        write_json(files.json, summaries, meta, trials)
+        bar_chart(summaries, files.json.with_suffix(".png"), f"{config.task} grasping, {config.trials} trials/cell "
+                  f"({version['git_commit'][:8]})")
+        print(f"wrote {files.json} and {files.json.with_suffix('.png')}")
+    return summaries

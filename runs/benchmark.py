@@ -16,18 +16,18 @@ chart beside the JSON. The library is :mod:`benchmark`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-from benchmark.report import CellSummary, bar_chart, report_tables, write_json
+from benchmark.report import CellSummary
 from benchmark.runner import (
     DEFAULT_ROWS,
     HEADLINE_TRIALS,
     QUICK_TRIALS,
     BenchmarkConfig,
+    ReportFiles,
     parse_checkpoints,
-    run_benchmark,
+    run_and_report,
 )
 from benchmark.tasks import (
     BENCHMARK_SEED_OFFSET,
@@ -36,9 +36,8 @@ from benchmark.tasks import (
     TASKS,
     TRIALS_PER_SEED,
     WorldSettings,
-    heatmap_weights,
-    trial_seed,
 )
+from common.provenance import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> list[CellSummary]:
-    from common.provenance import code_version, command_line, machine, machine_description
-
     args = build_parser().parse_args(argv)
     try:
         rows = parse_checkpoints(args.checkpoint)
@@ -83,37 +80,10 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
             rows=tuple(args.rows or (*DEFAULT_ROWS, *extra)), objects=tuple(args.objects), goals=tuple(args.goals),
             task=args.task, trials=args.trials or (QUICK_TRIALS if args.quick else HEADLINE_TRIALS), seed=args.seed,
             world=WorldSettings(args.num_objects, args.image_size, args.max_steps), workers=args.workers)
-        version = code_version()  # the code that runs the trials, before anything can be committed meanwhile
-        summaries, trials, wall = run_benchmark(config, rows, args.ray_address, progress=not args.no_progress)
+        return run_and_report(config, rows, ReportFiles(args.json, args.markdown), args.ray_address,
+                              progress=not args.no_progress, command=command_line("runs.benchmark", argv))
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark: error: {error}")
-    table = report_tables(summaries)
-    total = sum(len(t) for t in trials.values())
-    footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
-              f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
-              f"grasps/s with {'Ray' if args.ray_address else f'{config.workers} workers'}); {machine_description()}; "
-              f"code {version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")
-    print(table + "\n\n" + footer)
-    if args.markdown:
-        from common.io import atomic_write_text
-
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.markdown, table + "\n\n" + footer + "\n")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"command": command_line("runs.benchmark", argv), "config": dataclasses.asdict(config),
-                "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
-                "heatmap_weights": {name: weights for name in config.rows
-                                    if (weights := heatmap_weights(rows[name])) is not None},
-                "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
-                          "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
-                "code_version": version, "machine": {**machine(), "description": machine_description()},
-                "wall_s": wall, "grasps": total, "table": table}
-        write_json(args.json, summaries, meta, trials)
-        bar_chart(summaries, args.json.with_suffix(".png"), f"{config.task} grasping, {config.trials} trials/cell "
-                  f"({version['git_commit'][:8]})")
-        print(f"wrote {args.json} and {args.json.with_suffix('.png')}")
-    return summaries
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from agents.core.evaluation import EVAL_SEED_OFFSET
+from benchmark import runner
 from benchmark.report import failure_table, markdown_table, summarize
 from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
@@ -270,16 +271,16 @@ def test_learned_policy_rows_from_checkpoints(tmp_path):
     goal, anything = tmp_path / "goal" / "checkpoint", tmp_path / "anything"
     _save_tiny_qtopt(goal, goal_conditioned=True)
     _save_tiny_qtopt(anything, goal_conditioned=False)
-    rows = benchmark.parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
+    rows = runner.parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
     assert rows["goal"].label == "goal (qtopt-pose + oracle)"
-    config = benchmark.BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
+    config = runner.BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
                                        world=WorldSettings(num_objects=2))
-    summaries, trials, _ = benchmark.run_benchmark(config, rows, progress=False)
+    summaries, trials, _ = runner.run_benchmark(config, rows, progress=False)
     assert [s.trials for s in summaries] == [2, 2]
     steps = [r.steps for results in trials.values() for r in results]
     assert max(steps) <= 4  # the policies' own world (max_steps 4 from policy.json), not the scripted default
     indiscriminate = dataclasses.replace(config, task="indiscriminate")
-    summaries, _, _ = benchmark.run_benchmark(indiscriminate, rows, progress=False)
+    summaries, _, _ = runner.run_benchmark(indiscriminate, rows, progress=False)
     assert summaries[0].status.startswith("not applicable") and summaries[1].trials == 2
 
 
@@ -291,16 +292,16 @@ def test_bad_arguments_fail_clearly():
     with pytest.raises(SystemExit, match="scripted"):
         benchmark.main(["--checkpoint", "random=x", "--trials", "1", *TINY_ARGS])
     with pytest.raises(ValueError, match="trials"):
-        benchmark.BenchmarkConfig(trials=0)
+        runner.BenchmarkConfig(trials=0)
 
 
 def test_worker_processes_and_local_ray_give_the_same_trials():
     pytest.importorskip("ray")
-    config = benchmark.BenchmarkConfig(rows=("random",), objects=("seen",), trials=4, chunk_size=2, workers=1,
+    config = runner.BenchmarkConfig(rows=("random",), objects=("seen",), trials=4, chunk_size=2, workers=1,
                                        world=TINY_WORLD)
-    _, inline, _ = benchmark.run_benchmark(config, progress=False)
-    _, spawned, _ = benchmark.run_benchmark(dataclasses.replace(config, workers=2), progress=False)
-    _, on_ray, _ = benchmark.run_benchmark(config, ray_address="local", progress=False)
+    _, inline, _ = runner.run_benchmark(config, progress=False)
+    _, spawned, _ = runner.run_benchmark(dataclasses.replace(config, workers=2), progress=False)
+    _, on_ray, _ = runner.run_benchmark(config, ray_address="local", progress=False)
 
     def outcomes(trials):
         return {key: [(r.seed, r.success, r.lifted, r.steps) for r in results] for key, results in trials.items()}
