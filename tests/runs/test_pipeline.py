@@ -7,8 +7,9 @@ import json
 import pytest
 
 from benchmark.tasks import checkpoint_folder
+from pipeline import run as pipeline_run
+from pipeline.presets import PRESETS
 from runs import pipeline
-from runs.pipeline_presets import PRESETS
 
 
 def test_tiny_pipeline_end_to_end_with_resume(tmp_path, capsys):
@@ -31,8 +32,8 @@ def test_tiny_pipeline_end_to_end_with_resume(tmp_path, capsys):
     results = json.loads((out / "benchmark" / "results.json").read_text())
     cells = {(c["row"], c["objects"]): c for c in results["cells"]}
     trials = PRESETS["tiny"].benchmark.trials
-    assert cells[(pipeline.PIPELINE_ROW, "seen")]["trials"] == trials
-    assert cells[(pipeline.PIPELINE_ROW, "unseen")]["trials"] == trials
+    assert cells[(pipeline_run.PIPELINE_ROW, "seen")]["trials"] == trials
+    assert cells[(pipeline_run.PIPELINE_ROW, "unseen")]["trials"] == trials
     assert cells[("random", "seen")]["trials"] == trials
     assert "| policy | seen | unseen |" in printed and (out / "benchmark" / "table.md").is_file()
 
@@ -40,8 +41,9 @@ def test_tiny_pipeline_end_to_end_with_resume(tmp_path, capsys):
     assert record["preset"] == "tiny" and record["config"]["collect"]["seed"] == 0
     assert len(record["calls"]) == 2
     assert all(call["code_version"]["git_commit"] and call["machine"]["cpus"] for call in record["calls"])
-    assert record["stages"]["policy"]["command"].startswith("python -m runs.train_policy --algo qtopt-pose --reward "
-                                                            "grasp2vec")
+    policy = record["stages"]["policy"]
+    assert policy["call"] == "agents.train.train_policy"
+    assert (policy["settings"]["algo"], policy["settings"]["reward"]) == ("qtopt-pose", "grasp2vec")
 
     third = pipeline.main(["--preset", "tiny", "--out", str(out), "--wandb-mode", "disabled", "--resume"])
     assert all(stage["skipped"] for stage in third["stages"].values())
@@ -55,19 +57,20 @@ def test_changed_settings_are_refused(tmp_path):
         pipeline.main(["--preset", "tiny", "--out", str(out), "--resume"])
 
 
-def test_stage_finished_with_other_arguments_is_refused(tmp_path):
-    stage = pipeline.build_stages(PRESETS["tiny"], tmp_path, "disabled")[0]
-    marker = pipeline.marker(tmp_path, stage)
+def test_stage_finished_with_other_settings_is_refused(tmp_path):
+    stage = pipeline_run.build_stages(PRESETS["tiny"], tmp_path, "disabled")[0]
+    marker = pipeline_run.marker(tmp_path, stage)
     marker.parent.mkdir(parents=True)
-    marker.write_text(json.dumps({"argv": ["--grasps", "1"], "wall_s": 1.0}))
-    with pytest.raises(SystemExit, match="other arguments"):
-        pipeline.run_stage(stage, tmp_path, resume=True)
+    marker.write_text(json.dumps({"settings": {**stage.settings(), "grasps": 1}, "wall_s": 1.0}))
+    with pytest.raises(pipeline_run.PipelineError, match="other settings"):
+        pipeline_run.run_stage(stage, tmp_path, resume=True)
 
 
 def test_a_different_wandb_mode_does_not_invalidate_a_finished_stage(tmp_path):
-    offline = pipeline.build_stages(PRESETS["tiny"], tmp_path, "offline")[0]
-    disabled = pipeline.build_stages(PRESETS["tiny"], tmp_path, "disabled")[0]
-    marker = pipeline.marker(tmp_path, offline)
+    offline = pipeline_run.build_stages(PRESETS["tiny"], tmp_path, "offline")[1]
+    disabled = pipeline_run.build_stages(PRESETS["tiny"], tmp_path, "disabled")[1]
+    assert offline.config.wandb_mode != disabled.config.wandb_mode
+    marker = pipeline_run.marker(tmp_path, offline)
     marker.parent.mkdir(parents=True)
-    marker.write_text(json.dumps({"argv": offline.argv, "wall_s": 1.0}))
-    assert pipeline.run_stage(disabled, tmp_path, resume=True)["skipped"]
+    marker.write_text(json.dumps({"settings": offline.settings(), "wall_s": 1.0}))
+    assert pipeline_run.run_stage(disabled, tmp_path, resume=True)["skipped"]

@@ -1,11 +1,11 @@
-"""Presets of ``python -m runs.pipeline``: how much of each stage the main job runs.
+"""Presets of the main job (:func:`pipeline.run.run_pipeline`): how much of each stage it runs.
 
 - ``tiny``: a minute or two on 2 CPU cores; tests and smoke runs only, the numbers mean nothing.
 - ``default``: about 15 minutes on this 2-core machine: a small but complete run of the method.
 - ``large``: the same pipeline scaled up (hours on 2 cores; minutes on a many-core machine or a
   Ray cluster for collection and benchmark).
 
-Every stage reuses a command's ``main(argv)``; the presets only choose its arguments.
+Every stage is one library call with a config built from these presets.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ TINY_OBJECTS = str(random_urdfs_dir() / "00[1-4]" / "*.urdf")
 
 @dataclass(frozen=True)
 class CollectStage:
-    """``runs.collect``: indiscriminate (random scripted) grasps on seen objects."""
+    """Collection (``runs.collect``): indiscriminate (random scripted) grasps on seen objects."""
 
     grasps: int = 1000
     objects: str = "seen"
@@ -33,7 +33,7 @@ class CollectStage:
 
 @dataclass(frozen=True)
 class EmbeddingStage:
-    """``runs.train_embedding``: Grasp2Vec on the collected triplets."""
+    """Embedding training (``runs.train_embedding``): Grasp2Vec on the collected triplets."""
 
     steps: int = 250
     batch_size: int = 32
@@ -45,7 +45,7 @@ class EmbeddingStage:
 
 @dataclass(frozen=True)
 class CalibrationStage:
-    """``runs.calibrate_reward``: the reward's threshold and empty-gripper classifier, on the training objects."""
+    """Reward calibration (``runs.calibrate_reward``): threshold and empty-gripper classifier, on training objects."""
 
     split: str = "all"
     empty: int = 100
@@ -55,10 +55,10 @@ class CalibrationStage:
 
 @dataclass(frozen=True)
 class PolicyStage:
-    """``runs.train_policy``: a goal-conditioned policy on the grasp2vec reward."""
+    """Policy training (``runs.train_policy``): a goal-conditioned policy on the grasp2vec reward."""
 
     algo: str = "qtopt-pose"
-    preset: str = "pose-32"  # a runs.policy_presets preset
+    preset: str = "pose-32"  # an agents.presets preset
     grasps: int = 2000
     minutes: float = 5.0  # online phase time cap of one call (then evaluated and checkpointed)
     goal_features: str = "heatmap"
@@ -68,7 +68,7 @@ class PolicyStage:
 
 @dataclass(frozen=True)
 class BenchmarkStage:
-    """``runs.benchmark``: this run's policy beside the shipped checkpoints and the scripted rows."""
+    """The benchmark (``runs.benchmark``): this run's policy beside the shipped checkpoints and the scripted rows."""
 
     trials: int = 30
     workers: int = 2
