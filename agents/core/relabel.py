@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from agents.core.episode import Episode, ObservationFn
 from common.protocols import GraspContext, RewardFunction
+from envs.grasp_pose import PoseSpace
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,17 @@ class RelabelConfig:
 AUXILIARY_SAMPLING = ("uniform", "nearest")
 Embed = Callable[[np.ndarray], np.ndarray]  # uint8 images (B, H, W, 3) -> float32 embeddings (B, D)
 Goal = tuple[np.ndarray, str | None]  # outcome image, ground-truth name of the single lifted object (or None)
+ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+class Attempt(Protocol):
+    """What relabeling reads of a grasp attempt (an :class:`Episode` or a :class:`Decision`)."""
+
+    goal: np.ndarray | None
+    grasped: bool
+    outcome: np.ndarray | None
+    lifted: tuple[str, ...]
+    aperture: float | None
 
 
 class GoalPool:
@@ -110,32 +123,43 @@ class GoalPool:
         return self.sample(config.auxiliary_goals, rng)
 
 
+def relabeled_goals(attempt: Attempt, reward: RewardFunction, pool: GoalPool, config: RelabelConfig,
+                    rng: np.random.Generator) -> list[tuple[np.ndarray, str | None, float]]:
+    """(goal image, goal name, reward) of each relabeled copy of ``attempt``, posthoc first, then auxiliary.
+
+    The one relabeling rule every learner uses. Auxiliary goals are drawn from ``pool`` *before* this
+    attempt's outcome is added to it; they are scored by ``reward.batch`` when something was lifted and
+    get 0 otherwise. A failed attempt without a goal of its own gets one pool goal at reward 0, so that
+    failures are stored for goal tasks too.
+    """
+    single = attempt.lifted[0] if len(attempt.lifted) == 1 else None
+    copies: list[tuple[np.ndarray, str | None, float]] = []
+    if config.posthoc and attempt.grasped and attempt.outcome is not None:
+        copies.append((attempt.outcome, single, 1.0))
+    drawn = pool.auxiliary_goals(config, attempt.outcome, attempt.grasped, rng)
+    if not drawn and not attempt.grasped and attempt.goal is None:
+        drawn = pool.sample(1, rng)
+    if drawn and attempt.outcome is not None:
+        contexts = [GraspContext(goal_image=g, outcome_image=attempt.outcome, lifted=attempt.lifted, target=name,
+                                 gripper_aperture=attempt.aperture) for g, name in drawn]
+        scores = reward.batch(contexts) if attempt.grasped else np.zeros(len(drawn), dtype=np.float32)
+        copies.extend((g, name, float(s)) for (g, name), s in zip(drawn, scores, strict=True))
+    if attempt.grasped and attempt.outcome is not None:
+        pool.add(attempt.outcome, single)
+    return copies
+
+
 def relabel_episode(episode: Episode, reward: RewardFunction, pool: GoalPool, config: RelabelConfig,
                     rng: np.random.Generator, observe: ObservationFn | None = None) -> list[Episode]:
-    """The episode as stored for a goal-conditioned learner: itself (when it has a goal) and its relabelings.
-
-    Args:
-        episode: a finished episode with raw observations (``image``, ``gripper``[, ``goal``]).
-        reward: scores auxiliary goals: ``reward.batch`` on (goal, this outcome) contexts.
-        pool: auxiliary goals are drawn from it *before* this episode's outcome is added to it.
-        config: which copies to make.
-        observe: recomputes goal-dependent observation keys (heatmap, goal embedding) for a new goal.
+    """The episode as stored for a goal-conditioned learner: itself (when it has a goal) and its relabelings
+    (:func:`relabeled_goals`); ``observe`` recomputes goal-dependent keys (heatmap, goal embedding).
 
     Returns:
         Episodes in order: original (if it has a goal), posthoc (if something was lifted), auxiliary.
     """
     result = [episode] if episode.goal is not None else []
-    single = episode.lifted[0] if len(episode.lifted) == 1 else None
-    if config.posthoc and episode.grasped and episode.outcome is not None:
-        result.append(episode.with_goal(episode.outcome, single, 1.0, observe))
-    goals = pool.auxiliary_goals(config, episode.outcome, episode.grasped, rng)
-    if goals and episode.outcome is not None:
-        contexts = [GraspContext(goal_image=g, outcome_image=episode.outcome, lifted=episode.lifted, target=name,
-                                 gripper_aperture=episode.aperture) for g, name in goals]
-        scores = reward.batch(contexts) if episode.grasped else np.zeros(len(goals), dtype=np.float32)
-        result.extend(episode.with_goal(g, name, float(s), observe) for (g, name), s in zip(goals, scores, strict=True))
-    if episode.grasped and episode.outcome is not None:
-        pool.add(episode.outcome, single)
+    result.extend(episode.with_goal(goal, name, value, observe)
+                  for goal, name, value in relabeled_goals(episode, reward, pool, config, rng))
     return result
 
 
@@ -160,3 +184,86 @@ def goal_pool(config: RelabelConfig, embed: Embed | None) -> GoalPool:
         raise ValueError("auxiliary_sampling='nearest' needs an embedding of outcome images (e.g. Grasp2Vec's φ_o); "
                          "none was given")
     return GoalPool(config.pool_size, embed if config.auxiliary_sampling == "nearest" else None)
+
+
+@dataclass
+class Decision:
+    """One grasp-pose decision and what came of it.
+
+    Attributes:
+        image: scene image when the pose was chosen, (H, W, 3) uint8.
+        pose: normalised pose (3,) the gripper actually closed at.
+        reward: the episode's reward for its own goal (goal tasks) or for lifting anything.
+        grasped: whether something was lifted (the gripper-closure bit).
+        outcome: wrist image after the lift (H, W, 3) uint8, or None.
+        goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
+        lifted: ground-truth names of what was lifted (only oracle rewards read them).
+        aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
+    """
+
+    image: np.ndarray
+    pose: np.ndarray
+    reward: float
+    grasped: bool
+    outcome: np.ndarray | None
+    goal: np.ndarray | None = None
+    lifted: tuple[str, ...] = ()
+    aperture: float | None = None
+
+
+def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None:
+    """The decision of a finished episode, or None when it never closed the gripper (cut at ``max_steps``)."""
+    if episode.outcome is None:
+        return None
+    gripper = episode.observations["gripper"][-2]  # observed just before the closing action
+    return Decision(image=episode.observations["image"][0], pose=space.from_pose(gripper[[0, 1, 3]]),
+                    reward=float(episode.rewards[-1]), grasped=episode.grasped, outcome=episode.outcome,
+                    goal=episode.goal, lifted=episode.lifted, aperture=episode.aperture)
+
+
+class PoseRelabeler:
+    """Decision → stored samples: itself (with its goal), posthoc, auxiliary goals (paper, section 5).
+
+    For the indiscriminate task (``observe`` None, no goals) a decision is stored as is. For goal
+    tasks, ``observe`` adds the ``heatmap`` of a goal to ``{"image", "goal"}`` batches; a decision
+    without a goal of its own that lifted nothing is stored once with a goal from the pool at reward 0.
+    ``embed`` (outcome images → embeddings) is needed by ``config.auxiliary_sampling == "nearest"``.
+    """
+
+    def __init__(self, reward: RewardFunction, config: RelabelConfig, observe: ObserveFn | None,
+                 seed: int = 0, embed: Embed | None = None) -> None:
+        self.reward, self.config, self.observe = reward, config, observe
+        self.pool = goal_pool(config, embed)
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, decision: Decision) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)); B may be 0."""
+        if self.observe is None:
+            return decision.image[None], None, decision.pose[None], np.array([decision.reward], np.float32)
+        observations, rewards = self.observations(decision)
+        if not len(rewards):
+            return self._empty(decision)
+        images = observations["image"]
+        return images, observations["heatmap"], np.broadcast_to(decision.pose, (len(images), 3)), rewards
+
+    def observations(self, decision: Decision) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The stored copies as a batch with their rewards (B,). Goal tasks: ``observe``d (``image``, ``goal``
+        (B, H, W, 3) uint8 and the goal features), B may be 0 (then the batch is empty), the pool is updated;
+        indiscriminate (no ``observe``): the decision's ``image`` alone (B = 1) with its own reward."""
+        if self.observe is None:
+            return {"image": decision.image[None]}, np.array([decision.reward], np.float32)
+        own = [(decision.goal, decision.reward)] if decision.goal is not None else []
+        copies = relabeled_goals(decision, self.reward, self.pool, self.config, self.rng)
+        goals = [g for g, _ in own] + [g for g, _, _ in copies]
+        rewards = [r for _, r in own] + [r for _, _, r in copies]
+        if not goals:
+            return {}, np.zeros(0, np.float32)
+        images = np.broadcast_to(decision.image, (len(goals), *decision.image.shape))
+        observed = self.observe({"image": np.ascontiguousarray(images), "goal": np.stack(goals)})
+        return observed, np.asarray(rewards, np.float32)
+
+    @staticmethod
+    def _empty(decision: Decision) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = decision.image.shape
+        return (np.zeros((0, *s), np.uint8), np.zeros((0, s[0], s[1], 1), np.uint8), np.zeros((0, 3), np.float32),
+                np.zeros(0, np.float32))

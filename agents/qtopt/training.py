@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +25,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.core.episode import Episode, EpisodeRecorder
-from agents.core.relabel import Embed, RelabelConfig, goal_pool
+from agents.core.episode import EpisodeRecorder
+from agents.core.relabel import Decision, PoseRelabeler, decision_from_episode
 from agents.core.trainer import LogFn, Progress, ScheduledTrainer, TrainingConfig
 from agents.core.trainer import offline_pretrain as core_offline_pretrain
 from agents.qtopt.learner import PoseQTOpt, network_input
-from common.protocols import GraspContext, RewardFunction
-from envs.grasp_pose import PoseSpace
+from common.protocols import RewardFunction
 
 if TYPE_CHECKING:
     from agents.core.goal_features import GoalFeatures
@@ -40,43 +38,7 @@ if TYPE_CHECKING:
     from agents.train import TrainPolicyConfig
 
 
-ObserveFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 SAMPLES_FILE = "pose_samples.npz"
-
-
-@dataclass
-class Decision:
-    """One grasp-pose decision and what came of it.
-
-    Attributes:
-        image: scene image when the pose was chosen, (H, W, 3) uint8.
-        pose: normalised pose (3,) the gripper actually closed at.
-        reward: the episode's reward for its own goal (goal tasks) or for lifting anything.
-        grasped: whether something was lifted (the gripper-closure bit).
-        outcome: wrist image after the lift (H, W, 3) uint8, or None.
-        goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
-        lifted: ground-truth names of what was lifted (only oracle rewards read them).
-        aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
-    """
-
-    image: np.ndarray
-    pose: np.ndarray
-    reward: float
-    grasped: bool
-    outcome: np.ndarray | None
-    goal: np.ndarray | None = None
-    lifted: tuple[str, ...] = ()
-    aperture: float | None = None
-
-
-def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None:
-    """The decision of a finished episode, or None when it never closed the gripper (cut at ``max_steps``)."""
-    if episode.outcome is None:
-        return None
-    gripper = episode.observations["gripper"][-2]  # observed just before the closing action
-    return Decision(image=episode.observations["image"][0], pose=space.from_pose(gripper[[0, 1, 3]]),
-                    reward=float(episode.rewards[-1]), grasped=episode.grasped, outcome=episode.outcome,
-                    goal=episode.goal, lifted=episode.lifted, aperture=episode.aperture)
 
 
 class PoseSamples:
@@ -146,71 +108,6 @@ class PoseSamples:
             if self.heatmaps is not None:
                 self.heatmaps[:size] = data["heatmaps"]
             self.size, self.cursor = size, int(data["cursor"])
-
-
-class PoseRelabeler:
-    """Decision → stored samples: itself (with its goal), posthoc, auxiliary goals (paper, section 5).
-
-    For the indiscriminate task (``observe`` None, no goals) a decision is stored as is. For goal
-    tasks, ``observe`` adds the ``heatmap`` of a goal to ``{"image", "goal"}`` batches; a decision
-    without a goal of its own that lifted nothing is stored once with a goal from the pool at reward 0.
-    ``embed`` (outcome images → embeddings) is needed by ``config.auxiliary_sampling == "nearest"``.
-    """
-
-    def __init__(self, reward: RewardFunction, config: RelabelConfig, observe: ObserveFn | None,
-                 seed: int = 0, embed: Embed | None = None) -> None:
-        self.reward, self.config, self.observe = reward, config, observe
-        self.pool = goal_pool(config, embed)
-        self.rng = np.random.default_rng(seed)
-
-    def __call__(self, decision: Decision) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-        """(images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)); B may be 0."""
-        if self.observe is None:
-            return decision.image[None], None, decision.pose[None], np.array([decision.reward], np.float32)
-        observations, rewards = self.observations(decision)
-        if not len(rewards):
-            return self._empty(decision)
-        images = observations["image"]
-        return images, observations["heatmap"], np.broadcast_to(decision.pose, (len(images), 3)), rewards
-
-    def observations(self, decision: Decision) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """The stored copies as a batch with their rewards (B,). Goal tasks: ``observe``d (``image``, ``goal``
-        (B, H, W, 3) uint8 and the goal features), B may be 0 (then the batch is empty), the pool is updated;
-        indiscriminate (no ``observe``): the decision's ``image`` alone (B = 1) with its own reward."""
-        if self.observe is None:
-            return {"image": decision.image[None]}, np.array([decision.reward], np.float32)
-        goals: list[np.ndarray] = []
-        rewards: list[float] = []
-        if decision.goal is not None:
-            goals.append(decision.goal)
-            rewards.append(decision.reward)
-        single = decision.lifted[0] if len(decision.lifted) == 1 else None
-        if self.config.posthoc and decision.grasped and decision.outcome is not None:
-            goals.append(decision.outcome)
-            rewards.append(1.0)
-        drawn = self.pool.auxiliary_goals(self.config, decision.outcome, decision.grasped, self.rng)
-        if not drawn and not decision.grasped and decision.goal is None:
-            drawn = self.pool.sample(1, self.rng)
-        if drawn and decision.outcome is not None:
-            contexts = [GraspContext(goal_image=g, outcome_image=decision.outcome, lifted=decision.lifted, target=name,
-                                     gripper_aperture=decision.aperture)
-                        for g, name in drawn]
-            scores = self.reward.batch(contexts) if decision.grasped else np.zeros(len(drawn), np.float32)
-            goals.extend(g for g, _ in drawn)
-            rewards.extend(float(s) for s in scores)
-        if decision.grasped and decision.outcome is not None:
-            self.pool.add(decision.outcome, single)
-        if not goals:
-            return {}, np.zeros(0, np.float32)
-        images = np.broadcast_to(decision.image, (len(goals), *decision.image.shape))
-        observed = self.observe({"image": np.ascontiguousarray(images), "goal": np.stack(goals)})
-        return observed, np.asarray(rewards, np.float32)
-
-    @staticmethod
-    def _empty(decision: Decision) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        s = decision.image.shape
-        return (np.zeros((0, *s), np.uint8), np.zeros((0, s[0], s[1], 1), np.uint8), np.zeros((0, 3), np.float32),
-                np.zeros(0, np.float32))
 
 
 def store(samples: PoseSamples, relabel: PoseRelabeler, decisions: Iterable[Decision]) -> int:

@@ -2,7 +2,7 @@
 
 With collected attempts (``--algo sac-pose --offline-data``) SB3's replay buffer is first filled
 with the decisions the grasp-pose QT-Opt learns from (:func:`agents.qtopt.training.decision_from_episode`,
-relabeled by :class:`agents.qtopt.training.PoseRelabeler`) as one-step, terminated transitions of
+relabeled by :class:`agents.core.relabel.PoseRelabeler`) as one-step, terminated transitions of
 :class:`envs.grasp_pose.PoseActionWrapper`, then ``offline_updates`` gradient steps are taken;
 the online phase then acts with the pre-trained actor from its first grasp and keeps that buffer.
 
@@ -33,10 +33,9 @@ from tqdm import tqdm
 
 from agents.core.episode import Episode
 from agents.core.evaluation import evaluate
-from agents.core.relabel import Relabeler
+from agents.core.relabel import PoseRelabeler, Relabeler, decision_from_episode
 from agents.core.trainer import LogFn
 from agents.core.trainer import offline_pretrain as core_offline_pretrain
-from agents.qtopt.training import PoseRelabeler, decision_from_episode
 from agents.sac.policy import (
     GraspFeaturesExtractor,
     RelabelCallback,

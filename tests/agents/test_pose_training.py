@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from agents.core.episode import Episode
-from agents.core.relabel import RelabelConfig
-from agents.qtopt.training import Decision, PoseRelabeler, PoseSamples, decision_from_episode
+from agents.core.relabel import Decision, PoseRelabeler, RelabelConfig, decision_from_episode
+from agents.qtopt.training import PoseSamples
 from common.protocols import GraspContext
 from envs.config import WorldConfig
 from envs.grasp_pose import PoseSpace

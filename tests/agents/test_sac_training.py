@@ -7,8 +7,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.core.episode import Episode
-from agents.core.relabel import RelabelConfig
-from agents.qtopt.training import PoseRelabeler
+from agents.core.relabel import PoseRelabeler, RelabelConfig
 from agents.sac.training import SACConfig, fill_replay, make_sac, offline_pretrain, offline_transitions
 from common.protocols import GraspContext
 from envs.config import WorldConfig
