@@ -1,0 +1,36 @@
+"""common.io: whole-or-nothing writes, hashes, stale temporaries and the folder lock."""
+
+import hashlib
+
+import pytest
+
+from common.io import atomic_write_json, atomic_write_text, file_sha256, folder_lock, remove_stale_temporaries
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "sub" / "a.txt"
+    atomic_write_text(path, "first")
+    atomic_write_text(path, "second")
+    assert path.read_text() == "second" and [p.name for p in path.parent.iterdir()] == ["a.txt"]
+    atomic_write_json(tmp_path / "b.json", {"x": 1})
+    assert (tmp_path / "b.json").read_text().replace("\n", "").replace(" ", "") == '{"x":1}'
+
+
+def test_file_sha256_matches_hashlib_and_names_a_missing_file(tmp_path):
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"weights" * 1000)
+    assert file_sha256(path) == hashlib.sha256(b"weights" * 1000).hexdigest()
+    with pytest.raises(FileNotFoundError, match="missing.bin"):
+        file_sha256(tmp_path / "missing.bin")
+
+
+def test_stale_temporaries_are_removed_and_a_held_folder_is_refused(tmp_path):
+    (tmp_path / ".a.txt.123.tmp").write_text("partial")
+    (tmp_path / "kept.txt").write_text("whole")
+    assert [p.name for p in remove_stale_temporaries(tmp_path)] == [".a.txt.123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+    with folder_lock(tmp_path):
+        import fcntl
+
+        with open(tmp_path / ".lock", "a+") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
