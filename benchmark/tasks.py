@@ -34,6 +34,7 @@ from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
 from envs.objects import object_name
+from envs.rollout import act_until_done
 from rewards.grasp2vec import DEFAULT_CHECKPOINT
 
 # Training resets use seeds below EVAL_SEED_OFFSET, training-time evaluations the next block; the
@@ -389,10 +390,7 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
     start = time.perf_counter()
     observation, info, redraws = reset_trial(env, seed)
     policy.reset()
-    done, steps = False, 0
-    while not done:
-        observation, _, terminated, truncated, info = env.step(policy.act(observation))
-        done, steps = terminated or truncated, steps + 1
+    _, info, steps = act_until_done(env, policy, observation)
     truth = info["ground_truth"]
     targets = truth.get("targets", [truth["target"]] if truth.get("target") else [])
     return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(truth["lifted"]),

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from embedding.evaluate import GoalSource, HeldOutGrasps
 from envs.goal_bank import GoalBank
 from envs.objects import ObjectSpec, object_name, resolve_objects
+from envs.rollout import play_episode
 
 
 def collect_held_out(objects: ObjectSpec, attempts: int, seed: int, image_size: int = 64, num_objects: int = 5,
@@ -32,12 +33,7 @@ def collect_held_out(objects: ObjectSpec, attempts: int, seed: int, image_size: 
     urdfs: dict[str, str] = {}
     try:
         for episode in tqdm(range(attempts), desc="held-out grasps", disable=not progress):
-            observation, info = env.reset(seed=seed + episode)
-            policy.reset()
-            done = False
-            while not done:
-                observation, _, terminated, truncated, info = env.step(policy.act(observation))
-                done = terminated or truncated
+            _, info, _ = play_episode(env, policy, seed + episode)
             truth = info["ground_truth"]
             if not info["is_success"] or len(truth["lifted_ids"]) != 1:
                 continue

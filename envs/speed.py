@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 import envs  # noqa: F401  (registers the environments)
 from envs.config import WorldConfig
+from envs.rollout import play_episode
 from envs.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 
 MOVES = 7
@@ -101,12 +102,7 @@ def run_policy(policy_name: str, config: WorldConfig, seeds: range) -> np.ndarra
     for seed in tqdm(seeds, desc=f"{policy_name} ({config.physics.substeps_per_action} sub-steps)", leave=False):
         if isinstance(policy, RandomGraspPolicy):
             policy.rng = np.random.default_rng(seed)
-        obs, _ = env.reset(seed=seed)
-        policy.reset()
-        done, info = False, {}
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy.act(obs))
-            done = terminated or truncated
+        _, info, _ = play_episode(env, policy, seed)
         results.append(bool(info["is_success"]))
     env.close()
     return np.array(results)

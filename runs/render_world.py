@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import envs  # noqa: F401  (registers the environments)
+from envs.rollout import act_until_done
 from envs.scripted import PrivilegedGraspPolicy
 
 LABELS = ("scene camera (policy view)", "pre-grasp scene", "post-grasp scene", "outcome (wrist camera)")
@@ -25,11 +26,9 @@ def grasp_triplet(seed: int, image_size: int) -> list[np.ndarray]:
     try:
         for attempt in range(20):
             obs, _ = env.reset(seed=seed + attempt)
+            policy.reset()
             scene = obs["image"]
-            done, info = False, {}
-            while not done:
-                obs, _, terminated, truncated, info = env.step(policy.act(obs))
-                done = terminated or truncated
+            _, info, _ = act_until_done(env, policy, obs)
             if info["is_success"]:
                 return [scene, info["pre_image"], info["post_image"], info["outcome_image"]]
     finally:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from common.io import atomic_write_json
 from common.provenance import command_line, machine_description
 from envs.grasp_env import KukaGraspEnv
+from envs.rollout import play_episode
 from envs.scripted import RandomGraspPolicy
 
 
@@ -31,13 +32,8 @@ def lifted_object_coverage(objects: str, lifts: int, fovs: list[float], image_si
     episode = 0
     with tqdm(total=lifts, desc="single-object lifts") as bar:
         while len(coverage) < lifts:
-            observation, _ = env.reset(seed=seed * 1_000_000 + episode)
+            _, info, _ = play_episode(env, policy, seed * 1_000_000 + episode)
             episode += 1
-            policy.reset()
-            done = False
-            while not done:
-                observation, _, terminated, truncated, info = env.step(policy.act(observation))
-                done = terminated or truncated
             if len(info.get("ground_truth", {}).get("lifted", ())) != 1:
                 continue
             world = env.world

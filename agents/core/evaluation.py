@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from common.protocols import Policy
 from common.stats import wilson_interval
+from envs.rollout import play_episode
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -23,12 +22,7 @@ def evaluate(policy: Policy, env: gym.Env, episodes: int, seed: int = 0) -> dict
         raise ValueError(f"episodes must be positive, got {episodes}")
     start, successes = time.perf_counter(), 0
     for i in range(episodes):
-        observation, info = env.reset(seed=EVAL_SEED_OFFSET + seed * episodes + i)
-        policy.reset()
-        done = False
-        while not done:
-            observation, _, terminated, truncated, info = env.step(np.asarray(policy.act(observation)))
-            done = terminated or truncated
+        _, info, _ = play_episode(env, policy, EVAL_SEED_OFFSET + seed * episodes + i)
         successes += bool(info.get("is_success", False))
     low, high = wilson_interval(successes, episodes)
     return {"success_rate": successes / episodes, "success_low": low, "success_high": high,
