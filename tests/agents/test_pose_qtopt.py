@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -164,3 +166,28 @@ def test_a_network_with_reach_reads_five_points_per_pose_and_each_one_matters() 
                                                                             reach=0.05)))
     inputs = agent.inputs({"image": np.zeros((1, 32, 32, 3), np.uint8)})
     assert agent.q_values(inputs, torch.zeros(1, 6, 3)).shape == (1, 6)
+
+
+def test_robust_scoring_prefers_a_pose_whose_neighbours_also_succeed(monkeypatch) -> None:
+    config = PoseQTOptConfig(network=PoseNetworkConfig(channels=(4, 4, 4, 4), hidden=8), robust_translation=0.02,
+                             robust_yaw=0.2)
+    agent = PoseQTOpt(False, WorldConfig(), config)
+    offsets = agent.robust_offsets()
+    assert offsets.shape == (7, 3) and torch.equal(offsets[0], torch.zeros(3))
+    scale = 2.0 / (agent.space.high - agent.space.low)
+    assert offsets[1, 0].item() == pytest.approx(0.02 * scale[0])
+    assert offsets[6, 2].item() == pytest.approx(-0.2 * scale[2])
+    sharp, broad = torch.tensor([-0.5, 0.0, 0.0]), torch.tensor([0.5, 0.0, 0.0])
+
+    def peaks(features, points, poses):  # a needle (logit 6) and a wide hill (logit 2) in pose space
+        to_sharp, to_broad = (poses - sharp).norm(dim=-1), (poses - broad).norm(dim=-1)
+        return torch.where(to_sharp < 0.05, 6.0, -6.0).maximum(2.0 - 2.0 * to_broad)
+
+    monkeypatch.setattr(agent.q, "score", peaks)
+    candidates = torch.stack([sharp, broad])[None]
+    plain = PoseQTOpt(False, WorldConfig(), dataclasses.replace(config, robust_translation=0.0, robust_yaw=0.0))
+    monkeypatch.setattr(plain.q, "score", peaks)
+    assert plain.candidate_scores(None, candidates).argmax().item() == 0  # alone, the needle wins
+    assert agent.candidate_scores(None, candidates).argmax().item() == 1  # with its neighbours, the hill
+    with pytest.raises(ValueError, match="robust_translation"):
+        PoseQTOptConfig(robust_translation=-0.01)
