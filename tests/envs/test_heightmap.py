@@ -1,0 +1,53 @@
+"""envs.heightmap: a box on the tray shows at its place and height; patches turn with the grasp."""
+
+import numpy as np
+import pybullet
+import pytest
+import torch
+from pybullet_utils.bullet_client import BulletClient
+
+from envs.config import LayoutConfig
+from envs.heightmap import HeightmapCamera, HeightmapConfig, aligned_patches
+
+BOX = (0.06, 0.02, 0.03)  # half extents, metres: 12 cm long along x, 4 cm wide, 6 cm tall
+
+
+@pytest.fixture(scope="module")
+def scene():
+    client = BulletClient(connection_mode=pybullet.DIRECT)
+    layout = LayoutConfig()
+    floor = client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=[0.5, 0.5, 0.01])
+    client.createMultiBody(0, floor, client.createVisualShape(pybullet.GEOM_BOX, halfExtents=[0.5, 0.5, 0.01]),
+                           [0.6, 0.05, layout.tray_floor_z - 0.01])
+    box = client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=BOX)
+    client.createMultiBody(0, box, client.createVisualShape(pybullet.GEOM_BOX, halfExtents=BOX, rgbaColor=[1, 0, 0, 1]),
+                           [0.60, 0.03, layout.tray_floor_z + BOX[2]])
+    camera = HeightmapCamera(client, layout, HeightmapConfig(resolution=0.005, render_size=200))
+    yield camera.render()
+    client.disconnect()
+
+
+def test_the_box_stands_at_its_place_and_height(scene):
+    row, col = scene.cell(0.60, 0.03)
+    assert scene.heights[row, col] == pytest.approx(2 * BOX[2], abs=0.006)
+    assert scene.colours[row, col, 0] > 150 and scene.colours[row, col, 1] < 80  # red
+    far_row, far_col = scene.cell(0.50, -0.10)
+    assert scene.heights[far_row, far_col] == pytest.approx(0.0, abs=0.006)
+    tall = scene.heights > BOX[2]
+    rows, cols = np.nonzero(tall)
+    assert (cols.max() - cols.min()) * scene.resolution == pytest.approx(2 * BOX[0], abs=0.015)  # long along x
+    assert (rows.max() - rows.min()) * scene.resolution == pytest.approx(2 * BOX[1], abs=0.015)
+
+
+def test_patches_are_centred_on_the_grasp_and_turn_with_the_wrist(scene):
+    maps = torch.from_numpy(scene.heights)[None]
+    grasps = torch.tensor([[0.60, 0.03, np.pi], [0.60, 0.03, np.pi / 2], [0.45, -0.10, 0.0]], dtype=torch.float32)
+    patches = aligned_patches(maps, scene.origin, scene.resolution, grasps, size=24, extent=0.12)[:, 0]
+    assert patches.shape == (3, 24, 24)
+    centre = patches[:, 11:13, 11:13].mean(dim=(1, 2))
+    assert centre[0] == pytest.approx(2 * BOX[2], abs=0.01) and centre[2] == pytest.approx(0.0, abs=0.01)
+    # yaw = pi closes the fingers along +x, the box's long side: the box fills the patch's middle row;
+    # yaw = pi/2 closes them along y, across the 4 cm width: the box then fills the middle column.
+    along, across = patches[0] > BOX[2], patches[1] > BOX[2]
+    assert along[12].float().mean() > 0.7 and along[:, 12].float().mean() < 0.5
+    assert across[:, 12].float().mean() > 0.7 and across[12].float().mean() < 0.5
