@@ -23,6 +23,7 @@ from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
     GOAL_KINDS,
     ROWS,
+    SPLITS,
     TASKS,
     TRIALS_PER_SEED,
     Cell,
@@ -51,14 +52,15 @@ QUICK_TRIALS = 20
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF)."""
+    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF);
+    ``split`` is ``test`` (headline figures) or ``validation`` (model selection), disjoint seed blocks."""
 
     rows: tuple[str, ...] = DEFAULT_ROWS
     objects: tuple[str, ...] = ("seen", "unseen")
     goals: tuple[str, ...] = ("single",)
     task: str = "instance"
     trials: int = HEADLINE_TRIALS
-    seed: int = 0
+    split: str = "test"
     goal_seed: int = BENCHMARK_GOAL_SEED
     world: WorldSettings = WorldSettings()
     chunk_size: int = 10  # trials per work unit; results do not depend on the worker count
@@ -75,8 +77,13 @@ class BenchmarkConfig:
         for name in ("chunk_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {tuple(SPLITS)}, got {self.split!r}")
+
+    @property
+    def seed(self) -> int:
+        """The split's seed block: trial ``i`` resets with :func:`benchmark.tasks.trial_seed` (seed, i)."""
+        return SPLITS[self.split]
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,9 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     if env_key not in _ENVS:
         _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
     env = _ENVS[env_key]
+    # A fresh simulation per chunk: a chunk's trials then do not depend on what the process ran before,
+    # so worker count, backend and resumed runs all give the same trials.
+    env.unwrapped.world.rebuild()
     policy = shared_policy(cell.row, env)
     results = []
     for trial in range(chunk.first, chunk.stop):
@@ -186,20 +196,43 @@ def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dic
     return cells, status, chunks
 
 
+def trial_identity(config: BenchmarkConfig, rows: dict[str, Row]) -> dict[str, Any]:
+    """What a run's trials depend on: the config without the worker count, the rows, the code's commit."""
+    from common.provenance import code_version
+
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    return {"config": settings, "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
+            "code": code_version()}
+
+
 def run_benchmark(config: BenchmarkConfig, rows: dict[str, Row] | None = None, ray_address: str | None = None,
-                  progress: bool = True) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
-    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds)."""
+                  progress: bool = True, partial: Path | None = None
+                  ) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
+    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds).
+
+    With ``partial`` (a JSONL file, :class:`benchmark.resume.PartialLog`) every finished chunk is appended
+    there, and chunks the file already holds are read back instead of run again: a killed run resumes.
+    """
+    from benchmark.resume import PartialLog
+
     rows = rows or ROWS
     missing = [name for name in config.rows if name not in rows]
     if missing:
         raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
     cells, status, chunks = plan(config, rows)
     trials: dict[str, list[TrialResult]] = {cell.key: [] for cell in cells}
+    log = PartialLog(partial, trial_identity(config, rows)) if partial is not None else None
+    done = log.load() if log is not None else {}
+    for chunk in chunks:
+        trials[chunk.cell.key].extend(done.get((chunk.cell.key, chunk.first, chunk.stop), []))
+    chunks = [c for c in chunks if (c.cell.key, c.first, c.stop) not in done]
     start = time.perf_counter()
     results = _ray_results(chunks, ray_address) if ray_address else _local_results(chunks, config.workers)
     with tqdm(total=sum(c.stop - c.first for c in chunks), desc="benchmark trials", disable=not progress) as bar:
         for chunk, chunk_results in results:
             trials[chunk.cell.key].extend(chunk_results)
+            if log is not None:
+                log.append((chunk.cell.key, chunk.first, chunk.stop), chunk_results)
             bar.update(len(chunk_results))
     for results_of_cell in trials.values():
         results_of_cell.sort(key=lambda r: r.seed)

@@ -81,6 +81,7 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
             lambda: checkpoint_folder(policy) is not None),
         Stage("benchmark", "runs.benchmark", [
             "--rows", *rows, "--checkpoint", f"{PIPELINE_ROW}={policy}", "--objects", *b.objects,
+            "--num-objects", str(c.num_objects),
             "--trials", str(b.trials), "--workers", str(b.workers), "--json", str(out / "benchmark" / "results.json"),
             "--markdown", str(out / "benchmark" / "table.md")], lambda: False),
     ]
