@@ -519,3 +519,14 @@ def test_headline_table_goes_between_the_readme_markers(tmp_path):
     (tmp_path / "bare.md").write_text("no markers")
     with pytest.raises(ValueError, match="no headline markers"):
         update_readme(tmp_path / "bare.md", "table")
+
+
+def test_objects_with_primitive_collision_shapes_run_in_the_benchmark(tmp_path):
+    from tests.primitives import write_primitive_objects
+
+    folder = write_primitive_objects(tmp_path / "primitives")  # box, cylinder, sphere: no meshes
+    out = tmp_path / "bench.json"
+    benchmark.main(["--rows", "random", "privileged", "--objects", str(folder), "--trials", "2", "--json", str(out),
+                    *TINY_ARGS])
+    cells = json.loads(out.read_text())["cells"]
+    assert [(c["row"], c["status"], c["trials"]) for c in cells] == [("random", "ok", 2), ("privileged", "ok", 2)]
