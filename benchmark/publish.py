@@ -91,8 +91,8 @@ def run_and_publish(config: BenchmarkConfig, rows: dict[str, Row], outputs: Outp
     summaries, trials, wall = run_benchmark(config, rows, ray_address, progress=progress, partial=outputs.partial)
     total = sum(len(t) for t in trials.values())
     table = report_tables(summaries)
-    text = footer(config, wall, total - resumed, resumed, "Ray" if ray_address else f"{config.workers} workers",
-                  machine_description(), version)
+    backend = "Ray" if ray_address else f"{config.workers} worker{'s' if config.workers != 1 else ''}"
+    text = footer(config, wall, total - resumed, resumed, backend, machine_description(), version)
     print(table + "\n\n" + text)
     if outputs.markdown:
         atomic_write_text(outputs.markdown, table + "\n\n" + text + "\n")

@@ -143,6 +143,8 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
 
 
 def _local_results(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, list[TrialResult]]]:
+    if not chunks:  # everything was read back from a resume file
+        return
     if workers == 1:
         _worker_init()
         yield from map(run_chunk, chunks)

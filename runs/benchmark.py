@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from benchmark.publish import Outputs, run_and_publish
+from benchmark.report import CellSummary
 from benchmark.runner import DEFAULT_ROWS, HEADLINE_TRIALS, QUICK_TRIALS, BenchmarkConfig, parse_checkpoints
 from benchmark.tasks import BENCHMARK_SEED_OFFSET, GOAL_KINDS, ROWS, SPLITS, TASKS, TRIALS_PER_SEED, WorldSettings
 
@@ -66,7 +67,7 @@ def split_of(args: argparse.Namespace) -> str:
     return args.split or from_seed or "test"
 
 
-def main(argv: list[str] | None = None) -> list:
+def main(argv: list[str] | None = None) -> list[CellSummary]:
     from common.provenance import command_line
 
     args = build_parser().parse_args(argv)
