@@ -1,4 +1,5 @@
 # Two commands a fresh clone needs: `make run` (set up + main job) and `make test` (set up + tests).
+# `make benchmark` regenerates the headline table (README, docs/results/headline.*) from the shipped checkpoints.
 PY := .venv/bin/python
 
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -16,4 +17,17 @@ test: setup
 	$(PY) -m ruff check .
 	WANDB_MODE=offline $(PY) -m pytest
 
-.PHONY: setup run test
+# Every row, single and composite goals, seen and unseen, test split. A killed run resumes from the chunks
+# in its partial file when started again. Smaller runs: make benchmark BENCH_TRIALS=10 \
+#   BENCH_RESULTS=runs/out/benchmark/small BENCH_README=   (an empty BENCH_README leaves the README alone)
+BENCH_TRIALS ?= 200
+BENCH_WORKERS ?= 2
+BENCH_RESULTS ?= docs/results/headline
+BENCH_README ?= README.md
+
+benchmark: setup
+	OMP_NUM_THREADS=1 $(PY) -m runs.benchmark --goals single composite --split test --trials $(BENCH_TRIALS) \
+		--workers $(BENCH_WORKERS) --partial runs/out/benchmark/headline-$(BENCH_TRIALS).partial.jsonl \
+		--json $(BENCH_RESULTS).json --markdown $(BENCH_RESULTS).md $(if $(BENCH_README),--readme $(BENCH_README))
+
+.PHONY: setup run test benchmark

@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.report import CellSummary, report_tables
-from benchmark.tasks import ROWS
+from benchmark.tasks import ROWS, SPLITS
 
 # Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
-SAME_TRIALS = ("objects", "goals", "task", "trials", "seed", "goal_seed", "world")
+SAME_TRIALS = ("objects", "goals", "task", "trials", "split", "seed", "goal_seed", "world")
+
+
+def setting(config: dict[str, Any], key: str) -> Any:
+    """``config[key]``; files written before the splits had names give ``split`` from their seed block."""
+    if key == "split" and key not in config:
+        return next((name for name, seed in SPLITS.items() if seed == config["seed"]), f"seed {config['seed']}")
+    return config[key]
 
 
 def load_part(path: Path) -> dict[str, Any]:
@@ -43,8 +50,9 @@ def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) 
     replaced: list[dict[str, str]] = []
     for part, name in zip(parts, names, strict=True):
         for key in SAME_TRIALS:
-            if part["config"][key] != first[key]:
-                raise ValueError(f"{name}: {key} = {part['config'][key]!r} differs from {names[0]}'s {first[key]!r}; "
+            mine, theirs = setting(part["config"], key), setting(first, key)
+            if mine != theirs:
+                raise ValueError(f"{name}: {key} = {mine!r} differs from {names[0]}'s {theirs!r}; "
                                  "its trials are not comparable")
         for row in part["config"]["rows"]:
             if row in rows and not replace:
@@ -59,7 +67,8 @@ def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) 
     summaries = [CellSummary(**cell) for cell in cells]
     table = report_tables(summaries)
     meta_keys = ("command", "code_version", "machine", "wall_s", "grasps")
-    return {"config": {**{key: first[key] for key in SAME_TRIALS}, "rows": sorted(rows, key=order.__getitem__)},
+    settings = {key: setting(first, key) for key in SAME_TRIALS}
+    return {"config": {**settings, "rows": sorted(rows, key=order.__getitem__)},
             "seeds": parts[0]["seeds"], "rows": {k: v for part in parts for k, v in part["rows"].items()},
             "replaced": replaced,
             "parts": [{"file": name, **{key: part.get(key) for key in meta_keys}}
@@ -79,6 +88,7 @@ def footer(merged: dict[str, Any]) -> str:
                      f"{version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}, "
                      f"{part['machine']['description']}")
     config = merged["config"]
-    return (f"{config['task']} task, {config['world']['num_objects']} objects per bin, {config['trials']} trials per "
-            f"cell, trial seeds {merged['seeds']['first_trial_seed']:,}+ in every row; merged from:\n\n"
+    return (f"{config['task']} task, {config['split']} split, {config['world']['num_objects']} objects per bin, "
+            f"{config['trials']} trials per cell, trial seeds {merged['seeds']['first_trial_seed']:,}+ in every row; "
+            "merged from:\n\n"
             + "\n".join(lines))

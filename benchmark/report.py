@@ -21,7 +21,11 @@ class CellSummary:
 
     Instance-task failures split into ``nothing_rate`` (nothing lifted, or no grasp), ``wrong_rate``
     (only non-targets lifted) and ``target_and_other_rate`` (a target came up together with another
-    object); with ``success_rate`` they sum to 1. None for the indiscriminate task."""
+    object); with ``success_rate`` they sum to 1. None for the indiscriminate task.
+
+    ``target_lift_rate`` (with its Wilson interval ``target_lift_low``/``_high``): the target lifted, with or
+    without other objects (success + target and another); beside the strict success rate, which stays the
+    headline. None for the indiscriminate task."""
 
     row: str
     label: str
@@ -39,6 +43,9 @@ class CellSummary:
     nothing_rate: float | None = None
     wrong_rate: float | None = None
     target_and_other_rate: float | None = None
+    target_lift_rate: float | None = None
+    target_lift_low: float | None = None
+    target_lift_high: float | None = None
     episode_s: float = 0.0
     grasps_per_s: float | None = None
     paper: float | None = None
@@ -59,9 +66,12 @@ def summarize(cell: Cell, status: str, results: list[TrialResult]) -> CellSummar
     breakdown: dict[str, float] = {}
     if cell.task == "instance":
         n = len(results)
+        target = sum(bool(r.target_lifted) for r in results)
+        target_low, target_high = wilson_interval(target, n)
         breakdown = dict(nothing_rate=sum(r.lifted == 0 for r in results) / n,
                          wrong_rate=sum(r.lifted > 0 and not r.target_lifted for r in results) / n,
-                         target_and_other_rate=sum(bool(r.target_lifted) and not r.success for r in results) / n)
+                         target_and_other_rate=sum(bool(r.target_lifted) and not r.success for r in results) / n,
+                         target_lift_rate=target / n, target_lift_low=target_low, target_lift_high=target_high)
     return CellSummary(**base, **breakdown, trials=len(results), successes=successes,
                        success_rate=successes / len(results),
                        success_low=low, success_high=high,
@@ -83,28 +93,46 @@ def format_cell(summary: CellSummary) -> str:
             f"{100 * summary.success_high:.1f}] (n={summary.trials})")
 
 
-def markdown_table(summaries: list[CellSummary]) -> str:
-    """Rows × (object set, goal kind) success rates with Wilson 95 % intervals, the paper's numbers,
-    and each row's throughput (grasps/s per worker) and episode time."""
+def target_lift_column(summaries: list[CellSummary], columns: list[str]) -> str | None:
+    """Header of the "target lifted, with or without others" column, or None when no cell has the rate."""
+    if all(s.target_lift_rate is None for s in summaries):
+        return None
+    return f"target lifted, ± others ({' / '.join(columns)})"
+
+
+def _target_lift_values(cells: dict[str, CellSummary], columns: list[str]) -> str:
+    values = [cells[c].target_lift_rate if c in cells else None for c in columns]
+    return " / ".join("–" if v is None else f"{100 * v:.1f} %" for v in values)
+
+
+def markdown_table(summaries: list[CellSummary], timing: bool = True, format_value=None) -> str:
+    """Rows × (object set, goal kind) success rates with Wilson 95 % intervals, the target lifted with
+    or without others (instance task), the paper's numbers and, with ``timing``, each row's throughput
+    (grasps/s per worker) and episode time. ``format_value`` formats a cell (default :func:`format_cell`)."""
+    format_value = format_value or format_cell
     rows = list(dict.fromkeys(s.row for s in summaries))
     columns = list(dict.fromkeys(_column(s) for s in summaries))
     by_key = {(s.row, _column(s)): s for s in summaries}
     show_paper = any(s.paper is not None for s in summaries)
-    header = ["policy", *columns] + (["paper (seen / unseen)"] if show_paper else []) + ["grasps/s", "episode time"]
+    target_header = target_lift_column(summaries, columns)
+    header = (["policy", *columns] + ([target_header] if target_header else [])
+              + (["paper (seen / unseen)"] if show_paper else []) + (["grasps/s", "episode time"] if timing else []))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [by_key[(row, c)] for c in columns if (row, c) in by_key]
         label = cells[0].label
-        values = [format_cell(by_key[(row, c)]) if (row, c) in by_key else "" for c in columns]
-        ran = [c for c in cells if c.trials]
-        seconds = sum(c.episode_s for c in ran)
-        trials = sum(c.trials for c in ran)
-        rate = f"{trials / seconds:.2f}" if seconds > 0 else "–"
-        line = [label, *values]
+        line = [label] + [format_value(by_key[(row, c)]) if (row, c) in by_key else "" for c in columns]
+        if target_header:
+            line.append(_target_lift_values({c: by_key[(row, c)] for c in columns if (row, c) in by_key}, columns))
         if show_paper:
             paper = {c.objects: c.paper for c in cells if c.paper is not None}
             line.append(" / ".join(f"{paper[o]:.1f} %" if o in paper else "–" for o in ("seen", "unseen")))
-        lines.append("| " + " | ".join(line + [rate, f"{seconds:.0f} s" if ran else "–"]) + " |")
+        if timing:
+            ran = [c for c in cells if c.trials]
+            seconds = sum(c.episode_s for c in ran)
+            trials = sum(c.trials for c in ran)
+            line += [f"{trials / seconds:.2f}" if seconds > 0 else "–", f"{seconds:.0f} s" if ran else "–"]
+        lines.append("| " + " | ".join(line) + " |")
     notes = dict.fromkeys(f"- {s.label}: {s.status}" for s in summaries if s.status != "ok")
     return "\n".join(lines + ([""] + list(notes) if notes else []))
 

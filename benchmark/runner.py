@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.report import CellSummary, bar_chart, report_tables, summarize, write_json
+from benchmark.report import CellSummary, summarize
 from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
-    BENCHMARK_SEED_OFFSET,
     GOAL_KINDS,
     ROWS,
+    SPLITS,
     TASKS,
     TRIALS_PER_SEED,
     Cell,
@@ -32,7 +32,6 @@ from benchmark.tasks import (
     TrialResult,
     WorldSettings,
     checkpoint_folder,
-    heatmap_weights,
     make_env,
     make_goal_bank,
     policy_card,
@@ -45,8 +44,7 @@ from benchmark.tasks import (
     trial_seed,
     world_settings,
 )
-from common.io import atomic_write_text
-from common.provenance import code_version, machine, machine_description
+from common.provenance import code_version
 
 DEFAULT_ROWS = tuple(ROWS)
 HEADLINE_TRIALS = 200
@@ -55,14 +53,15 @@ QUICK_TRIALS = 20
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF)."""
+    """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF);
+    ``split`` is ``test`` (headline figures) or ``validation`` (model selection), disjoint seed blocks."""
 
     rows: tuple[str, ...] = DEFAULT_ROWS
     objects: tuple[str, ...] = ("seen", "unseen")
     goals: tuple[str, ...] = ("single",)
     task: str = "instance"
     trials: int = HEADLINE_TRIALS
-    seed: int = 0
+    split: str = "test"
     goal_seed: int = BENCHMARK_GOAL_SEED
     world: WorldSettings = WorldSettings()
     chunk_size: int = 10  # trials per work unit; results do not depend on the worker count
@@ -79,8 +78,13 @@ class BenchmarkConfig:
         for name in ("chunk_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {tuple(SPLITS)}, got {self.split!r}")
+
+    @property
+    def seed(self) -> int:
+        """The split's seed block: trial ``i`` resets with :func:`benchmark.tasks.trial_seed` (seed, i)."""
+        return SPLITS[self.split]
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,9 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
     if env_key not in _ENVS:
         _ENVS[env_key] = make_env(cell, settings, _BANKS[bank_key], card)
     env = _ENVS[env_key]
+    # A fresh simulation per chunk: a chunk's trials then do not depend on what the process ran before,
+    # so worker count, backend and resumed runs all give the same trials.
+    env.unwrapped.world.rebuild()
     policy = shared_policy(cell.row, env)
     results = []
     for trial in range(chunk.first, chunk.stop):
@@ -137,6 +144,8 @@ def run_chunk(chunk: Chunk) -> tuple[Chunk, list[TrialResult]]:
 
 
 def _local_results(chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, list[TrialResult]]]:
+    if not chunks:  # everything was read back from a resume file
+        return
     if workers == 1:
         _worker_init()
         yield from map(run_chunk, chunks)
@@ -190,20 +199,42 @@ def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dic
     return cells, status, chunks
 
 
+def trial_identity(config: BenchmarkConfig, rows: dict[str, Row]) -> dict[str, Any]:
+    """What a run's trials depend on: the config without the worker count, the rows, the code's commit."""
+
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    return {"config": settings, "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
+            "code": code_version()}
+
+
 def run_benchmark(config: BenchmarkConfig, rows: dict[str, Row] | None = None, ray_address: str | None = None,
-                  progress: bool = True) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
-    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds)."""
+                  progress: bool = True, partial: Path | None = None
+                  ) -> tuple[list[CellSummary], dict[str, list[TrialResult]], float]:
+    """Run every runnable cell; returns (summaries in table order, trials per cell key, wall seconds).
+
+    With ``partial`` (a JSONL file, :class:`benchmark.resume.PartialLog`) every finished chunk is appended
+    there, and chunks the file already holds are read back instead of run again: a killed run resumes.
+    """
+    from benchmark.resume import PartialLog
+
     rows = rows or ROWS
     missing = [name for name in config.rows if name not in rows]
     if missing:
         raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
     cells, status, chunks = plan(config, rows)
     trials: dict[str, list[TrialResult]] = {cell.key: [] for cell in cells}
+    log = PartialLog(partial, trial_identity(config, rows)) if partial is not None else None
+    done = log.load() if log is not None else {}
+    for chunk in chunks:
+        trials[chunk.cell.key].extend(done.get((chunk.cell.key, chunk.first, chunk.stop), []))
+    chunks = [c for c in chunks if (c.cell.key, c.first, c.stop) not in done]
     start = time.perf_counter()
     results = _ray_results(chunks, ray_address) if ray_address else _local_results(chunks, config.workers)
     with tqdm(total=sum(c.stop - c.first for c in chunks), desc="benchmark trials", disable=not progress) as bar:
         for chunk, chunk_results in results:
             trials[chunk.cell.key].extend(chunk_results)
+            if log is not None:
+                log.append((chunk.cell.key, chunk.first, chunk.stop), chunk_results)
             bar.update(len(chunk_results))
     for results_of_cell in trials.values():
         results_of_cell.sort(key=lambda r: r.seed)
@@ -235,44 +266,3 @@ def describe(name: str, path: str) -> str:
     features = card.goal_features
     return f"{name} ({card.algo} + {card.reward}" + (
         f", {features} obs.)" if features != "none" else ")")
-
-
-@dataclass(frozen=True)
-class ReportFiles:
-    """Where :func:`run_and_report` writes: the JSON (and its PNG bar chart beside it) and the Markdown table."""
-
-    json: Path | None = None
-    markdown: Path | None = None
-
-
-def run_and_report(config: BenchmarkConfig, rows: dict[str, Row], files: ReportFiles = ReportFiles(),
-                   ray_address: str | None = None, progress: bool = True, command: str = "") -> list[CellSummary]:
-    """:func:`run_benchmark`, then print the table with its footer (task, trials, seeds, wall time, machine,
-    code version) and write the files asked for; returns the cell summaries."""
-    version = code_version()  # the code that runs the trials, before anything can be committed meanwhile
-    summaries, trials, wall = run_benchmark(config, rows, ray_address, progress=progress)
-    table = report_tables(summaries)
-    total = sum(len(t) for t in trials.values())
-    footer = (f"{config.task} task, {config.world.num_objects} objects per bin, {config.trials} trials per cell, "
-              f"trial seeds {trial_seed(config.seed, 0):,}+; wall {wall:.0f} s ({total / max(wall, 1e-9):.2f} "
-              f"grasps/s with {'Ray' if ray_address else f'{config.workers} workers'}); {machine_description()}; "
-              f"code {version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")
-    print(table + "\n\n" + footer)
-    if files.markdown:
-        files.markdown.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(files.markdown, table + "\n\n" + footer + "\n")
-    if files.json:
-        files.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"command": command, "config": dataclasses.asdict(config),
-                "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
-                "heatmap_weights": {name: weights for name in config.rows
-                                    if (weights := heatmap_weights(rows[name])) is not None},
-                "seeds": {"trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
-                          "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed},
-                "code_version": version, "machine": {**machine(), "description": machine_description()},
-                "wall_s": wall, "grasps": total, "table": table}
-        write_json(files.json, summaries, meta, trials)
-        bar_chart(summaries, files.json.with_suffix(".png"), f"{config.task} grasping, {config.trials} trials/cell "
-                  f"({version['git_commit'][:8]})")
-        print(f"wrote {files.json} and {files.json.with_suffix('.png')}")
-    return summaries

@@ -30,6 +30,7 @@ from agents.core.goal_features import GoalObservationWrapper
 from agents.loading import is_policy_checkpoint
 from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, Policy, PolicyCard
 from embedding.heatmap import DENSE
+from envs.config import PhysicsConfig, WorldConfig
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -40,7 +41,10 @@ from rewards.grasp2vec import DEFAULT_CHECKPOINT
 # Training resets use seeds below EVAL_SEED_OFFSET, training-time evaluations the next block; the
 # benchmark starts above both. Collected datasets use 63-bit hashed seeds (graspdata.episode.episode_seed).
 BENCHMARK_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
-TRIALS_PER_SEED = 1_000_000  # --seed S uses trial seeds BENCHMARK_SEED_OFFSET + S * TRIALS_PER_SEED + i
+TRIALS_PER_SEED = 1_000_000  # seed block S uses trial seeds BENCHMARK_SEED_OFFSET + S * TRIALS_PER_SEED + i
+# The benchmark's two disjoint splits and their seed blocks: test = the headline (every published table),
+# validation = what model selection reads (candidates against the shipped policy).
+SPLITS: dict[str, int] = {"test": 0, "validation": 1}
 # Goal images are grasped in episodes of their own, seeded apart from runs.train_policy's bank (GoalBank default).
 BENCHMARK_GOAL_SEED = 3_000_017
 # A bin without a goal-able target (no object, or for composite goals only one, could be grasped alone to make
@@ -102,12 +106,32 @@ ROWS: dict[str, Row] = {row.name: row for row in (
 
 @dataclass(frozen=True)
 class WorldSettings:
-    """The environment a row is scored in; learned rows take these from their ``policy.json``."""
+    """The world every row of one table is scored in.
+
+    Attributes:
+        num_objects: objects per bin.
+        image_size: pixels of the scripted rows' images; a learned row sees the size of its ``policy.json``
+            (the only setting a row may bring along: it changes what the policy sees, not the task).
+        max_steps: actions per episode before it is cut off (12: the shipped policies' training world).
+        auto_descend: whether the gripper descends by itself every step.
+        hold_s: seconds the arm holds still after the lift before "lifted" is read (``PhysicsConfig.hold_s``;
+            0 = above the line when the lift ends, the definition before 2026-11-27).
+    """
 
     num_objects: int = 5
     image_size: int = 64
-    max_steps: int = 10
+    max_steps: int = 12
     auto_descend: bool = False
+    hold_s: float = PhysicsConfig.hold_s
+
+    def world_config(self) -> WorldConfig:
+        """The environment's world: defaults with these settings' objects, image size and hold."""
+        return make_world_config(self.num_objects, self.image_size,
+                                 WorldConfig(physics=PhysicsConfig(hold_s=self.hold_s)))
+
+
+# Settings a learned row's training world must share with the table (they change the task, not the view).
+MUST_MATCH = ("num_objects", "max_steps", "auto_descend")
 
 
 @dataclass(frozen=True)
@@ -231,15 +255,29 @@ def policy_card(folder: Path) -> PolicyCard | None:
     return PolicyCard.load(folder) if (folder / POLICY_CARD).is_file() else None
 
 
-def world_settings(row: Row, defaults: WorldSettings) -> WorldSettings:
-    """Scripted rows use ``defaults``; learned rows their training world (image size, steps, auto-descend)
-    with the benchmark's object count."""
+class WorldMismatchError(ValueError):
+    """A learned row was trained in a world that differs from the table's in a way that matters."""
+
+
+def world_settings(row: Row, table: WorldSettings) -> WorldSettings:
+    """The world ``row`` runs in: the table's, with a learned row's own image size from its ``policy.json``.
+
+    Raises:
+        WorldMismatchError: the row's training world differs from the table's in one of ``MUST_MATCH``
+            (the message names the row, the field and both values).
+    """
     if row.source != "checkpoint":
-        return defaults
+        return table
     card = row_card(row)
     world = card.world if card is not None else {}
-    known = {f.name for f in dataclasses.fields(WorldSettings)} - {"num_objects"}
-    return dataclasses.replace(defaults, **{k: v for k, v in world.items() if k in known})
+    for name in MUST_MATCH:
+        if name in world and world[name] != getattr(table, name):
+            flag = "--" + name.replace("_", "-")
+            raise WorldMismatchError(
+                f"row {row.name!r} was trained with {name}={world[name]!r} but this table runs {name}="
+                f"{getattr(table, name)!r}; every row of a table runs in one world, so run it in a table of its own "
+                f"({flag} {world[name]}) or leave the row out")
+    return dataclasses.replace(table, image_size=int(world.get("image_size", table.image_size)))
 
 
 class NoGoalError(RuntimeError):
@@ -320,7 +358,7 @@ def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, ca
     policy was trained with."""
     kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
                                   image_size=settings.image_size, max_steps=settings.max_steps,
-                                  auto_descend=settings.auto_descend)
+                                  auto_descend=settings.auto_descend, world_config=settings.world_config())
     if cell.task == "indiscriminate":
         return KukaGraspEnv(**kwargs)
     env: gym.Env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)

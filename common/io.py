@@ -101,3 +101,30 @@ def folder_lock(folder: str | os.PathLike):
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` plus a newline to ``path`` in one ``write`` and fsync it, so a killed writer leaves at
+    most a torn last line, which :func:`read_whole_lines` drops. Parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_whole_lines(path: str | os.PathLike) -> list[str]:
+    """The newline-terminated lines of ``path`` (none if it is missing); a torn last line left by a killed
+    :func:`append_line` is cut off the file, so the next append starts on a line of its own."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    whole = data[:data.rfind(b"\n") + 1]
+    if len(whole) < len(data):
+        os.truncate(path, len(whole))
+    return whole.decode("utf-8").splitlines()

@@ -27,11 +27,25 @@ class PhysicsConfig:
     object_angular_damping: float = 0.5
     close_steps: int = 30
     lift_steps: int = 40
+    # After the lift the arm holds still this long (s); an object counts as lifted only when it is above
+    # the line both when the lift ends and after the hold: held, not thrown up or slipping out. 0 = the
+    # lift's end alone (the definition before 2026-11-27).
+    hold_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.hold_s < 0:
+            raise ValueError(f"hold_s must be non-negative (seconds), got {self.hold_s}")
+
+    @property
+    def hold_steps(self) -> int:
+        """Simulation steps of the hold after the lift (``hold_s`` at ``time_step``)."""
+        return round(self.hold_s / self.time_step)
 
     def scaled(self, factor: int) -> PhysicsConfig:
         """A high-fidelity copy for checking the defaults: ``factor`` × the sub-steps per action,
         per close and per lift (the arm gets that much longer to track each target). Object
-        drops and settling are unchanged, so both settings start from identical scenes."""
+        drops and settling are unchanged, so both settings start from identical scenes; the hold
+        after the lift is a duration and stays as it is."""
         return dataclasses.replace(
             self,
             substeps_per_action=self.substeps_per_action * factor,

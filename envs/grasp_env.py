@@ -15,8 +15,10 @@ amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 
 ``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
 distance in metres, after a grasp; ``pre_image``/``post_image`` with ``record_triplet=True``) and,
-under ``info["ground_truth"]``, what only the simulator knows: objects, lifted objects,
-segmentation masks. Policies must never read the latter.
+under ``info["ground_truth"]``, what only the simulator knows: objects, lifted objects (above the
+lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``: held, not thrown),
+``dropped`` objects (above the line when the lift ended, fallen during the hold), segmentation
+masks. Policies must never read the latter.
 """
 
 from __future__ import annotations
@@ -198,6 +200,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             "urdfs": [str(world.object_urdfs[b]) for b in world.objects],
             "lifted_ids": list(lifted),
             "lifted": [object_name(world.object_urdfs[b]) for b in lifted],
+            "dropped": [object_name(world.object_urdfs[b]) for b in (outcome.dropped if outcome else ())],
             "object_poses": world.object_poses(),
         }
         truth.update(self._task_info())

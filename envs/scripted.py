@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pybullet
 
 from envs.config import WorldConfig
 from envs.grasp_pose import ALIGNED, BOTTOM_MARGIN, PoseFollower, wrap_half_turn
@@ -41,14 +42,73 @@ def approach_action(world: GraspWorld, point_xy: np.ndarray, yaw: float) -> np.n
     return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-def grasp_pose(world: GraspWorld, body: int) -> tuple[np.ndarray, float]:
-    """Ground-truth grasp for an object: (centre xy (2,), wrist yaw closing across its narrow axis)."""
+class ObjectGeometryError(ValueError):
+    """No usable collision geometry could be read for an object (the message names its URDF)."""
+
+
+def _rotation(client: Any, quaternion: Any) -> np.ndarray:
+    return np.asarray(client.getMatrixFromQuaternion(quaternion)).reshape(3, 3)
+
+
+def _primitive_points(geometry: int, dimensions: tuple[float, ...]) -> np.ndarray | None:
+    """Points (N, 3) outlining a primitive collision shape in its own frame (metres), or None for other types."""
+    ring = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    if geometry == pybullet.GEOM_BOX:  # dimensions: full extents along x, y, z
+        corners = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
+        return corners * 0.5 * np.asarray(dimensions[:3])
+    if geometry == pybullet.GEOM_SPHERE:  # dimensions[0]: radius
+        radius = dimensions[0]
+        circle = np.stack([np.cos(ring), np.sin(ring), np.zeros_like(ring)], axis=1)
+        return radius * np.concatenate([circle, [[0, 0, 1], [0, 0, -1]]])
+    if geometry in (pybullet.GEOM_CYLINDER, pybullet.GEOM_CAPSULE):  # dimensions: length, radius (axis z)
+        length, radius = dimensions[0], dimensions[1]
+        half = length / 2 + (radius if geometry == pybullet.GEOM_CAPSULE else 0.0)
+        circle = np.stack([radius * np.cos(ring), radius * np.sin(ring)], axis=1)
+        return np.concatenate([np.column_stack([circle, np.full(len(ring), z)]) for z in (-half, half)])
+    return None
+
+
+def object_points(world: GraspWorld, body: int) -> np.ndarray:
+    """World-frame points (N, 3), metres, outlining an object's collision shape: its mesh vertices; for
+    primitive shapes (box, sphere, cylinder, capsule) points on their surface from PyBullet's collision
+    shape data; otherwise the corners of its axis-aligned bounding box.
+
+    Raises:
+        ObjectGeometryError: none of these gives a finite outline (the message names the URDF).
+    """
     c = world.client
-    vertices = np.asarray(c.getMeshData(body)[1])
     position, orientation = c.getBasePositionAndOrientation(body)
-    rotation = np.asarray(c.getMatrixFromQuaternion(orientation)).reshape(3, 3)
-    points = vertices @ rotation.T + np.asarray(position)
-    xy = points[:, :2]
+    base = _rotation(c, orientation)
+    vertices = np.asarray(c.getMeshData(body)[1], dtype=np.float64).reshape(-1, 3)
+    if len(vertices) >= 3:
+        return vertices @ base.T + np.asarray(position)
+    outlines = []
+    for shape in c.getCollisionShapeData(body, -1):
+        local = _primitive_points(shape[2], shape[3])
+        if local is None:
+            outlines = []
+            break
+        # The shape's frame relative to the base's inertial frame, which getBasePositionAndOrientation gives.
+        in_base = local @ _rotation(c, shape[6]).T + np.asarray(shape[5])
+        outlines.append(in_base @ base.T + np.asarray(position))
+    if outlines:
+        points = np.concatenate(outlines)
+    else:
+        low, high = (np.asarray(corner, dtype=np.float64) for corner in c.getAABB(body))
+        points = np.array(np.meshgrid(*zip(low, high, strict=True))).reshape(3, -1).T
+    if len(points) < 3 or not np.all(np.isfinite(points)) or np.ptp(points[:, :2], axis=0).max() <= 0:
+        raise ObjectGeometryError(f"object URDF {world.object_urdfs.get(body, body)}: no usable collision geometry "
+                                  "for a grasp (no mesh vertices, primitive shapes or bounding box)")
+    return points
+
+
+def grasp_pose(world: GraspWorld, body: int) -> tuple[np.ndarray, float]:
+    """Ground-truth grasp for an object: (centre xy (2,), wrist yaw closing across its narrow axis).
+
+    Raises:
+        ObjectGeometryError: the object's geometry cannot be read (see :func:`object_points`).
+    """
+    xy = object_points(world, body)[:, :2]
     centre = 0.5 * (xy.min(axis=0) + xy.max(axis=0))
     _, axes = np.linalg.eigh(np.cov((xy - xy.mean(axis=0)).T))
     minor = axes[:, 0]

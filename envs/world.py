@@ -36,16 +36,20 @@ class UnloadableObjectError(RuntimeError):
 
 @dataclass(frozen=True)
 class GraspOutcome:
-    """What a grasp attempt (close → lift) produced.
+    """What a grasp attempt (close → lift → hold) produced.
 
     Attributes:
-        lifted: PyBullet body ids of the objects above the lift threshold.
+        lifted: PyBullet body ids of the objects lifted and still held: above the lift threshold when
+            the lift ended and again after ``PhysicsConfig.hold_s`` of holding still.
+        dropped: body ids above the threshold when the lift ended but no longer after the hold
+            (thrown up, or slipped out): lifted under the old, lift's-end-only definition.
         fault: why the world became invalid during the attempt, or None.
         aperture: measured distance between the fingertips after the lift, metres: the robot's
             own "is something in my hand" sensor (closed on nothing ≈ 0.04 m), no ground truth.
     """
 
     lifted: tuple[int, ...]
+    dropped: tuple[int, ...] = ()
     fault: str | None = None
     aperture: float = float("nan")
 
@@ -180,18 +184,27 @@ class GraspWorld:
         self.step(self.config.physics.substeps_per_action)
 
     def grasp(self) -> GraspOutcome:
-        """Close the fingers, lift to ``lift_height`` and report what came up."""
-        physics, layout = self.config.physics, self.config.layout
+        """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held."""
+        physics = self.config.physics
         self.arm.set_fingers(0.0)
         self.step(physics.close_steps)
         lifted_target = self.arm.target_position.copy()
-        lifted_target[2] = layout.lift_height
+        lifted_target[2] = self.config.layout.lift_height
         self.arm.set_target(lifted_target, self.arm.yaw)
         self.step(physics.lift_steps)
+        raised = self.above_line()
+        self.step(physics.hold_steps)
         fault = self.fault()
+        still = set(self.above_line())
+        return GraspOutcome(lifted=tuple(b for b in raised if b in still),
+                            dropped=tuple(b for b in raised if b not in still), fault=fault,
+                            aperture=self.arm.fingertip_distance())
+
+    def above_line(self) -> tuple[int, ...]:
+        """Body ids of the objects whose base is more than ``lift_threshold`` above the tray floor."""
+        layout = self.config.layout
         threshold = layout.tray_floor_z + layout.lift_threshold
-        lifted = tuple(b for b in self.objects if self.object_position(b)[2] > threshold)
-        return GraspOutcome(lifted=lifted, fault=fault, aperture=self.arm.fingertip_distance())
+        return tuple(b for b in self.objects if self.object_position(b)[2] > threshold)
 
     # ------------------------------------------------------------------ state
     def object_position(self, body: int) -> np.ndarray:

@@ -18,8 +18,9 @@ from typing import Any
 
 from agents.collection import policy_factory
 from agents.train import TrainPolicyConfig, train_policy
-from benchmark.runner import BenchmarkConfig, ReportFiles, parse_checkpoints, run_and_report
-from benchmark.tasks import checkpoint_folder
+from benchmark.publish import Outputs, run_and_publish
+from benchmark.runner import BenchmarkConfig, parse_checkpoints
+from benchmark.tasks import WorldSettings, checkpoint_folder
 from common.io import atomic_write_text
 from common.provenance import code_version, machine, machine_description, now
 from embedding.model import Grasp2VecConfig
@@ -91,11 +92,13 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
                                  goal_features=p.goal_features, grasp2vec=grasp2vec,
                                  offline_data=(data,) if p.offline_data else None)
     rows = (b.shipped_rows[0], PIPELINE_ROW, *b.shipped_rows[1:]) if b.shipped_rows else (PIPELINE_ROW,)
-    bench = BenchmarkConfig(rows=rows, objects=b.objects, trials=b.trials, workers=b.workers)
+    bench = BenchmarkConfig(rows=rows, objects=b.objects, trials=b.trials, workers=b.workers,
+                            world=WorldSettings(num_objects=c.num_objects))
 
     def run_benchmark(resume: bool) -> Any:
-        return run_and_report(bench, parse_checkpoints([f"{PIPELINE_ROW}={policy}"]),
-                              ReportFiles(out / "benchmark" / "results.json", out / "benchmark" / "table.md"))
+        return run_and_publish(bench, parse_checkpoints([f"{PIPELINE_ROW}={policy}"]),
+                               Outputs(out / "benchmark" / "results.json", out / "benchmark" / "table.md"),
+                               command="pipeline.run (benchmark stage)")
 
     return [
         Stage("collect", collect, collect_config, run_collect, lambda: (data / "card.json").is_file()),
@@ -107,7 +110,7 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
         Stage("policy", train_policy, training,
               lambda resume: train_policy(dataclasses.replace(training, resume=resume)),
               lambda: checkpoint_folder(policy) is not None),
-        Stage("benchmark", run_and_report, bench, run_benchmark, lambda: False),
+        Stage("benchmark", run_and_publish, bench, run_benchmark, lambda: False),
     ]
 
 

@@ -14,8 +14,12 @@ from benchmark.tasks import ROWS, Cell, TrialResult, WorldSettings
 from runs.benchmark_merge import main
 
 
-def write_part(path, rows: tuple[str, ...], trials: int = 4, seed: int = 0) -> None:
-    config = BenchmarkConfig(rows=rows, objects=("seen",), trials=trials, seed=seed, world=WorldSettings())
+def write_part(path, rows: tuple[str, ...], trials: int = 4, split: str = "test", named_split: bool = True) -> None:
+    """A runs.benchmark JSON part; ``named_split=False`` writes a file from before the splits had names."""
+    config = BenchmarkConfig(rows=rows, objects=("seen",), trials=trials, split=split, world=WorldSettings())
+    settings = {**dataclasses.asdict(config), "seed": config.seed}
+    if not named_split:
+        del settings["split"]
     summaries, results = [], {}
     for index, name in enumerate(rows):
         cell = Cell(ROWS[name], "seen")
@@ -23,9 +27,10 @@ def write_part(path, rows: tuple[str, ...], trials: int = 4, seed: int = 0) -> N
                              seconds=0.5, target_lifted=i <= index) for i in range(trials)]
         summaries.append(summarize(cell, "ok", trial))
         results[cell.key] = trial
-    meta = {"command": f"python -m runs.benchmark --rows {' '.join(rows)}", "config": dataclasses.asdict(config),
+    meta = {"command": f"python -m runs.benchmark --rows {' '.join(rows)}", "config": settings,
             "rows": {name: dataclasses.asdict(ROWS[name]) for name in rows},
-            "seeds": {"first_trial_seed": 20_000_000 + seed}, "code_version": {"git_commit": "abc123", "dirty": False},
+            "seeds": {"first_trial_seed": 20_000_000 + config.seed * 1_000_000},
+            "code_version": {"git_commit": "abc123", "dirty": False},
             "machine": {"description": "test machine"}, "wall_s": 2.0, "grasps": trials * len(rows)}
     write_json(path, summaries, meta, results)
 
@@ -49,10 +54,10 @@ def test_parts_merge_into_one_table_with_their_provenance(tmp_path, capsys):
 
 def test_incomparable_parts_are_refused(tmp_path):
     write_part(tmp_path / "a.json", ("random",))
-    write_part(tmp_path / "other-seed.json", ("heatmap",), seed=1)
+    write_part(tmp_path / "other-seed.json", ("heatmap",), split="validation")
     write_part(tmp_path / "same-row.json", ("random",))
     parts = {name: json.loads((tmp_path / name).read_text()) for name in ("a.json", "other-seed.json", "same-row.json")}
-    with pytest.raises(ValueError, match="seed = 1 differs"):
+    with pytest.raises(ValueError, match="split = 'validation' differs from a.json's 'test'"):
         merge([parts["a.json"], parts["other-seed.json"]], ["a.json", "other-seed.json"])
     with pytest.raises(ValueError, match="row 'random' is in both a.json and same-row.json"):
         merge([parts["a.json"], parts["same-row.json"]], ["a.json", "same-row.json"])
@@ -73,3 +78,15 @@ def test_replace_keeps_the_later_measurement_of_a_row(tmp_path):
     assert sorted(merged["trials"]) == ["heatmap/seen/single/instance", "privileged/seen/single/instance",
                                         "random/seen/single/instance"]
     assert [t["success"] for t in merged["trials"]["random/seen/single/instance"]] == [True, True, False, False]
+
+
+def test_parts_from_before_the_split_names_merge_by_their_seed(tmp_path):
+    write_part(tmp_path / "old.json", ("random",), named_split=False)
+    write_part(tmp_path / "new.json", ("heatmap",))
+    write_part(tmp_path / "old-validation.json", ("privileged",), split="validation", named_split=False)
+    names = ("old.json", "new.json", "old-validation.json")
+    parts = {name: json.loads((tmp_path / name).read_text()) for name in names}
+    merged = merge([parts["old.json"], parts["new.json"]], ["old.json", "new.json"])
+    assert merged["config"]["split"] == "test"
+    with pytest.raises(ValueError, match="split = 'validation' differs"):
+        merge([parts["new.json"], parts["old-validation.json"]], ["new.json", "old-validation.json"])

@@ -87,3 +87,23 @@ def test_read_points_lie_reach_metres_along_and_across_the_wrist_axis() -> None:
     step = 0.05 / (high[0] - low[0]) * 2  # 5 cm along x at yaw 0, in normalised units
     torch.testing.assert_close(points[0, 1], space.image_coordinates(u[:1] + torch.tensor([[step, 0.0, 0.0]],
                                                                                        dtype=torch.float64))[0])
+
+
+def test_grasp_geometry_of_primitive_shapes_comes_from_their_collision_shapes(tmp_path):
+    from envs.config import CameraConfig, WorldConfig
+    from envs.scripted import grasp_pose, object_points
+    from envs.world import GraspWorld
+    from tests.primitives import write_primitive_objects
+
+    folder = write_primitive_objects(tmp_path)
+    world = GraspWorld(WorldConfig(num_objects=3, camera=CameraConfig(image_size=16)))
+    try:
+        world.reset(sorted(folder.glob("*.urdf")), np.random.default_rng(0))
+        for body in world.objects:
+            points = object_points(world, body)
+            low, high = (np.asarray(corner) for corner in world.client.getAABB(body))
+            assert points.shape[1] == 3 and np.all(points >= low - 0.002) and np.all(points <= high + 0.002)
+            centre, yaw = grasp_pose(world, body)
+            assert np.allclose(centre, (low[:2] + high[:2]) / 2, atol=0.01) and np.isfinite(yaw)
+    finally:
+        world.close()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from envs.config import CameraConfig, WorldConfig
+from envs.config import CameraConfig, PhysicsConfig, WorldConfig
 from envs.objects import builtin_split
 from envs.world import GraspWorld, UnloadableObjectError
 
@@ -69,3 +69,32 @@ def test_config_validates_ranges():
         WorldConfig(num_objects=11)
     with pytest.raises(ValueError, match="image_size"):
         WorldConfig(camera=CameraConfig(image_size=8))
+
+
+@pytest.mark.parametrize("hold_s", [0.0, 0.5])
+def test_an_object_thrown_above_the_line_is_not_held(hold_s):
+    """Lifted = above the line when the lift ends *and* after the hold: a thrown object counts only
+    under the old definition (``hold_s=0``), and is reported as dropped under the default."""
+    config = WorldConfig(num_objects=1, camera=CameraConfig(image_size=16), physics=PhysicsConfig(hold_s=hold_s))
+    world = GraspWorld(config)
+    try:
+        world.reset(builtin_split("seen")[:1], np.random.default_rng(0))
+        body = world.objects[0]
+        floor = config.layout.tray_floor_z
+        world.client.resetBasePositionAndOrientation(body, (0.48, 0.17, floor + 0.03), (0, 0, 0, 1))
+        world.client.resetBaseVelocity(body, (0.0, 0.0, 3.0), (0.0, 0.0, 0.0))  # ~0.45 m up when the lift ends
+        outcome = world.grasp()
+        assert outcome.fault is None
+        if hold_s == 0:
+            assert outcome.lifted == (body,) and outcome.dropped == ()
+        else:
+            assert outcome.lifted == () and outcome.dropped == (body,)
+    finally:
+        world.close()
+
+
+def test_hold_is_a_duration():
+    physics = PhysicsConfig(hold_s=0.5)
+    assert physics.hold_steps == 120 and physics.scaled(4).hold_steps == 120
+    with pytest.raises(ValueError, match="hold_s"):
+        PhysicsConfig(hold_s=-1.0)

@@ -17,6 +17,7 @@ import torch
 from agents.core.evaluation import EVAL_SEED_OFFSET
 from benchmark import runner
 from benchmark.report import failure_table, markdown_table, summarize
+from benchmark.runner import BenchmarkConfig, parse_checkpoints, run_benchmark
 from benchmark.tasks import (
     BENCHMARK_GOAL_SEED,
     REDRAW_STRIDE,
@@ -27,6 +28,7 @@ from benchmark.tasks import (
     ObservationOnly,
     Row,
     TrialResult,
+    WorldMismatchError,
     WorldSettings,
     make_env,
     make_goal_bank,
@@ -35,6 +37,7 @@ from benchmark.tasks import (
     row_status,
     run_trial,
     trial_seed,
+    world_settings,
 )
 from common.stats import wilson_interval
 from envs.config import WorldConfig
@@ -106,7 +109,7 @@ def test_policies_get_observations_only_never_info_or_ground_truth(three_objects
     assert sorted(keys) == sorted(env.observation_space.spaces)
     result = run_trial(env, ObservationOnly(spy, keys), seed=trial_seed(0, 0))
     assert spy.resets == 1 and len(spy.calls) == result.steps
-    truth_keys = {"ground_truth", "objects", "urdfs", "object_ids", "lifted", "lifted_ids", "object_poses",
+    truth_keys = {"ground_truth", "objects", "urdfs", "object_ids", "lifted", "lifted_ids", "dropped", "object_poses",
                   "target", "target_id", "pre_mask", "post_mask", "is_success", "fault"}
     for args, kwargs in spy.calls:
         assert len(args) == 1 and not kwargs, "act() takes the observation and nothing else"
@@ -210,8 +213,12 @@ def test_failures_are_split_into_nothing_wrong_object_and_target_with_another():
     rates = (cell.success_rate, cell.nothing_rate, cell.wrong_rate, cell.target_and_other_rate)
     assert rates == (2 / 8, 3 / 8, 2 / 8, 1 / 8) and sum(rates) == pytest.approx(1.0)
     assert "| seen | 25.0 | 37.5 | 25.0 | 12.5 |" in failure_table([cell])
+    assert cell.target_lift_rate == 3 / 8 and (cell.target_lift_low, cell.target_lift_high) == wilson_interval(3, 8)
+    table = markdown_table([cell])
+    assert "| target lifted, ± others (seen) |" in table and "| 37.5 % |" in table  # beside strict success
     anything = summarize(Cell(ROWS["random"], "seen", task="indiscriminate"), "ok", results)
     assert anything.nothing_rate is None and failure_table([anything]) == ""
+    assert anything.target_lift_rate is None and "target lifted" not in markdown_table([anything])
 
 
 def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, capsys):
@@ -234,6 +241,7 @@ def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, 
             assert cell["trials"] == 3 and 0 <= cell["success_low"] <= cell["success_rate"] <= cell["success_high"]
             ends = (cell["success_rate"], cell["nothing_rate"], cell["wrong_rate"], cell["target_and_other_rate"])
             assert sum(ends) == pytest.approx(1.0)
+            assert cell["target_lift_rate"] == pytest.approx(cell["success_rate"] + cell["target_and_other_rate"])
     privileged = data["trials"][f"privileged/{custom}/single/instance"]
     assert all(t["target_lifted"] for t in privileged if t["success"])
     assert cells[("ghost", "seen")]["status"].startswith("not available") and cells[("ghost", "seen")]["trials"] == 0
@@ -271,16 +279,21 @@ def test_learned_policy_rows_from_checkpoints(tmp_path):
     goal, anything = tmp_path / "goal" / "checkpoint", tmp_path / "anything"
     _save_tiny_qtopt(goal, goal_conditioned=True)
     _save_tiny_qtopt(anything, goal_conditioned=False)
-    rows = runner.parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
+    rows = parse_checkpoints([f"goal={tmp_path / 'goal'}", f"anything={anything}"])
     assert rows["goal"].label == "goal (qtopt-pose + oracle)"
-    config = runner.BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
-                                       world=WorldSettings(num_objects=2))
-    summaries, trials, _ = runner.run_benchmark(config, rows, progress=False)
+    mismatched = BenchmarkConfig(rows=("goal", "anything"), objects=("seen",), trials=2, workers=1,
+                                 world=WorldSettings(num_objects=2))
+    with pytest.raises(WorldMismatchError, match="row 'goal' was trained with max_steps=4 but this table runs "
+                                                 "max_steps=12.*--max-steps 4"):
+        run_benchmark(mismatched, rows, progress=False)
+    config = dataclasses.replace(mismatched, world=WorldSettings(num_objects=2, max_steps=4))
+    assert world_settings(rows["goal"], config.world).image_size == 32  # its own view; the table's is 64 px
+    summaries, trials, _ = run_benchmark(config, rows, progress=False)
     assert [s.trials for s in summaries] == [2, 2]
     steps = [r.steps for results in trials.values() for r in results]
     assert max(steps) <= 4  # the policies' own world (max_steps 4 from policy.json), not the scripted default
     indiscriminate = dataclasses.replace(config, task="indiscriminate")
-    summaries, _, _ = runner.run_benchmark(indiscriminate, rows, progress=False)
+    summaries, _, _ = run_benchmark(indiscriminate, rows, progress=False)
     assert summaries[0].status.startswith("not applicable") and summaries[1].trials == 2
 
 
@@ -292,16 +305,16 @@ def test_bad_arguments_fail_clearly():
     with pytest.raises(SystemExit, match="scripted"):
         benchmark.main(["--checkpoint", "random=x", "--trials", "1", *TINY_ARGS])
     with pytest.raises(ValueError, match="trials"):
-        runner.BenchmarkConfig(trials=0)
+        BenchmarkConfig(trials=0)
 
 
 def test_worker_processes_and_local_ray_give_the_same_trials():
     pytest.importorskip("ray")
-    config = runner.BenchmarkConfig(rows=("random",), objects=("seen",), trials=4, chunk_size=2, workers=1,
+    config = BenchmarkConfig(rows=("random",), objects=("seen",), trials=4, chunk_size=2, workers=1,
                                        world=TINY_WORLD)
-    _, inline, _ = runner.run_benchmark(config, progress=False)
-    _, spawned, _ = runner.run_benchmark(dataclasses.replace(config, workers=2), progress=False)
-    _, on_ray, _ = runner.run_benchmark(config, ray_address="local", progress=False)
+    _, inline, _ = run_benchmark(config, progress=False)
+    _, spawned, _ = run_benchmark(dataclasses.replace(config, workers=2), progress=False)
+    _, on_ray, _ = run_benchmark(config, ray_address="local", progress=False)
 
     def outcomes(trials):
         return {key: [(r.seed, r.success, r.lifted, r.steps) for r in results] for key, results in trials.items()}
@@ -432,3 +445,88 @@ def test_benchmark_records_which_grasp2vec_weights_each_heatmap_came_from(monkey
     assert older["readout"] == {"shifts": 1, "centred": False}  # its card predates recorded readouts
     assert heatmap_weights(ROWS["qtopt-grasp2vec"])["readout"] == {"shifts": 2, "centred": True}
     assert heatmap_weights(ROWS["random"]) is None and heatmap_weights(ROWS["qtopt-indiscriminate"]) is None
+
+
+def test_splits_are_named_and_disjoint(tmp_path, capsys):
+    out = tmp_path / "validation.json"
+    benchmark.main(["--rows", "random", "--objects", "seen", "--trials", "2", "--split", "validation",
+                    "--json", str(out), *TINY_ARGS])
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["split"] == "validation" and data["seeds"]["split"] == "validation" and data["seeds"]["seed"] == 1
+    assert data["seeds"]["trial_seed"] == "20000000 + seed * 1000000 + trial"
+    assert [t["seed"] for t in data["trials"]["random/seen/single/instance"]] == [trial_seed(1, i) for i in range(2)]
+    assert "**validation split**" in printed and "**validation split**" in data["footer"]
+    benchmark.main(["--rows", "random", "--objects", "seen", "--trials", "2", "--seed", "1", "--json", str(out),
+                    *TINY_ARGS])
+    assert json.loads(out.read_text())["split"] == "validation"  # --seed 1 is the validation split's old name
+    benchmark.main(["--rows", "random", "--objects", "seen", "--trials", "2", "--json", str(out), *TINY_ARGS])
+    data = json.loads(out.read_text())
+    assert data["split"] == "test" and data["seeds"]["first_trial_seed"] == trial_seed(0, 0)
+    with pytest.raises(SystemExit, match="name different splits"):
+        benchmark.main(["--split", "test", "--seed", "1", "--trials", "1", *TINY_ARGS])
+    with pytest.raises(SystemExit):
+        benchmark.main(["--seed", "2", "--trials", "1", *TINY_ARGS])  # no third block to confuse with a split
+
+
+def test_learned_row_trained_in_another_world_is_refused_by_name(tmp_path):
+    _save_tiny_qtopt(tmp_path / "five", goal_conditioned=True)  # trained with 2 objects per bin, 4 steps
+    with pytest.raises(SystemExit, match="row 'five' was trained with num_objects=2 but this table runs num_objects=5"):
+        benchmark.main(["--checkpoint", f"five={tmp_path / 'five'}", "--rows", "random", "five", "--objects", "seen",
+                        "--trials", "1", "--workers", "1", "--no-progress"])
+
+
+def test_a_killed_run_resumes_from_its_finished_chunks(tmp_path, monkeypatch):
+
+    config = BenchmarkConfig(rows=("random",), objects=("seen",), trials=6, chunk_size=2, workers=1, world=TINY_WORLD)
+    _, uninterrupted, _ = run_benchmark(config, progress=False)
+    partial = tmp_path / "run.partial.jsonl"
+    run_benchmark(config, progress=False, partial=partial)
+    header, first, *_ = partial.read_text().splitlines()
+    partial.write_text(f"{header}\n{first}\n" + '{"cell": "random/seen/sin')  # killed while appending chunk 2
+    ran, run_chunk = [], runner.run_chunk
+
+    def counted(chunk):
+        ran.append(chunk.first)
+        return run_chunk(chunk)
+
+    monkeypatch.setattr(runner, "run_chunk", counted)
+    _, resumed, _ = run_benchmark(config, progress=False, partial=partial)
+    assert ran == [2, 4]  # chunk 0 read back, not run again
+    def outcomes(trials):  # everything but the timing
+        return {key: [dataclasses.replace(r, seconds=0.0) for r in results] for key, results in trials.items()}
+
+    assert outcomes(resumed) == outcomes(uninterrupted)
+    assert len(partial.read_text().splitlines()) == 4  # header + 3 chunks: the torn line was cut off first
+    with pytest.raises(ValueError, match="trials: 6 in the file, 8 now"):
+        run_benchmark(dataclasses.replace(config, trials=8), progress=False, partial=partial)
+
+
+def test_headline_table_goes_between_the_readme_markers(tmp_path):
+    from benchmark.publish import README_END, README_START, readme_table, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{README_START}\nold table\n{README_END}\n\nrest\n")
+    results = [TrialResult(seed=i, success=i < 3, lifted=1, grasp_attempted=True, fault=None, steps=4, seconds=0.5,
+                           target_lifted=i < 5) for i in range(10)]
+    cells = [summarize(Cell(ROWS["random"], objects, goals), "ok", results)
+             for objects in ("seen", "unseen") for goals in ("single", "composite")]
+    update_readme(readme, readme_table(cells))
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# Title") and text.endswith("rest\n")
+    assert "| policy | seen | unseen | target lifted, ± others (seen / unseen) |" in text
+    assert "| 30.0 % [10.8, 60.3] | 30.0 % [10.8, 60.3] | 50.0 % / 50.0 % |" in text and "composite" not in text
+    (tmp_path / "bare.md").write_text("no markers")
+    with pytest.raises(ValueError, match="no headline markers"):
+        update_readme(tmp_path / "bare.md", "table")
+
+
+def test_objects_with_primitive_collision_shapes_run_in_the_benchmark(tmp_path):
+    from tests.primitives import write_primitive_objects
+
+    folder = write_primitive_objects(tmp_path / "primitives")  # box, cylinder, sphere: no meshes
+    out = tmp_path / "bench.json"
+    benchmark.main(["--rows", "random", "privileged", "--objects", str(folder), "--trials", "2", "--json", str(out),
+                    *TINY_ARGS])
+    cells = json.loads(out.read_text())["cells"]
+    assert [(c["row"], c["status"], c["trials"]) for c in cells] == [("random", "ok", 2), ("privileged", "ok", 2)]
