@@ -21,22 +21,15 @@ from agents.core.trainer import TrainingConfig
 from agents.qtopt.learner import PoseQTOptConfig
 from agents.qtopt.network import PoseNetworkConfig
 from agents.sac.training import SACConfig
-
-
-@dataclass(frozen=True)
-class WorldPreset:
-    """Environment settings shared by training and evaluation."""
-
-    objects: str = "seen"
-    num_objects: int = 5
-    image_size: int = 64  # policy images (scene, goal); Grasp2Vec inputs are resized to its own size
-    max_steps: int = 12
-    auto_descend: bool = False  # the pose follower descends
+from envs.config import WorldSettings
 
 
 @dataclass(frozen=True)
 class Preset:
-    world: WorldPreset = field(default_factory=WorldPreset)
+    """One training setup: the object set, the task world, the schedule, relabeling and the learners."""
+
+    objects: str = "seen"  # training uses seen objects only (docs/design.md)
+    world: WorldSettings = field(default_factory=WorldSettings)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     relabel: RelabelConfig = field(default_factory=RelabelConfig)
     sac: SACConfig = field(default_factory=SACConfig)
@@ -45,7 +38,7 @@ class Preset:
 
 # --algo qtopt-pose: 64 px like the collected data, no auto_descend (the pose follower descends)
 _POSE = Preset(
-    world=WorldPreset(),
+    world=WorldSettings(),
     training=TrainingConfig(grasps=3000, offline_updates=2000, updates_per_step=2, learning_starts=64,
                             replay_capacity=60_000, eval_every=500, eval_episodes=100, checkpoint_every=250),
     relabel=RelabelConfig(posthoc=True, auxiliary_goals=0),
@@ -64,12 +57,12 @@ PRESETS: dict[str, Preset] = {
     "pose-reach": dataclasses.replace(_POSE, pose=PoseQTOptConfig(network=PoseNetworkConfig(reach=0.05))),
     # the main job's policy stage (runs.pipeline): the same learner on its 32 px data
     "pose-32": Preset(
-        world=WorldPreset(image_size=32),
+        world=WorldSettings(image_size=32),
         training=TrainingConfig(grasps=2000, offline_updates=1000, updates_per_step=2, learning_starts=64,
                                 replay_capacity=60_000, eval_every=500, eval_episodes=50, checkpoint_every=250),
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1)),
     "pose-tiny": Preset(
-        world=WorldPreset(num_objects=2, image_size=32),
+        world=WorldSettings(num_objects=2, image_size=32),
         training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,
                                 eval_episodes=2, checkpoint_every=3),
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),

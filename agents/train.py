@@ -37,7 +37,7 @@ from common.protocols import TASK_ENVS, PolicyCard, RewardFunction
 from common.provenance import machine_description
 from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
-from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.grasp_env import KukaGraspEnv
 from envs.instance_env import KukaInstanceGraspEnv
 from rewards import make_reward, parse_reward_kwargs
 
@@ -191,8 +191,9 @@ def make_env(config: TrainPolicyConfig, preset: Preset, reward: RewardFunction, 
              goal_bank: GoalBank | None) -> gym.Env:
     """The training (or evaluation) environment of the run's task, with its goal features."""
     w = preset.world
-    kwargs: dict[str, Any] = dict(objects=w.objects, num_objects=w.num_objects, image_size=w.image_size,
-                                  max_steps=w.max_steps, auto_descend=w.auto_descend, reward=reward)
+    kwargs: dict[str, Any] = dict(objects=preset.objects, num_objects=w.num_objects, image_size=w.image_size,
+                                  max_steps=w.max_steps, auto_descend=w.auto_descend, reward=reward,
+                                  world_config=w.world_config())
     if not config.instance:
         env: gym.Env = KukaGraspEnv(**kwargs)
     else:
@@ -209,7 +210,8 @@ def policy_card(config: TrainPolicyConfig, preset: Preset) -> PolicyCard:
     """``checkpoint/policy.json``: what :func:`agents.loading.wrap_for_policy` needs to rebuild the inputs."""
     features = goal_features_config(config)
     return PolicyCard(
-        algo=config.algo, reward=config.reward, world=dataclasses.asdict(preset.world), env_id=TASK_ENVS[config.task],
+        algo=config.algo, reward=config.reward, world={"objects": preset.objects, **dataclasses.asdict(preset.world)},
+        env_id=TASK_ENVS[config.task],
         goal_features=config.goal_features if features else "none",
         goal_features_config=dataclasses.asdict(features) if features else None,
         grasp2vec=str(config.grasp2vec) if features else None,
@@ -273,7 +275,7 @@ def train_policy(config: TrainPolicyConfig) -> list[dict[str, float]]:
     if config.algo != "random":
         (out / "checkpoint").mkdir(parents=True, exist_ok=True)
         policy_card(config, preset).save(out / "checkpoint")
-    goal_bank = GoalBank(make_world_config(1, preset.world.image_size, None)) if config.instance else None
+    goal_bank = GoalBank(dataclasses.replace(preset.world, num_objects=1).world_config()) if config.instance else None
     env = make_env(config, preset, reward, features, goal_bank)
     eval_env = make_env(config, preset, reward, features, goal_bank)
     log = RunLogger(out, record)

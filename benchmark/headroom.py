@@ -22,18 +22,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmark.tasks import (
-    ROWS,
-    Cell,
-    ObservationOnly,
-    TrialResult,
-    WorldSettings,
-    make_env,
-    make_goal_bank,
-    run_trial,
-    trial_seed,
-)
+from benchmark.tasks import ROWS, Cell, ObservationOnly, TrialResult, make_env, make_goal_bank, run_trial, trial_seed
 from common.stats import wilson_interval
+from envs.config import WorldSettings
 from envs.scripted import PrivilegedGraspPolicy
 
 

@@ -30,7 +30,6 @@ from benchmark.tasks import (
     ObservationOnly,
     Row,
     TrialResult,
-    WorldSettings,
     checkpoint_folder,
     make_env,
     make_goal_bank,
@@ -45,6 +44,7 @@ from benchmark.tasks import (
     world_settings,
 )
 from common.provenance import code_version
+from envs.config import WorldSettings
 
 DEFAULT_ROWS = tuple(ROWS)
 HEADLINE_TRIALS = 200

@@ -30,7 +30,7 @@ from agents.core.goal_features import GoalObservationWrapper
 from agents.loading import is_policy_checkpoint
 from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, Policy, PolicyCard
 from embedding.heatmap import DENSE
-from envs.config import PhysicsConfig, WorldConfig
+from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
@@ -102,32 +102,6 @@ ROWS: dict[str, Row] = {row.name: row for row in (
         f"{SHIPPED}/qtopt-indiscriminate"),
     Row("privileged", "privileged scripted (reads ground truth; one heuristic grasp)", "privileged"),
 )}
-
-
-@dataclass(frozen=True)
-class WorldSettings:
-    """The world every row of one table is scored in.
-
-    Attributes:
-        num_objects: objects per bin.
-        image_size: pixels of the scripted rows' images; a learned row sees the size of its ``policy.json``
-            (the only setting a row may bring along: it changes what the policy sees, not the task).
-        max_steps: actions per episode before it is cut off (12: the shipped policies' training world).
-        auto_descend: whether the gripper descends by itself every step.
-        hold_s: seconds the arm holds still after the lift before "lifted" is read (``PhysicsConfig.hold_s``;
-            0 = above the line when the lift ends, the definition before 2026-11-27).
-    """
-
-    num_objects: int = 5
-    image_size: int = 64
-    max_steps: int = 12
-    auto_descend: bool = False
-    hold_s: float = PhysicsConfig.hold_s
-
-    def world_config(self) -> WorldConfig:
-        """The environment's world: defaults with these settings' objects, image size and hold."""
-        return make_world_config(self.num_objects, self.image_size,
-                                 WorldConfig(physics=PhysicsConfig(hold_s=self.hold_s)))
 
 
 # Settings a learned row's training world must share with the table (they change the task, not the view).

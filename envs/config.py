@@ -132,3 +132,34 @@ class WorldConfig:
             raise ValueError(f"rebuild_after_loads must be at least 1, got {self.rebuild_after_loads}")
         if not 16 <= self.camera.image_size <= 512:
             raise ValueError(f"image_size must be in 16..512 pixels, got {self.camera.image_size}")
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """The task world a Gymnasium grasp env is made with: what a policy is trained in and scored in.
+
+    :class:`WorldConfig` is the simulator underneath (physics, layout, arm, cameras); these are the
+    settings a task varies. A training preset (:mod:`agents.presets`) and a benchmark table
+    (:mod:`benchmark.tasks`) each hold one; the object set is chosen apart (a training preset's
+    ``objects``, a benchmark table's columns).
+
+    Attributes:
+        num_objects: objects per bin.
+        image_size: side of the scene, goal and outcome images, pixels (in a benchmark table: the scripted
+            rows'; a learned row sees the size it was trained at, the only setting it brings along).
+        max_steps: actions per episode before it is cut off (12: the shipped policies' training world).
+        auto_descend: whether the gripper descends by itself every step.
+        hold_s: seconds the arm holds still after the lift before "lifted" is read (``PhysicsConfig.hold_s``;
+            0 = above the line when the lift ends, the definition before 2026-11-27).
+    """
+
+    num_objects: int = 5
+    image_size: int = 64
+    max_steps: int = 12
+    auto_descend: bool = False
+    hold_s: float = PhysicsConfig.hold_s
+
+    def world_config(self) -> WorldConfig:
+        """The environment's world: defaults with these settings' objects, image size and hold."""
+        camera = dataclasses.replace(CameraConfig(), image_size=self.image_size)
+        return WorldConfig(num_objects=self.num_objects, physics=PhysicsConfig(hold_s=self.hold_s), camera=camera)

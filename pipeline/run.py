@@ -20,12 +20,13 @@ from agents.collection import policy_factory
 from agents.train import TrainPolicyConfig, train_policy
 from benchmark.publish import Outputs, run_and_publish
 from benchmark.runner import BenchmarkConfig, parse_checkpoints
-from benchmark.tasks import WorldSettings, checkpoint_folder
+from benchmark.tasks import checkpoint_folder
 from common.io import atomic_write_text
 from common.provenance import code_version, machine, machine_description, now
 from embedding.model import Grasp2VecConfig
 from embedding.run import EmbeddingRunConfig, train_embedding
 from embedding.train import TrainConfig
+from envs.config import WorldSettings
 from graspdata.collect import collect
 from graspdata.config import CollectConfig
 from graspdata.wandb_log import WandbLog

@@ -21,7 +21,8 @@ from pathlib import Path
 from benchmark.publish import Outputs, run_and_publish
 from benchmark.report import CellSummary
 from benchmark.runner import DEFAULT_ROWS, HEADLINE_TRIALS, QUICK_TRIALS, BenchmarkConfig, parse_checkpoints
-from benchmark.tasks import BENCHMARK_SEED_OFFSET, GOAL_KINDS, ROWS, SPLITS, TASKS, TRIALS_PER_SEED, WorldSettings
+from benchmark.tasks import BENCHMARK_SEED_OFFSET, GOAL_KINDS, ROWS, SPLITS, TASKS, TRIALS_PER_SEED
+from envs.config import WorldSettings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,6 @@ from benchmark.runner import parse_checkpoints
 from benchmark.tasks import (
     Cell,
     ObservationOnly,
-    WorldSettings,
     make_env,
     make_goal_bank,
     policy_keys,
@@ -36,6 +35,7 @@ from benchmark.tasks import (
     world_settings,
 )
 from common.io import atomic_write_bytes
+from envs.config import WorldSettings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.headroom import VARIATIONS, markdown, measure, plot
-from benchmark.tasks import WorldSettings, trial_seed
+from benchmark.tasks import trial_seed
 from common.io import atomic_write_text
 from common.provenance import code_version, command_line, machine_description
+from envs.config import WorldSettings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ import pytest
 from benchmark.merge import merge
 from benchmark.report import summarize, write_json
 from benchmark.runner import BenchmarkConfig
-from benchmark.tasks import ROWS, Cell, TrialResult, WorldSettings
+from benchmark.tasks import ROWS, Cell, TrialResult
+from envs.config import WorldSettings
 from runs.benchmark_merge import main
 
 

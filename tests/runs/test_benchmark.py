@@ -29,7 +29,6 @@ from benchmark.tasks import (
     Row,
     TrialResult,
     WorldMismatchError,
-    WorldSettings,
     make_env,
     make_goal_bank,
     policy_keys,
@@ -40,7 +39,7 @@ from benchmark.tasks import (
     world_settings,
 )
 from common.stats import wilson_interval
-from envs.config import WorldConfig
+from envs.config import WorldConfig, WorldSettings
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split
 from envs.scripted import approach_action, grasp_pose
