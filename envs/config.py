@@ -78,6 +78,22 @@ class ArmConfig:
     max_joint_velocity: float = 3.0
     max_translation: float = 0.05
     max_yaw: float = 0.25
+    # After the lift the gripper senses an object when its fingertips stay more than this far
+    # (m) apart beyond where they meet closing on nothing (``GraspWorld.closed_aperture``).
+    # Closing on nothing in the bin, the tips stop up to ~3.5 mm beyond the mid-air value (they
+    # brush the floor or an object's edge); a held object keeps them >= ~10 mm apart.
+    grasp_margin: float = 0.005
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.grasp_margin < 0.05:
+            raise ValueError(f"grasp_margin must be in (0, 0.05) m, got {self.grasp_margin}")
+
+
+# Fingertip distance (m) of the default gripper closed on nothing in mid-air, as
+# ``GraspWorld.measure_closed_aperture`` measures it (0.03954 m ± 1e-5 over positions and wrist
+# angles). Only for data that recorded apertures but no sensed bit (older shards); a world
+# measures its own at every build.
+NOMINAL_CLOSED_APERTURE = 0.0395
 
 
 @dataclass(frozen=True)
