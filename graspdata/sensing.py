@@ -6,8 +6,10 @@ reads both, plus the ground truth's ``touching`` (objects in contact with the gr
 and reports where they disagree: a confusion table over attempted, fault-free grasps; the lifted but
 not sensed attempts split into thrown up (no lifted object touches the gripper) and held; the sensed
 but not lifted ones split into held below the line and not touching; the share of Grasp2Vec triplets
-whose selection changes (selected by ``grasp_sensed`` instead of ``success``); and a histogram of the
-measured apertures (label-free). Evaluation only: it opens the ground-truth group.
+whose selection changes (selected by ``grasp_sensed`` instead of ``success``); a histogram of the
+measured apertures (label-free); and, given the closed aperture, how the confusion would move with
+other margins (a sensitivity read-out for the record, not a way to pick the margin: that would fit
+it on ground truth). Evaluation only: it opens the ground-truth group.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from graspdata.folder import scan_folder
 from graspdata.layout import APERTURE, RECORD_GROUP, TRUTH_GROUP, open_h5, read_grasp_sensed
 
 HISTOGRAM_EDGES_MM = (35, 39, 40, 41, 42, 43, 44, 45, 46, 48, 50, 55, 60, 70, 100, 200)
+SENSITIVITY_MARGINS_MM = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 
 
 def _columns(roots: Sequence[str | Path]) -> dict[str, np.ndarray]:
@@ -61,8 +64,10 @@ def _share(count: int, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
 
-def sensing_agreement(roots: str | Path | Sequence[str | Path]) -> dict[str, Any]:
+def sensing_agreement(roots: str | Path | Sequence[str | Path], closed_aperture: float | None = None
+                      ) -> dict[str, Any]:
     """Sensed bit vs ground truth on the datasets ``roots`` (see the module docstring); JSON-ready.
+    ``closed_aperture`` (m), when given, adds ``margin_sensitivity`` for :data:`SENSITIVITY_MARGINS_MM`.
 
     Raises:
         ValueError: the folders hold no shards or no attempted, fault-free grasp.
@@ -112,6 +117,14 @@ def sensing_agreement(roots: str | Path | Sequence[str | Path]) -> dict[str, Any
                           "lifted": int(np.sum(inside & lifted))})
     result["aperture_histogram"] = histogram
     result["aperture_measured"] = int(measured.sum())
+    if closed_aperture is not None:
+        result["margin_sensitivity"] = []
+        for margin_mm in SENSITIVITY_MARGINS_MM:
+            bit = measured & (np.nan_to_num(aperture) > closed_aperture + margin_mm / 1000.0)
+            result["margin_sensitivity"].append({
+                "margin_mm": margin_mm, "sensed_not_lifted": int(np.sum(bit & ~lifted)),
+                "lifted_not_sensed": int(np.sum(~bit & lifted)),
+                "agreement": _share(int(np.sum(bit == lifted)), total)})
     return result
 
 
@@ -161,6 +174,11 @@ def sensing_markdown(report: dict[str, Any]) -> str:
               "| aperture (mm) | attempts | of them lifted |", "|---|---:|---:|"]
     lines += [f"| {h['from_mm']:.0f}–{h['to_mm']:.0f} | {h['attempts']} | {h['lifted']} |"
               for h in a["aperture_histogram"] if h["attempts"]]
+    if "margin_sensitivity" in a:
+        lines += ["", "## Other margins (read-out only; the default is not fitted on ground truth)", "",
+                  "| margin (mm) | sensed, not lifted | lifted, not sensed | agreement |", "|---:|---:|---:|---:|"]
+        lines += [f"| {m['margin_mm']:g} | {m['sensed_not_lifted']} | {m['lifted_not_sensed']} | {m['agreement']:.2%} |"
+                  for m in a["margin_sensitivity"]]
     lines += ["", "## Provenance", ""]
     lines += [f"- {key}: `{report[key]}`" for key in ("collect_command", "report_command", "machine", "load_average")
               if report.get(key)]

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     closed, margin = world.closed_aperture, world.config.arm.grasp_margin
     world.close()
     try:
-        report = {"agreement": sensing_agreement(args.folders), "closed_aperture_m": closed, "margin_m": margin,
+        report = {"agreement": sensing_agreement(args.folders, closed), "closed_aperture_m": closed, "margin_m": margin,
                   "collection": describe_collection(args.folders[0]), "collect_command": args.collect_command,
                   "report_command": command_line("runs.sensing_report", argv), "machine": machine_description(),
                   "load_average": [round(x, 2) for x in os.getloadavg()], "notes": args.note}

@@ -35,7 +35,7 @@ def write_sensing_dataset(folder):
 
 def test_confusion_thrown_and_triplet_change(tmp_path):
     write_sensing_dataset(tmp_path / "d")
-    result = sensing_agreement(tmp_path / "d")
+    result = sensing_agreement(tmp_path / "d", closed_aperture=0.0395)
     assert result["confusion"] == {"sensed_and_lifted": 1, "sensed_not_lifted": 1, "lifted_not_sensed": 2,
                                    "neither": 2}
     assert result["agreement"] == round(3 / 6, 4)
@@ -46,3 +46,7 @@ def test_confusion_thrown_and_triplet_change(tmp_path):
     assert (triplets["dropped"], triplets["added"]) == (2, 1)
     assert triplets["changed_share_of_success_selection"] == 1.0
     assert sum(h["attempts"] for h in result["aperture_histogram"]) == 6
+    five = next(m for m in result["margin_sensitivity"] if m["margin_mm"] == 5.0)
+    assert (five["sensed_not_lifted"], five["lifted_not_sensed"]) == (1, 2)  # apertures agree with the bits
+    two = next(m for m in result["margin_sensitivity"] if m["margin_mm"] == 2.0)
+    assert two["lifted_not_sensed"] == 1  # 0.043 m is above 0.0395 + 0.002
