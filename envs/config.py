@@ -80,7 +80,7 @@ class ArmConfig:
     max_yaw: float = 0.25
     # After the lift the gripper senses an object when its fingertips stay more than this far
     # (m) apart beyond where they meet closing on nothing (``GraspWorld.closed_aperture``).
-    # Label-free choice: of 1,986 random in-bin attempts, 71 % stopped within 2.5 mm of the mid-air
+    # Label-free choice: of 1,986 random in-bin attempts, 72 % stopped within 2.5 mm of the mid-air
     # value (closed on nothing, brushing the floor or an object's edge) and most held objects keep
     # the tips > 10 mm apart; 5 mm sits in the sparse band between (docs/results/grasp-sensing.md).
     grasp_margin: float = 0.005
