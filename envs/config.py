@@ -92,6 +92,23 @@ class ArmConfig:
     max_joint_velocity: float = 3.0
     max_translation: float = 0.05
     max_yaw: float = 0.25
+    # After the lift the gripper senses an object when its fingertips stay more than this far
+    # (m) apart beyond where they meet closing on nothing (``GraspWorld.closed_aperture``).
+    # Label-free choice: of 1,986 random in-bin attempts, 72 % stopped within 2.5 mm of the mid-air
+    # value (closed on nothing, brushing the floor or an object's edge) and most held objects keep
+    # the tips > 10 mm apart; 5 mm sits in the sparse band between (docs/results/grasp-sensing.md).
+    grasp_margin: float = 0.005
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.grasp_margin < 0.05:
+            raise ValueError(f"grasp_margin must be in (0, 0.05) m, got {self.grasp_margin}")
+
+
+# Fingertip distance (m) of the default gripper closed on nothing in mid-air, as
+# ``GraspWorld.measure_closed_aperture`` measures it (0.03954 m ± 1e-5 over positions and wrist
+# angles). Only for data that recorded apertures but no sensed bit (older shards); a world
+# measures its own at every build.
+NOMINAL_CLOSED_APERTURE = 0.0395
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,14 @@ amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 :func:`rewards.make_reward`); default (None): the task's own success pays 1 (here: anything lifted).
 
 ``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
-distance in metres, after a grasp; ``pre_image``/``post_image`` with ``record_triplet=True``) and,
-under ``info["ground_truth"]``, what only the simulator knows: objects, lifted objects (above the
-lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``: held, not thrown),
-``dropped`` objects (above the line when the lift ended, fallen during the hold), segmentation
-masks. Policies must never read the latter.
+distance in metres, after a grasp; ``grasp_sensed``, the robot's own "something is in my hand" bit:
+that aperture exceeds the gripper's closed-on-nothing aperture, measured at world build and given as
+``closed_aperture``, by more than ``ArmConfig.grasp_margin``; ``pre_image``/``post_image`` with
+``record_triplet=True``) and, under ``info["ground_truth"]``, what only the simulator knows: objects,
+lifted objects (above the lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``:
+held, not thrown), ``dropped`` objects (above the line when the lift ended, fallen during the hold),
+objects touching the gripper after the lift, segmentation masks. Policies and training labels must
+never read the latter; ``is_success`` (ground truth) is for scoring.
 """
 
 from __future__ import annotations
@@ -170,6 +173,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         info = self._info(fault=outcome.fault, outcome=outcome)
         info["outcome_image"] = outcome_image
         info["gripper_aperture"] = outcome.aperture
+        info["grasp_sensed"] = outcome.grasp_sensed
+        info["closed_aperture"] = self.world.closed_aperture
         info["grasp_attempted"] = True
         if self.record_triplet and self._pre is not None:
             post, post_mask = self.world.render_scene(hide_arm=True, hide=outcome.lifted, with_mask=True)
@@ -194,6 +199,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def _info(self, fault: str | None = None, outcome: GraspOutcome | None = None) -> dict[str, Any]:
         world = self.world
         lifted = outcome.lifted if outcome else ()
+        touching = outcome.touching if outcome else ()
         truth = {
             "object_ids": list(world.objects),
             "objects": [object_name(world.object_urdfs[b]) for b in world.objects],
@@ -201,7 +207,9 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             "lifted_ids": list(lifted),
             "lifted": [object_name(world.object_urdfs[b]) for b in lifted],
             "dropped": [object_name(world.object_urdfs[b]) for b in (outcome.dropped if outcome else ())],
+            "touching_ids": list(touching),
             "object_poses": world.object_poses(),
         }
         truth.update(self._task_info())
-        return {"is_success": False, "grasp_attempted": False, "fault": fault, "ground_truth": truth}
+        return {"is_success": False, "grasp_attempted": False, "grasp_sensed": False, "fault": fault,
+                "ground_truth": truth}

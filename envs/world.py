@@ -39,19 +39,25 @@ class GraspOutcome:
     """What a grasp attempt (close → lift → hold) produced.
 
     Attributes:
-        lifted: PyBullet body ids of the objects lifted and still held: above the lift threshold when
-            the lift ended and again after ``PhysicsConfig.hold_s`` of holding still.
+        lifted: PyBullet body ids of the objects lifted and still held (ground truth): above the lift
+            threshold when the lift ended and again after ``PhysicsConfig.hold_s`` of holding still.
         dropped: body ids above the threshold when the lift ended but no longer after the hold
             (thrown up, or slipped out): lifted under the old, lift's-end-only definition.
         fault: why the world became invalid during the attempt, or None.
         aperture: measured distance between the fingertips after the lift, metres: the robot's
-            own "is something in my hand" sensor (closed on nothing ≈ 0.04 m), no ground truth.
+            own "is something in my hand" sensor (closed on nothing ≈ 0.0395 m), no ground truth.
+        grasp_sensed: the robot's own bit "something is in my hand": ``aperture`` exceeds the
+            world's ``closed_aperture`` by more than ``ArmConfig.grasp_margin``. No ground truth.
+        touching: PyBullet body ids of the objects in contact with the arm or gripper after the
+            lift (ground truth; lifted but not touching = thrown up, not held).
     """
 
     lifted: tuple[int, ...]
     dropped: tuple[int, ...] = ()
     fault: str | None = None
     aperture: float = float("nan")
+    grasp_sensed: bool = False
+    touching: tuple[int, ...] = ()
 
 
 class GraspWorld:
@@ -89,7 +95,30 @@ class GraspWorld:
         c.setPhysicsEngineParameter(enableFileCaching=0)
         self.scene_camera = SceneCamera(c, self.config.camera)
         self.wrist_camera = WristCamera(c, self.config.camera)
+        self.closed_aperture = self.measure_closed_aperture()
         self.loads_since_build = 0
+
+    def measure_closed_aperture(self) -> float:
+        """Fingertip distance (m) after closing and lifting on nothing, high above the empty bin.
+
+        A property of the gripper found without labels: every build closes the gripper once in mid-air,
+        exactly as :meth:`grasp` does (``close_steps`` then ``lift_steps``), before any object is
+        loaded, and reads the fingertips (about 8 ms). The next :meth:`reset` homes the arm again.
+        """
+        physics = self.config.physics
+        self.arm.reset(self.home_position())
+        self.arm.set_fingers(0.0)
+        self.step(physics.close_steps)
+        lifted_target = self.arm.target_position.copy()
+        lifted_target[2] = self.config.layout.lift_height
+        self.arm.set_target(lifted_target, self.arm.yaw)
+        self.step(physics.lift_steps)
+        return self.arm.fingertip_distance()
+
+    def grasp_sensed(self, aperture: float) -> bool:
+        """Whether a measured post-lift ``aperture`` (m) says the gripper holds something:
+        ``aperture > closed_aperture + ArmConfig.grasp_margin`` (False for NaN)."""
+        return bool(aperture > self.closed_aperture + self.config.arm.grasp_margin)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -184,7 +213,8 @@ class GraspWorld:
         self.step(self.config.physics.substeps_per_action)
 
     def grasp(self) -> GraspOutcome:
-        """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held."""
+        """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held
+        and what the gripper senses."""
         physics = self.config.physics
         self.arm.set_fingers(0.0)
         self.step(physics.close_steps)
@@ -196,9 +226,11 @@ class GraspWorld:
         self.step(physics.hold_steps)
         fault = self.fault()
         still = set(self.above_line())
+        touching = tuple(b for b in self.objects if self.client.getContactPoints(self.arm.body, b))
+        aperture = self.arm.fingertip_distance()
         return GraspOutcome(lifted=tuple(b for b in raised if b in still),
-                            dropped=tuple(b for b in raised if b not in still), fault=fault,
-                            aperture=self.arm.fingertip_distance())
+                            dropped=tuple(b for b in raised if b not in still), fault=fault, aperture=aperture,
+                            grasp_sensed=self.grasp_sensed(aperture), touching=touching)
 
     def above_line(self) -> tuple[int, ...]:
         """Body ids of the objects whose base is more than ``lift_threshold`` above the tray floor."""

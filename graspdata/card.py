@@ -17,7 +17,7 @@ from typing import Any
 from common.io import atomic_write_text, file_sha256
 from common.provenance import now
 from graspdata.errors import LayoutVersionError, NotADatasetError
-from graspdata.layout import LAYOUT_VERSION, inspect_shard, shard_counts
+from graspdata.layout import LAYOUT_VERSION, READABLE_LAYOUT_VERSIONS, inspect_shard, shard_counts
 
 CARD_NAME = "card.json"
 CARD_FORMAT = "grasp2vec-sim/grasp-dataset"
@@ -79,7 +79,7 @@ class DatasetCard:
 
         Raises:
             NotADatasetError: no card, unreadable JSON, or not a grasp dataset card.
-            LayoutVersionError: the card's layout version is not the one this code reads.
+            LayoutVersionError: the card's layout version is not one this code reads.
         """
         path = Path(folder) / CARD_NAME
         if not path.is_file():
@@ -91,9 +91,9 @@ class DatasetCard:
         if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
             raise NotADatasetError(f"{path}: not a grasp dataset card (format {data.get('format')!r})"
                                    if isinstance(data, dict) else f"{path}: not a grasp dataset card")
-        if data.get("layout_version") != LAYOUT_VERSION:
+        if data.get("layout_version") not in READABLE_LAYOUT_VERSIONS:
             raise LayoutVersionError(f"{path}: layout version {data.get('layout_version')}, "
-                                     f"but this code reads version {LAYOUT_VERSION}")
+                                     f"but this code reads versions {READABLE_LAYOUT_VERSIONS}")
         data.pop("counts", None)
         data.pop("success_rate", None)
         data["shards"] = [ShardEntry(**entry) for entry in data.get("shards", [])]

@@ -110,6 +110,7 @@ def _prepare(config: CollectConfig, folder: Path, resume: bool, skip_bad: bool,
     scan = scan_folder(folder, skip_bad=skip_bad, report=report)
     card = scan.card
     _check_same_dataset(card, config, folder)
+    card.layout_version = LAYOUT_VERSION  # new shards are written in this version; older ones stay readable
     for path, _ in scan.bad:
         report(f"moved bad shard to {quarantine(path).name}; its grasps will be collected again")
     known = {entry.name: entry for entry in card.shards}

@@ -40,10 +40,11 @@ def _ground_truth(reset_truth: dict[str, Any], final_info: dict[str, Any]) -> Gr
     truth = final_info["ground_truth"]
     ids = list(reset_truth["object_ids"])
     lifted = np.array([body in truth["lifted_ids"] for body in ids], bool)
+    touching = np.array([body in truth["touching_ids"] for body in ids], bool) if "touching_ids" in truth else None
     masks = [_slot_mask(truth[k], ids) if k in truth else None for k in ("pre_mask", "post_mask")]
     return GroundTruth(objects=tuple(reset_truth["objects"]), urdfs=tuple(reset_truth["urdfs"]), lifted=lifted,
                        object_poses=np.asarray(reset_truth["object_poses"], np.float32),
-                       pre_mask=masks[0], post_mask=masks[1])
+                       pre_mask=masks[0], post_mask=masks[1], touching=touching)
 
 
 def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRecord:
@@ -72,4 +73,5 @@ def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRec
         grasp_attempted=bool(info["grasp_attempted"]), success=bool(info["is_success"]), fault=info["fault"] or "",
         observations={k: np.stack([o[k] for o in observations]) for k in observations[0]},
         actions=np.stack(actions), rewards=np.asarray(rewards, np.float32), terminated=bool(terminated),
-        truth=_ground_truth(reset_truth, info), outcome_aperture=float(info.get("gripper_aperture", np.nan)))
+        truth=_ground_truth(reset_truth, info), outcome_aperture=float(info.get("gripper_aperture", np.nan)),
+        grasp_sensed=(bool(info["grasp_sensed"]) and not info["fault"]) if "grasp_sensed" in info else None)

@@ -21,3 +21,7 @@ class CorruptShardError(DatasetError):
 
 class ConfigMismatchError(DatasetError):
     """``--resume`` (or a reader) met a dataset made with a different configuration."""
+
+
+class SensedBitFallbackWarning(UserWarning):
+    """A dataset records no sensed grasp bit; readers derive it from the aperture, or from ``success``."""

@@ -10,7 +10,9 @@ Expected input, one folder per grasp (any names; sorted order becomes the datase
         meta.json      optional: {"success": true, "object": "red_mug"}
 
 Images are centre-cropped to a square and resized to ``image_size`` (Lanczos). Grasps are
-successes unless ``meta.json`` says ``"success": false``; an ``"object"`` name goes to the
+successes unless ``meta.json`` says ``"success": false``; that bit is the recording robot's own
+judgement (e.g. its gripper closure), so it is stored as both ``success`` and the training label
+``grasp_sensed``. An ``"object"`` name goes to the
 ground-truth group (for evaluation only). The result reads exactly like simulated data, minus the
 episodes (imported records have no observations or actions).
 """
@@ -109,7 +111,7 @@ def _record(index: int, folder: Path, source: Path, size: int) -> GraspRecord:
                             object_poses=np.zeros((1, 7), np.float32))
     return GraspRecord(index=index, key=triplet_key(folder.relative_to(source).as_posix()), seed=-1,
                        pre_image=images["pre"], post_image=images["post"], outcome_image=images["outcome"],
-                       grasp_attempted=True, success=success, truth=truth)
+                       grasp_attempted=True, success=success, grasp_sensed=success, truth=truth)
 
 
 def import_triplets(source: str | Path, out: str | Path, image_size: int = 64, shard_size: int = 500,

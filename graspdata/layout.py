@@ -7,9 +7,12 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
     records/        N = num_records rows, one per grasp episode
         index, key, seed                      (N,) int64
         pre_image, post_image, outcome_image  (N, H, W, 3) uint8, one chunk per image
-        grasp_attempted, success, terminated  (N,) bool
+        grasp_attempted, success, terminated  (N,) bool (success: ground truth, for evaluation only)
         outcome_aperture                      (N,) float32: fingertip distance after the lift (m), NaN
                                               if not measured; absent from older shards (read as NaN)
+        grasp_sensed                          (N,) bool: the gripper sensed an object after the lift
+                                              and no fault occurred, the training label (version 2;
+                                              absent when not sensed: see read_grasp_sensed)
         fault                                 (N,) UTF-8 string ("" when none)
         step_start, num_steps                 (N,) int64: the episode's rows in steps/
         obs_start, num_obs                    (N,) int64: its rows in observations/ (num_steps + 1)
@@ -21,6 +24,11 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
         object_poses       (N, K, 7) float32, pre-grasp xyz + quaternion xyzw
         has_mask           (N,) bool
         pre_mask, post_mask (N, H, W) int8: index into objects, -1 elsewhere
+        touching           (N, K) bool: touched the gripper after the lift (version 2, when recorded)
+
+Version 1 (still read) lacks ``grasp_sensed`` and ``touching``; version 2 marks shards whose
+training label is the sensed bit, so code that only knows version 1 (and would train on ``success``)
+refuses them.
 
 Numeric datasets are gzip-compressed with Fletcher-32 checksums, so a flipped byte is an error, not
 garbage. ``complete`` is written last; shards are written whole to a temporary name and renamed.
@@ -31,6 +39,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +47,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from graspdata.errors import CorruptShardError, LayoutVersionError, NotADatasetError
+from envs.config import NOMINAL_CLOSED_APERTURE, ArmConfig
+from graspdata.errors import CorruptShardError, LayoutVersionError, NotADatasetError, SensedBitFallbackWarning
 from graspdata.records import ACTION_DIM, GraspRecord
 
 FORMAT = "grasp2vec-sim/grasp-shard"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
+READABLE_LAYOUT_VERSIONS = (1, 2)
 SHARD_PATTERN = re.compile(r"^shard-(\d{9})-(\d{9})\.h5$")
 SHARD_GLOB = "shard-*.h5"
 COMPRESSION = "gzip"
@@ -51,6 +62,10 @@ SMALL_CHUNK = 4096  # rows per chunk of 1-D and per-step arrays
 RECORD_GROUP, STEP_GROUP, OBSERVATION_GROUP, TRUTH_GROUP = "records", "steps", "observations", "ground_truth"
 RECORD_IMAGES = ("pre_image", "post_image", "outcome_image")
 APERTURE = "outcome_aperture"
+GRASP_SENSED = "grasp_sensed"
+# Aperture (m) above which a record without a sensed bit counts as holding something: the default
+# gripper's closed-on-nothing aperture plus the default margin (see envs.config).
+FALLBACK_SENSED_APERTURE = NOMINAL_CLOSED_APERTURE + ArmConfig().grasp_margin
 _STRING = h5py.string_dtype("utf-8")
 
 
@@ -93,7 +108,9 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
     n = len(records)
     objects, urdfs = np.full((n, count), "", object), np.full((n, count), "", object)
     lifted, poses = np.zeros((n, count), bool), np.zeros((n, count, 7), np.float32)
-    has_mask = np.zeros(n, bool)
+    has_mask, touching = np.zeros(n, bool), np.zeros((n, count), bool)
+    with_truth = [r.truth for r in records if r.truth is not None]
+    record_touching = bool(with_truth) and all(t.touching is not None for t in with_truth)
     for row, record in enumerate(records):
         truth = record.truth
         if truth is None:
@@ -102,11 +119,15 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
         objects[row, :k], urdfs[row, :k], lifted[row, :k] = truth.objects, truth.urdfs, truth.lifted
         poses[row, :k] = truth.object_poses
         has_mask[row] = truth.pre_mask is not None
+        if record_touching:
+            touching[row, :k] = truth.touching
     _put_strings(group, "objects", objects)
     _put_strings(group, "urdfs", urdfs)
     _put(group, "lifted", lifted)
     _put(group, "object_poses", poses)
     _put(group, "has_mask", has_mask)
+    if record_touching:
+        _put(group, "touching", touching)
     for name in ("pre_mask", "post_mask"):
         masks = [_slot_mask(getattr(r.truth, name) if r.truth else None, size) for r in records]
         _put(group, name, np.stack(masks), row_chunk=1)
@@ -118,7 +139,7 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
 
     Args:
         records: at least one record, ``records[i].index == records[0].index + i``, all with
-            the same image size and observation keys.
+            the same image size and observation keys, and either all or none with ``grasp_sensed``.
         source: where the data comes from (``"sim"``, ``"import"`` or ``"pack"``), stored as an attribute.
         image_chunk_rows: records per compressed chunk of the pre/post/outcome images. 1 (random
             access, the default) or more: scenes share the bin's background, so compressing many
@@ -138,6 +159,10 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
     for record in records:
         if record.pre_image.shape[0] != size or sorted(record.observations) != keys:
             raise ValueError(f"record {record.index} differs from record {first} in image size or observation keys")
+    sensed = [r.grasp_sensed for r in records]
+    if None in sensed and any(bit is not None for bit in sensed):
+        raise ValueError(f"records {first}..{first + len(records) - 1}: some carry grasp_sensed and some do not; "
+                         "a shard stores the sensed bit for all its records or for none")
     num_steps = np.array([r.num_steps for r in records], np.int64)
     num_obs = np.array([len(r.observations[keys[0]]) if keys else 0 for r in records], np.int64)
     buffer = io.BytesIO()
@@ -154,6 +179,8 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
         for name in ("grasp_attempted", "success", "terminated"):
             _put(rec, name, np.array([getattr(r, name) for r in records], bool))
         _put(rec, APERTURE, np.array([r.outcome_aperture for r in records], np.float32))
+        if None not in sensed:
+            _put(rec, GRASP_SENSED, np.array(sensed, bool))
         _put_strings(rec, "fault", np.array([r.fault for r in records], object))
         _put(rec, "step_start", np.concatenate([[0], np.cumsum(num_steps)[:-1]]).astype(np.int64))
         _put(rec, "num_steps", num_steps)
@@ -175,6 +202,37 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
 def read_aperture(records: h5py.Group, row: int) -> float:
     """The record's measured gripper aperture (m), NaN for shards written before it was recorded."""
     return float(records[APERTURE][row]) if APERTURE in records else float("nan")
+
+
+def read_grasp_sensed(records: h5py.Group, rows: int | slice = slice(None)) -> np.ndarray:
+    """The training label "the gripper sensed an object after the lift" of ``rows`` (bool array, or a
+    0-d one for an int row).
+
+    Shards without the field (version 1, or sources that did not sense) fall back, with a
+    :class:`graspdata.errors.SensedBitFallbackWarning` naming the folder: an attempted, fault-free
+    grasp whose recorded aperture exceeds :data:`FALLBACK_SENSED_APERTURE` counts as sensed; where
+    no aperture was recorded either, the ground-truth-derived ``success`` bit is used.
+    """
+    if GRASP_SENSED in records:
+        return np.asarray(records[GRASP_SENSED][rows], bool)
+    success = np.asarray(records["success"][rows], bool)
+    folder = Path(records.file.filename).parent
+    if APERTURE not in records:
+        warnings.warn(f"{folder}: shards record neither grasp_sensed nor outcome_aperture (written before the "
+                      "sensed grasp bit); training falls back to the simulator's success bit (ground truth). "
+                      "Re-collect to train on the robot's own sensing.", SensedBitFallbackWarning, stacklevel=2)
+        return success
+    aperture = np.asarray(records[APERTURE][rows], np.float64)
+    measured = np.isfinite(aperture)
+    warnings.warn(f"{folder}: shards without grasp_sensed (layout version 1): it falls back to "
+                  f"outcome_aperture > {FALLBACK_SENSED_APERTURE:.4f} m (the default gripper's closed aperture "
+                  "plus the default margin) where recorded"
+                  + ("" if measured.all() else ", else to the simulator's success bit (ground truth)"),
+                  SensedBitFallbackWarning, stacklevel=2)
+    attempted = np.asarray(records["grasp_attempted"][rows], bool)
+    fault_free = np.asarray(records["fault"].asstr()[rows], dtype=object) == ""
+    by_aperture = attempted & fault_free & (np.nan_to_num(aperture, nan=0.0) > FALLBACK_SENSED_APERTURE)
+    return np.where(measured, by_aperture, success)
 
 
 @dataclass(frozen=True)
@@ -231,9 +289,9 @@ def inspect_shard(path: str | Path) -> ShardInfo:
         if attrs.get("format") != FORMAT:
             raise NotADatasetError(f"{path}: not a grasp shard (format attribute {attrs.get('format')!r})")
         version = int(attrs.get("layout_version", -1))
-        if version != LAYOUT_VERSION:
-            raise LayoutVersionError(f"{path}: layout version {version}, but this code reads version "
-                                     f"{LAYOUT_VERSION}; re-collect or convert the dataset")
+        if version not in READABLE_LAYOUT_VERSIONS:
+            raise LayoutVersionError(f"{path}: layout version {version}, but this code reads versions "
+                                     f"{READABLE_LAYOUT_VERSIONS}; re-collect or convert the dataset")
         if not bool(attrs.get("complete", False)):
             raise CorruptShardError(f"{path}: incomplete shard (its writer did not finish)")
         if (int(attrs["first_index"]), int(attrs["stop_index"])) != (first, stop):

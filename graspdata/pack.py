@@ -1,9 +1,10 @@
-"""Pack the successful grasps of dataset folders into one compact, triplet-only dataset folder.
+"""Pack the sensed grasps of dataset folders into one compact, triplet-only dataset folder.
 
 A simulated folder stores every attempt with its episode and ground truth, each image compressed
-on its own (random access). Training Grasp2Vec needs only the successful triplets, and scenes of
-one bin share most of their pixels, so compressing many images together stores them several
-times smaller: 10,940 triplets fit in tens of MB instead of hundreds. That is what lets a training
+on its own (random access). Training Grasp2Vec needs only the triplets it selects — those whose
+gripper sensed an object after the lift (``grasp_sensed``, as :class:`graspdata.reader.TripletDataset`)
+— and scenes of one bin share most of their pixels, so compressing many images together stores them
+several times smaller: 10,940 triplets fit in tens of MB instead of hundreds. That is what lets a training
 set travel to another machine (a GPU lent for a training run) and back.
 
 The pack keeps each record's ``key``, so ``TripletDataset(pack, split=..., seed=...)`` selects the
@@ -25,7 +26,7 @@ from common.provenance import code_version
 from graspdata.card import DatasetCard, shard_entry
 from graspdata.errors import ConfigMismatchError
 from graspdata.folder import scan_folder
-from graspdata.layout import RECORD_GROUP, RECORD_IMAGES, encode_shard, open_h5, shard_name
+from graspdata.layout import RECORD_GROUP, RECORD_IMAGES, encode_shard, open_h5, read_grasp_sensed, shard_name
 from graspdata.records import GraspRecord
 
 SOURCE = "pack"
@@ -34,19 +35,20 @@ DEFAULT_SHARD_SIZE = 2000
 
 
 def _successes(folder: Path) -> Iterator[GraspRecord]:
-    """The successful records of one dataset folder, shard by shard, without episodes or ground truth."""
+    """The sensed records of one dataset folder, shard by shard, without episodes or ground truth."""
     for info in scan_folder(folder).shards:
         with open_h5(info.path) as f:
             table = f[RECORD_GROUP]
-            rows = np.flatnonzero(table["success"][:].astype(bool))
+            rows = np.flatnonzero(read_grasp_sensed(table))
             if not len(rows):
                 continue
             keys, seeds = table["key"][:][rows], table["seed"][:][rows]
+            success = table["success"][:][rows].astype(bool)
             images = {name: table[name][rows[0]:rows[-1] + 1][rows - rows[0]] for name in RECORD_IMAGES}
         for i in range(len(rows)):
             yield GraspRecord(index=-1, key=int(keys[i]), seed=int(seeds[i]), pre_image=images["pre_image"][i],
                               post_image=images["post_image"][i], outcome_image=images["outcome_image"][i],
-                              grasp_attempted=True, success=True)
+                              grasp_attempted=True, success=bool(success[i]), grasp_sensed=True)
 
 
 def pack_triplets(roots: Sequence[str | Path], out: str | Path, shard_size: int = DEFAULT_SHARD_SIZE,

@@ -1,6 +1,8 @@
 """Readers for training: random access across shards with bounded memory, no ground truth.
 
-- :class:`TripletDataset`: successful grasps as ``{"pre", "post", "outcome"}`` images (Grasp2Vec).
+- :class:`TripletDataset`: grasps whose gripper sensed an object after the lift (the record's
+  ``grasp_sensed`` bit, :func:`graspdata.layout.read_grasp_sensed`) as ``{"pre", "post", "outcome"}``
+  images (Grasp2Vec).
 - :class:`EpisodeDataset`: every simulated episode (failed ones too) with the policy's
   observations, actions and rewards (off-policy learning).
 
@@ -27,7 +29,15 @@ import numpy as np
 from graspdata.card import DatasetCard, names_digest
 from graspdata.errors import ConfigMismatchError, CorruptShardError
 from graspdata.folder import scan_folder
-from graspdata.layout import OBSERVATION_GROUP, RECORD_GROUP, STEP_GROUP, ShardInfo, open_h5, read_aperture
+from graspdata.layout import (
+    OBSERVATION_GROUP,
+    RECORD_GROUP,
+    STEP_GROUP,
+    ShardInfo,
+    open_h5,
+    read_aperture,
+    read_grasp_sensed,
+)
 
 Split = Literal["train", "val", "all"]
 SPLITS = ("train", "val", "all")
@@ -180,7 +190,11 @@ class ShardedReader(ABC):
 
 
 class TripletDataset(ShardedReader):
-    """Successful grasps as Grasp2Vec triplets, across shards and dataset folders.
+    """Grasps the gripper sensed as holding something, as Grasp2Vec triplets, across shards and folders.
+
+    Selected by the robot's own ``grasp_sensed`` bit, not the simulator's ``success``: a triplet whose
+    outcome shows an empty gripper would teach the embedding that the scene lost an object the
+    outcome does not show.
 
     ``dataset[i]`` is ``{"pre": (H, W, 3), "post": (H, W, 3), "outcome": (H, W, 3)}``, all uint8.
 
@@ -197,7 +211,7 @@ class TripletDataset(ShardedReader):
     IMAGES = {"pre": "pre_image", "post": "post_image", "outcome": "outcome_image"}
 
     def _wanted(self, records: h5py.Group) -> np.ndarray:
-        return records["success"][:].astype(bool)
+        return read_grasp_sensed(records).copy()
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         info, row = self._locate(index)
@@ -209,7 +223,8 @@ class EpisodeDataset(ShardedReader):
 
     ``dataset[i]`` is a dict: ``images`` (T+1, H, W, 3) uint8 and ``gripper`` (T+1, 5) float32 (the
     observations before each action and after the last), ``actions`` (T, 5) float32, ``rewards``
-    (T,) float32, ``terminated``, ``grasp_attempted``, ``success`` (bool) and ``outcome``
+    (T,) float32, ``terminated``, ``grasp_attempted``, ``grasp_sensed`` (the training label: the
+    gripper sensed an object after the lift), ``success`` (bool, ground truth, for evaluation) and ``outcome``
     (H, W, 3) uint8 (zeros when no grasp was attempted), ``aperture`` (float, the measured fingertip
     distance after the lift in metres; NaN when not recorded). Arguments as :class:`TripletDataset`;
     imported triplets, which have no episodes, are left out.
@@ -233,6 +248,7 @@ class EpisodeDataset(ShardedReader):
                     "rewards": f[STEP_GROUP]["reward"][step:step + steps],
                     "terminated": bool(records["terminated"][row]),
                     "grasp_attempted": bool(records["grasp_attempted"][row]),
+                    "grasp_sensed": bool(read_grasp_sensed(records, row)),
                     "success": bool(records["success"][row]),
                     "outcome": records["outcome_image"][row],
                     "aperture": read_aperture(records, row)}

@@ -21,6 +21,8 @@ class GroundTruth:
         pre_mask: pre-grasp scene segmentation, (H, W) int8: index into ``objects``, -1 elsewhere;
             None when not recorded.
         post_mask: the same for the post-grasp scene, or None.
+        touching: which of the K objects touched the arm or gripper after the lift, (K,) bool (lifted
+            but not touching: thrown up, not held); None when not recorded.
     """
 
     objects: tuple[str, ...]
@@ -29,6 +31,7 @@ class GroundTruth:
     object_poses: np.ndarray
     pre_mask: np.ndarray | None = None
     post_mask: np.ndarray | None = None
+    touching: np.ndarray | None = None
 
     @property
     def lifted_objects(self) -> tuple[str, ...]:
@@ -46,7 +49,12 @@ class GraspRecord:
         seed: the ``env.reset`` seed (-1 for imported data).
         pre_image, post_image, outcome_image: (H, W, 3) uint8; all zeros when no grasp was attempted.
         grasp_attempted: the gripper closed (False when the episode was cut at ``max_steps`` or faulted).
-        success: something was lifted and no fault occurred: the self-supervised label.
+        success: something was lifted and no fault occurred (the simulator's ground truth: for
+            evaluation, never a training label).
+        grasp_sensed: the gripper sensed an object after the lift (its measured aperture exceeded the
+            closed-on-nothing aperture by ``ArmConfig.grasp_margin``) and no fault occurred: the
+            self-supervised label that training reads. None when the source did not sense it (the
+            shard then omits the field and readers fall back, see ``graspdata.layout.read_grasp_sensed``).
         fault: why the world became invalid, or ``""``.
         observations: what the policy saw, key → (T+1, ...) (``image`` (T+1, H, W, 3) uint8, ``gripper`` (T+1, 5)).
         actions: (T, 5) float32 in [-1, 1].
@@ -72,6 +80,7 @@ class GraspRecord:
     terminated: bool = True
     truth: GroundTruth | None = None
     outcome_aperture: float = float("nan")
+    grasp_sensed: bool | None = None
 
     def __post_init__(self) -> None:
         size = self.pre_image.shape

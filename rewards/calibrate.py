@@ -9,15 +9,16 @@ cosine similarity maximising Youden's J = TPR − FPR. Written as JSON beside th
 (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
 
 Presence classifier (:func:`rewards.presence.fit_presence`): a tiny CNN on the outcome images of
-every attempt in ``--presence-data`` (default: ``--data``), labelled by the collector's success
-bit only — successful attempts hold an object, failed ones are empty — plus ``--empty`` grasps
+every attempt in ``--presence-data`` (default: ``--data``), labelled by each record's sensed grasp
+bit only (the gripper's fingertips stayed apart after the lift) — sensed attempts hold an object,
+the others are empty — plus ``--empty`` grasps
 closed in mid-air (empty by construction, :func:`rewards.presence.empty_gripper_images`). No
 ground truth is read for it. Written beside the checkpoint as ``presence.safetensors`` +
 ``presence.json`` (:func:`rewards.presence.presence_path`), unless ``--presence-out`` says otherwise.
 
-Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.fit_aperture_threshold`):
-the measured fingertip distance after the lift separating the successful from the failed attempts
-of ``--presence-data`` (those that record it), stored in the calibration JSON.
+Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.label_free_aperture_threshold`):
+the gripper's closed-on-nothing aperture, measured by closing it in mid-air, plus
+``ArmConfig.grasp_margin`` (no labels: the sensed bit's own rule), stored in the calibration JSON.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from rewards.presence import (
     attempt_apertures,
     attempt_outcomes,
     empty_gripper_images,
-    fit_aperture_threshold,
     fit_presence,
+    label_free_aperture_threshold,
     presence_path,
 )
 from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
@@ -113,8 +114,8 @@ def calibrate_reward(config: CalibrateConfig) -> dict[str, Any]:
                                                   config.val_fraction)
         source = f"{config.data} split {config.split} (val_fraction {config.val_fraction}, seed {config.seed})"
         presence_source = list(config.presence_data) if config.presence_data else [config.data]
-        images, success = attempt_outcomes(presence_source)
-        presence_held, failed = images[success], images[~success]
+        images, sensed = attempt_outcomes(presence_source)
+        presence_held, failed = images[sensed], images[~sensed]
     parts = []
     if config.negatives in ("midair", "both"):
         parts.append(empty_gripper_images(config.empty, config.objects, config.num_objects, reward.image_size,
@@ -125,18 +126,16 @@ def calibrate_reward(config: CalibrateConfig) -> dict[str, Any]:
         parts.append(failed)
     empty = np.concatenate(parts)
     calibration = calibrate(reward, held, objects, config.seed)
-    apertures, aperture_success = ((np.zeros(0), np.zeros(0, bool)) if config.collect
-                                   else attempt_apertures(presence_source))
-    if aperture_success.any() and not aperture_success.all():
-        aperture_threshold, aperture_provenance = fit_aperture_threshold(apertures, aperture_success)
-        calibration = dataclasses.replace(calibration, aperture_threshold=aperture_threshold)
-        calibration.provenance["aperture"] = {"data": presence_source, **aperture_provenance}
+    apertures = np.zeros(0) if config.collect else attempt_apertures(presence_source)
+    aperture_threshold, aperture_provenance = label_free_aperture_threshold(apertures)
+    calibration = dataclasses.replace(calibration, aperture_threshold=aperture_threshold)
+    calibration.provenance["aperture"] = {"data": presence_source, **aperture_provenance}
     presence_config = TrainPresenceConfig(steps=config.presence_steps, seed=config.seed)
     classifier = fit_presence(presence_held, empty, presence_config)
     common = {"checkpoint": str(reward.checkpoint), "machine": machine_description(),
               "command": config.command}
     classifier.provenance.update({
-        "data": presence_source, "labels": "success bit of each attempt; mid-air grasps are empty",
+        "data": presence_source, "labels": "sensed grasp bit of each attempt; mid-air grasps are empty",
         "negatives": config.negatives, "failed_attempts_used": len(failed) if config.negatives != "midair" else 0,
         "midair_images": 0 if config.negatives == "failures" else config.empty, "objects_below_empty": config.objects,
         "wall_time_s": round(time.perf_counter() - began, 1), **common,

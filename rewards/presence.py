@@ -3,9 +3,10 @@
 A learned reward sees only images, never the simulator's ``lifted`` list. Like the paper, it
 decides from the outcome (wrist) image whether the gripper holds an object, with a tiny
 convolutional classifier on the pixels (:class:`PresenceNet`, ~15k parameters). Its labels are
-the ones a robot has without a human: the collector's ``success`` bit ("something was lifted",
-the paper's gripper-closure signal) — outcome images of successful attempts hold an object, those
-of failed attempts show an empty gripper — and grasps closed in mid-air, empty by construction
+the ones a robot has without a human: each record's ``grasp_sensed`` bit (the gripper's fingertips
+stayed apart after the lift: the paper's gripper-closure signal, never the simulator's ``lifted``)
+— outcome images of sensed attempts hold an object, the others show an empty gripper — and grasps
+closed in mid-air, empty by construction
 (:func:`empty_gripper_images`). The ``ground_truth`` group of a dataset is never read
 (:class:`AttemptOutcomes`). Fitted by ``python -m runs.calibrate_reward`` (:func:`fit_presence`)
 and stored beside the reward's checkpoint as ``presence.safetensors`` + ``presence.json``
@@ -13,8 +14,10 @@ and stored beside the reward's checkpoint as ``presence.safetensors`` + ``presen
 
 Where the robot measures its gripper (the simulated one does: ``info["gripper_aperture"]``, the
 fingertip distance after the lift), the paper's own signal is available instead: the gripper did
-not close all the way. :func:`fit_aperture_threshold` fits that threshold on the same success bits
-(:func:`attempt_apertures`), and ``presence="gripper"`` gates the reward with it.
+not close all the way. :func:`label_free_aperture_threshold` sets that threshold without labels —
+the gripper's closed-on-nothing aperture, measured by closing it in mid-air, plus
+``ArmConfig.grasp_margin``: the same rule as the sensed bit — and ``presence="gripper"`` gates the
+reward with it.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ from torch import nn
 from common.io import atomic_write_bytes, atomic_write_json
 from common.protocols import RewardError
 from embedding.model import to_input
+from envs.config import WorldConfig
 from graspdata.folder import scan_folder
-from graspdata.layout import APERTURE, RECORD_GROUP, open_h5
+from graspdata.layout import APERTURE, RECORD_GROUP, open_h5, read_grasp_sensed
 from graspdata.reader import ShardedReader
 from rewards.calibration import youden_threshold
 
@@ -275,10 +279,11 @@ def fit_presence(held: np.ndarray, empty: np.ndarray, config: TrainPresenceConfi
 
 # ---------------------------------------------------------------------------------------------- data
 class AttemptOutcomes(ShardedReader):
-    """Outcome image and success bit of every grasp attempt of dataset folders (ground truth is not read).
+    """Outcome image and sensed grasp bit of every grasp attempt of dataset folders (no ground truth read).
 
-    ``dataset[i]`` is ``(outcome (H, W, 3) uint8, success bool)``; arguments as
-    :class:`graspdata.reader.TripletDataset`. ``success`` is the collector's "something was lifted".
+    ``dataset[i]`` is ``(outcome (H, W, 3) uint8, grasp_sensed bool)``; arguments as
+    :class:`graspdata.reader.TripletDataset`. ``grasp_sensed`` is the gripper's own "something is in
+    my hand" after the lift (:func:`graspdata.layout.read_grasp_sensed`), not the simulator's ``success``.
     """
 
     def _wanted(self, records: h5py.Group) -> np.ndarray:
@@ -287,11 +292,11 @@ class AttemptOutcomes(ShardedReader):
     def __getitem__(self, index: int) -> tuple[np.ndarray, bool]:
         info, row = self._locate(index)
         return self._read(info.path, lambda f: (f[RECORD_GROUP]["outcome_image"][row],
-                                                bool(f[RECORD_GROUP]["success"][row])))
+                                                bool(read_grasp_sensed(f[RECORD_GROUP], row))))
 
 
 def attempt_outcomes(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome images (N, S, S, 3) uint8 and success bits (N,) bool of every attempt in ``roots``."""
+    """Outcome images (N, S, S, 3) uint8 and sensed grasp bits (N,) bool of every attempt in ``roots``."""
     attempts = AttemptOutcomes(roots, report=lambda message: None)
     try:
         items = [attempts[i] for i in range(len(attempts))]
@@ -299,13 +304,13 @@ def attempt_outcomes(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndarr
         attempts.close()
     if not items:
         raise RewardError(f"{roots} records no grasp attempts")
-    return np.stack([image for image, _ in items]), np.array([success for _, success in items], dtype=bool)
+    return np.stack([image for image, _ in items]), np.array([sensed for _, sensed in items], dtype=bool)
 
 
-def attempt_apertures(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Measured apertures (N,) float (m) and success bits (N,) bool of every attempt in ``roots`` that
-    recorded one (grasp attempted, aperture finite); empty arrays when none did. No ground truth is read."""
-    apertures, successes = [], []
+def attempt_apertures(roots: str | Path | Sequence[str | Path]) -> np.ndarray:
+    """Measured apertures (N,) float (m) of every attempt in ``roots`` that recorded one (grasp
+    attempted, aperture finite); empty when none did. No label and no ground truth is read."""
+    apertures = []
     for root in [roots] if isinstance(roots, str | Path) else roots:
         for info in scan_folder(root, report=lambda message: None).shards:
             with open_h5(info.path) as f:
@@ -314,21 +319,28 @@ def attempt_apertures(roots: str | Path | Sequence[str | Path]) -> tuple[np.ndar
                     continue
                 keep = records["grasp_attempted"][:].astype(bool) & np.isfinite(records[APERTURE][:])
                 apertures.append(records[APERTURE][:][keep])
-                successes.append(records["success"][:].astype(bool)[keep])
-    if not apertures:
-        return np.zeros(0), np.zeros(0, bool)
-    return np.concatenate(apertures).astype(np.float64), np.concatenate(successes)
+    return np.concatenate(apertures).astype(np.float64) if apertures else np.zeros(0)
 
 
-def fit_aperture_threshold(apertures: np.ndarray, success: np.ndarray) -> tuple[float, dict[str, Any]]:
-    """Aperture (m) at or above which the gripper holds something: Youden's J between the apertures
-    of successful and failed attempts. Returns (threshold, provenance with counts and rates)."""
-    held, empty = apertures[success], apertures[~success]
-    threshold, youden = youden_threshold(held, empty)
-    return threshold, {"attempts": len(apertures), "successes": len(held), "failures": len(empty),
-                       "youden_j": youden, "kept_successes": float(np.mean(held >= threshold)),
-                       "passed_failures": float(np.mean(empty >= threshold)),
-                       "labels": "success bit of each attempt (something lifted); no ground truth"}
+def label_free_aperture_threshold(apertures: np.ndarray | None = None, world_config: WorldConfig | None = None
+                                  ) -> tuple[float, dict[str, Any]]:
+    """Aperture (m) above which the gripper holds something, found without labels: the closed-on-nothing
+    aperture a world of ``world_config`` (default: the default world) measures by closing in mid-air,
+    plus its ``ArmConfig.grasp_margin`` — the rule of the sensed grasp bit. ``apertures`` (N,) m, when
+    given, are only described (share above the threshold). Returns (threshold, provenance)."""
+    from envs.world import GraspWorld
+
+    world = GraspWorld(world_config)
+    try:
+        closed, margin = world.closed_aperture, world.config.arm.grasp_margin
+    finally:
+        world.close()
+    threshold = closed + margin
+    provenance: dict[str, Any] = {"closed_aperture": closed, "margin": margin,
+                                  "labels": "none: closed-on-nothing aperture measured in mid-air + margin"}
+    if apertures is not None and len(apertures):
+        provenance.update(attempts=len(apertures), above_fraction=float(np.mean(apertures > threshold)))
+    return threshold, provenance
 
 
 def empty_gripper_images(count: int, objects: str = "seen", num_objects: int = 5, image_size: int = 64,

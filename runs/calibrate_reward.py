@@ -11,15 +11,15 @@ cosine similarity maximising Youden's J = TPR − FPR. Written as JSON beside th
 (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
 
 Presence classifier (:func:`rewards.presence.fit_presence`): a tiny CNN on the outcome images of
-every attempt in ``--presence-data`` (default: ``--data``), labelled by the collector's success
-bit only — successful attempts hold an object, failed ones are empty — plus ``--empty`` grasps
+every attempt in ``--presence-data`` (default: ``--data``), labelled by each record's sensed grasp
+bit only — sensed attempts hold an object, the others are empty — plus ``--empty`` grasps
 closed in mid-air (empty by construction, :func:`rewards.presence.empty_gripper_images`). No
 ground truth is read for it. Written beside the checkpoint as ``presence.safetensors`` +
 ``presence.json`` (:func:`rewards.presence.presence_path`), unless ``--presence-out`` says otherwise.
 
-Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.fit_aperture_threshold`):
-the measured fingertip distance after the lift separating the successful from the failed attempts
-of ``--presence-data`` (those that record it), stored in the calibration JSON.
+Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.label_free_aperture_threshold`):
+the gripper's closed-on-nothing aperture, measured in mid-air, plus ``ArmConfig.grasp_margin`` (no
+labels), stored in the calibration JSON.
 """
 
 from __future__ import annotations

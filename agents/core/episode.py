@@ -29,8 +29,10 @@ class Episode:
         rewards: (T,) float32; only the grasp step is non-zero in this task.
         terminated: True when the episode ended by a grasp or a fault (no bootstrap from the last
             state), False when it was cut at ``max_steps``.
-        grasped: whether something was lifted: the bit the paper reads from the gripper's
-            closure. Posthoc relabeling only uses episodes where it is True.
+        grasped: whether the gripper sensed an object after the lift (its aperture stayed above the
+            closed-on-nothing aperture by the margin, ``info["grasp_sensed"]`` online, the record's
+            ``grasp_sensed`` offline) and no fault occurred: the paper's gripper-closure bit, never
+            the simulator's ``lifted``. Posthoc relabeling only uses episodes where it is True.
         outcome: wrist image after the lift (H, W, 3) uint8, or None when no grasp was attempted.
         aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
         goal: the goal image the episode was run with, or None (indiscriminate task).
@@ -78,7 +80,8 @@ class EpisodeRecorder:
     """Builds an :class:`Episode` from ``env.reset`` / ``env.step`` results.
 
     The env must be a Kuka grasp env (or a wrapper of one): the grasp step's ``info`` carries
-    ``outcome_image`` and ``ground_truth.lifted``.
+    ``outcome_image``, ``grasp_sensed`` (which sets ``Episode.grasped``) and ``ground_truth.lifted``
+    (kept only as names for oracle rewards).
     """
 
     def __init__(self, goal_name_key: str = "target") -> None:
@@ -107,7 +110,8 @@ class EpisodeRecorder:
         goal = observations["goal"][0] if "goal" in observations else None
         episode = Episode(observations=observations, actions=np.stack(self._actions),
                           rewards=np.asarray(self._rewards, dtype=np.float32), terminated=terminated,
-                          grasped=bool(lifted) and info.get("fault") is None, outcome=info.get("outcome_image"),
+                          grasped=bool(info.get("grasp_sensed", False)) and info.get("fault") is None,
+                          outcome=info.get("outcome_image"),
                           goal=goal, goal_name=truth.get(self.goal_name_key), lifted=lifted,
                           aperture=info.get("gripper_aperture"))
         self._observations = []
@@ -118,12 +122,13 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on
                           lifted: Callable[[int], tuple[str, ...]] | None = None) -> Iterator[Episode]:
     """Episodes from an ``embedding.dataset.EpisodeDataset`` (all attempts, failed ones too).
 
-    Each item ``{"images", "gripper", "actions", "success", "outcome"}`` becomes an indiscriminate
-    episode (no goal): reward ``reward_on_success`` on the last step when the grasp succeeded. An
+    Each item ``{"images", "gripper", "actions", "grasp_sensed", "success", "outcome"}`` becomes an
+    indiscriminate episode (no goal): ``grasped`` is the record's sensed bit, and the last step pays
+    ``reward_on_success`` when it is set (``success``, ground truth, is read only to attach ``lifted``). An
     item without ``terminated`` counts as terminated (collected attempts end with a grasp), one
     without ``grasp_attempted`` as attempted. With
     ``image_size``, scene and outcome images are resized to it (the policy's resolution).
-    Relabeling (:func:`agents.core.relabel.relabel_episode`) then turns successes into goal episodes.
+    Relabeling (:func:`agents.core.relabel.relabel_episode`) then turns sensed grasps into goal episodes.
     ``lifted`` (item index → names of the objects it lifted) attaches ground truth for rewards that
     read it (the oracle); without it, offline episodes carry no names.
     """
@@ -135,10 +140,13 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on
             outcome = resize_images(outcome[None], image_size).numpy()[0]
         gripper = np.asarray(item["gripper"], dtype=np.float32)
         actions = np.asarray(item["actions"], dtype=np.float32)
-        success = bool(item["success"])
+        if "grasp_sensed" not in item:
+            raise KeyError(f"dataset item {index} has no 'grasp_sensed' bit (keys {sorted(item)}); read episodes "
+                           "with graspdata.reader.EpisodeDataset, which provides it")
+        grasped, success = bool(item["grasp_sensed"]), bool(item["success"])
         rewards = np.zeros(len(actions), dtype=np.float32)
-        rewards[-1] = reward_on_success if success else 0.0
+        rewards[-1] = reward_on_success if grasped else 0.0
         yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
-                      terminated=bool(item.get("terminated", True)), grasped=success,
+                      terminated=bool(item.get("terminated", True)), grasped=grasped,
                       outcome=outcome if item.get("grasp_attempted", True) else None,
                       aperture=item.get("aperture"), lifted=lifted(index) if lifted is not None and success else ())

@@ -1,14 +1,15 @@
 """Goal relabeling as in Grasp2Vec (Jang & Devin et al., 2018), section 5.
 
-- **posthoc labels**: an episode that lifted something becomes a success for the goal "what it
-  lifted": its goal image is replaced by its own outcome image and its last reward set to 1.
+- **posthoc labels**: an episode whose gripper sensed an object after the lift (``grasped``, the
+  robot's own bit, not the simulator's ``lifted``) becomes a success for the goal "what it holds":
+  its goal image is replaced by its own outcome image and its last reward set to 1.
 - **auxiliary goals**: the episode is also stored with goals drawn from other episodes' outcomes,
   rewarded by the reward function (e.g. the Grasp2Vec cosine) on this episode's outcome. Drawn
   uniformly (the paper), or ``nearest``: the pool's outcomes most like this one under a label-free
   embedding (e.g. Grasp2Vec's φ_o) — other grasps of the same object, and of it with a neighbour,
   which a strict reward tells apart: the hard cases a uniform draw almost never offers.
 
-An episode that lifted nothing gets reward 0 for every goal (the paper's gripper-closure check).
+An episode whose gripper sensed nothing gets reward 0 for every goal (the paper's gripper-closure check).
 """
 
 from __future__ import annotations
@@ -128,9 +129,9 @@ def relabeled_goals(attempt: Attempt, reward: RewardFunction, pool: GoalPool, co
     """(goal image, goal name, reward) of each relabeled copy of ``attempt``, posthoc first, then auxiliary.
 
     The one relabeling rule every learner uses. Auxiliary goals are drawn from ``pool`` *before* this
-    attempt's outcome is added to it; they are scored by ``reward.batch`` when something was lifted and
-    get 0 otherwise. A failed attempt without a goal of its own gets one pool goal at reward 0, so that
-    failures are stored for goal tasks too.
+    attempt's outcome is added to it; they are scored by ``reward.batch`` when the gripper sensed an
+    object (``attempt.grasped``) and get 0 otherwise. A failed attempt without a goal of its own gets
+    one pool goal at reward 0, so that failures are stored for goal tasks too.
     """
     single = attempt.lifted[0] if len(attempt.lifted) == 1 else None
     copies: list[tuple[np.ndarray, str | None, float]] = []
@@ -194,7 +195,8 @@ class Decision:
         image: scene image when the pose was chosen, (H, W, 3) uint8.
         pose: normalised pose (3,) the gripper actually closed at.
         reward: the episode's reward for its own goal (goal tasks) or for lifting anything.
-        grasped: whether something was lifted (the gripper-closure bit).
+        grasped: whether the gripper sensed an object after the lift (the gripper-closure bit, the
+            episode's ``grasped``; not ground truth).
         outcome: wrist image after the lift (H, W, 3) uint8, or None.
         goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
         lifted: ground-truth names of what was lifted (only oracle rewards read them).

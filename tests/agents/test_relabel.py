@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.core.episode import Episode
+from agents.core.episode import Episode, EpisodeRecorder, episodes_from_dataset
 from agents.core.relabel import GoalPool, RelabelConfig, relabel_episode
 from common.protocols import GraspContext
 from rewards.ground_truth import OracleReward
@@ -17,12 +17,15 @@ def image(value: int) -> np.ndarray:
     return np.full((SIZE, SIZE, 3), value, np.uint8)
 
 
-def episode(goal_value: int, outcome_value: int, lifted: tuple[str, ...], steps: int = 3) -> Episode:
+def episode(goal_value: int, outcome_value: int, lifted: tuple[str, ...], steps: int = 3,
+            sensed: bool | None = None) -> Episode:
+    """An episode; ``grasped`` is the gripper's sensed bit (default: it agrees with ``lifted``)."""
     obs = {"image": np.zeros((steps + 1, SIZE, SIZE, 3), np.uint8), "gripper": np.zeros((steps + 1, 5), np.float32),
            "goal": np.broadcast_to(image(goal_value), (steps + 1, SIZE, SIZE, 3)).copy()}
     rewards = np.zeros(steps, np.float32)
-    return Episode(obs, np.zeros((steps, 5), np.float32), rewards, terminated=True, grasped=bool(lifted),
-                   outcome=image(outcome_value), goal=image(goal_value), goal_name="cup", lifted=lifted)
+    return Episode(obs, np.zeros((steps, 5), np.float32), rewards, terminated=True,
+                   grasped=bool(lifted) if sensed is None else sensed, outcome=image(outcome_value),
+                   goal=image(goal_value), goal_name="cup", lifted=lifted)
 
 
 class SameImageReward:
@@ -160,3 +163,49 @@ def test_an_outcome_queried_then_added_is_embedded_once() -> None:
     assert calls == [1, 1]
     outcome[:] = 200  # changed in place: embedded afresh, not read from the cache
     assert [name for _, name in pool.nearest(outcome, 1)] == ["b"] and calls == [1, 1, 1]
+
+
+def test_relabeling_reads_the_sensed_bit_not_the_ground_truth_lifted() -> None:
+    """Thrown up but not held (lifted, gripper empty): no posthoc copy, zero reward; held but below
+    the lift line (sensed, not lifted): a posthoc copy, as the robot's own sensing says."""
+    config = RelabelConfig(posthoc=True, auxiliary_goals=1)
+    pool = GoalPool(10)
+    pool.add(image(77), "ball")
+    thrown = relabel_episode(episode(10, 77, ("ball",), sensed=False), SameImageReward(), pool, config,
+                             np.random.default_rng(0))
+    assert [e.rewards[-1] for e in thrown] == [0, 0] and len(pool) == 1
+    held = relabel_episode(episode(10, 77, (), sensed=True), SameImageReward(), pool, config, np.random.default_rng(0))
+    assert [e.rewards[-1] for e in held] == [0, 1, 1] and len(pool) == 2
+
+
+def _info(sensed: bool, lifted: list[str]) -> dict:
+    return {"grasp_sensed": sensed, "fault": None, "outcome_image": image(3),
+            "ground_truth": {"lifted": lifted}, "gripper_aperture": 0.05}
+
+
+def test_recorder_sets_grasped_from_the_sensed_bit() -> None:
+    """Online: ``Episode.grasped`` is ``info["grasp_sensed"]`` (was: ground-truth ``lifted`` non-empty)."""
+    recorder = EpisodeRecorder()
+    observation = {"image": image(0), "gripper": np.zeros(5, np.float32)}
+    for sensed, lifted in [(False, ["ball"]), (True, [])]:
+        recorder.start(observation)
+        recorder.step(np.zeros(5, np.float32), observation, 0.0)
+        finished = recorder.finish(True, _info(sensed, lifted))
+        assert finished.grasped is sensed and finished.lifted == tuple(lifted)
+    recorder.start(observation)
+    recorder.step(np.zeros(5, np.float32), observation, 0.0)
+    assert not recorder.finish(True, {**_info(True, ["ball"]), "fault": "object ball exploded"}).grasped
+
+
+def test_offline_episodes_take_grasped_and_their_reward_from_the_sensed_bit() -> None:
+    def item(sensed: bool, success: bool) -> dict:
+        return {"images": np.zeros((3, SIZE, SIZE, 3), np.uint8), "gripper": np.zeros((3, 5), np.float32),
+                "actions": np.zeros((2, 5), np.float32), "grasp_sensed": sensed, "success": success,
+                "outcome": image(4), "aperture": 0.05}
+
+    episodes = list(episodes_from_dataset([item(False, True), item(True, False)], lifted=lambda i: ("ball",)))
+    assert [e.grasped for e in episodes] == [False, True]
+    assert [float(e.rewards[-1]) for e in episodes] == [0.0, 1.0]
+    assert [e.lifted for e in episodes] == [("ball",), ()]  # ground-truth names only where they were lifted
+    with pytest.raises(KeyError, match="grasp_sensed"):
+        list(episodes_from_dataset([{k: v for k, v in item(True, True).items() if k != "grasp_sensed"}]))

@@ -30,7 +30,8 @@ SETTINGS = SACConfig(buffer_size=500, batch_size=16, learning_starts=10_000, fea
 
 
 class FakeGoalEnv(gym.Env):
-    """Two-step episodes; the grasp lifts 'ball' (outcome image all 200) when action[0] > 0."""
+    """Two-step episodes; the grasp lifts 'ball' (outcome image all 200) when action[0] > 0, and the
+    gripper senses it (``grasp_sensed``, which relabeling reads)."""
 
     def __init__(self) -> None:
         image = spaces.Box(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
@@ -54,7 +55,7 @@ class FakeGoalEnv(gym.Env):
             return self._obs(), 0.0, False, False, {}
         lifted = ["ball"] if action[0] > 0 else []
         info = {"outcome_image": np.full((SIZE, SIZE, 3), 200, np.uint8), "is_success": False, "fault": None,
-                "ground_truth": {"lifted": lifted}}
+                "grasp_sensed": bool(lifted), "ground_truth": {"lifted": lifted}}
         return self._obs(), 0.0, True, False, info
 
 

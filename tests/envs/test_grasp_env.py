@@ -111,6 +111,10 @@ def test_privileged_grasp_of_single_object_and_triplet_images():
     assert np.abs(pre.astype(int) - post.astype(int))[object_pixels].mean() > 10
     assert not np.array_equal(outcome, obs["image"])
     assert info["gripper_aperture"] > 0.046  # the fingers stopped on the object (closed on nothing: ~0.04 m)
+    # The robot's own sensing agrees: the fingertips stayed apart by more than the margin.
+    assert info["grasp_sensed"] is True
+    assert info["gripper_aperture"] > info["closed_aperture"] + env.unwrapped.config.arm.grasp_margin
+    assert truth["touching_ids"] == truth["object_ids"]  # held, not thrown
     env.close()
 
 
@@ -120,6 +124,8 @@ def test_gripper_aperture_after_closing_on_nothing():
     _, _, terminated, _, info = env.step(np.array([0, 0, 0, 0, 1], dtype=np.float32))  # close high above the bin
     assert terminated and info["grasp_attempted"] and not info["is_success"]
     assert 0.03 < info["gripper_aperture"] < 0.046
+    assert info["grasp_sensed"] is False and info["ground_truth"]["touching_ids"] == []
+    assert abs(info["gripper_aperture"] - info["closed_aperture"]) < 1e-3
     env.close()
 
 

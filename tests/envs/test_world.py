@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from envs.config import CameraConfig, PhysicsConfig, WorldConfig
+from envs.config import NOMINAL_CLOSED_APERTURE, ArmConfig, CameraConfig, PhysicsConfig, WorldConfig
 from envs.objects import builtin_split
 from envs.world import GraspWorld, UnloadableObjectError
 
@@ -98,3 +98,21 @@ def test_hold_is_a_duration():
     assert physics.hold_steps == 120 and physics.scaled(4).hold_steps == 120
     with pytest.raises(ValueError, match="hold_s"):
         PhysicsConfig(hold_s=-1.0)
+
+
+def test_closed_aperture_is_measured_without_labels_and_sets_the_sensed_bit(world):
+    """Each build closes the gripper on nothing; the measurement matches the documented constant."""
+    assert abs(world.closed_aperture - NOMINAL_CLOSED_APERTURE) < 5e-4
+    margin = world.config.arm.grasp_margin
+    assert not world.grasp_sensed(world.closed_aperture)
+    assert not world.grasp_sensed(world.closed_aperture + 0.9 * margin)
+    assert world.grasp_sensed(world.closed_aperture + 1.1 * margin)
+    assert not world.grasp_sensed(float("nan"))
+    before = world.closed_aperture
+    world.rebuild()
+    assert world.closed_aperture == before  # deterministic: a rebuilt world measures the same
+
+
+def test_grasp_margin_is_validated():
+    with pytest.raises(ValueError, match="grasp_margin"):
+        ArmConfig(grasp_margin=0.0)

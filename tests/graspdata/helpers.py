@@ -16,8 +16,10 @@ SIZE = 16
 OBJECTS = ("a", "b", "c")
 
 
-def make_record(index: int, success: bool, steps: int = 3, size: int = SIZE) -> GraspRecord:
-    """A record whose images encode its index (pixel value ``index % 256``) so reads can be checked."""
+def make_record(index: int, success: bool, steps: int = 3, size: int = SIZE,
+                sensed: bool | None = None) -> GraspRecord:
+    """A record whose images encode its index (pixel value ``index % 256``) so reads can be checked.
+    ``sensed`` is its ``grasp_sensed`` bit (default: the same as ``success``)."""
     value = index % 256
     image = np.full((size, size, 3), value, np.uint8)
     mask = np.full((size, size), -1, np.int8)
@@ -27,6 +29,7 @@ def make_record(index: int, success: bool, steps: int = 3, size: int = SIZE) -> 
                         object_poses=np.zeros((2, 7), np.float32), pre_mask=mask, post_mask=mask)
     return GraspRecord(index=index, key=1000 + index, seed=1000 + index, pre_image=image, post_image=image + 1,
                        outcome_image=image + 2, grasp_attempted=True, success=success,
+                       grasp_sensed=success if sensed is None else sensed,
                        observations={"image": np.full((steps + 1, size, size, 3), value, np.uint8),
                                      "gripper": np.full((steps + 1, 5), index, np.float32)},
                        actions=np.full((steps, 5), 0.5, np.float32), rewards=np.arange(steps, dtype=np.float32),

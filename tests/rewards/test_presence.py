@@ -102,11 +102,25 @@ def test_gate_zeroes_empty_and_keeps_held_batched_as_unbatched(grasp2vec_checkpo
         make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, presence_classifier=tmp_path / "none")
 
 
-def test_attempt_outcomes_reads_every_attempt_with_its_success_bit(tmp_path):
-    from tests.graspdata.helpers import write_dataset
+def test_attempt_outcomes_reads_every_attempt_with_its_sensed_bit(tmp_path):
+    """Presence labels are the sensed grasp bit (was: the success bit; the helper sets both alike)."""
+    from dataclasses import replace
+
+    from common.io import atomic_write_bytes
+    from graspdata.card import DatasetCard, shard_entry
+    from graspdata.layout import encode_shard, shard_name
+    from tests.graspdata.helpers import make_record, write_dataset
 
     write_dataset(tmp_path / "a", [(0, 4), (4, 6)])
-    images, success = attempt_outcomes([tmp_path / "a"])
+    images, sensed = attempt_outcomes([tmp_path / "a"])
     assert images.shape == (6, 16, 16, 3) and images.dtype == np.uint8
-    assert success.tolist() == [i % 3 != 0 for i in range(6)]  # the helper fails every third attempt
+    assert sensed.tolist() == [i % 3 != 0 for i in range(6)]  # the helper fails every third attempt
+    (tmp_path / "b").mkdir()
+    card = DatasetCard.load(tmp_path / "a")
+    path = tmp_path / "b" / shard_name(0, 2)
+    atomic_write_bytes(path, encode_shard([replace(make_record(0, True), grasp_sensed=False),
+                                           replace(make_record(1, False), grasp_sensed=True)], "sim"))
+    card.shards = [shard_entry(path)]
+    card.save(tmp_path / "b")
+    assert attempt_outcomes([tmp_path / "b"])[1].tolist() == [False, True]  # not the success bit
     assert images[:, 0, 0, 0].tolist() == [i + 2 for i in range(6)]  # outcome images encode the index

@@ -1,0 +1,196 @@
+"""How the robot's sensed grasp bit compares with the simulator's ground truth, on collected data.
+
+Training reads each record's ``grasp_sensed`` (the gripper's fingertips stayed apart after the lift);
+evaluation reads ``success`` (an object's base ended above the lift line, no fault). This module
+reads both, plus the ground truth's ``touching`` (objects in contact with the gripper after the lift),
+and reports where they disagree: a confusion table over attempted, fault-free grasps; the lifted but
+not sensed attempts split into thrown up (no lifted object touches the gripper) and held; the sensed
+but not lifted ones split into held below the line and not touching; the share of Grasp2Vec triplets
+whose selection changes (selected by ``grasp_sensed`` instead of ``success``); a histogram of the
+measured apertures (label-free); and, given the closed aperture, how the confusion would move with
+other margins (a sensitivity read-out for the record, not a way to pick the margin: that would fit
+it on ground truth). Evaluation only: it opens the ground-truth group.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.io import atomic_write_json, atomic_write_text
+from graspdata.card import DatasetCard
+from graspdata.folder import scan_folder
+from graspdata.layout import APERTURE, RECORD_GROUP, TRUTH_GROUP, open_h5, read_grasp_sensed
+
+HISTOGRAM_EDGES_MM = (35, 39, 40, 41, 42, 43, 44, 45, 46, 48, 50, 55, 60, 70, 100, 200)
+SENSITIVITY_MARGINS_MM = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+
+def _columns(roots: Sequence[str | Path]) -> dict[str, np.ndarray]:
+    """Per-record arrays over every shard of ``roots``: attempted, fault-free, success, sensed, aperture,
+    lifted-any, touching-any, and whether every lifted object touches / some lifted object touches."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for root in roots:
+        for info in scan_folder(root, report=lambda message: None).shards:
+            with open_h5(info.path) as f:
+                records, truth = f[RECORD_GROUP], f[TRUTH_GROUP]
+                lifted = truth["lifted"][:].astype(bool)
+                touching = truth["touching"][:].astype(bool) if "touching" in truth else None
+                n = len(lifted)
+                columns = {
+                    "attempted": records["grasp_attempted"][:].astype(bool),
+                    "fault_free": np.asarray(records["fault"].asstr()[:], dtype=object) == "",
+                    "success": records["success"][:].astype(bool),
+                    "sensed": read_grasp_sensed(records),
+                    "aperture": (records[APERTURE][:].astype(np.float64) if APERTURE in records
+                                 else np.full(n, np.nan)),
+                    "has_touching": np.full(n, touching is not None),
+                    "lifted_touching": (np.any(lifted & touching, axis=1) if touching is not None
+                                        else np.zeros(n, bool)),
+                    "touching_any": np.any(touching, axis=1) if touching is not None else np.zeros(n, bool),
+                }
+            for name, values in columns.items():
+                parts.setdefault(name, []).append(values)
+    if not parts:
+        raise ValueError(f"{list(roots)} hold no shards")
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def sensing_agreement(roots: str | Path | Sequence[str | Path], closed_aperture: float | None = None
+                      ) -> dict[str, Any]:
+    """Sensed bit vs ground truth on the datasets ``roots`` (see the module docstring); JSON-ready.
+    ``closed_aperture`` (m), when given, adds ``margin_sensitivity`` for :data:`SENSITIVITY_MARGINS_MM`.
+
+    Raises:
+        ValueError: the folders hold no shards or no attempted, fault-free grasp.
+    """
+    roots = [roots] if isinstance(roots, str | os.PathLike) else list(roots)
+    c = _columns(roots)
+    valid = c["attempted"] & c["fault_free"]
+    if not valid.any():
+        raise ValueError(f"{roots} record no attempted, fault-free grasp")
+    sensed, lifted = c["sensed"][valid], c["success"][valid]
+    total = int(valid.sum())
+    cells = {"sensed_and_lifted": int(np.sum(sensed & lifted)), "sensed_not_lifted": int(np.sum(sensed & ~lifted)),
+             "lifted_not_sensed": int(np.sum(~sensed & lifted)), "neither": int(np.sum(~sensed & ~lifted))}
+    result: dict[str, Any] = {
+        "folders": [str(r) for r in roots],
+        "records": len(c["attempted"]), "attempted": int(c["attempted"].sum()),
+        "faulted": int(np.sum(c["attempted"] & ~c["fault_free"])), "attempted_fault_free": total,
+        "confusion": cells, "confusion_share": {k: _share(v, total) for k, v in cells.items()},
+        "agreement": _share(cells["sensed_and_lifted"] + cells["neither"], total),
+        "sensed_rate": _share(int(sensed.sum()), total), "lifted_rate": _share(int(lifted.sum()), total),
+    }
+    if c["has_touching"][valid].all():
+        touching, lifted_touching = c["touching_any"][valid], c["lifted_touching"][valid]
+        missed, extra = ~sensed & lifted, sensed & ~lifted
+        result["lifted_not_sensed_split"] = {
+            "thrown_not_held": int(np.sum(missed & ~lifted_touching)),
+            "held": int(np.sum(missed & lifted_touching))}
+        result["sensed_not_lifted_split"] = {
+            "touching_below_the_line": int(np.sum(extra & touching)),
+            "not_touching": int(np.sum(extra & ~touching))}
+    old, new = c["success"], c["sensed"]
+    selected_old, selected_new = int(old.sum()), int(new.sum())
+    dropped, added = int(np.sum(old & ~new)), int(np.sum(new & ~old))
+    result["triplets"] = {
+        "selected_by_success": selected_old, "selected_by_sensed": selected_new,
+        "dropped": dropped, "added": added,
+        "changed_share_of_success_selection": _share(dropped + added, selected_old),
+        "changed_share_of_union": _share(dropped + added, int(np.sum(old | new))),
+    }
+    aperture = c["aperture"][valid]
+    measured = np.isfinite(aperture)
+    edges = np.asarray(HISTOGRAM_EDGES_MM, np.float64) / 1000.0
+    histogram = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = measured & (aperture >= low) & (aperture < high)
+        histogram.append({"from_mm": float(low * 1000), "to_mm": float(high * 1000), "attempts": int(inside.sum()),
+                          "lifted": int(np.sum(inside & lifted))})
+    result["aperture_histogram"] = histogram
+    result["aperture_measured"] = int(measured.sum())
+    if closed_aperture is not None:
+        result["margin_sensitivity"] = []
+        for margin_mm in SENSITIVITY_MARGINS_MM:
+            bit = measured & (np.nan_to_num(aperture) > closed_aperture + margin_mm / 1000.0)
+            result["margin_sensitivity"].append({
+                "margin_mm": margin_mm, "sensed_not_lifted": int(np.sum(bit & ~lifted)),
+                "lifted_not_sensed": int(np.sum(~bit & lifted)),
+                "agreement": _share(int(np.sum(bit == lifted)), total)})
+    return result
+
+
+def describe_collection(root: str | Path) -> dict[str, Any]:
+    """Seed, size, policy, objects and collection runs (wall time, machine) from a folder's card."""
+    card = DatasetCard.load(root)
+    keys = ("objects", "num_objects", "image_size", "max_steps", "policy", "seed", "grasps", "workers")
+    return {"folder": str(root), **{k: card.config.get(k) for k in keys}, "layout_version": card.layout_version,
+            "runs": [{k: run.get(k) for k in ("started", "wall_s", "workers", "worker_cpu_s", "machine")}
+                     for run in card.runs]}
+
+
+def sensing_markdown(report: dict[str, Any]) -> str:
+    """A short Markdown page of :func:`sensing_agreement`'s result plus the report's provenance keys."""
+    a, cells = report["agreement"], report["agreement"]["confusion"]
+    share = a["confusion_share"]
+    lines = [
+        "# Sensed grasp bit vs ground truth (issue #14)",
+        "",
+        f"Data: `{', '.join(a['folders'])}` — {a['records']} attempts, {a['attempted_fault_free']} attempted and "
+        f"fault-free ({a['faulted']} faulted). Sensed bit: aperture after the lift > closed-on-nothing aperture "
+        f"({report['closed_aperture_m']:.5f} m, measured in mid-air) + margin ({report['margin_m']:.3f} m).",
+        "",
+        "| | lifted (ground truth) | not lifted |",
+        "|---|---:|---:|",
+        f"| **sensed** | {cells['sensed_and_lifted']} ({share['sensed_and_lifted']:.2%}) | "
+        f"{cells['sensed_not_lifted']} ({share['sensed_not_lifted']:.2%}) |",
+        f"| **not sensed** | {cells['lifted_not_sensed']} ({share['lifted_not_sensed']:.2%}) | "
+        f"{cells['neither']} ({share['neither']:.2%}) |",
+        "",
+        f"Agreement {a['agreement']:.2%}; sensed rate {a['sensed_rate']:.2%}, lifted rate {a['lifted_rate']:.2%}.",
+    ]
+    if "lifted_not_sensed_split" in a:
+        missed, extra = a["lifted_not_sensed_split"], a["sensed_not_lifted_split"]
+        lines += ["",
+                  f"- Lifted but not sensed: {missed['thrown_not_held']} thrown above the line without touching "
+                  f"the gripper after the lift, {missed['held']} touching it (held).",
+                  f"- Sensed but not lifted: {extra['touching_below_the_line']} with an object touching the "
+                  f"gripper below the line, {extra['not_touching']} touching nothing."]
+    t = a["triplets"]
+    lines += ["", "## Grasp2Vec triplets", "",
+              f"Selected by `success`: {t['selected_by_success']}; by `grasp_sensed`: {t['selected_by_sensed']} "
+              f"({t['dropped']} dropped, {t['added']} added): the selection of "
+              f"{t['changed_share_of_success_selection']:.2%} of the success-selected triplets changes "
+              f"({t['changed_share_of_union']:.2%} of the union).",
+              "", "## Measured aperture after the lift (attempted, fault-free; label-free)", "",
+              "| aperture (mm) | attempts | of them lifted |", "|---|---:|---:|"]
+    lines += [f"| {h['from_mm']:.0f}–{h['to_mm']:.0f} | {h['attempts']} | {h['lifted']} |"
+              for h in a["aperture_histogram"] if h["attempts"]]
+    if "margin_sensitivity" in a:
+        lines += ["", "## Other margins (read-out only; the default is not fitted on ground truth)", "",
+                  "| margin (mm) | sensed, not lifted | lifted, not sensed | agreement |", "|---:|---:|---:|---:|"]
+        lines += [f"| {m['margin_mm']:g} | {m['sensed_not_lifted']} | {m['lifted_not_sensed']} | {m['agreement']:.2%} |"
+                  for m in a["margin_sensitivity"]]
+    lines += ["", "## Provenance", ""]
+    lines += [f"- {key}: `{report[key]}`" for key in ("collect_command", "report_command", "machine", "load_average")
+              if report.get(key)]
+    collection = report.get("collection", {})
+    lines += [f"- collection: seed {collection.get('seed')}, {collection.get('grasps')} attempts, policy "
+              f"`{collection.get('policy')}`, objects `{collection.get('objects')}`, runs "
+              f"{[(r.get('wall_s'), r.get('workers')) for r in collection.get('runs', [])]} (wall s, workers)"]
+    lines += [f"- note: {note}" for note in report.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def write_sensing_report(report: dict[str, Any], json_path: str | Path, markdown_path: str | Path) -> None:
+    """Write the report as JSON and as Markdown (atomically)."""
+    atomic_write_json(json_path, report)
+    atomic_write_text(markdown_path, sensing_markdown(report))

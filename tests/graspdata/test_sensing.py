@@ -1,0 +1,52 @@
+"""The sensed-vs-ground-truth report on a synthetic dataset whose disagreements are known."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from common.io import atomic_write_bytes
+from graspdata.card import DatasetCard, shard_entry
+from graspdata.layout import encode_shard, shard_name
+from graspdata.sensing import sensing_agreement
+from tests.graspdata.helpers import SIZE, make_record
+
+# (success, sensed, touching of object a, aperture m): held; thrown (lifted, not touching);
+# held but lifted object slipped (lifted, touching); held below the line; nothing; nothing.
+ROWS = [(True, True, True, 0.06), (True, False, False, 0.040), (True, False, True, 0.043),
+        (False, True, True, 0.05), (False, False, False, 0.0396), (False, False, False, 0.0397)]
+
+
+def write_sensing_dataset(folder):
+    records = []
+    for i, (success, sensed, touching, aperture) in enumerate(ROWS):
+        record = make_record(i, success, sensed=sensed)
+        truth = replace(record.truth, touching=np.array([touching, False]))
+        records.append(replace(record, truth=truth, outcome_aperture=aperture))
+    folder.mkdir(parents=True)
+    card = DatasetCard(source="sim", image_size=SIZE, object_set={"spec": "seen"}, config={"seed": 7}, seeds={},
+                       code_version={})
+    path = folder / shard_name(0, len(records))
+    atomic_write_bytes(path, encode_shard(records, "sim"))
+    card.shards.append(shard_entry(path))
+    card.save(folder)
+
+
+def test_confusion_thrown_and_triplet_change(tmp_path):
+    write_sensing_dataset(tmp_path / "d")
+    result = sensing_agreement(tmp_path / "d", closed_aperture=0.0395)
+    assert result["confusion"] == {"sensed_and_lifted": 1, "sensed_not_lifted": 1, "lifted_not_sensed": 2,
+                                   "neither": 2}
+    assert result["agreement"] == round(3 / 6, 4)
+    assert result["lifted_not_sensed_split"] == {"thrown_not_held": 1, "held": 1}
+    assert result["sensed_not_lifted_split"] == {"touching_below_the_line": 1, "not_touching": 0}
+    triplets = result["triplets"]
+    assert (triplets["selected_by_success"], triplets["selected_by_sensed"]) == (3, 2)
+    assert (triplets["dropped"], triplets["added"]) == (2, 1)
+    assert triplets["changed_share_of_success_selection"] == 1.0
+    assert sum(h["attempts"] for h in result["aperture_histogram"]) == 6
+    five = next(m for m in result["margin_sensitivity"] if m["margin_mm"] == 5.0)
+    assert (five["sensed_not_lifted"], five["lifted_not_sensed"]) == (1, 2)  # apertures agree with the bits
+    two = next(m for m in result["margin_sensitivity"] if m["margin_mm"] == 2.0)
+    assert two["lifted_not_sensed"] == 1  # 0.043 m is above 0.0395 + 0.002
