@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A hidden temporary path beside ``path`` with the same suffix (for writers that take a file name:
+    ``np.savez``, ``savefig``, ``torch.save``, ``safetensors``); when the block ends without error the
+    file is fsynced and renamed over ``path``, otherwise removed. Parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_name(path).with_name(f"{temp_name(path).name}{path.suffix}")
+    try:
+        yield temp
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -76,7 +96,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Delete temporaries left by killed writers in ``folder``; return what was removed."""
     removed = []
-    for path in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+    for path in Path(folder).glob(f".*{TEMP_SUFFIX}*"):
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed

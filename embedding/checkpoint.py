@@ -9,14 +9,13 @@ pair, anything else a folder. Nothing is ever unpickled. Files are written atomi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from common.io import atomic_write_text
+from common.io import atomic_path, atomic_write_text
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 FORMAT = "grasp2vec"
@@ -39,9 +38,8 @@ def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as temp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(temp), metadata=metadata)
 
 
 def save_checkpoint(model: Grasp2Vec, path: str | Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:

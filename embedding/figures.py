@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
 from PIL import Image
+
+from common.io import atomic_path
 
 OVERLAY_ALPHA = 0.6  # heatmap weight over the scene
 MARK_COLOR = np.array([255, 255, 255], dtype=np.uint8)
@@ -59,9 +60,8 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 3) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     picture = Image.fromarray(image)
     picture = picture.resize((image.shape[1] * scale, image.shape[0] * scale), Image.Resampling.NEAREST)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    picture.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as temp:
+        picture.save(temp, format="PNG")
     return path
 
 
@@ -91,8 +91,7 @@ def plot_history(history: str | Path, path: str | Path) -> Path:
     right.set_ylim(0, 1)
     figure.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    figure.savefig(tmp, format="png", dpi=100)
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=100)
     plt.close(figure)
-    os.replace(tmp, path)
     return path

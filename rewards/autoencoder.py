@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from common.io import atomic_write_text
+from common.io import atomic_path, atomic_write_text
 from common.protocols import RewardError
 from rewards.similarity import EmbeddingSimilarityReward, Encoder
 
@@ -97,9 +97,8 @@ def save_autoencoder(model: ConvAutoencoder, path: str | Path, extra: dict[str, 
     """Write ``path/model.safetensors`` and ``path/config.json`` (each atomically)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    temp = path / f".{WEIGHTS_FILE}.tmp"
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(temp))
-    temp.replace(path / WEIGHTS_FILE)
+    with atomic_path(path / WEIGHTS_FILE) as temp:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(temp))
     config = {"architecture": "ConvAutoencoder", **dataclasses.asdict(model.config), "extra": extra or {}}
     atomic_write_text(path / CONFIG_FILE, json.dumps(config, indent=1))
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from common.io import atomic_path
 from rewards.autoencoder import AutoencoderConfig, ConvAutoencoder
 
 STATE_FILE = "state.pt"
@@ -75,11 +76,9 @@ def train_autoencoder(images: Sequence[np.ndarray] | np.ndarray, config: TrainAu
         if log is not None:
             log({"loss": losses[-1]}, step=step)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            temp = run_dir / f".{STATE_FILE}.tmp"
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
-                        "losses": torch.tensor(losses)}, temp)
-            temp.replace(state_path)
+            with atomic_path(state_path) as temp:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
+                            "losses": torch.tensor(losses)}, temp)
     tail = losses[-min(len(losses), 50):]
     summary = {"steps": config.steps, "resumed_from": start, "images": len(images),
                "final_loss_mean_last_50": float(np.mean(tail)) if tail else None,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from common.io import atomic_path
 from common.protocols import GraspContext, RewardFunction
 from rewards.quality import (
     Pairs,
@@ -147,11 +148,9 @@ def plot_scores(raw: dict[str, dict[str, np.ndarray]], results: dict[str, dict[s
         axis.legend(fontsize=7)
     figure.suptitle("\n".join(textwrap.wrap(title, width=60 * len(raw))), fontsize=8)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temp, dpi=110)
+    with atomic_path(path) as temp:
+        figure.savefig(temp, dpi=110)
     plt.close(figure)
-    temp.replace(path)
 
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.io import atomic_path
+
 
 def plot_curves(evals: list[dict[str, float]], path: Path, title: str) -> None:
     """Write ``path`` (PNG, atomically) from evaluations with ``success_rate``, bounds, ``grasps`` and ``wall_s``."""
@@ -27,7 +29,6 @@ def plot_curves(evals: list[dict[str, float]], path: Path, title: str) -> None:
     axes[0].set_ylim(0, 1)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as temp:
+        fig.savefig(temp, dpi=110)
     plt.close(fig)
-    tmp.replace(path)

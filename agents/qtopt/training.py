@@ -30,6 +30,7 @@ from agents.core.relabel import Decision, PoseRelabeler, decision_from_episode
 from agents.core.trainer import LogFn, Progress, ScheduledTrainer, TrainingConfig
 from agents.core.trainer import offline_pretrain as core_offline_pretrain
 from agents.qtopt.learner import PoseQTOpt, network_input
+from common.io import atomic_path
 from common.protocols import RewardFunction
 
 if TYPE_CHECKING:
@@ -90,9 +91,8 @@ class PoseSamples:
                   "rewards": self.rewards[:self.size], "cursor": np.array(self.cursor)}
         if self.heatmaps is not None:
             arrays["heatmaps"] = self.heatmaps[:self.size]
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        with atomic_path(path) as temp:
+            np.savez(temp, **arrays)
 
     def load(self, path: Path) -> None:
         """Restore what :meth:`save` wrote (same capacity, image size and heatmap setting)."""

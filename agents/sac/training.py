@@ -44,7 +44,7 @@ from agents.sac.policy import (
     add_transitions,
     save_actor,
 )
-from common.io import atomic_write_json
+from common.io import atomic_path, atomic_write_json
 from common.protocols import RewardFunction
 from envs.grasp_pose import PoseSpace
 
@@ -199,9 +199,8 @@ class EvalCheckpointCallback(BaseCallback):
         atomic_write_json(self.out / "eval.json", s["evals"])
         checkpoint = self.out / "checkpoint"
         checkpoint.mkdir(parents=True, exist_ok=True)
-        tmp = checkpoint / "sac.tmp.zip"
-        self.model.save(tmp)
-        tmp.replace(checkpoint / "sac.zip")
+        with atomic_path(checkpoint / "sac.zip") as temp:
+            self.model.save(temp)
         save_actor(self.model, checkpoint)
         atomic_write_json(checkpoint / "sac_progress.json", s)
 

@@ -34,3 +34,19 @@ def test_stale_temporaries_are_removed_and_a_held_folder_is_refused(tmp_path):
 
         with open(tmp_path / ".lock", "a+") as other, pytest.raises(BlockingIOError):
             fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_atomic_path_keeps_the_suffix_and_leaves_nothing_on_failure(tmp_path):
+    import numpy as np
+
+    from common.io import atomic_path
+
+    target = tmp_path / "arrays.npz"
+    with atomic_path(target) as temp:
+        assert temp.suffix == ".npz" and temp.parent == tmp_path and temp.name.startswith(".")
+        np.savez(temp, x=np.arange(3))
+    assert np.load(target)["x"].tolist() == [0, 1, 2]
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "broken.png") as temp:
+        temp.write_bytes(b"half a picture")
+        raise RuntimeError("writer failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz"]
