@@ -105,14 +105,8 @@ class GraspWorld:
         exactly as :meth:`grasp` does (``close_steps`` then ``lift_steps``), before any object is
         loaded, and reads the fingertips (about 8 ms). The next :meth:`reset` homes the arm again.
         """
-        physics = self.config.physics
         self.arm.reset(self.home_position())
-        self.arm.set_fingers(0.0)
-        self.step(physics.close_steps)
-        lifted_target = self.arm.target_position.copy()
-        lifted_target[2] = self.config.layout.lift_height
-        self.arm.set_target(lifted_target, self.arm.yaw)
-        self.step(physics.lift_steps)
+        self.close_and_lift()
         return self.arm.fingertip_distance()
 
     def grasp_sensed(self, aperture: float) -> bool:
@@ -212,9 +206,8 @@ class GraspWorld:
         self.arm.set_target(target, self.arm.yaw + float(yaw_change))
         self.step(self.config.physics.substeps_per_action)
 
-    def grasp(self) -> GraspOutcome:
-        """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held
-        and what the gripper senses."""
+    def close_and_lift(self) -> None:
+        """Close the fingers (``close_steps``), then lift the gripper to ``lift_height`` (``lift_steps``)."""
         physics = self.config.physics
         self.arm.set_fingers(0.0)
         self.step(physics.close_steps)
@@ -222,6 +215,12 @@ class GraspWorld:
         lifted_target[2] = self.config.layout.lift_height
         self.arm.set_target(lifted_target, self.arm.yaw)
         self.step(physics.lift_steps)
+
+    def grasp(self) -> GraspOutcome:
+        """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held
+        and what the gripper senses."""
+        physics = self.config.physics
+        self.close_and_lift()
         raised = self.above_line()
         self.step(physics.hold_steps)
         fault = self.fault()

@@ -1,25 +1,9 @@
 """Fit a similarity reward's calibration: its decision threshold and its "object in gripper" classifier.
 
-    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/rewards-data/seen-calibration \
+    python -m runs.calibrate_reward --reward grasp2vec --data runs/out/rewards-data/seen-calibration \\
         --presence-data runs/out/g2v-data/seen-train runs/out/rewards-data/seen-calibration
 
-Threshold: on goal/outcome pairs (see :func:`rewards.quality.make_pairs`; they need objects grasped
-twice) from grasps of *training* objects that the embedding did not train on — a calibration
-folder of fresh grasps, or a training folder's validation split — never the held-out folders
-that ``runs.eval_reward`` reports on (``--collect N`` grasps N times on the spot instead): the
-cosine similarity maximising Youden's J = TPR − FPR. Written as JSON beside the checkpoint
-(:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
-
-Presence classifier (:func:`rewards.presence.fit_presence`): a tiny CNN on the outcome images of
-every attempt in ``--presence-data`` (default: ``--data``), labelled by each record's sensed grasp
-bit only — sensed attempts hold an object, the others are empty — plus ``--empty`` grasps
-closed in mid-air (empty by construction, :func:`rewards.presence.empty_gripper_images`). No
-ground truth is read for it. Written beside the checkpoint as ``presence.safetensors`` +
-``presence.json`` (:func:`rewards.presence.presence_path`), unless ``--presence-out`` says otherwise.
-
-Aperture threshold (the ``presence="gripper"`` gate, :func:`rewards.presence.label_free_aperture_threshold`):
-the gripper's closed-on-nothing aperture, measured in mid-air, plus ``ArmConfig.grasp_margin`` (no
-labels), stored in the calibration JSON.
+What is fitted, on which data, and where it is written: :mod:`rewards.calibrate`.
 """
 
 from __future__ import annotations
