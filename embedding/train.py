@@ -4,7 +4,9 @@ The run folder holds the model checkpoint (``model.safetensors`` + ``config.json
 :func:`embedding.checkpoint.load_checkpoint`), the optimizer state (``optimizer.safetensors``) and
 ``train_state.json`` (step, elapsed time, wandb run id). Batch ``s`` is a pure function of
 (seed, s): epoch permutations and augmentation draws are seeded from them, so a resumed run
-follows the same trajectory as an uninterrupted one.
+follows the same trajectory as an uninterrupted one: the same weights bit for bit, optimizer state
+and ``history.jsonl`` (steps logged after the checkpoint a session resumes from are dropped, and the
+log does not depend on where a session stopped). Tested in ``tests/embedding/test_train.py``.
 """
 
 from __future__ import annotations
@@ -249,8 +251,17 @@ class RunLog:
             self._run.finish()
 
 
+def _truncate_history(files: RunFiles, step: int) -> None:
+    """Drop the ``history.jsonl`` lines logged after ``step`` (the checkpoint a session starts from), so a
+    run killed between checkpoints and resumed logs each step once, as an uninterrupted run does. The file
+    exists afterwards (empty for a fresh run)."""
+    lines = files.history.read_text().splitlines() if files.history.is_file() else []
+    kept = [line for line in lines if line and json.loads(line)["step"] <= step]
+    atomic_write_text(files.history, "".join(line + "\n" for line in kept))
+
+
 def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
-    """One JSON line per logged step in ``history.jsonl`` (a resumed run may repeat steps after its checkpoint)."""
+    """One JSON line per logged step in ``history.jsonl``."""
     with open(files.history, "a") as file:
         file.write(json.dumps(entry) + "\n")
 
@@ -302,6 +313,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     if image_size != model_config.image_size:
         raise ValueError(f"the data holds {image_size} px images but the model is configured for "
                          f"{model_config.image_size} px")
+    _truncate_history(files, start)
 
     run = RunLog(files.root, wandb_mode, run_id,
                  {"model": model_config.to_dict(), "train": config.to_dict(), "data": data_card or {}})
@@ -329,13 +341,16 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
         optimizer.step()
         step += 1
         bar.update(1)
-        if step % config.log_every == 0 or step == end:
+        # The log depends on the step only, not on where a session stops: a run in pieces logs as one run.
+        logs_now = step % config.log_every == 0 or step == config.steps
+        if logs_now or step == end:
             logged = {f"train/{k}": float(v.detach()) for k, v in losses.items()}
             logged["train/lr"] = optimizer.param_groups[0]["lr"]
             bar.set_postfix(loss=f"{logged['train/loss']:.3f}")
-            run.log(logged, step=step)
             summary.update(logged)
-            _append_history(files, {"step": step, **logged})
+            if logs_now:
+                run.log(logged, step=step)
+                _append_history(files, {"step": step, **logged})
         if val_indices and len(val_indices) >= 2 and (step % config.eval_every == 0 or step == config.steps):
             differences, outcomes = embed_pairs(model, val_set, val_indices)
             accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)
