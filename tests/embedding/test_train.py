@@ -138,3 +138,11 @@ def test_resume_after_a_kill_between_checkpoints(tmp_path, synthetic, monkeypatc
                     wandb_mode="disabled", progress=False)
     assert summary["start_step"] == 3
     _assert_same_run(tmp_path / "one", tmp_path / "killed")
+
+
+def test_channels_last_trains_the_same_weights_within_float_tolerance(tmp_path, synthetic):
+    train(TINY, _config(4), synthetic, tmp_path / "plain", wandb_mode="disabled", progress=False)
+    train(TINY, _config(4, channels_last=True), synthetic, tmp_path / "cl", wandb_mode="disabled", progress=False)
+    plain, channels_last = _weights(tmp_path / "plain"), _weights(tmp_path / "cl")
+    for key in plain:
+        torch.testing.assert_close(channels_last[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
