@@ -65,7 +65,7 @@ class TrainConfig:
         channels_last: hold the weights in channels-last memory format (same numbers up to float rounding).
         bf16: bfloat16 autocast for the encoders (changes numerics; opt-in; loss stays float32).
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
-        See ``docs/embedding/train-speed.json`` for what each buys on the CPU.
+        ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
     steps: int = 6000
