@@ -242,3 +242,24 @@ def format_table(results: dict[str, dict[str, Any]]) -> str:
         lines += [f"| {name} | " + " | ".join(cell(m["localization_by_readout"][r]) for r in readouts) + " |"
                   for name, m in results.items()]
     return "\n".join(lines)
+
+
+def format_sets_table(reports: dict[str, dict[str, Any]], model: str = "trained") -> str:
+    """Markdown table with one column per object set: ``reports`` maps a set's label (``seen``, ``unseen``, a
+    custom folder) to its ``runs.eval_embedding`` JSON; rows are retrieval (dot, cosine) and localization of
+    ``model``, each a rate with its Wilson 95 % interval and n, plus the pool size and distinct objects."""
+    def cell(entry: dict[str, Any]) -> str:
+        if entry["rate"] is None:
+            return "—"
+        low, high = entry["wilson95"]
+        return f"{100 * entry['rate']:.1f} % [{100 * low:.1f}, {100 * high:.1f}] (n={entry['n']:,})"
+
+    labels = list(reports)
+    rows = [("retrieval top-1 (dot)", "retrieval_top1_dot"), ("retrieval top-1 (cosine)", "retrieval_top1_cosine"),
+            ("localization", "localization")]
+    pools = [f"{r['held_out']['grasps']:,} / {r['held_out']['distinct_objects']:,}" for r in reports.values()]
+    lines = ["| | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels),
+             "| pool (grasps / objects) | " + " | ".join(pools) + " |"]
+    lines += [f"| {title} | " + " | ".join(cell(r["models"][model][key]) for r in reports.values()) + " |"
+              for title, key in rows]
+    return "\n".join(lines)

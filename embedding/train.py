@@ -4,7 +4,9 @@ The run folder holds the model checkpoint (``model.safetensors`` + ``config.json
 :func:`embedding.checkpoint.load_checkpoint`), the optimizer state (``optimizer.safetensors``) and
 ``train_state.json`` (step, elapsed time, wandb run id). Batch ``s`` is a pure function of
 (seed, s): epoch permutations and augmentation draws are seeded from them, so a resumed run
-follows the same trajectory as an uninterrupted one.
+follows the same trajectory as an uninterrupted one: the same weights bit for bit, optimizer state
+and ``history.jsonl`` (steps logged after the checkpoint a session resumes from are dropped, and the
+log does not depend on where a session stopped). Tested in ``tests/embedding/test_train.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,10 @@ class TrainConfig:
         eval_items: validation triplets used for the logged retrieval accuracy (0 = all).
         workers: DataLoader worker processes (0 = load in the main process).
         threads: torch intra-op threads in the training process.
+        channels_last: hold the weights in channels-last memory format (same numbers up to float rounding).
+        bf16: bfloat16 autocast for the encoders (changes numerics; opt-in; loss stays float32).
+        compile: run the model through ``torch.compile`` (same numbers up to float rounding).
+        ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
     steps: int = 6000
@@ -76,6 +82,9 @@ class TrainConfig:
     eval_items: int = 512
     workers: int = 0
     threads: int = 2
+    channels_last: bool = False
+    bf16: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
@@ -155,6 +164,33 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
         _, index, name = key.split(".", 2)
         state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def training_forward(model: Grasp2Vec, config: TrainConfig) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """The callable a training step runs the model through: ``model`` itself, or compiled (``config.compile``);
+    moves the weights to channels-last first when ``config.channels_last``. Checkpoints keep saving ``model``."""
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if config.compile else model
+
+
+def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimizer: torch.optim.Optimizer,
+               batch: dict[str, torch.Tensor], config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """One optimizer step (0-based ``step``) on a uint8 batch: augmentation drawn from (seed, step), the
+    step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses."""
+    generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
+    pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
+    (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(config, step)
+    device_type = next(iter(optimizer.param_groups[0]["params"])).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
+        differences, outcomes = forward(pre, post, outcome)
+    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight)
+    optimizer.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    optimizer.step()
+    return losses
 
 
 @torch.no_grad()
@@ -249,8 +285,17 @@ class RunLog:
             self._run.finish()
 
 
+def _truncate_history(files: RunFiles, step: int) -> None:
+    """Drop the ``history.jsonl`` lines logged after ``step`` (the checkpoint a session starts from), so a
+    run killed between checkpoints and resumed logs each step once, as an uninterrupted run does. The file
+    exists afterwards (empty for a fresh run)."""
+    lines = files.history.read_text().splitlines() if files.history.is_file() else []
+    kept = [line for line in lines if line and json.loads(line)["step"] <= step]
+    atomic_write_text(files.history, "".join(line + "\n" for line in kept))
+
+
 def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
-    """One JSON line per logged step in ``history.jsonl`` (a resumed run may repeat steps after its checkpoint)."""
+    """One JSON line per logged step in ``history.jsonl``."""
     with open(files.history, "a") as file:
         file.write(json.dumps(entry) + "\n")
 
@@ -302,6 +347,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     if image_size != model_config.image_size:
         raise ValueError(f"the data holds {image_size} px images but the model is configured for "
                          f"{model_config.image_size} px")
+    _truncate_history(files, start)
 
     run = RunLog(files.root, wandb_mode, run_id,
                  {"model": model_config.to_dict(), "train": config.to_dict(), "data": data_card or {}})
@@ -316,26 +362,21 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     began = time.perf_counter()
     bar = tqdm(total=config.steps, initial=start, disable=not progress, desc="grasp2vec", unit="step")
     step = start
+    forward = training_forward(model, config)
     for batch in loader:
-        generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
-        pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
-        (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        differences, outcomes = model(pre, post, outcome)
-        losses = grasp2vec_loss(differences, outcomes, config.l2_weight)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
+        losses = train_step(forward, optimizer, batch, config, step)
         step += 1
         bar.update(1)
-        if step % config.log_every == 0 or step == end:
+        # The log depends on the step only, not on where a session stops: a run in pieces logs as one run.
+        logs_now = step % config.log_every == 0 or step == config.steps
+        if logs_now or step == end:
             logged = {f"train/{k}": float(v.detach()) for k, v in losses.items()}
             logged["train/lr"] = optimizer.param_groups[0]["lr"]
             bar.set_postfix(loss=f"{logged['train/loss']:.3f}")
-            run.log(logged, step=step)
             summary.update(logged)
-            _append_history(files, {"step": step, **logged})
+            if logs_now:
+                run.log(logged, step=step)
+                _append_history(files, {"step": step, **logged})
         if val_indices and len(val_indices) >= 2 and (step % config.eval_every == 0 or step == config.steps):
             differences, outcomes = embed_pairs(model, val_set, val_indices)
             accuracy, _ = retrieval_top1(differences, outcomes, val_indices, val_indices)

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--attempts", type=int, default=2400, help="episodes to collect when --data is not given")
     parser.add_argument("--num-objects", type=int, default=5, help="objects per bin when collecting")
     parser.add_argument("--limit", type=int, help="use at most this many held-out grasps")
+    parser.add_argument("--min-pool", type=int, default=2,
+                        help="refuse to report on fewer held-out grasps (retrieval pool = localization trials)")
     parser.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help="collection and goal-choice seed")
     parser.add_argument("--no-goal-bank", action="store_true",
                         help="only use goals from other held-out grasps (never grasp objects alone)")
@@ -73,8 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     model = load_checkpoint(args.checkpoint)
     grasps, source = load_grasps(args, model.config.image_size)
-    if len(grasps) < 2:
-        raise SystemExit(f"only {len(grasps)} held-out grasps: need at least 2 (collect more --attempts)")
+    if len(grasps) < max(2, args.min_pool):
+        raise SystemExit(f"only {len(grasps)} held-out grasps, --min-pool is {max(2, args.min_pool)}: collect more "
+                         "(--attempts, or runs.collect into a --data folder; about 1 attempt in 5 lifts one object)")
     bank = None
     fallback = None
     if not args.no_goal_bank:

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     parser.add_argument("--workers", type=int, default=defaults.workers, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, default=defaults.threads, help="torch threads")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last weights (float rounding only)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (changes numerics; slow without "
+                        "AVX512-BF16, see docs/embedding/train-speed-b64.json)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (float rounding only)")
     parser.add_argument("--cache", action="store_true", help="hold the training triplets in memory")
     parser.add_argument("--device", default="cpu",
                         help="where the model trains: cpu (default), cuda, cuda:N; data stay on the CPU")
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
                                warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
                                l2_weight=args.l2_weight, augment=augment,
                                seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
-                               workers=args.workers, threads=args.threads)
+                               workers=args.workers, threads=args.threads, channels_last=args.channels_last,
+                               bf16=args.bf16, compile=args.compile)
     config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
                                 train=train_config, val_fraction=args.val_fraction, cache=args.cache,
                                 device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,

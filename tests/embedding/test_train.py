@@ -77,3 +77,72 @@ def test_batches_cover_each_epoch_once_and_lr_schedule():
     assert learning_rate(config, 0) == pytest.approx(0.1)
     assert learning_rate(config, 10) == pytest.approx(1.0)
     assert learning_rate(config, 99) < 0.01
+
+
+class _KilledError(Exception):
+    """Stands in for a kill (SIGKILL, out of time) in the middle of a training session."""
+
+
+def _history(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()]
+
+
+def _optimizer_state(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "optimizer.safetensors"))
+
+
+def _assert_same_run(one, pieces) -> None:
+    """Bit-identical weights (BatchNorm statistics included) and optimizer state, identical history."""
+    for load in (_weights, _optimizer_state):
+        a, b = load(one), load(pieces)
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert _history(one) == _history(pieces)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_n_steps_equal_two_resumed_halves(tmp_path, synthetic, workers):
+    config = _config(8, checkpoint_every=2, eval_every=4, workers=workers)
+    whole = train(TINY, config, synthetic, tmp_path / "one", val_set=synthetic, wandb_mode="disabled",
+                  progress=False)
+    train(TINY, config, synthetic, tmp_path / "pieces", val_set=synthetic, wandb_mode="disabled", progress=False,
+          stop_at_step=4)
+    second = train(TINY, config, synthetic, tmp_path / "pieces", val_set=synthetic, resume=True,
+                   wandb_mode="disabled", progress=False)
+    assert second["start_step"] == 4 and second["final_step"] == 8
+    _assert_same_run(tmp_path / "one", tmp_path / "pieces")
+    for key in ("train/loss", "train/npairs_scene", "train/lr", "val/pair_retrieval_top1"):
+        assert second[key] == whole[key]
+
+
+def test_resume_after_a_kill_between_checkpoints(tmp_path, synthetic, monkeypatch):
+    config = _config(8, checkpoint_every=3, eval_every=4)
+    train(TINY, config, synthetic, tmp_path / "one", val_set=synthetic, wandb_mode="disabled", progress=False)
+    import embedding.train as training
+
+    real_loss, calls = training.grasp2vec_loss, []
+
+    def dies_at_step_six(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:  # steps 1-5 done and logged, last checkpoint at step 3
+            raise _KilledError
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(training, "grasp2vec_loss", dies_at_step_six)
+    with pytest.raises(_KilledError):
+        train(TINY, config, synthetic, tmp_path / "killed", val_set=synthetic, wandb_mode="disabled", progress=False)
+    monkeypatch.setattr(training, "grasp2vec_loss", real_loss)
+    assert json.loads((tmp_path / "killed" / "train_state.json").read_text())["step"] == 3
+    summary = train(TINY, config, synthetic, tmp_path / "killed", val_set=synthetic, resume=True,
+                    wandb_mode="disabled", progress=False)
+    assert summary["start_step"] == 3
+    _assert_same_run(tmp_path / "one", tmp_path / "killed")
+
+
+def test_channels_last_trains_the_same_weights_within_float_tolerance(tmp_path, synthetic):
+    train(TINY, _config(4), synthetic, tmp_path / "plain", wandb_mode="disabled", progress=False)
+    train(TINY, _config(4, channels_last=True), synthetic, tmp_path / "cl", wandb_mode="disabled", progress=False)
+    plain, channels_last = _weights(tmp_path / "plain"), _weights(tmp_path / "cl")
+    for key in plain:
+        torch.testing.assert_close(channels_last[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)

@@ -43,3 +43,22 @@ def test_collects_held_out_grasps_and_reports(tmp_path, tiny_checkpoint):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Grasp2Vec checkpoint"):
         eval_embedding.main(["--checkpoint", str(tmp_path / "none"), "--json", str(tmp_path / "x.json")])
+
+
+def test_too_small_a_pool_is_refused(tmp_path, tiny_checkpoint):
+    with pytest.raises(SystemExit, match="--min-pool is 1000"):
+        eval_embedding.main(["--checkpoint", str(tiny_checkpoint), "--objects", "unseen", "--attempts", "16",
+                             "--seed", "5", "--num-objects", "2", "--min-pool", "1000",
+                             "--json", str(tmp_path / "x.json"), "--no-progress", "--threads", "1"])
+
+
+def test_sets_table_has_a_column_per_object_set():
+    from embedding.evaluate import format_sets_table
+
+    entry = {"rate": 0.5, "wilson95": [0.4, 0.6], "n": 1200}
+    report = {"held_out": {"grasps": 1200, "distinct_objects": 300},
+              "models": {"trained": {"retrieval_top1_dot": entry, "retrieval_top1_cosine": entry,
+                                     "localization": entry}}}
+    table = format_sets_table({"seen": report, "unseen": report, "primitives": report})
+    assert table.splitlines()[0] == "| | seen | unseen | primitives |"
+    assert "| pool (grasps / objects) | 1,200 / 300 |" in table and "50.0 % [40.0, 60.0] (n=1,200)" in table

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from embedding.dataset import TripletDataset
 from runs import collect, eval_embedding, train_embedding
@@ -31,6 +33,10 @@ def test_train_kill_resume_then_evaluate_on_the_dataset(tmp_path, tiny_dataset):
     resumed = _train(tiny_dataset, run, "--resume")
     assert resumed["start_step"] == 2 and resumed["final_step"] == 4
     assert json.loads((run / "summary.json").read_text())["final_step"] == 4
+    _train(tiny_dataset, tmp_path / "straight", "--workers", "1")
+    straight, pieces = (load_file(str(folder / "model.safetensors")) for folder in (tmp_path / "straight", run))
+    assert all(torch.equal(straight[key], pieces[key]) for key in straight)
+    assert (tmp_path / "straight" / "history.jsonl").read_text() == (run / "history.jsonl").read_text()
     assert (run / "curves.png").is_file()
     card = json.loads((run / "config.json").read_text())
     assert card["config"]["image_size"] == 32
