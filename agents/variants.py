@@ -8,15 +8,14 @@ source, its weights' SHA-256 and the overrides. The command is ``python -m runs.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from agents.qtopt.learner import META, PoseQTOptConfig
+from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from common.io import atomic_write_json, file_sha256
-from common.protocols import POLICY_CARD, PolicyCard
+from common.protocols import PolicyCard
 
 ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem")
 
@@ -56,7 +55,6 @@ def derive_policy(source: str | Path, out: str | Path, overrides: dict[str, Any]
     shutil.copytree(source, out)
     atomic_write_json(out / META, {**meta, "config": config})
     atomic_write_json(out / "derivation.json", {
-        "source": str(source), "weights_sha256": file_sha256(next(source.glob("*.safetensors"))),
-        "overrides": overrides, "command": command, "card": dataclasses.asdict(PolicyCard.load(out)),
-        "policy_card": POLICY_CARD})
+        "source": str(source), "weights_sha256": file_sha256(source / WEIGHTS), "overrides": overrides,
+        "command": command})
     return out

@@ -38,7 +38,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     file is fsynced and renamed over ``path``, otherwise removed. Parent folders are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_name(path).with_name(f"{temp_name(path).name}{path.suffix}")
+    temp = temp_name(path)
+    temp = temp.with_name(temp.name + path.suffix)
     try:
         yield temp
         with open(temp, "rb") as handle:

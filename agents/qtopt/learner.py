@@ -114,6 +114,7 @@ class PoseQTOpt:
         self.updates = 0
         self.exploring = False
         self.policy = PosePolicy(self.choose, world)
+        self._offsets = self.robust_offsets()  # fixed by the config: computed once, read by every CEM round
 
     # ------------------------------------------------------------------------------------ acting
     def inputs(self, observations: dict[str, np.ndarray]) -> torch.Tensor:
@@ -145,7 +146,7 @@ class PoseQTOpt:
     def candidate_scores(self, features: PoseMaps, candidates: torch.Tensor) -> torch.Tensor:
         """What CEM maximises for poses (B, N, 3): their success logits, or with robust scoring the logit
         of the mean success probability of each pose and its neighbours (:meth:`robust_offsets`)."""
-        offsets = self.robust_offsets()
+        offsets = self._offsets
         if offsets is None:
             return self.q.score(features, self.read_points(candidates), candidates)
         batch, count, _ = candidates.shape
