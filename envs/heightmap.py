@@ -46,6 +46,34 @@ class HeightmapConfig:
             raise ValueError(f"invalid heightmap config {self}")
 
 
+HEIGHT_UNIT = 0.001  # m per level of an encoded height map's height channel (uint8: 0 to 25.5 cm)
+ENCODED_CHANNELS = 4  # height, red, green, blue
+
+
+@dataclass(frozen=True)
+class GridGeometry:
+    """Where a height-map grid lies: cell (0, 0)'s centre (x, y) in metres, the cell side in metres and
+    the grid's shape (rows along y, columns along x). A pure function of the layout and the config, so a
+    learner can place patches on stored maps without a simulator."""
+
+    origin: tuple[float, float]
+    resolution: float
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, layout: LayoutConfig, config: HeightmapConfig = HeightmapConfig()) -> GridGeometry:
+        x_range = (layout.drop_x[0] - config.margin, layout.drop_x[1] + config.margin)
+        y_range = (layout.drop_y[0] - config.margin, layout.drop_y[1] + config.margin)
+        res = config.resolution
+        shape = (int(np.ceil((y_range[1] - y_range[0]) / res)), int(np.ceil((x_range[1] - x_range[0]) / res)))
+        return cls((x_range[0] + res / 2, y_range[0] + res / 2), res, shape)
+
+    def cell_centres(self) -> np.ndarray:
+        """(H, W, 2) world (x, y) in metres of every cell's centre."""
+        rows, cols = np.meshgrid(np.arange(self.shape[0]), np.arange(self.shape[1]), indexing="ij")
+        return np.stack([self.origin[0] + cols * self.resolution, self.origin[1] + rows * self.resolution], axis=-1)
+
+
 @dataclass(frozen=True)
 class Heightmap:
     """Heights (H, W) float32 metres above the tray floor (0 where nothing was seen), colours (H, W, 3)
@@ -60,16 +88,30 @@ class Heightmap:
         """(row, column) of the cell holding world point (x, y): rows follow y, columns follow x."""
         return int(round((y - self.origin[1]) / self.resolution)), int(round((x - self.origin[0]) / self.resolution))
 
+    def encode(self) -> np.ndarray:
+        """(H, W, 4) uint8 as an observation carries it: height in :data:`HEIGHT_UNIT` s (saturating at
+        255), then the colour."""
+        levels = np.clip(np.round(self.heights / HEIGHT_UNIT), 0, 255).astype(np.uint8)
+        return np.concatenate([levels[..., None], self.colours], axis=-1)
+
+
+def decode_heightmaps(encoded: np.ndarray | torch.Tensor, height_scale: float = 0.05) -> torch.Tensor:
+    """Encoded maps (B, H, W, 4) uint8 → float (B, 4, H, W): height / ``height_scale`` (metres; so a 5 cm
+    object reads 1), colours in [0, 1]."""
+    x = torch.as_tensor(np.ascontiguousarray(encoded)).permute(0, 3, 1, 2).float()
+    scale = torch.tensor([HEIGHT_UNIT / height_scale, 1 / 255, 1 / 255, 1 / 255]).view(1, 4, 1, 1)
+    return x * scale
+
 
 class HeightmapCamera:
     """Renders :class:`Heightmap` s of the drop zone (plus ``config.margin``) from straight above."""
 
     def __init__(self, client: BulletClient, layout: LayoutConfig, config: HeightmapConfig = HeightmapConfig()) -> None:
         self.client, self.layout, self.config = client, layout, config
+        self.geometry = GridGeometry.of(layout, config)
         self.x_range = (layout.drop_x[0] - config.margin, layout.drop_x[1] + config.margin)
         self.y_range = (layout.drop_y[0] - config.margin, layout.drop_y[1] + config.margin)
-        self.shape = (int(np.ceil((self.y_range[1] - self.y_range[0]) / config.resolution)),
-                      int(np.ceil((self.x_range[1] - self.x_range[0]) / config.resolution)))
+        self.shape = self.geometry.shape
         centre = [float(np.mean(self.x_range)), float(np.mean(self.y_range)), layout.tray_floor_z]
         eye = [centre[0], centre[1], layout.tray_floor_z + config.camera_height]
         self.view = client.computeViewMatrix(eye, centre, [1.0, 0.0, 0.0])
@@ -104,35 +146,36 @@ class HeightmapCamera:
         image = np.zeros((*self.shape, 3), np.uint8)
         grid[rows[order], cols[order]] = np.maximum(heights[order], 0.0)
         image[rows[order], cols[order]] = colours[order]
-        origin = (self.x_range[0] + res / 2, self.y_range[0] + res / 2)
-        return Heightmap(grid, image, origin, res)
+        return Heightmap(grid, image, self.geometry.origin, res)
 
 
-def aligned_patches(maps: torch.Tensor, origin: tuple[float, float], resolution: float, grasps: torch.Tensor,
-                    size: int, extent: float) -> torch.Tensor:
-    """Grasp-aligned patches of stacked maps.
+def aligned_patches(maps: torch.Tensor, geometry: GridGeometry, grasps: torch.Tensor, size: int,
+                    extent: float) -> torch.Tensor:
+    """Grasp-aligned patches of stacked maps, N grasps per map, in one ``grid_sample``.
 
     Args:
-        maps: (C, H, W) float maps on the grid of a :class:`Heightmap` (heights, colours, a goal heatmap, ...).
-        origin, resolution: the grid's cell (0, 0) centre (x, y) in metres and its cell size in metres.
-        grasps: (N, 3) grasp poses (x m, y m, yaw rad).
+        maps: (B, C, H, W) float maps on the grid ``geometry`` describes (heights, colours, a goal heatmap, ...).
+        geometry: the grid's placement in the world.
+        grasps: (B, N, 3) grasp poses (x m, y m, yaw rad).
         size: patch side, pixels.
         extent: patch side, metres.
 
     Returns:
-        (N, C, size, size): centred on the grasp point, columns running along the direction the fingers
+        (B, N, C, size, size): centred on the grasp point, columns running along the direction the fingers
         close in, (-cos yaw, sin yaw); outside the grid reads 0.
     """
-    channels, height, width = maps.shape
-    x, y = grasps[:, 0], grasps[:, 1]
-    closing = torch.pi - grasps[:, 2]  # the fingers close along (-cos yaw, sin yaw) (envs.scripted.grasp_pose)
+    batch, channels, height, width = maps.shape
+    count = grasps.shape[1]
+    x, y = grasps[..., 0].reshape(-1), grasps[..., 1].reshape(-1)
+    closing = torch.pi - grasps[..., 2].reshape(-1)  # the fingers close along (-cos yaw, sin yaw) (envs.scripted)
     # grid_sample's normalised coordinates (align_corners=False): pixel centre j ↔ (2j + 1) / W - 1
-    cx = (2 * ((x - origin[0]) / resolution) + 1) / width - 1
-    cy = (2 * ((y - origin[1]) / resolution) + 1) / height - 1
-    sx, sy = extent / (width * resolution), extent / (height * resolution)
+    cx = (2 * ((x - geometry.origin[0]) / geometry.resolution) + 1) / width - 1
+    cy = (2 * ((y - geometry.origin[1]) / geometry.resolution) + 1) / height - 1
+    sx, sy = extent / (width * geometry.resolution), extent / (height * geometry.resolution)
     cos, sin = torch.cos(closing), torch.sin(closing)
     theta = torch.stack([torch.stack([cos * sx, -sin * sx, cx], dim=1),
-                         torch.stack([sin * sy, cos * sy, cy], dim=1)], dim=1)  # (N, 2, 3)
-    grid = F.affine_grid(theta, (len(grasps), channels, size, size), align_corners=False)
-    return F.grid_sample(maps.expand(len(grasps), -1, -1, -1), grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False)
+                         torch.stack([sin * sy, cos * sy, cy], dim=1)], dim=1)  # (B·N, 2, 3)
+    grid = F.affine_grid(theta.to(maps.dtype), [batch * count, channels, size, size], align_corners=False)
+    grid = grid.reshape(batch, count * size, size, 2)  # every grasp's patch stacked along the rows
+    patches = F.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return patches.reshape(batch, channels, count, size, size).transpose(1, 2)

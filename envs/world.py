@@ -24,6 +24,7 @@ from pybullet_utils.bullet_client import BulletClient
 from envs.arm import KukaArm
 from envs.cameras import SceneCamera, WristCamera
 from envs.config import WorldConfig
+from envs.heightmap import Heightmap, HeightmapCamera, HeightmapConfig
 
 LOGGER = logging.getLogger(__name__)
 HIDDEN_POSITION = (0.0, 0.0, -50.0)
@@ -74,6 +75,7 @@ class GraspWorld:
         self.objects: list[int] = []
         self.object_urdfs: dict[int, Path] = {}
         self._hidden: set[int] = set()
+        self._heightmap_camera: HeightmapCamera | None = None
         self.rebuilds = 0
         self._build()
 
@@ -289,6 +291,14 @@ class GraspWorld:
         bodies = ([self.arm.body] if hide_arm else []) + list(hide)
         with self._hidden_bodies(bodies):
             return self.scene_camera.render(with_mask)
+
+    def render_heightmap(self, config: HeightmapConfig | None = None) -> Heightmap:
+        """Top-down height map of the drop zone with the arm out of sight (:mod:`envs.heightmap`)."""
+        config = config or HeightmapConfig()
+        if self._heightmap_camera is None or self._heightmap_camera.config != config:
+            self._heightmap_camera = HeightmapCamera(self.client, self.config.layout, config)
+        with self._hidden_bodies([self.arm.body]):
+            return self._heightmap_camera.render()
 
     def render_wrist(self, with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image."""

@@ -21,7 +21,7 @@ from common.provenance import code_version, machine, now
 from envs.grasp_env import make_world_config
 from envs.objects import SPLITS, object_name, resolve_objects
 from graspdata.card import CARD_NAME, DatasetCard, ShardEntry, names_digest, shard_entry
-from graspdata.config import IDENTITY_FIELDS, CollectConfig
+from graspdata.config import IDENTITY_DEFAULTS, IDENTITY_FIELDS, CollectConfig
 from graspdata.errors import ConfigMismatchError, NotADatasetError
 from graspdata.folder import quarantine, scan_folder
 from graspdata.layout import LAYOUT_VERSION, shard_name
@@ -86,8 +86,9 @@ def new_card(config: CollectConfig) -> DatasetCard:
 
 def _check_same_dataset(card: DatasetCard, config: CollectConfig, folder: Path) -> None:
     wanted = config.identity()
-    differing = [f"{name}: dataset has {card.config.get(name)!r}, asked {wanted[name]!r}"
-                 for name in IDENTITY_FIELDS if card.config.get(name) != wanted[name]]
+    recorded = {**IDENTITY_DEFAULTS, **card.config}
+    differing = [f"{name}: dataset has {recorded.get(name)!r}, asked {wanted[name]!r}"
+                 for name in IDENTITY_FIELDS if recorded.get(name) != wanted[name]]
     if differing:
         raise ConfigMismatchError(f"{folder / CARD_NAME}: --resume with a different configuration: "
                                   + "; ".join(differing))

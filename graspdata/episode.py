@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from common.protocols import Policy
+from envs.heightmap_observation import HEIGHTMAP_KEY
 from graspdata.records import GraspRecord, GroundTruth
 
 SEED_BITS = 63
@@ -50,7 +51,9 @@ def _ground_truth(reset_truth: dict[str, Any], final_info: dict[str, Any]) -> Gr
 def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRecord:
     """Reset ``env`` with ``seed``, let ``policy`` act until the episode ends, and record it.
 
-    ``env`` must be a Kuka grasp env created with ``record_triplet=True``.
+    ``env`` must be a Kuka grasp env created with ``record_triplet=True``. A ``heightmap`` observation
+    (:class:`envs.heightmap_observation.HeightmapObservation`: one scan per episode) is stored once, as
+    the record's ``pre_heightmap``, not with every step.
     """
     observation, info = env.reset(seed=seed)
     policy.reset()
@@ -64,6 +67,8 @@ def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRec
         actions.append(action)
         rewards.append(reward)
         done = terminated or truncated
+    heightmap = observations[0].get(HEIGHTMAP_KEY)
+    observations = [{k: v for k, v in o.items() if k != HEIGHTMAP_KEY} for o in observations]
     size = observations[0]["image"].shape[0]
     blank = np.zeros((size, size, 3), np.uint8)
     return GraspRecord(
@@ -74,4 +79,5 @@ def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRec
         observations={k: np.stack([o[k] for o in observations]) for k in observations[0]},
         actions=np.stack(actions), rewards=np.asarray(rewards, np.float32), terminated=bool(terminated),
         truth=_ground_truth(reset_truth, info), outcome_aperture=float(info.get("gripper_aperture", np.nan)),
-        grasp_sensed=(bool(info["grasp_sensed"]) and not info["fault"]) if "grasp_sensed" in info else None)
+        grasp_sensed=(bool(info["grasp_sensed"]) and not info["fault"]) if "grasp_sensed" in info else None,
+        pre_heightmap=heightmap)

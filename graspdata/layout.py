@@ -13,6 +13,9 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
         grasp_sensed                          (N,) bool: the gripper sensed an object after the lift
                                               and no fault occurred, the training label (version 2;
                                               absent when not sensed: see read_grasp_sensed)
+        pre_heightmap                         (N, Hm, Wm, 4) uint8: top-down height map before the
+                                              grasp (height mm, RGB), one chunk per map; only when
+                                              collected with --heightmap
         fault                                 (N,) UTF-8 string ("" when none)
         step_start, num_steps                 (N,) int64: the episode's rows in steps/
         obs_start, num_obs                    (N,) int64: its rows in observations/ (num_steps + 1)
@@ -63,6 +66,7 @@ RECORD_GROUP, STEP_GROUP, OBSERVATION_GROUP, TRUTH_GROUP = "records", "steps", "
 RECORD_IMAGES = ("pre_image", "post_image", "outcome_image")
 APERTURE = "outcome_aperture"
 GRASP_SENSED = "grasp_sensed"
+PRE_HEIGHTMAP = "pre_heightmap"
 # Aperture (m) above which a record without a sensed bit counts as holding something: the default
 # gripper's closed-on-nothing aperture plus the default margin (see envs.config).
 FALLBACK_SENSED_APERTURE = NOMINAL_CLOSED_APERTURE + ArmConfig().grasp_margin
@@ -163,6 +167,10 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
     if None in sensed and any(bit is not None for bit in sensed):
         raise ValueError(f"records {first}..{first + len(records) - 1}: some carry grasp_sensed and some do not; "
                          "a shard stores the sensed bit for all its records or for none")
+    maps = [r.pre_heightmap for r in records]
+    if any(m is None for m in maps) and any(m is not None for m in maps):
+        raise ValueError(f"records {first}..{first + len(records) - 1}: some carry a pre_heightmap and some do not; "
+                         "a shard stores height maps for all its records or for none")
     num_steps = np.array([r.num_steps for r in records], np.int64)
     num_obs = np.array([len(r.observations[keys[0]]) if keys else 0 for r in records], np.int64)
     buffer = io.BytesIO()
@@ -181,6 +189,8 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
         _put(rec, APERTURE, np.array([r.outcome_aperture for r in records], np.float32))
         if None not in sensed:
             _put(rec, GRASP_SENSED, np.array(sensed, bool))
+        if maps[0] is not None:
+            _put(rec, PRE_HEIGHTMAP, np.stack(maps), row_chunk=1, level=compression_level)
         _put_strings(rec, "fault", np.array([r.fault for r in records], object))
         _put(rec, "step_start", np.concatenate([[0], np.cumsum(num_steps)[:-1]]).astype(np.int64))
         _put(rec, "num_steps", num_steps)

@@ -31,6 +31,7 @@ from graspdata.errors import ConfigMismatchError, CorruptShardError
 from graspdata.folder import scan_folder
 from graspdata.layout import (
     OBSERVATION_GROUP,
+    PRE_HEIGHTMAP,
     RECORD_GROUP,
     STEP_GROUP,
     ShardInfo,
@@ -226,7 +227,8 @@ class EpisodeDataset(ShardedReader):
     (T,) float32, ``terminated``, ``grasp_attempted``, ``grasp_sensed`` (the training label: the
     gripper sensed an object after the lift), ``success`` (bool, ground truth, for evaluation) and ``outcome``
     (H, W, 3) uint8 (zeros when no grasp was attempted), ``aperture`` (float, the measured fingertip
-    distance after the lift in metres; NaN when not recorded). Arguments as :class:`TripletDataset`;
+    distance after the lift in metres; NaN when not recorded) and, for data collected with a height map,
+    ``heightmap`` (Hm, Wm, 4) uint8, the scan before the grasp. Arguments as :class:`TripletDataset`;
     imported triplets, which have no episodes, are left out.
     """
 
@@ -243,6 +245,8 @@ class EpisodeDataset(ShardedReader):
             step, steps = int(records["step_start"][row]), int(records["num_steps"][row])
             obs, count = int(records["obs_start"][row]), int(records["num_obs"][row])
             item = {key: f[OBSERVATION_GROUP][name][obs:obs + count] for key, name in self.OBSERVATIONS.items()}
+            if PRE_HEIGHTMAP in records:
+                item["heightmap"] = records[PRE_HEIGHTMAP][row]
             return {**item,
                     "actions": f[STEP_GROUP]["action"][step:step + steps],
                     "rewards": f[STEP_GROUP]["reward"][step:step + steps],

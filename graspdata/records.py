@@ -63,6 +63,8 @@ class GraspRecord:
         truth: ground truth, kept in its own group on disk; None when nothing is known.
         outcome_aperture: measured fingertip distance after the lift, metres (a gripper sensor);
             NaN when no grasp was attempted or the source did not record it.
+        pre_heightmap: the top-down height map scanned before the grasp, (Hm, Wm, 4) uint8
+            (:meth:`envs.heightmap.Heightmap.encode`), or None when not recorded.
     """
 
     index: int
@@ -81,6 +83,7 @@ class GraspRecord:
     truth: GroundTruth | None = None
     outcome_aperture: float = float("nan")
     grasp_sensed: bool | None = None
+    pre_heightmap: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         size = self.pre_image.shape
@@ -90,6 +93,9 @@ class GraspRecord:
             image = getattr(self, name)
             if image.shape != size or image.dtype != np.uint8:
                 raise ValueError(f"{name} must be {size} uint8 like pre_image, got {image.shape} {image.dtype}")
+        heightmap = self.pre_heightmap
+        if heightmap is not None and (heightmap.ndim != 3 or heightmap.shape[2] != 4 or heightmap.dtype != np.uint8):
+            raise ValueError(f"pre_heightmap must be (H, W, 4) uint8, got {heightmap.shape} {heightmap.dtype}")
         steps = len(self.actions)
         if self.actions.shape != (steps, ACTION_DIM) or self.rewards.shape != (steps,):
             raise ValueError(f"actions must be (T, {ACTION_DIM}) and rewards (T,), "

@@ -12,7 +12,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import gymnasium as gym
+
 from envs.grasp_env import KukaGraspEnv
+from envs.heightmap_observation import HeightmapObservation
 from graspdata.config import CollectConfig
 from graspdata.episode import episode_seed, policy_seed, run_episode
 from graspdata.layout import encode_shard
@@ -66,8 +69,9 @@ class ShardCollector:
 
     def __init__(self, config: CollectConfig, make_policy: PolicyFactory) -> None:
         self.config = config
-        self.env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects,
-                                image_size=config.image_size, max_steps=config.max_steps, record_triplet=True)
+        env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
+                           max_steps=config.max_steps, record_triplet=True)
+        self.env: gym.Env = HeightmapObservation(env) if config.heightmap else env
         self.make_policy = make_policy
 
     def collect(self, task: ShardTask) -> Iterator[EpisodeDone | ShardDone]:

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="random, package.module:factory(env, seed), or a saved policy folder")
     parser.add_argument("--seed", type=int, default=d.seed, help="base seed of the episode seeds")
     parser.add_argument("--shard-size", type=int, default=d.shard_size, help="attempts per shard file")
+    parser.add_argument("--heightmap", action="store_true",
+                        help="also record each attempt's top-down height map before the grasp (patch policies read it)")
     parser.add_argument("--resume", action="store_true", help="continue the dataset in --out")
     parser.add_argument("--ray-address", help="run on Ray: 'local' (start one here), 'auto', or a cluster address")
     parser.add_argument("--skip-bad", action="store_true", help="on --resume, set bad shards aside and redo them")
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         config = CollectConfig(objects=objects, num_objects=args.num_objects, image_size=args.image_size,
                                max_steps=args.max_steps, policy=args.policy, seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
-                               max_task_failures=args.max_task_failures)
+                               max_task_failures=args.max_task_failures, heightmap=args.heightmap)
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None
         try:
             result = collect(config, args.out, resume=args.resume, ray_address=args.ray_address,
