@@ -63,7 +63,13 @@ def goal_features_config(card: PolicyCard) -> Any:
 
 
 def wrap_for_policy(env: gym.Env, card: PolicyCard) -> gym.Env:
-    """``env`` with the Grasp2Vec goal features named in ``card`` (unchanged when it names none)."""
+    """``env`` with the sensors ``card`` names: the Grasp2Vec goal features and the height map
+    (unchanged when it names none)."""
+    if card.heightmap is not None:
+        from envs.heightmap import HeightmapConfig
+        from envs.heightmap_observation import HeightmapObservation
+
+        env = HeightmapObservation(env, HeightmapConfig(**card.heightmap))
     if card.goal_features == "none":
         return env
     from agents.core.goal_features import GoalFeatures, GoalObservationWrapper

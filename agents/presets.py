@@ -4,6 +4,8 @@
   collected data's resolution: what the shipped policies were trained with.
 - ``pose-reach``: ``pose`` whose Q-network also reads beside the grasp point.
 - ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
+- ``pose-patch``: ``pose`` with the grasp-aligned height-map patch view (data from ``runs.collect --heightmap``).
+- ``pose-patch-tiny``: ``pose-patch`` at test size.
 - ``pose-tiny``: a minute on 2 CPU cores; for tests and smoke runs, not for results.
 
 A learned reward fixes the image size: training takes the world's ``image_size`` from the reward
@@ -20,6 +22,7 @@ from agents.core.relabel import RelabelConfig
 from agents.core.trainer import TrainingConfig
 from agents.qtopt.learner import PoseQTOptConfig
 from agents.qtopt.network import PoseNetworkConfig
+from agents.qtopt.patch_network import PatchNetworkConfig
 from agents.sac.training import SACConfig
 from envs.config import WorldSettings
 
@@ -61,6 +64,20 @@ PRESETS: dict[str, Preset] = {
         training=TrainingConfig(grasps=2000, offline_updates=1000, updates_per_step=2, learning_starts=64,
                                 replay_capacity=60_000, eval_every=500, eval_episodes=50, checkpoint_every=250),
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1)),
+    # "pose" whose Q-network reads a grasp-aligned patch of the top-down height map per candidate
+    # (PoseQTOptConfig.view = "patch", agents.qtopt.patch_network); offline data collected with --heightmap
+    "pose-patch": dataclasses.replace(
+        _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
+        pose=PoseQTOptConfig(view="patch")),
+    "pose-patch-tiny": Preset(
+        world=WorldSettings(num_objects=2, image_size=32),
+        training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,
+                                eval_episodes=2, checkpoint_every=3),
+        relabel=RelabelConfig(posthoc=True, auxiliary_goals=1, pool_size=50),
+        pose=PoseQTOptConfig(view="patch", patch=PatchNetworkConfig(size=16, extent=0.064, channels=(8, 8, 8),
+                                                                    hidden=16),
+                             batch_size=8,
+                             cem=CEMConfig(iterations=2, population=16, elites=4))),
     "pose-tiny": Preset(
         world=WorldSettings(num_objects=2, image_size=32),
         training=TrainingConfig(grasps=6, offline_updates=10, learning_starts=4, replay_capacity=500, eval_every=3,

@@ -38,6 +38,7 @@ from common.provenance import machine_description
 from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
 from envs.grasp_env import KukaGraspEnv
+from envs.heightmap_observation import HeightmapObservation
 from envs.instance_env import KukaInstanceGraspEnv
 from rewards import make_reward, parse_reward_kwargs
 
@@ -199,6 +200,8 @@ def make_env(config: TrainPolicyConfig, preset: Preset, reward: RewardFunction, 
     else:
         env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
         env = GoalObservationWrapper(env, features) if features is not None else env
+    if reads_heightmap(config, preset):
+        env = HeightmapObservation(env, preset.pose.heightmap)
     if config.algo == "sac-pose":
         from envs.grasp_pose import PoseActionWrapper
 
@@ -216,7 +219,13 @@ def policy_card(config: TrainPolicyConfig, preset: Preset) -> PolicyCard:
         goal_features_config=dataclasses.asdict(features) if features else None,
         grasp2vec=str(config.grasp2vec) if features else None,
         grasp2vec_sha256=grasp2vec_fingerprint(config.grasp2vec) if features else None,
-        init_from=str(config.init_from) if config.init_from else None)
+        init_from=str(config.init_from) if config.init_from else None,
+        heightmap=dataclasses.asdict(preset.pose.heightmap) if reads_heightmap(config, preset) else None)
+
+
+def reads_heightmap(config: TrainPolicyConfig, preset: Preset) -> bool:
+    """Whether the run's policy reads the top-down height map (pose QT-Opt with the patch view)."""
+    return config.algo == "qtopt-pose" and preset.pose.view == "patch"
 
 
 class RunLogger:

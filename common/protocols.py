@@ -85,6 +85,8 @@ class PolicyCard:
             channels it reads; ``goal_features_config`` their exact settings.
         grasp2vec: the Grasp2Vec checkpoint its goal features come from, and that file's SHA-256.
         init_from: the checkpoint its grasp prior was copied from, if any.
+        heightmap: the height-map sensor it reads (``envs.heightmap.HeightmapConfig`` as a dict), or
+            None when it reads none.
     """
 
     algo: str
@@ -96,6 +98,7 @@ class PolicyCard:
     grasp2vec: str | None = None
     grasp2vec_sha256: str | None = None
     init_from: str | None = None
+    heightmap: dict[str, Any] | None = None
 
     @property
     def task(self) -> str:

@@ -78,7 +78,7 @@ class PoseSpace:
     def image_coordinates(self, u: torch.Tensor) -> torch.Tensor:
         """Normalised poses (..., 3) → where their (x, y) lie in the scene image, (..., 2) as
         ``grid_sample`` coordinates: -1 = left / top edge, +1 = right / bottom edge."""
-        return self._project(self._metres(u))
+        return self.project(self._metres(u))
 
     def read_points(self, u: torch.Tensor, reach: float) -> torch.Tensor:
         """Image coordinates (..., P, 2) of the grasp point of normalised poses (..., 3) and, when
@@ -86,13 +86,19 @@ class PoseSpace:
         axis (yaw): what lies where the fingers close and beside them. P = 1 or 5, centre first."""
         centre = self._metres(u)
         if reach <= 0:
-            return self._project(centre)[..., None, :]
+            return self.project(centre)[..., None, :]
         yaw = u[..., 2].clamp(-1, 1) * (torch.pi / 2)
         along = torch.stack([torch.cos(yaw), torch.sin(yaw)], dim=-1)
         across = torch.stack([-along[..., 1], along[..., 0]], dim=-1)
         points = [centre, centre + reach * along, centre - reach * along, centre + reach * across,
                   centre - reach * across]
-        return self._project(torch.stack(points, dim=-2))
+        return self.project(torch.stack(points, dim=-2))
+
+    def to_pose_tensor(self, u: torch.Tensor) -> torch.Tensor:
+        """Normalised poses (..., 3) → (x m, y m, yaw rad) (..., 3), differentiable (:meth:`to_pose` in torch)."""
+        low = torch.as_tensor(self.low, dtype=u.dtype, device=u.device)
+        high = torch.as_tensor(self.high, dtype=u.dtype, device=u.device)
+        return low + (u.clamp(-1, 1) + 1) / 2 * (high - low)
 
     def _metres(self, u: torch.Tensor) -> torch.Tensor:
         """Normalised poses (..., 3) → their (x, y) in metres (..., 2)."""
@@ -100,7 +106,7 @@ class PoseSpace:
         high = torch.as_tensor(self.high[:2], dtype=u.dtype, device=u.device)
         return low + (u[..., :2].clamp(-1, 1) + 1) / 2 * (high - low)
 
-    def _project(self, xy: torch.Tensor) -> torch.Tensor:
+    def project(self, xy: torch.Tensor) -> torch.Tensor:
         """Points (..., 2) in metres at object height → ``grid_sample`` image coordinates (..., 2)."""
         z = torch.full_like(xy[..., :1], self.world.layout.tray_floor_z + OBJECT_HEIGHT)
         points = torch.cat([xy, z, torch.ones_like(z)], dim=-1)

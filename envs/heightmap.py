@@ -68,6 +68,10 @@ class GridGeometry:
         shape = (int(np.ceil((y_range[1] - y_range[0]) / res)), int(np.ceil((x_range[1] - x_range[0]) / res)))
         return cls((x_range[0] + res / 2, y_range[0] + res / 2), res, shape)
 
+    def cell(self, x: float, y: float) -> tuple[int, int]:
+        """(row, column) of the cell holding world point (x, y): rows follow y, columns follow x."""
+        return int(round((y - self.origin[1]) / self.resolution)), int(round((x - self.origin[0]) / self.resolution))
+
     def cell_centres(self) -> np.ndarray:
         """(H, W, 2) world (x, y) in metres of every cell's centre."""
         rows, cols = np.meshgrid(np.arange(self.shape[0]), np.arange(self.shape[1]), indexing="ij")
@@ -85,8 +89,8 @@ class Heightmap:
     resolution: float
 
     def cell(self, x: float, y: float) -> tuple[int, int]:
-        """(row, column) of the cell holding world point (x, y): rows follow y, columns follow x."""
-        return int(round((y - self.origin[1]) / self.resolution)), int(round((x - self.origin[0]) / self.resolution))
+        """(row, column) of the cell holding world point (x, y) (:meth:`GridGeometry.cell`)."""
+        return GridGeometry(self.origin, self.resolution, self.heights.shape).cell(x, y)
 
     def encode(self) -> np.ndarray:
         """(H, W, 4) uint8 as an observation carries it: height in :data:`HEIGHT_UNIT` s (saturating at

@@ -120,7 +120,8 @@ class EpisodeRecorder:
 
 def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on_success: float = 1.0,
                           lifted: Callable[[int], tuple[str, ...]] | None = None) -> Iterator[Episode]:
-    """Episodes from an ``embedding.dataset.EpisodeDataset`` (all attempts, failed ones too).
+    """Episodes from an ``embedding.dataset.EpisodeDataset`` (all attempts, failed ones too); an item's
+    ``heightmap`` (data collected with ``--heightmap``) becomes the observation key of the same name.
 
     Each item ``{"images", "gripper", "actions", "grasp_sensed", "success", "outcome"}`` becomes an
     indiscriminate episode (no goal): ``grasped`` is the record's sensed bit, and the last step pays
@@ -146,7 +147,10 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on
         grasped, success = bool(item["grasp_sensed"]), bool(item["success"])
         rewards = np.zeros(len(actions), dtype=np.float32)
         rewards[-1] = reward_on_success if grasped else 0.0
-        yield Episode(observations={"image": images, "gripper": gripper}, actions=actions, rewards=rewards,
+        observations = {"image": images, "gripper": gripper}
+        if "heightmap" in item:  # one scan per attempt: every step saw it (envs.heightmap_observation)
+            observations["heightmap"] = np.broadcast_to(item["heightmap"], (len(images), *item["heightmap"].shape))
+        yield Episode(observations=observations, actions=actions, rewards=rewards,
                       terminated=bool(item.get("terminated", True)), grasped=grasped,
                       outcome=outcome if item.get("grasp_attempted", True) else None,
                       aperture=item.get("aperture"), lifted=lifted(index) if lifted is not None and success else ())

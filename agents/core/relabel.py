@@ -24,6 +24,7 @@ import numpy as np
 from agents.core.episode import Episode, ObservationFn
 from common.protocols import GraspContext, RewardFunction
 from envs.grasp_pose import PoseSpace
+from envs.heightmap_observation import HEIGHTMAP_KEY
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ class Decision:
         goal: the goal image the episode ran with, or None (offline data, indiscriminate task).
         lifted: ground-truth names of what was lifted (only oracle rewards read them).
         aperture: measured fingertip distance after the lift (m); None or NaN when not recorded.
+        heightmap: the top-down height map when the pose was chosen, (Hm, Wm, 4) uint8, or None.
     """
 
     image: np.ndarray
@@ -211,6 +213,7 @@ class Decision:
     goal: np.ndarray | None = None
     lifted: tuple[str, ...] = ()
     aperture: float | None = None
+    heightmap: np.ndarray | None = None
 
 
 def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None:
@@ -218,9 +221,11 @@ def decision_from_episode(episode: Episode, space: PoseSpace) -> Decision | None
     if episode.outcome is None:
         return None
     gripper = episode.observations["gripper"][-2]  # observed just before the closing action
+    heightmaps = episode.observations.get(HEIGHTMAP_KEY)
     return Decision(image=episode.observations["image"][0], pose=space.from_pose(gripper[[0, 1, 3]]),
                     reward=float(episode.rewards[-1]), grasped=episode.grasped, outcome=episode.outcome,
-                    goal=episode.goal, lifted=episode.lifted, aperture=episode.aperture)
+                    goal=episode.goal, lifted=episode.lifted, aperture=episode.aperture,
+                    heightmap=None if heightmaps is None else np.asarray(heightmaps[0]))
 
 
 class PoseRelabeler:

@@ -8,7 +8,12 @@ itself (no bootstrapping, so no target networks): Q is trained with binary cross
 the reward in [0, 1], the probability that grasping there earns it. Exploration: with probability
 ``epsilon`` a uniformly random pose, otherwise the CEM pose plus Gaussian noise of ``noise``.
 
-Observation keys read: ``image`` (H, W, 3) uint8 and, for goal tasks, ``heatmap`` (H, W, 1) uint8
+Two views of the scene (``PoseQTOptConfig.view``): ``scene`` reads the scene camera image through
+:class:`agents.qtopt.network.PoseQNetwork`; ``patch`` reads a grasp-aligned patch of the top-down height
+map per candidate through :class:`agents.qtopt.patch_network.PatchQNetwork`.
+
+Observation keys read: ``image`` (H, W, 3) uint8 (scene view), ``heightmap`` (Hm, Wm, 4) uint8 (patch view,
+:class:`envs.heightmap_observation.HeightmapObservation`) and, for goal tasks, ``heatmap`` (H, W, 1) uint8
 (:class:`agents.core.goal_features.GoalObservationWrapper`); ``gripper`` (5,) is read by the follower.
 """
 
@@ -28,9 +33,12 @@ from safetensors.torch import load_file, save
 
 from agents.core.cem import CEMConfig, cem_maximize
 from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
+from agents.qtopt.patch_network import PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
 from envs.grasp_pose import PosePolicy, PoseSpace
+from envs.heightmap import GridGeometry, HeightmapConfig, decode_heightmaps
+from envs.heightmap_observation import HEIGHTMAP_KEY
 
 WEIGHTS, META, OPTIMIZER = "pose_qtopt.safetensors", "pose_qtopt.json", "pose_optimizer.pt"
 
@@ -55,18 +63,34 @@ class PoseQTOptConfig:
     # 0 and 0: the pose alone, as trained and as the shipped checkpoints were chosen.
     robust_translation: float = 0.0
     robust_yaw: float = 0.0
+    # What the Q-network sees: "scene" (the scene image, `network`) or "patch" (a grasp-aligned patch of the
+    # top-down height map per candidate, `patch`, on the grid `heightmap` describes).
+    view: str = "scene"
+    patch: PatchNetworkConfig = field(default_factory=PatchNetworkConfig)
+    heightmap: HeightmapConfig = field(default_factory=HeightmapConfig)
 
     def __post_init__(self) -> None:
         if self.robust_translation < 0 or self.robust_yaw < 0:
             raise ValueError(f"robust_translation and robust_yaw must be >= 0, got {self.robust_translation}, "
                              f"{self.robust_yaw}")
+        if self.view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {self.view!r}")
+        if self.view == "patch" and self.heatmap_proposals:
+            raise ValueError("heatmap_proposals reads the scene-image heatmap: it needs view 'scene'")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoseQTOptConfig:
+        """Inverse of ``dataclasses.asdict`` (cards written before the patch view get its defaults)."""
         data = dict(data)
         network = data.pop("network")
         network = PoseNetworkConfig(**{**network, "channels": tuple(network["channels"])})
-        return cls(network=network, cem=CEMConfig(**data.pop("cem")), **data)
+        patch = data.pop("patch", None)
+        patch = PatchNetworkConfig(**{**patch, "channels": tuple(patch["channels"])}) if patch else PatchNetworkConfig()
+        heightmap = HeightmapConfig(**data.pop("heightmap", {}))
+        return cls(network=network, cem=CEMConfig(**data.pop("cem")), patch=patch, heightmap=heightmap, **data)
+
+
+VIEWS = ("scene", "patch")
 
 
 def _world_to_dict(world: WorldConfig) -> dict[str, Any]:
@@ -106,7 +130,14 @@ class PoseQTOpt:
         world = world or WorldConfig()
         self.goal_task, self.world, self.config = goal_task, world, config
         self.space = PoseSpace(world)
-        self.q = PoseQNetwork(4 if goal_task else 3, config.network)
+        self.q: PoseQNetwork | PatchQNetwork
+        if config.view == "patch":
+            geometry = GridGeometry.of(world.layout, config.heightmap)
+            self.q = PatchQNetwork(goal_task, geometry, config.patch)
+            centres = torch.as_tensor(geometry.cell_centres(), dtype=torch.float32)
+            self._heat_on_grid = self.space.project(centres)[None]  # (1, Hm, Wm, 2): where each cell lies in the image
+        else:
+            self.q = PoseQNetwork(4 if goal_task else 3, config.network)
         self.optimizer = torch.optim.AdamW(self.q.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
         self.generator = torch.Generator().manual_seed(seed)
@@ -118,15 +149,32 @@ class PoseQTOpt:
 
     # ------------------------------------------------------------------------------------ acting
     def inputs(self, observations: dict[str, np.ndarray]) -> torch.Tensor:
-        """Batched observations (B leading) → network input (B, C, H, W)."""
+        """Batched observations (B leading) → network input (B, C, H, W): the scene image [+ heatmap], or
+        for the patch view the decoded height map [+ the heatmap carried onto its grid]."""
         if self.goal_task and "heatmap" not in observations:
             raise KeyError("a goal-task PoseQTOpt needs observation key 'heatmap' (wrap the env with "
                            "agents.core.goal_features.GoalObservationWrapper)")
-        return network_input(observations["image"], observations["heatmap"] if self.goal_task else None)
+        if self.config.view == "scene":
+            return network_input(observations["image"], observations["heatmap"] if self.goal_task else None)
+        if HEIGHTMAP_KEY not in observations:
+            raise KeyError(f"a patch-view PoseQTOpt needs observation key {HEIGHTMAP_KEY!r} (wrap the env with "
+                           "envs.heightmap_observation.HeightmapObservation)")
+        maps = decode_heightmaps(observations[HEIGHTMAP_KEY], self.config.patch.height_scale)
+        if not self.goal_task:
+            return maps
+        heat = torch.as_tensor(np.ascontiguousarray(observations["heatmap"])).permute(0, 3, 1, 2).float() / 255.0
+        grid = self._heat_on_grid.expand(len(maps), -1, -1, -1)
+        return torch.cat([maps, F.grid_sample(heat, grid, mode="bilinear", align_corners=False)], dim=1)
+
+    def score(self, maps: PoseMaps | torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        """Success logits (B, N) of normalised poses (B, N, 3) on what ``self.q.feature_map`` returned."""
+        if isinstance(self.q, PatchQNetwork):
+            return self.q.score(maps, self.space.to_pose_tensor(poses))
+        return self.q.score(maps, self.read_points(poses), poses)
 
     def q_values(self, inputs: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
-        """Success logits (B, N) of poses (B, N, 3) for network inputs (B, C, H, W)."""
-        return self.q.score(self.q.feature_map(inputs), self.read_points(poses), poses)
+        """Success logits (B, N) of poses (B, N, 3) for network inputs from :meth:`inputs`."""
+        return self.score(self.q.feature_map(inputs), poses)
 
     def read_points(self, poses: torch.Tensor) -> torch.Tensor:
         """Where in the image the network reads each pose (B, N, 3): (B, N, P, 2), see ``PoseNetworkConfig.reach``."""
@@ -143,16 +191,16 @@ class PoseQTOpt:
         return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator,
                             initial=self.heatmap_proposals(inputs))
 
-    def candidate_scores(self, features: PoseMaps, candidates: torch.Tensor) -> torch.Tensor:
+    def candidate_scores(self, features: PoseMaps | torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """What CEM maximises for poses (B, N, 3): their success logits, or with robust scoring the logit
         of the mean success probability of each pose and its neighbours (:meth:`robust_offsets`)."""
         offsets = self._offsets
         if offsets is None:
-            return self.q.score(features, self.read_points(candidates), candidates)
+            return self.score(features, candidates)
         batch, count, _ = candidates.shape
         near = (candidates[:, :, None, :] + offsets).reshape(batch, count * len(offsets), 3)
         near = torch.cat([near[..., :2].clamp(-1.0, 1.0), (near[..., 2:] + 1.0) % 2.0 - 1.0], dim=-1)
-        logits = self.q.score(features, self.read_points(near), near).reshape(batch, count, len(offsets))
+        logits = self.score(features, near).reshape(batch, count, len(offsets))
         return torch.logit(torch.sigmoid(logits).mean(dim=-1).clamp(1e-6, 1 - 1e-6))
 
     def robust_offsets(self) -> torch.Tensor | None:
@@ -188,7 +236,7 @@ class PoseQTOpt:
         """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""
         if self.exploring and self.rng.random() < self.config.epsilon:
             return self.rng.uniform(-1.0, 1.0, 3)
-        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in ("image", "heatmap")}
+        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in ("image", "heatmap", HEIGHTMAP_KEY)}
         pose = self.best_poses(self.inputs(batch))[0][0].numpy().astype(np.float64)
         if self.exploring:
             pose = np.clip(pose + self.rng.normal(0.0, self.config.noise, 3), -1.0, 1.0)
@@ -240,7 +288,11 @@ class PoseQTOpt:
         if not (directory / META).is_file():
             raise FileNotFoundError(f"{directory / META} not found: not a pose QT-Opt checkpoint folder")
         meta = json.loads((directory / META).read_text())
-        agent = cls(meta["goal_task"], _world_from_dict(meta["world"]), PoseQTOptConfig.from_dict(meta["config"]))
+        try:
+            config = PoseQTOptConfig.from_dict(meta["config"])
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"{directory / META}: not a learner configuration this code reads ({error})") from error
+        agent = cls(meta["goal_task"], _world_from_dict(meta["world"]), config)
         try:
             agent.q.load_state_dict(load_file(str(directory / WEIGHTS)))
         except (RuntimeError, KeyError) as error:

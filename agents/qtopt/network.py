@@ -77,6 +77,8 @@ class PoseQNetwork(nn.Module):
         every weight is copied and the heatmap's inputs (its channel in the first convolution, its
         two readings in the head) start at zero, so the network begins as ``source``'s
         grasp-anything Q and learns from there what the heatmap adds."""
+        if not isinstance(source, PoseQNetwork):
+            raise ValueError(f"copy_grasp_prior needs a scene-view source network, got {type(source).__name__}")
         if not (self.heat_inputs and not source.heat_inputs):
             raise ValueError("copy_grasp_prior goes from an indiscriminate (3-channel) network to a goal-task "
                              f"(4-channel) one, got {source.in_channels} → {self.in_channels} channels")

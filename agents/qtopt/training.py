@@ -29,9 +29,12 @@ from agents.core.episode import EpisodeRecorder
 from agents.core.relabel import Decision, PoseRelabeler, decision_from_episode
 from agents.core.trainer import LogFn, Progress, ScheduledTrainer, TrainingConfig
 from agents.core.trainer import offline_pretrain as core_offline_pretrain
-from agents.qtopt.learner import PoseQTOpt, network_input
+from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
 from common.io import atomic_path
 from common.protocols import RewardFunction
+from envs.config import LayoutConfig
+from envs.heightmap import ENCODED_CHANNELS, GridGeometry
+from envs.heightmap_observation import HEIGHTMAP_KEY
 
 if TYPE_CHECKING:
     from agents.core.goal_features import GoalFeatures
@@ -43,15 +46,24 @@ SAMPLES_FILE = "pose_samples.npz"
 
 
 class PoseSamples:
-    """Fixed-capacity store of (scene, heatmap, pose, reward) samples; the oldest are overwritten.
+    """Fixed-capacity store of (scene, heatmap, height map, pose, reward) samples; the oldest are overwritten.
 
-    Memory per sample: H·W·3 (+ H·W with heatmaps) bytes of images plus 16 bytes.
+    Memory per sample: H·W·3 bytes of scene image (+ H·W with heatmaps, + Hm·Wm·4 with height maps) plus
+    16 bytes; :attr:`nbytes` says the total.
+
+    Args:
+        capacity: samples kept.
+        image_size: scene image side, pixels.
+        heatmaps: whether samples carry the goal's heatmap (goal tasks).
+        heightmap_shape: (Hm, Wm, 4) of the height maps samples carry (patch view), or None.
     """
 
-    def __init__(self, capacity: int, image_size: int, heatmaps: bool) -> None:
+    def __init__(self, capacity: int, image_size: int, heatmaps: bool,
+                 heightmap_shape: tuple[int, int, int] | None = None) -> None:
         self.capacity = capacity
         self.images = np.zeros((capacity, image_size, image_size, 3), np.uint8)
         self.heatmaps = np.zeros((capacity, image_size, image_size, 1), np.uint8) if heatmaps else None
+        self.heightmaps = np.zeros((capacity, *heightmap_shape), np.uint8) if heightmap_shape else None
         self.poses = np.zeros((capacity, 3), np.float32)
         self.rewards = np.zeros(capacity, np.float32)
         self.size = self.cursor = 0
@@ -59,55 +71,73 @@ class PoseSamples:
     def __len__(self) -> int:
         return self.size
 
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"images": self.images, "poses": self.poses, "rewards": self.rewards, "heatmaps": self.heatmaps,
+                  "heightmaps": self.heightmaps}
+        return {name: array for name, array in arrays.items() if array is not None}
+
     @property
     def nbytes(self) -> int:
-        arrays = [self.images, self.poses, self.rewards] + ([self.heatmaps] if self.heatmaps is not None else [])
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in self._arrays().values())
 
-    def add(self, images: np.ndarray, heatmaps: np.ndarray | None, poses: np.ndarray, rewards: np.ndarray) -> None:
-        """Append a batch: images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,)."""
+    def add(self, images: np.ndarray, heatmaps: np.ndarray | None, poses: np.ndarray, rewards: np.ndarray,
+            heightmaps: np.ndarray | None = None) -> None:
+        """Append a batch: images (B, H, W, 3), heatmaps (B, H, W, 1) or None, poses (B, 3), rewards (B,),
+        heightmaps (B, Hm, Wm, 4) or None (each given exactly when the store keeps it)."""
         if (heatmaps is None) != (self.heatmaps is None):
             raise ValueError("heatmaps must be given exactly when the store keeps them")
+        if (heightmaps is None) != (self.heightmaps is None):
+            raise ValueError("height maps must be given exactly when the store keeps them (patch view: collect "
+                             "the data with runs.collect --heightmap)")
         for i in range(len(images)):
             self.images[self.cursor] = images[i]
             if self.heatmaps is not None:
                 self.heatmaps[self.cursor] = heatmaps[i]
+            if self.heightmaps is not None:
+                self.heightmaps[self.cursor] = heightmaps[i]
             self.poses[self.cursor], self.rewards[self.cursor] = poses[i], rewards[i]
             self.cursor = (self.cursor + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(network inputs (B, C, H, W), poses (B, 3), rewards (B,)) drawn uniformly with replacement."""
+    def sample(self, batch: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], torch.Tensor, torch.Tensor]:
+        """(observations ``image`` [``heatmap``, ``heightmap``] (B, ...) uint8, poses (B, 3), rewards (B,)),
+        drawn uniformly with replacement; :meth:`PoseQTOpt.inputs` turns the observations into network input."""
         if self.size == 0:
             raise ValueError("no samples stored yet")
         index = rng.integers(self.size, size=batch)
-        heat = self.heatmaps[index] if self.heatmaps is not None else None
-        return (network_input(self.images[index], heat), torch.from_numpy(self.poses[index]),
-                torch.from_numpy(self.rewards[index]))
+        observations = {"image": self.images[index]}
+        if self.heatmaps is not None:
+            observations["heatmap"] = self.heatmaps[index]
+        if self.heightmaps is not None:
+            observations[HEIGHTMAP_KEY] = self.heightmaps[index]
+        return observations, torch.from_numpy(self.poses[index]), torch.from_numpy(self.rewards[index])
 
     def save(self, path: Path) -> None:
         """Write the filled part as ``.npz`` (no pickle), atomically."""
-        arrays = {"images": self.images[:self.size], "poses": self.poses[:self.size],
-                  "rewards": self.rewards[:self.size], "cursor": np.array(self.cursor)}
-        if self.heatmaps is not None:
-            arrays["heatmaps"] = self.heatmaps[:self.size]
+        arrays = {name: array[:self.size] for name, array in self._arrays().items()}
         with atomic_path(path) as temp:
-            np.savez(temp, **arrays)
+            np.savez(temp, cursor=np.array(self.cursor), **arrays)
 
     def load(self, path: Path) -> None:
-        """Restore what :meth:`save` wrote (same capacity, image size and heatmap setting)."""
+        """Restore what :meth:`save` wrote (same capacity, image size, heatmap and height-map setting)."""
         with np.load(path, allow_pickle=False) as data:
             size = len(data["rewards"])
-            if size > self.capacity or data["images"].shape[1:] != self.images.shape[1:]:
+            mine = self._arrays()
+            if set(mine) != set(data.files) - {"cursor"}:
+                raise ValueError(f"{path}: holds {sorted(set(data.files) - {'cursor'})}, this store keeps "
+                                 f"{sorted(mine)}")
+            if size > self.capacity or any(data[name].shape[1:] != array.shape[1:] for name, array in mine.items()):
                 raise ValueError(f"{path}: {size} samples of {data['images'].shape[1:]} do not fit a store of "
-                                 f"{self.capacity} × {self.images.shape[1:]}")
-            if ("heatmaps" in data) != (self.heatmaps is not None):
-                raise ValueError(f"{path}: heatmaps {'present' if 'heatmaps' in data else 'absent'}, "
-                                 "unlike this store")
-            self.images[:size], self.poses[:size], self.rewards[:size] = data["images"], data["poses"], data["rewards"]
-            if self.heatmaps is not None:
-                self.heatmaps[:size] = data["heatmaps"]
+                                 f"{self.capacity} × {self.images.shape[1:]} (or its other arrays differ in shape)")
+            for name, array in mine.items():
+                array[:size] = data[name]
             self.size, self.cursor = size, int(data["cursor"])
+
+
+def train_step(agent: PoseQTOpt, samples: PoseSamples, rng: np.random.Generator) -> dict[str, float]:
+    """One gradient step on a uniform batch of the stored samples."""
+    observations, poses, rewards = samples.sample(agent.config.batch_size, rng)
+    return agent.update(agent.inputs(observations), poses, rewards)
 
 
 def store(samples: PoseSamples, relabel: PoseRelabeler, decisions: Iterable[Decision]) -> int:
@@ -115,7 +145,17 @@ def store(samples: PoseSamples, relabel: PoseRelabeler, decisions: Iterable[Deci
     added = 0
     for decision in decisions:
         images, heat, poses, rewards = relabel(decision)
-        samples.add(images, heat, poses, rewards)
+        heightmaps = None
+        if samples.heightmaps is not None:
+            if decision.heightmap is None:
+                raise ValueError("a patch-view learner needs the height map of every decision: collect the "
+                                 "offline data with runs.collect --heightmap")
+            if decision.heightmap.shape != samples.heightmaps.shape[1:]:
+                raise ValueError(f"the data's height maps are {decision.heightmap.shape}, the learner reads "
+                                 f"{samples.heightmaps.shape[1:]}: collect with the learner's "
+                                 "PoseQTOptConfig.heightmap grid (runs.collect --heightmap uses the default)")
+            heightmaps = np.broadcast_to(decision.heightmap, (len(rewards), *decision.heightmap.shape))
+        samples.add(images, heat, poses, rewards, heightmaps)
         added += len(rewards)
     return added
 
@@ -126,7 +166,7 @@ def offline_pretrain(agent: PoseQTOpt, samples: PoseSamples, updates: int, rng: 
     if len(samples) == 0:
         raise ValueError("offline pre-training got no samples: the dataset has no attempts that closed the gripper")
     progress.offline_updates = core_offline_pretrain(
-        lambda _: agent.update(*samples.sample(agent.config.batch_size, rng)), updates, progress.offline_updates,
+        lambda _: train_step(agent, samples, rng), updates, progress.offline_updates,
         log, on_update=on_update)
 
 
@@ -174,7 +214,7 @@ class PoseTrainer(ScheduledTrainer):
             store(self.samples, self.relabel, [decision])
         if len(self.samples) >= self.config.learning_starts:
             for _ in range(self.config.updates_per_step):
-                metrics = self.agent.update(*self.samples.sample(self.agent.config.batch_size, self.rng))
+                metrics = train_step(self.agent, self.samples, self.rng)
                 self.progress.updates += 1
             if self.progress.grasps % 25 == 0:
                 self.log({f"train/{k}": v for k, v in metrics.items()}, self.progress.grasps)
@@ -182,6 +222,13 @@ class PoseTrainer(ScheduledTrainer):
 
     def checkpoint(self) -> None:
         save_pose_state(self.out / "checkpoint", self.agent, self.samples, self.progress)
+
+
+def heightmap_shape(config: PoseQTOptConfig, layout: LayoutConfig) -> tuple[int, int, int] | None:
+    """(Hm, Wm, 4) of the height maps a learner with ``config`` reads in ``layout``, or None (scene view)."""
+    if config.view != "patch":
+        return None
+    return (*GridGeometry.of(layout, config.heightmap).shape, ENCODED_CHANNELS)
 
 
 def save_pose_state(directory: Path, agent: PoseQTOpt, samples: PoseSamples, progress: Progress) -> None:
@@ -206,7 +253,8 @@ def train_pose_qtopt(config: TrainPolicyConfig, preset: Preset, env: gym.Env, ev
     t, goal_task = preset.training, config.instance
     if goal_task and (features is None or not features.config.heatmap):
         raise ValueError("qtopt-pose on the instance task needs the heatmap: goal features 'heatmap' or 'both'")
-    samples = PoseSamples(t.replay_capacity, preset.world.image_size, heatmaps=goal_task)
+    samples = PoseSamples(t.replay_capacity, preset.world.image_size, heatmaps=goal_task,
+                          heightmap_shape=heightmap_shape(preset.pose, env.unwrapped.config.layout))
     if config.resume:
         agent, progress = load_pose_state(Path(config.out) / "checkpoint", samples)
     else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as dataclasses_replace
+
 import numpy as np
 import pytest
 
 from agents.core.episode import Episode
 from agents.core.relabel import Decision, PoseRelabeler, RelabelConfig, decision_from_episode
 from agents.qtopt.training import PoseSamples
+from agents.qtopt.training import store as store_into
 from common.protocols import GraspContext
 from envs.config import WorldConfig
 from envs.grasp_pose import PoseSpace
@@ -80,8 +83,9 @@ def test_sample_store_wraps_around_and_round_trips(tmp_path) -> None:
     for value in range(5):
         store.add(image(value)[None], image(value)[None, ..., :1], np.full((1, 3), value / 10), np.array([value]))
     assert len(store) == 3 and sorted(store.rewards.tolist()) == [2, 3, 4]
-    inputs, poses, rewards = store.sample(8, np.random.default_rng(0))
-    assert inputs.shape == (8, 4, S, S) and poses.shape == (8, 3) and rewards.shape == (8,)
+    observations, poses, rewards = store.sample(8, np.random.default_rng(0))
+    assert observations["image"].shape == (8, S, S, 3) and observations["heatmap"].shape == (8, S, S, 1)
+    assert poses.shape == (8, 3) and rewards.shape == (8,)
     store.save(tmp_path / "s.npz")
     again = PoseSamples(capacity=3, image_size=S, heatmaps=True)
     again.load(tmp_path / "s.npz")
@@ -91,3 +95,24 @@ def test_sample_store_wraps_around_and_round_trips(tmp_path) -> None:
         PoseSamples(capacity=3, image_size=S, heatmaps=False).load(tmp_path / "s.npz")
     with pytest.raises(ValueError, match="heatmaps must be given"):
         store.add(image(1)[None], None, np.zeros((1, 3)), np.zeros(1))
+
+
+def test_sample_store_keeps_height_maps_for_the_patch_view(tmp_path) -> None:
+    shape = (6, 5, 4)
+    store = PoseSamples(capacity=4, image_size=S, heatmaps=False, heightmap_shape=shape)
+    relabel = PoseRelabeler(MatchesByColour(), RelabelConfig(), observe=None)
+    scan = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    store_decisions = [dataclasses_replace(decision(50, grasped=True, reward=1.0), heightmap=scan)]
+    assert store_into(store, relabel, store_decisions) == 1
+    observations, _, rewards = store.sample(3, np.random.default_rng(0))
+    np.testing.assert_array_equal(observations["heightmap"][0], scan)
+    store.save(tmp_path / "h.npz")
+    again = PoseSamples(capacity=4, image_size=S, heatmaps=False, heightmap_shape=shape)
+    again.load(tmp_path / "h.npz")
+    np.testing.assert_array_equal(again.heightmaps[:1], store.heightmaps[:1])
+    with pytest.raises(ValueError, match="heightmaps"):
+        PoseSamples(capacity=4, image_size=S, heatmaps=False).load(tmp_path / "h.npz")
+    with pytest.raises(ValueError, match="--heightmap"):
+        store_into(store, relabel, [decision(50, grasped=True, reward=1.0)])  # data without height maps
+    with pytest.raises(ValueError, match="the learner reads"):
+        store_into(store, relabel, [dataclasses_replace(decision(50, grasped=True), heightmap=scan[:3])])

@@ -143,3 +143,16 @@ def test_bad_inputs_fail_before_any_work(tmp_path):
     with pytest.raises(Exception, match="not empty and holds no card.json"):
         collect(TINY, tmp_path, show_progress=False)
     assert np.all([p.name in ("stray.txt", ".lock") for p in tmp_path.iterdir()])
+
+
+def test_height_maps_are_collected_once_per_attempt_and_part_of_the_identity(tmp_path):
+    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, num_objects=2, max_steps=4,
+                           heightmap=True)
+    collect(config, tmp_path / "d", show_progress=False)
+    item = EpisodeDataset(tmp_path / "d")[0]
+    assert item["heightmap"].dtype == np.uint8 and item["heightmap"].shape[-1] == 4
+    assert item["heightmap"][..., 0].max() > 5  # the objects stand out of the floor
+    assert DatasetCard.load(tmp_path / "d").config["heightmap"] is True
+    with pytest.raises(ConfigMismatchError, match="heightmap"):
+        collect(CollectConfig(**{**config.to_dict(), "heightmap": False}), tmp_path / "d", resume=True,
+                show_progress=False)

@@ -49,6 +49,26 @@ def test_outcome_aperture_round_trip_and_older_shards(tmp_path):
     assert np.isnan(EpisodeDataset(tmp_path / "data")[0]["aperture"])  # make_record measures none
 
 
+def test_pre_heightmap_round_trip_and_all_or_none(tmp_path):
+    scans = [np.full((5, 4, 4), i, np.uint8) for i in range(3)]
+    records = [replace(make_record(i, True), pre_heightmap=scans[i]) for i in range(3)]
+    folder = tmp_path / "data"
+    write_dataset(folder, [])
+    (folder / "shard-000000000-000000003.h5").write_bytes(encode_shard(records, "sim"))
+    dataset = EpisodeDataset(folder)
+    np.testing.assert_array_equal(dataset[2]["heightmap"], scans[2])
+    assert "heightmap" not in EpisodeDataset(write_dataset_copy(tmp_path))[0]  # data collected without them
+    with pytest.raises(ValueError, match="height maps for all its records or for none"):
+        encode_shard([records[0], make_record(1, True)], "sim")
+    with pytest.raises(ValueError, match="pre_heightmap must be"):
+        replace(make_record(0, True), pre_heightmap=np.zeros((5, 4, 3), np.uint8))
+
+
+def write_dataset_copy(tmp_path):
+    write_dataset(tmp_path / "plain", [(0, 2)])
+    return tmp_path / "plain"
+
+
 def test_encode_rejects_gaps_and_mixed_sizes():
     with pytest.raises(ValueError, match="consecutive"):
         encode_shard([make_record(0, True), make_record(2, True)], "sim")

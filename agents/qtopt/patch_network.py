@@ -1,0 +1,101 @@
+"""Q-network over grasp poses that sees each candidate grasp as the gripper would.
+
+For every candidate (x, y, yaw) it cuts a square patch of the top-down height map (height and
+colour, and for goal tasks the goal's Grasp2Vec heatmap carried onto the same grid) centred on the
+grasp point and turned so the fingers close along the patch's rows (:func:`envs.heightmap.aligned_patches`,
+as Dex-Net 2.0's GQ-CNN aligns its depth crops), and a small CNN scores the patch. At the default
+4 mm cells a 5 cm object spans about 12 pixels: whether the fingers would close on one object, two,
+or nothing is visible in the input instead of being guessed from a 1/4-resolution feature map at one point.
+
+The maps go in once per scene (:meth:`PatchQNetwork.feature_map` only checks and keeps them); every
+CEM candidate costs one patch through the CNN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from envs.heightmap import ENCODED_CHANNELS, GridGeometry, aligned_patches
+
+
+@dataclass(frozen=True)
+class PatchNetworkConfig:
+    """Patch and layer sizes of :class:`PatchQNetwork`.
+
+    Attributes:
+        size: patch side, pixels (a multiple of 8: three 2x2 poolings).
+        extent: patch side, metres (0.128 m at 32 px: one pixel per 4 mm height-map cell).
+        channels: the three convolutions' widths (5x5, 3x3, 3x3, each followed by 2x2 max pooling).
+        hidden: width of the fully connected layer.
+        height_scale: metres of height that read 1 (:func:`envs.heightmap.decode_heightmaps`).
+    """
+
+    size: int = 32
+    extent: float = 0.128
+    channels: tuple[int, int, int] = (32, 64, 64)
+    hidden: int = 256
+    height_scale: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.size < 8 or self.size % 8 or self.extent <= 0 or self.height_scale <= 0:
+            raise ValueError(f"patch size must be a positive multiple of 8 and extent, height_scale > 0: {self}")
+
+
+class PatchQNetwork(nn.Module):
+    """Args:
+        goal_task: whether a 5th input channel carries the goal's heatmap on the height-map grid.
+        geometry: where the height-map grid lies (patches are cut in metres).
+        config: patch and layer sizes.
+    """
+
+    def __init__(self, goal_task: bool, geometry: GridGeometry, config: PatchNetworkConfig) -> None:
+        super().__init__()
+        self.geometry, self.config = geometry, config
+        self.in_channels = ENCODED_CHANNELS + (1 if goal_task else 0)
+        c1, c2, c3 = config.channels
+        cells = (config.size // 8) ** 2
+        self.net = nn.Sequential(
+            nn.Conv2d(self.in_channels, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c3 * cells, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
+
+    def feature_map(self, maps: torch.Tensor) -> torch.Tensor:
+        """Grid maps (B, C, H, W) (see :meth:`agents.qtopt.learner.PoseQTOpt.inputs`), checked: the patches
+        are cut per candidate in :meth:`score`."""
+        if maps.ndim != 4 or maps.shape[1] != self.in_channels or tuple(maps.shape[2:]) != self.geometry.shape:
+            raise ValueError(f"expected maps (B, {self.in_channels}, {self.geometry.shape[0]}, "
+                             f"{self.geometry.shape[1]}), got {tuple(maps.shape)}")
+        return maps
+
+    def patches(self, maps: torch.Tensor, grasps: torch.Tensor) -> torch.Tensor:
+        """(B, N, C, size, size) patches of maps (B, C, H, W) for grasps (B, N, 3) in metres and radians."""
+        return aligned_patches(maps, self.geometry, grasps, self.config.size, self.config.extent)
+
+    def score(self, maps: torch.Tensor, grasps: torch.Tensor) -> torch.Tensor:
+        """Success logits (B, N) of grasps (B, N, 3) (x m, y m, yaw rad) on maps from :meth:`feature_map`."""
+        patches = self.patches(maps, grasps)
+        return self.net(patches.flatten(0, 1)).view(grasps.shape[0], grasps.shape[1])
+
+    @torch.no_grad()
+    def copy_grasp_prior(self, source: PatchQNetwork) -> None:
+        """Start this goal-task network from an indiscriminate one: every weight copied, the heatmap
+        channel's first-layer weights zero, so it begins as ``source``'s grasp-anything Q."""
+        if not isinstance(source, PatchQNetwork):
+            raise ValueError(f"copy_grasp_prior needs a patch-view source network, got {type(source).__name__}")
+        if self.in_channels != ENCODED_CHANNELS + 1 or source.in_channels != ENCODED_CHANNELS:
+            raise ValueError("copy_grasp_prior goes from an indiscriminate patch network to a goal-task one, got "
+                             f"{source.in_channels} → {self.in_channels} channels")
+        if source.config != self.config:
+            raise ValueError(f"copy_grasp_prior needs the same PatchNetworkConfig, got {source.config} "
+                             f"and {self.config}")
+        mine = self.state_dict()
+        for key, value in source.state_dict().items():
+            if key == "net.0.weight":
+                mine[key].zero_()
+                mine[key][:, :ENCODED_CHANNELS] = value
+            else:
+                mine[key].copy_(value)

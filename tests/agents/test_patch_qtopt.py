@@ -1,0 +1,76 @@
+"""Pose QT-Opt with the grasp-aligned patch view: it learns from height maps where grasps work, starts a
+goal network from an indiscriminate one, and round-trips through its checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents.core.cem import CEMConfig
+from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
+from agents.qtopt.patch_network import PatchNetworkConfig
+from envs.config import WorldConfig
+from envs.heightmap import GridGeometry, HeightmapConfig
+
+SMALL = PoseQTOptConfig(view="patch", patch=PatchNetworkConfig(size=16, extent=0.064, channels=(8, 16, 16), hidden=32),
+                        heightmap=HeightmapConfig(resolution=0.008), batch_size=32, learning_rate=3e-3,
+                        cem=CEMConfig(iterations=3, population=64, elites=6))
+
+
+def block_scenes(agent: PoseQTOpt, rng: np.random.Generator, batch: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Height maps with one 4 cm block; reward 1 when the grasp point lies on it (a synthetic grasp task)."""
+    geometry = GridGeometry.of(agent.world.layout, agent.config.heightmap)
+    maps = np.zeros((batch, *geometry.shape, 4), np.uint8)
+    centres = rng.uniform(-0.7, 0.7, (batch, 3))
+    cells = geometry.cell_centres()
+    xy = agent.space.to_pose(centres)[:, :2]
+    for scan, (x, y) in zip(maps, xy, strict=True):
+        scan[(np.abs(cells[..., 0] - x) < 0.02) & (np.abs(cells[..., 1] - y) < 0.02)] = (40, 200, 50, 50)
+    poses = np.where(rng.random((batch, 1)) < 0.5, centres + rng.normal(0, 0.05, (batch, 3)),
+                     rng.uniform(-1, 1, (batch, 3))).clip(-1, 1)
+    hit = np.abs(agent.space.to_pose(poses)[:, :2] - xy).max(axis=1) < 0.02
+    return {"heightmap": maps}, poses, hit.astype(np.float32)
+
+
+def test_patch_q_learns_where_the_block_is_and_cem_finds_it() -> None:
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        observations, poses, rewards = block_scenes(agent, rng, 32)
+        agent.update(agent.inputs(observations), torch.tensor(poses, dtype=torch.float32), torch.tensor(rewards))
+    observations, _, _ = block_scenes(agent, np.random.default_rng(1), 8)
+    chosen, _ = agent.best_poses(agent.inputs(observations))
+    scans = observations["heightmap"]
+    geometry = GridGeometry.of(agent.world.layout, agent.config.heightmap)
+    on_block = [scans[i][geometry.cell(*agent.space.to_pose(chosen[i].numpy())[:2])][0] > 0 for i in range(8)]
+    assert sum(on_block) >= 7
+
+
+def test_goal_network_starts_as_the_indiscriminate_one_and_reads_the_heatmap_on_the_grid() -> None:
+    source = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    goal = PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=1)
+    goal.q.copy_grasp_prior(source.q)
+    observations, poses, _ = block_scenes(source, np.random.default_rng(2), 4)
+    heat = np.random.default_rng(3).integers(0, 255, (4, 64, 64, 1), dtype=np.uint8)
+    inputs = goal.inputs({**observations, "heatmap": heat})
+    assert inputs.shape[1] == 5 and inputs[:, 4].max() > 0  # the heatmap carried onto the grid
+    poses = torch.tensor(poses, dtype=torch.float32)[:, None]
+    torch.testing.assert_close(goal.q_values(inputs, poses), source.q_values(source.inputs(observations), poses))
+    with pytest.raises(ValueError, match="indiscriminate patch network to a goal-task"):
+        source.q.copy_grasp_prior(goal.q)
+
+
+def test_patch_view_checkpoint_round_trip_and_missing_sensor(tmp_path) -> None:
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    agent.save(tmp_path)
+    again, _ = PoseQTOpt.load(tmp_path)
+    assert again.config == SMALL
+    observations, poses, _ = block_scenes(agent, np.random.default_rng(0), 2)
+    poses = torch.tensor(poses, dtype=torch.float32)[:, None]
+    torch.testing.assert_close(again.q_values(again.inputs(observations), poses),
+                               agent.q_values(agent.inputs(observations), poses))
+    with pytest.raises(KeyError, match="HeightmapObservation"):
+        agent.inputs({"image": np.zeros((1, 64, 64, 3), np.uint8)})
+    with pytest.raises(ValueError, match="heatmap_proposals"):
+        PoseQTOptConfig(view="patch", heatmap_proposals=4)
