@@ -70,7 +70,8 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
     data, grasp2vec, policy = out / "data", out / "grasp2vec", out / "policy"
     reward_args = (f"checkpoint={grasp2vec}",)
     collect_config = CollectConfig(objects=c.objects, num_objects=c.num_objects, image_size=c.image_size,
-                                   seed=c.seed, grasps=c.grasps, shard_size=c.shard_size, workers=c.workers)
+                                   seed=c.seed, grasps=c.grasps, shard_size=c.shard_size, workers=c.workers,
+                                   heightmap=c.heightmap)
 
     def run_collect(resume: bool) -> Any:
         log = WandbLog(wandb_mode, data, collect_config.to_dict()) if wandb_mode != "disabled" else None
