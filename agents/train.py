@@ -63,7 +63,8 @@ class TrainPolicyConfig:
             from the ``grasp2vec`` checkpoint, read with ``heatmap_shifts`` shifts per axis.
         offline_data: dataset folders for offline pre-training; ``offline_updates`` its gradient steps.
         init_from: an indiscriminate ``qtopt-pose`` checkpoint whose grasp prior starts an instance policy.
-        minutes: stop the online phase after this many minutes of this call (``resume`` continues).
+        minutes: stop after this many minutes of this call, at the next offline checkpoint (pose QT-Opt) or
+            online grasp (``resume`` continues).
         threads: torch CPU threads (1 is fastest on a shared 2-core machine).
         command: the command line recorded in ``config.json``.
     """

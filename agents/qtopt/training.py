@@ -4,7 +4,8 @@
    becomes a *decision*: the first scene image, the pose the gripper closed at, and whether
    something was lifted. Goal tasks relabel them (posthoc goal = own outcome, reward 1; auxiliary
    goals scored by the reward function; an attempt that lifted nothing is stored with a pool goal
-   and reward 0) and ``offline_updates`` gradient steps are taken.
+   and reward 0) and ``offline_updates`` gradient steps are taken, checkpointed every
+   :data:`OFFLINE_CHECKPOINT_EVERY` and stopped by ``--minutes``, so ``--resume`` continues them exactly.
 2. Online: episodes with the learner's own poses (ε-random or CEM + noise), each relabeled the same
    way, ``updates_per_step`` gradient steps per grasp; evaluation and checkpoints on a schedule.
 
@@ -16,6 +17,7 @@ per grasp here; ``replay_capacity`` is the number of stored decisions) and the c
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 
 
 SAMPLES_FILE = "pose_samples.npz"
+OFFLINE_CHECKPOINT_EVERY = 1000  # offline updates between checkpoints (learner, counters; samples are saved once)
 
 
 class PoseSamples:
@@ -265,17 +268,32 @@ def train_pose_qtopt(config: TrainPolicyConfig, preset: Preset, env: gym.Env, ev
     relabel = PoseRelabeler(reward, preset.relabel, observe, seed=config.seed, embed=outcome_embedding(features))
     print(f"samples: {samples.nbytes / t.replay_capacity:.0f} B each, {samples.nbytes / 2**20:.0f} MiB for "
           f"{t.replay_capacity}", flush=True)
-    rng = np.random.default_rng(config.seed)
+    started = time.monotonic()
     if config.offline_data and progress.offline_updates < t.offline_updates:
         from embedding.dataset import EpisodeDataset
 
-        if progress.offline_updates == 0:
+        checkpoint = Path(config.out) / "checkpoint"
+        if len(samples) == 0:
             dataset = EpisodeDataset(list(config.offline_data))
             episodes = offline_episodes(dataset, preset.world.image_size, reward)
             decisions = (d for e in tqdm(episodes, total=len(dataset), desc="offline decisions")
                          if (d := decision_from_episode(e, agent.space)) is not None)
             print(f"offline: {store(samples, relabel, decisions)} samples", flush=True)
+            save_pose_state(checkpoint, agent, samples, progress)  # the samples once: they do not change offline
         with tqdm(total=t.offline_updates, initial=progress.offline_updates, desc="offline updates") as bar:
-            offline_pretrain(agent, samples, t.offline_updates, rng, log, progress, bar.update)
+            while progress.offline_updates < t.offline_updates:
+                # chunks of OFFLINE_CHECKPOINT_EVERY updates, each drawing its batches from a generator seeded by
+                # where it starts: a run resumed from any checkpoint takes the same steps as one that never stopped
+                target = min(t.offline_updates, progress.offline_updates + OFFLINE_CHECKPOINT_EVERY)
+                rng = np.random.default_rng([config.seed, progress.offline_updates])
+                offline_pretrain(agent, samples, target, rng, log, progress, bar.update)
+                agent.save(checkpoint, extra={"progress": dataclasses.asdict(progress)})
+                if config.minutes and time.monotonic() - started > config.minutes * 60 \
+                        and progress.offline_updates < t.offline_updates:
+                    print(f"offline: stopped after {config.minutes} min at {progress.offline_updates} updates; "
+                          "continue with --resume", flush=True)
+                    return []
+    rng = np.random.default_rng(config.seed)
     trainer = PoseTrainer(agent, samples, env, eval_env, t, relabel, Path(config.out), log, progress)
-    return run_with_progress_bar(trainer, t.grasps, progress, config.minutes, "qtopt-pose grasps")
+    left = config.minutes - (time.monotonic() - started) / 60 if config.minutes else None
+    return run_with_progress_bar(trainer, t.grasps, progress, left, "qtopt-pose grasps")

@@ -6,6 +6,7 @@ from dataclasses import replace as dataclasses_replace
 
 import numpy as np
 import pytest
+import torch
 
 from agents.core.episode import Episode
 from agents.core.relabel import Decision, PoseRelabeler, RelabelConfig, decision_from_episode
@@ -116,3 +117,36 @@ def test_sample_store_keeps_height_maps_for_the_patch_view(tmp_path) -> None:
         store_into(store, relabel, [decision(50, grasped=True, reward=1.0)])  # data without height maps
     with pytest.raises(ValueError, match="the learner reads"):
         store_into(store, relabel, [dataclasses_replace(decision(50, grasped=True), heightmap=scan[:3])])
+
+
+def test_offline_phase_stops_on_time_and_resumes_to_the_same_weights(tmp_path, monkeypatch) -> None:
+    """Offline updates are checkpointed in chunks: stopped by --minutes and resumed, a run ends with the
+    weights of a run that never stopped."""
+    from safetensors.torch import load_file
+
+    import agents.qtopt.training as training
+    from agents.qtopt.learner import WEIGHTS
+    from agents.train import TrainPolicyConfig, train_policy
+
+    monkeypatch.setattr(training, "OFFLINE_CHECKPOINT_EVERY", 4)
+    data = tmp_path / "data"
+    from graspdata.collect import collect
+    from graspdata.config import CollectConfig
+
+    collect(CollectConfig(grasps=6, shard_size=6, workers=1, image_size=32, num_objects=2, max_steps=12,
+                          heightmap=True), data, show_progress=False)
+
+    def run(out: str, **kwargs) -> TrainPolicyConfig:
+        return TrainPolicyConfig(algo="qtopt-pose", reward="indiscriminate", preset="pose-patch-tiny",
+                                 offline_data=(data,), offline_updates=12, grasps=1, out=tmp_path / out, **kwargs)
+
+    train_policy(run("whole"))
+    assert train_policy(run("parts", minutes=1e-9)) == []  # out of time after the first chunk
+    _, extra = training.PoseQTOpt.load(tmp_path / "parts" / "checkpoint")
+    assert extra["progress"]["offline_updates"] == 4
+    train_policy(run("parts", resume=True, minutes=1e-9))  # one more chunk
+    train_policy(run("parts", resume=True))
+    whole = load_file(str(tmp_path / "whole" / "checkpoint" / WEIGHTS))
+    parts = load_file(str(tmp_path / "parts" / "checkpoint" / WEIGHTS))
+    for key, value in whole.items():
+        torch.testing.assert_close(parts[key], value)
