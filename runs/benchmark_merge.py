@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.merge import footer, load_part, merge
+from benchmark.publish import readme_table, update_readme
 from benchmark.report import CellSummary, bar_chart
 from common.io import atomic_write_text
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("parts", nargs="+", type=Path, help="runs.benchmark --json files")
     parser.add_argument("--json", type=Path, required=True, help="merged result (and its bar chart beside it as .png)")
     parser.add_argument("--markdown", type=Path, help="also write the merged Markdown table here")
+    parser.add_argument("--readme", type=Path, help="also replace the headline table of this README (single goals)")
     parser.add_argument("--replace", action="store_true",
                         help="a row in a later part replaces the same row of an earlier part (a re-measured policy)")
     args = parser.parse_args(argv)
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{merged['config']['task']} grasping, {merged['config']['trials']} trials/cell (merged)")
     if args.markdown:
         atomic_write_text(args.markdown, text + "\n")
+    if args.readme:
+        update_readme(args.readme, readme_table([CellSummary(**cell) for cell in merged["cells"]]) + "\n\n"
+                      + footer(merged))
     return merged
 
 
