@@ -91,3 +91,18 @@ def test_parts_from_before_the_split_names_merge_by_their_seed(tmp_path):
     assert merged["config"]["split"] == "test"
     with pytest.raises(ValueError, match="split = 'validation' differs"):
         merge([parts["new.json"], parts["old-validation.json"]], ["new.json", "old-validation.json"])
+
+
+def test_merged_headline_goes_into_the_readme_between_its_markers(tmp_path):
+    from benchmark.publish import README_END, README_START
+
+    write_part(tmp_path / "a.json", ("random",))
+    write_part(tmp_path / "b.json", ("privileged",))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{README_START}\nold table\n{README_END}\n\nafter\n")
+    main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json", str(tmp_path / "all.json"),
+          "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# title") and text.endswith("after\n")
+    assert "| indiscriminate (random scripted) | 25.0 % [4.6, 69.9] |" in text and "| privileged scripted" in text
+    assert "--rows privileged" in text and "(n=4)" not in text  # the README's short form
