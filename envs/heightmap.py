@@ -50,6 +50,12 @@ HEIGHT_UNIT = 0.001  # m per level of an encoded height map's height channel (ui
 ENCODED_CHANNELS = 4  # height, red, green, blue
 
 
+def grid_ranges(layout: LayoutConfig, config: HeightmapConfig) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(x range, y range) in metres a height map covers: the layout's drop zone plus ``config.margin``."""
+    return ((layout.drop_x[0] - config.margin, layout.drop_x[1] + config.margin),
+            (layout.drop_y[0] - config.margin, layout.drop_y[1] + config.margin))
+
+
 @dataclass(frozen=True)
 class GridGeometry:
     """Where a height-map grid lies: cell (0, 0)'s centre (x, y) in metres, the cell side in metres and
@@ -62,8 +68,7 @@ class GridGeometry:
 
     @classmethod
     def of(cls, layout: LayoutConfig, config: HeightmapConfig = HeightmapConfig()) -> GridGeometry:
-        x_range = (layout.drop_x[0] - config.margin, layout.drop_x[1] + config.margin)
-        y_range = (layout.drop_y[0] - config.margin, layout.drop_y[1] + config.margin)
+        x_range, y_range = grid_ranges(layout, config)
         res = config.resolution
         shape = (int(np.ceil((y_range[1] - y_range[0]) / res)), int(np.ceil((x_range[1] - x_range[0]) / res)))
         return cls((x_range[0] + res / 2, y_range[0] + res / 2), res, shape)
@@ -113,8 +118,7 @@ class HeightmapCamera:
     def __init__(self, client: BulletClient, layout: LayoutConfig, config: HeightmapConfig = HeightmapConfig()) -> None:
         self.client, self.layout, self.config = client, layout, config
         self.geometry = GridGeometry.of(layout, config)
-        self.x_range = (layout.drop_x[0] - config.margin, layout.drop_x[1] + config.margin)
-        self.y_range = (layout.drop_y[0] - config.margin, layout.drop_y[1] + config.margin)
+        self.x_range, self.y_range = grid_ranges(layout, config)
         self.shape = self.geometry.shape
         centre = [float(np.mean(self.x_range)), float(np.mean(self.y_range)), layout.tray_floor_z]
         eye = [centre[0], centre[1], layout.tray_floor_z + config.camera_height]

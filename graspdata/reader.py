@@ -26,6 +26,7 @@ from typing import Any, Literal
 import h5py
 import numpy as np
 
+from envs.heightmap_observation import HEIGHTMAP_KEY
 from graspdata.card import DatasetCard, names_digest
 from graspdata.errors import ConfigMismatchError, CorruptShardError
 from graspdata.folder import scan_folder
@@ -246,7 +247,7 @@ class EpisodeDataset(ShardedReader):
             obs, count = int(records["obs_start"][row]), int(records["num_obs"][row])
             item = {key: f[OBSERVATION_GROUP][name][obs:obs + count] for key, name in self.OBSERVATIONS.items()}
             if PRE_HEIGHTMAP in records:
-                item["heightmap"] = records[PRE_HEIGHTMAP][row]
+                item[HEIGHTMAP_KEY] = records[PRE_HEIGHTMAP][row]
             return {**item,
                     "actions": f[STEP_GROUP]["action"][step:step + steps],
                     "rewards": f[STEP_GROUP]["reward"][step:step + steps],

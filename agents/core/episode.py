@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from agents.core.images import resize_images
+from envs.heightmap_observation import HEIGHTMAP_KEY
 
 ObservationFn = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -148,8 +149,9 @@ def episodes_from_dataset(dataset: Any, image_size: int | None = None, reward_on
         rewards = np.zeros(len(actions), dtype=np.float32)
         rewards[-1] = reward_on_success if grasped else 0.0
         observations = {"image": images, "gripper": gripper}
-        if "heightmap" in item:  # one scan per attempt: every step saw it (envs.heightmap_observation)
-            observations["heightmap"] = np.broadcast_to(item["heightmap"], (len(images), *item["heightmap"].shape))
+        if HEIGHTMAP_KEY in item:  # one scan per attempt: every step saw it (envs.heightmap_observation)
+            scan = item[HEIGHTMAP_KEY]
+            observations[HEIGHTMAP_KEY] = np.broadcast_to(scan, (len(images), *scan.shape))
         yield Episode(observations=observations, actions=actions, rewards=rewards,
                       terminated=bool(item.get("terminated", True)), grasped=grasped,
                       outcome=outcome if item.get("grasp_attempted", True) else None,
