@@ -328,21 +328,23 @@ def composite_features_wrapper(env: gym.Env, card: PolicyCard) -> gym.Env:
 
 
 def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: PolicyCard | None) -> gym.Env:
-    """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the goal features the
-    policy was trained with."""
+    """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the sensors (height
+    map) and goal features the policy was trained with, on either task."""
     kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
                                   image_size=settings.image_size, max_steps=settings.max_steps,
                                   auto_descend=settings.auto_descend, world_config=settings.world_config())
+    env: gym.Env
     if cell.task == "indiscriminate":
-        return KukaGraspEnv(**kwargs)
-    env: gym.Env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
-    if cell.goals == "composite":
-        env = CompositeGoalEnv(env)
+        env = KukaGraspEnv(**kwargs)
+    elif cell.goals == "composite":
+        env = CompositeGoalEnv(KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs))
+    else:
+        env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
     if card is None:
         return env
     from agents.loading import wrap_for_policy
 
-    return composite_features_wrapper(env, card) if cell.goals == "composite" else wrap_for_policy(env, card)
+    return composite_features_wrapper(env, card) if isinstance(env, CompositeGoalEnv) else wrap_for_policy(env, card)
 
 
 def make_goal_bank(image_size: int, seed: int = BENCHMARK_GOAL_SEED) -> GoalBank:

@@ -71,6 +71,16 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return info
 
 
+def read_config(path: str | Path) -> Grasp2VecConfig:
+    """The architecture a checkpoint's card records. Raises ``FileNotFoundError`` / ``CheckpointMismatchError``."""
+    try:
+        return Grasp2VecConfig.from_dict(read_card(path)["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        if isinstance(error, CheckpointMismatchError):
+            raise
+        raise CheckpointMismatchError(f"{checkpoint_files(path)[1]}: bad config ({error})") from error
+
+
 def load_state_into(model: Grasp2Vec, weights: Path) -> None:
     """Load a weights file into ``model``, raising ``CheckpointMismatchError`` on any key or shape difference."""
     state = load_file(str(weights))
@@ -91,11 +101,7 @@ def load_checkpoint(path: str | Path, expect_image_size: int | None = None,
     Raises ``CheckpointMismatchError`` when the image size or architecture differs from what the
     caller expects, or when the weights do not fit the card.
     """
-    info = read_card(path)
-    try:
-        config = Grasp2VecConfig.from_dict(info["config"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointMismatchError(f"{checkpoint_files(path)[1]}: bad config ({error})") from error
+    config = read_config(path)
     if expect_image_size is not None and config.image_size != expect_image_size:
         raise CheckpointMismatchError(f"checkpoint {path} was trained on {config.image_size} px images, "
                                       f"but {expect_image_size} px are needed")

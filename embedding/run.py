@@ -17,6 +17,7 @@ import torch
 
 from common.io import atomic_write_text
 from common.provenance import machine_description
+from embedding.checkpoint import read_config
 from embedding.figures import plot_history
 from embedding.model import GPU_CONFIG, Grasp2Vec, Grasp2VecConfig, multiply_adds_per_image, parameter_count
 from embedding.train import CachedTriplets, TrainConfig, train
@@ -31,7 +32,8 @@ class EmbeddingRunConfig:
     Attributes:
         data: dataset folders (``runs.collect`` output) of one image size; their triplets are pooled.
         out: run folder (a checkpoint: ``model.safetensors`` + ``config.json``).
-        model: the architecture (its ``image_size`` is taken from the data).
+        model: the architecture (its ``image_size`` is taken from the data); with ``train.init_from``
+            the starting checkpoint's architecture is used instead, and its image size must be the data's.
         train: optimisation, augmentation and schedule.
         val_fraction: share of the triplets held out for the logged validation retrieval.
         cache: hold the training triplets in memory.
@@ -76,6 +78,11 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
     train_set = TripletDataset(data, split="train", val_fraction=config.val_fraction, seed=seed)
     val_set = TripletDataset(data, split="val", val_fraction=config.val_fraction, seed=seed)
     model_config = replace(config.model, image_size=train_set.image_size)
+    if config.train.init_from is not None:
+        model_config = read_config(config.train.init_from)
+        if model_config.image_size != train_set.image_size:
+            raise ValueError(f"--init-from {config.train.init_from} was trained on {model_config.image_size} px "
+                             f"images, but the data hold {train_set.image_size} px images")
     data_card = {"roots": [str(root) for root in data], "train_triplets": len(train_set),
                  "val_triplets": len(val_set), "val_fraction": config.val_fraction, "split_seed": seed,
                  "image_size": train_set.image_size}

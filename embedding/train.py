@@ -31,6 +31,7 @@ from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.checkpoint import (
     atomic_save_tensors,
     checkpoint_files,
+    load_checkpoint,
     load_state_into,
     read_card,
     save_checkpoint,
@@ -65,6 +66,8 @@ class TrainConfig:
         channels_last: hold the weights in channels-last memory format (same numbers up to float rounding).
         bf16: bfloat16 autocast for the encoders (changes numerics; opt-in; loss stays float32).
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
+        init_from: a Grasp2Vec checkpoint to start from (fine-tuning) instead of random weights; its
+            architecture and image size must be the model's. The optimizer starts fresh.
         ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
@@ -85,6 +88,7 @@ class TrainConfig:
     channels_last: bool = False
     bf16: bool = False
     compile: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
@@ -334,6 +338,8 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     model = Grasp2Vec(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start, elapsed, run_id = 0, 0.0, None
+    if config.init_from is not None and not (resume and files.exists()):
+        model.load_state_dict(load_checkpoint(config.init_from, expect_config=model_config).state_dict())
     if resume and files.exists():
         saved = json.loads(files.state.read_text())
         card = read_card(files.root)

@@ -34,7 +34,11 @@ class CollectStage:
 
 @dataclass(frozen=True)
 class EmbeddingStage:
-    """Embedding training (``runs.train_embedding``): Grasp2Vec on the collected triplets."""
+    """Embedding training (``runs.train_embedding``): Grasp2Vec on the collected triplets.
+
+    ``init_from`` starts from a shipped checkpoint (fine-tuning; its architecture and image size then
+    replace ``embedding_dim`` and must match the collected images); ``None`` trains from random weights.
+    """
 
     steps: int = 250
     batch_size: int = 32
@@ -42,6 +46,7 @@ class EmbeddingStage:
     eval_every: int = 100
     checkpoint_every: int = 100
     seed: int = 0
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class PolicyStage:
     goal_features: str = "heatmap"
     offline_data: bool = True  # pre-train on the collect stage's grasps (all attempts, failures included)
     seed: int = 0
+    init_from: str | None = None  # an indiscriminate qtopt-pose checkpoint whose grasp prior starts the policy
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from benchmark.runner import BenchmarkConfig, parse_checkpoints
 from benchmark.tasks import checkpoint_folder
 from common.io import atomic_write_text
 from common.provenance import code_version, machine, machine_description, now
+from embedding.checkpoint import read_config
 from embedding.model import Grasp2VecConfig
 from embedding.run import EmbeddingRunConfig, train_embedding
 from embedding.train import TrainConfig
@@ -83,16 +84,19 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
                 log.finish()
 
     embedding = EmbeddingRunConfig(
-        data=(data,), out=grasp2vec, model=Grasp2VecConfig(embedding_dim=e.embedding_dim),
+        data=(data,), out=grasp2vec,
+        model=read_config(e.init_from) if e.init_from else Grasp2VecConfig(embedding_dim=e.embedding_dim),
         train=TrainConfig(steps=e.steps, batch_size=e.batch_size, seed=e.seed, eval_every=e.eval_every,
-                          checkpoint_every=e.checkpoint_every, threads=2), wandb_mode=wandb_mode)
+                          checkpoint_every=e.checkpoint_every, threads=2, init_from=e.init_from),
+        wandb_mode=wandb_mode)
     calibration = CalibrateConfig(reward="grasp2vec", reward_args=reward_args, data=str(data), split=k.split,
                                   empty=k.empty, presence_steps=k.presence_steps, objects=c.objects,
                                   num_objects=c.num_objects, seed=k.seed, threads=2)
     training = TrainPolicyConfig(algo=p.algo, reward="grasp2vec", reward_args=reward_args, preset=p.preset,
                                  out=policy, seed=p.seed, grasps=p.grasps, minutes=p.minutes,
                                  goal_features=p.goal_features, grasp2vec=grasp2vec,
-                                 offline_data=(data,) if p.offline_data else None)
+                                 offline_data=(data,) if p.offline_data else None,
+                                 init_from=Path(p.init_from) if p.init_from else None)
     rows = (b.shipped_rows[0], PIPELINE_ROW, *b.shipped_rows[1:]) if b.shipped_rows else (PIPELINE_ROW,)
     bench = BenchmarkConfig(rows=rows, objects=b.objects, trials=b.trials, workers=b.workers,
                             world=WorldSettings(num_objects=c.num_objects))

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stage-channels", type=int, nargs="+", help="override the preset's stage channels")
     parser.add_argument("--stage-strides", type=int, nargs="+", help="override the preset's stage strides")
     parser.add_argument("--blocks-per-stage", type=int, help="override the preset's blocks per stage")
+    parser.add_argument("--init-from", help="start from this Grasp2Vec checkpoint (fine-tuning; its architecture "
+                        "replaces --preset and the overrides)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
                                l2_weight=args.l2_weight, augment=augment,
                                seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                                workers=args.workers, threads=args.threads, channels_last=args.channels_last,
-                               bf16=args.bf16, compile=args.compile)
+                               bf16=args.bf16, compile=args.compile, init_from=args.init_from)
     config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
                                 train=train_config, val_fraction=args.val_fraction, cache=args.cache,
                                 device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,

@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 from embedding.augment import AugmentConfig
-from embedding.checkpoint import load_checkpoint
+from embedding.checkpoint import CheckpointMismatchError, load_checkpoint
 from embedding.model import Grasp2VecConfig
 from embedding.train import StepBatchSampler, TrainConfig, learning_rate, train
 
@@ -56,6 +56,29 @@ def test_existing_run_needs_resume_and_same_config(tmp_path, synthetic):
         train(TINY, _config(1), synthetic, tmp_path / "run", wandb_mode="disabled", progress=False)
     with pytest.raises(ValueError, match="different model or training config"):
         train(TINY, _config(2), synthetic, tmp_path / "run", resume=True, wandb_mode="disabled", progress=False)
+
+
+def test_init_from_starts_at_the_checkpoint_and_resumes_from_its_own(tmp_path, synthetic):
+    train(TINY, _config(80), synthetic, tmp_path / "base", wandb_mode="disabled", progress=False)
+    fresh = train(TINY, _config(1), synthetic, tmp_path / "fresh", wandb_mode="disabled", progress=False)
+    tuned = _config(4, init_from=str(tmp_path / "base"), checkpoint_every=2)
+    first = train(TINY, _config(1, init_from=str(tmp_path / "base")), synthetic, tmp_path / "one",
+                  wandb_mode="disabled", progress=False)
+    assert first["train/npairs_scene"] < 0.7 * fresh["train/npairs_scene"]
+    train(TINY, tuned, synthetic, tmp_path / "whole", wandb_mode="disabled", progress=False)
+    train(TINY, tuned, synthetic, tmp_path / "pieces", wandb_mode="disabled", progress=False, stop_at_step=2)
+    train(TINY, tuned, synthetic, tmp_path / "pieces", resume=True, wandb_mode="disabled", progress=False)
+    whole, pieces = _weights(tmp_path / "whole"), _weights(tmp_path / "pieces")
+    for key in whole:
+        torch.testing.assert_close(whole[key], pieces[key], rtol=0, atol=0)
+
+
+def test_init_from_another_architecture_is_refused(tmp_path, synthetic):
+    train(TINY, _config(1), synthetic, tmp_path / "base", wandb_mode="disabled", progress=False)
+    wider = Grasp2VecConfig(image_size=32, embedding_dim=32, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
+    with pytest.raises(CheckpointMismatchError, match="architecture"):
+        train(wider, _config(1, init_from=str(tmp_path / "base")), synthetic, tmp_path / "run",
+              wandb_mode="disabled", progress=False)
 
 
 def test_image_size_mismatch_is_reported(tmp_path, synthetic):

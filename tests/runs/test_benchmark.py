@@ -274,6 +274,28 @@ def _save_tiny_qtopt(folder, goal_conditioned: bool) -> None:
                env_id="KukaInstanceGrasp-v0" if goal_conditioned else "KukaGrasp-v0").save(folder)
 
 
+def test_a_patch_view_policy_gets_its_height_map_on_both_tasks(tmp_path):
+    """The height-map sensor named in policy.json is added on the indiscriminate task too."""
+    from agents.core.cem import CEMConfig
+    from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
+    from agents.qtopt.patch_network import PatchNetworkConfig
+    from common.protocols import PolicyCard
+    from envs.grasp_env import make_world_config
+
+    config = PoseQTOptConfig(view="patch", patch=PatchNetworkConfig(size=16, extent=0.064, channels=(4, 4, 4),
+                                                                    hidden=8),
+                             batch_size=4, cem=CEMConfig(iterations=1, population=8, elites=2))
+    folder = tmp_path / "patch"
+    PoseQTOpt(False, make_world_config(2, 32, None), config).save(folder)
+    PolicyCard(algo="qtopt-pose", reward="indiscriminate",
+               world={"objects": "seen", "num_objects": 2, "image_size": 32, "max_steps": 6, "auto_descend": False},
+               env_id="KukaGrasp-v0", heightmap=dataclasses.asdict(config.heightmap)).save(folder)
+    table = BenchmarkConfig(rows=("patch",), objects=("seen",), trials=2, workers=1, task="indiscriminate",
+                            world=WorldSettings(num_objects=2, max_steps=6))
+    summaries, trials, _ = run_benchmark(table, parse_checkpoints([f"patch={folder}"]), progress=False)
+    assert summaries[0].trials == 2 and len(next(iter(trials.values()))) == 2
+
+
 def test_learned_policy_rows_from_checkpoints(tmp_path):
     goal, anything = tmp_path / "goal" / "checkpoint", tmp_path / "anything"
     _save_tiny_qtopt(goal, goal_conditioned=True)
