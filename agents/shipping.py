@@ -12,6 +12,7 @@ from pathlib import Path
 from agents.loading import is_policy_checkpoint
 from agents.sac.policy import ACTOR_CARD, ACTOR_WEIGHTS
 from common.io import atomic_write_text
+from graspdata.layout import parse_shard_name
 
 POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
                 ACTOR_WEIGHTS, ACTOR_CARD)
@@ -26,9 +27,23 @@ def collect_command(folder: str) -> str:
         return f"# {folder}: no card.json here, its collection command is unknown"
     c = json.loads(card_path.read_text())["config"]
     objects = c["objects"] if isinstance(c["objects"], str) else " ".join(c["objects"])
-    return (f"python -m runs.collect --out {folder} --objects {objects} --grasps {c['grasps']} --seed {c['seed']} "
-            f"--num-objects {c['num_objects']} --image-size {c['image_size']} --max-steps {c['max_steps']} "
-            f"--policy {c['policy']} --shard-size {c['shard_size']}")
+    held = attempts_held(Path(folder))
+    note = (f"  # stopped at {held:,} of the card's {c['grasps']:,} attempts: this command collects the shards "
+            "the folder holds" if held < c["grasps"] else "")
+    return (f"python -m runs.collect --out {folder} --objects {objects} --grasps {min(held, c['grasps'])} "
+            f"--seed {c['seed']} --num-objects {c['num_objects']} --image-size {c['image_size']} "
+            f"--max-steps {c['max_steps']} --policy {c['policy']} --shard-size {c['shard_size']}"
+            f"{' --heightmap' if c.get('heightmap') else ''}{note}")
+
+
+def attempts_held(folder: Path) -> int:
+    """Attempts in the folder's shards from index 0 up to the first gap (a stopped collection's prefix)."""
+    held = 0
+    for first, stop in sorted(parse_shard_name(path) for path in folder.glob("shard-*.h5")):
+        if first != held:
+            break
+        held = stop
+    return held
 
 
 def readme(name: str, run: Path, config: dict, evals: list[dict], resumes: list[str]) -> str:
