@@ -5,7 +5,8 @@
 - ``pose-reach``: ``pose`` whose Q-network also reads beside the grasp point.
 - ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
 - ``pose-patch``: ``pose`` with the grasp-aligned height-map patch view (data from ``runs.collect --heightmap``).
-- ``pose-patch-32``: the patch view for the main job (``runs.pipeline``), 32 px heatmaps.
+- ``pose-patch-small``: the patch view on a small dataset, the main job's (``runs.pipeline``): 1,500 offline
+  updates, at most 2,000 online grasps.
 - ``pose-patch-tiny``: ``pose-patch`` at test size.
 - ``pose-tiny``: a minute on 2 CPU cores; for tests and smoke runs, not for results.
 
@@ -70,9 +71,8 @@ PRESETS: dict[str, Preset] = {
     "pose-patch": dataclasses.replace(
         _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
         pose=PoseQTOptConfig(view="patch")),
-    # the main job's policy stage (runs.pipeline): the patch view on its 32 px data (the heatmap's size)
-    "pose-patch-32": Preset(
-        world=WorldSettings(image_size=32),
+    # the main job's policy stage (runs.pipeline): the patch view on its 1,000 grasps
+    "pose-patch-small": Preset(
         training=TrainingConfig(grasps=2000, offline_updates=1500, updates_per_step=2, learning_starts=64,
                                 replay_capacity=20_000, eval_every=500, eval_episodes=50, checkpoint_every=250),
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1),

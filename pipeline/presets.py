@@ -26,7 +26,7 @@ class CollectStage:
     objects: str = "seen"
     workers: int = 2
     num_objects: int = 5
-    image_size: int = 32  # the policy presets' image size: reward, heatmaps and policy share it
+    image_size: int = 64  # the shipped Grasp2Vec's: the embedding stage starts from it, reward and heatmaps share it
     shard_size: int = 100
     seed: int = 0
     heightmap: bool = True  # record the height maps the patch-view policy reads
@@ -46,7 +46,7 @@ class EmbeddingStage:
     eval_every: int = 100
     checkpoint_every: int = 100
     seed: int = 0
-    init_from: str | None = None
+    init_from: str | None = "checkpoints/grasp2vec"
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,14 @@ class PolicyStage:
     """Policy training (``runs.train_policy``): a goal-conditioned policy on the grasp2vec reward."""
 
     algo: str = "qtopt-pose"
-    preset: str = "pose-patch-32"  # an agents.presets preset
+    preset: str = "pose-patch-small"  # an agents.presets preset
     grasps: int = 2000
     minutes: float = 5.0  # online phase time cap of one call (then evaluated and checkpointed)
     goal_features: str = "heatmap"
     offline_data: bool = True  # pre-train on the collect stage's grasps (all attempts, failures included)
     seed: int = 0
-    init_from: str | None = None  # an indiscriminate qtopt-pose checkpoint whose grasp prior starts the policy
+    # the grasp prior: an indiscriminate patch-view checkpoint whose weights start the policy (None: random weights)
+    init_from: str | None = "checkpoints/policies/qtopt-patch-indiscriminate/checkpoint"
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,11 @@ class PipelinePreset:
 
 PRESETS: dict[str, PipelinePreset] = {
     "tiny": PipelinePreset(
-        collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, shard_size=20),
-        embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3),
+        collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, image_size=32, shard_size=20),
+        embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3,
+                                 init_from=None),
         calibration=CalibrationStage(empty=8, presence_steps=20),
-        policy=PolicyStage(preset="pose-patch-tiny", grasps=6, minutes=1.0),
+        policy=PolicyStage(preset="pose-patch-tiny", grasps=6, minutes=1.0, init_from=None),
         benchmark=BenchmarkStage(trials=2, workers=1, shipped_rows=("random",)),
     ),
     "default": PipelinePreset(),

@@ -74,3 +74,23 @@ def test_a_different_wandb_mode_does_not_invalidate_a_finished_stage(tmp_path):
     marker.parent.mkdir(parents=True)
     marker.write_text(json.dumps({"settings": offline.settings(), "wall_s": 1.0}))
     assert pipeline_run.run_stage(disabled, tmp_path, resume=True)["skipped"]
+
+
+@pytest.mark.parametrize("preset", ["default", "large"])
+def test_presets_that_start_from_shipped_checkpoints_fit_them(tmp_path, monkeypatch, preset):
+    """The warm-started embedding records the shipped architecture, and its images are the collected ones."""
+    from pathlib import Path
+
+    from agents.loading import load_policy
+    from agents.presets import PRESETS as POLICY_PRESETS
+    from embedding.checkpoint import read_config
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # presets name repo-relative checkpoints
+    stages = {stage.name: stage for stage in pipeline_run.build_stages(PRESETS[preset], tmp_path, "disabled")}
+    model = stages["embedding"].config.model
+    assert model == read_config(PRESETS[preset].embedding.init_from)
+    assert model.image_size == stages["collect"].config.image_size
+    policy = stages["policy"].config
+    assert policy.preset in POLICY_PRESETS
+    prior = load_policy(policy.init_from)[0].q
+    assert prior.config == POLICY_PRESETS[policy.preset].pose.patch  # copy_grasp_prior's condition
