@@ -42,6 +42,7 @@ class EmbeddingStage:
 
     steps: int = 250
     batch_size: int = 32
+    lr: float = 5e-4  # peak learning rate: a tenth of training from scratch, for the warm start
     embedding_dim: int = 64
     eval_every: int = 100
     checkpoint_every: int = 100
@@ -98,7 +99,7 @@ class PipelinePreset:
 PRESETS: dict[str, PipelinePreset] = {
     "tiny": PipelinePreset(
         collect=CollectStage(grasps=40, objects=TINY_OBJECTS, workers=1, num_objects=2, image_size=32, shard_size=20),
-        embedding=EmbeddingStage(steps=3, batch_size=4, embedding_dim=16, eval_every=3, checkpoint_every=3,
+        embedding=EmbeddingStage(steps=3, batch_size=4, lr=5e-3, embedding_dim=16, eval_every=3, checkpoint_every=3,
                                  init_from=None),
         calibration=CalibrationStage(empty=8, presence_steps=20),
         policy=PolicyStage(preset="pose-patch-tiny", grasps=6, minutes=1.0, init_from=None),
@@ -107,7 +108,7 @@ PRESETS: dict[str, PipelinePreset] = {
     "default": PipelinePreset(),
     "large": PipelinePreset(
         collect=CollectStage(grasps=20_000, shard_size=200),
-        embedding=EmbeddingStage(steps=6000, batch_size=64, eval_every=500, checkpoint_every=250),
+        embedding=EmbeddingStage(steps=6000, batch_size=64, lr=5e-3, eval_every=500, checkpoint_every=250),
         calibration=CalibrationStage(split="val", empty=400),
         policy=PolicyStage(grasps=20_000, minutes=600.0),
         benchmark=BenchmarkStage(trials=200),

@@ -86,7 +86,7 @@ def build_stages(preset: PipelinePreset, out: Path, wandb_mode: str) -> list[Sta
     embedding = EmbeddingRunConfig(
         data=(data,), out=grasp2vec,
         model=read_config(e.init_from) if e.init_from else Grasp2VecConfig(embedding_dim=e.embedding_dim),
-        train=TrainConfig(steps=e.steps, batch_size=e.batch_size, seed=e.seed, eval_every=e.eval_every,
+        train=TrainConfig(steps=e.steps, batch_size=e.batch_size, lr=e.lr, seed=e.seed, eval_every=e.eval_every,
                           checkpoint_every=e.checkpoint_every, threads=2, init_from=e.init_from),
         wandb_mode=wandb_mode)
     calibration = CalibrateConfig(reward="grasp2vec", reward_args=reward_args, data=str(data), split=k.split,
