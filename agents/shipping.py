@@ -12,7 +12,6 @@ from pathlib import Path
 from agents.loading import is_policy_checkpoint
 from agents.sac.policy import ACTOR_CARD, ACTOR_WEIGHTS
 from common.io import atomic_write_text
-from graspdata.layout import parse_shard_name
 
 POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
                 ACTOR_WEIGHTS, ACTOR_CARD)
@@ -25,9 +24,10 @@ def collect_command(folder: str) -> str:
     card_path = Path(folder) / "card.json"
     if not card_path.is_file():
         return f"# {folder}: no card.json here, its collection command is unknown"
-    c = json.loads(card_path.read_text())["config"]
+    card = json.loads(card_path.read_text())
+    c = card["config"]
     objects = c["objects"] if isinstance(c["objects"], str) else " ".join(c["objects"])
-    held = attempts_held(Path(folder))
+    held = attempts_held(card)
     note = (f"  # stopped at {held:,} of the card's {c['grasps']:,} attempts: this command collects the shards "
             "the folder holds" if held < c["grasps"] else "")
     return (f"python -m runs.collect --out {folder} --objects {objects} --grasps {min(held, c['grasps'])} "
@@ -36,10 +36,10 @@ def collect_command(folder: str) -> str:
             f"{' --heightmap' if c.get('heightmap') else ''}{note}")
 
 
-def attempts_held(folder: Path) -> int:
-    """Attempts in the folder's shards from index 0 up to the first gap (a stopped collection's prefix)."""
+def attempts_held(card: dict) -> int:
+    """Attempts in a dataset card's shards from index 0 up to the first gap (a stopped collection's prefix)."""
     held = 0
-    for first, stop in sorted(parse_shard_name(path) for path in folder.glob("shard-*.h5")):
+    for first, stop in sorted((entry["first_index"], entry["stop_index"]) for entry in card.get("shards", [])):
         if first != held:
             break
         held = stop

@@ -73,11 +73,10 @@ def read_card(path: str | Path) -> dict[str, Any]:
 
 def read_config(path: str | Path) -> Grasp2VecConfig:
     """The architecture a checkpoint's card records. Raises ``FileNotFoundError`` / ``CheckpointMismatchError``."""
+    info = read_card(path)
     try:
-        return Grasp2VecConfig.from_dict(read_card(path)["config"])
+        return Grasp2VecConfig.from_dict(info["config"])
     except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, CheckpointMismatchError):
-            raise
         raise CheckpointMismatchError(f"{checkpoint_files(path)[1]}: bad config ({error})") from error
 
 

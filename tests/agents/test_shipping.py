@@ -13,9 +13,8 @@ def _folder(tmp_path, shards: list[tuple[int, int]], grasps: int, heightmap: boo
     folder.mkdir()
     config = {"objects": "seen", "grasps": grasps, "seed": 7, "num_objects": 5, "image_size": 64, "max_steps": 12,
               "policy": "random", "shard_size": 200, "heightmap": heightmap}
-    (folder / "card.json").write_text(json.dumps({"config": config}))
-    for first, stop in shards:
-        (folder / shard_name(first, stop)).write_bytes(b"")
+    entries = [{"name": shard_name(first, stop), "first_index": first, "stop_index": stop} for first, stop in shards]
+    (folder / "card.json").write_text(json.dumps({"config": config, "shards": entries}))
     return folder
 
 
