@@ -45,6 +45,8 @@ OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "train_state.json"
 HISTORY_NAME = "history.jsonl"
 AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
+# Where and how fast the arithmetic runs, not what it computes: a run may resume with other values.
+PLACEMENT_FIELDS = ("threads", "workers", "channels_last", "compile")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _trajectory(train_config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide a run's numbers: ``train_config`` less its ``PLACEMENT_FIELDS``."""
+    return {key: value for key, value in train_config.items() if key not in PLACEMENT_FIELDS}
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -326,7 +333,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     ``resume=True`` call continues the same trajectory. ``device`` (``"cpu"``, ``"cuda"``) is where the
     model trains; data loading and augmentation stay on the CPU, so the batch order and augmentation
     draws are the same on every device (the arithmetic differs in rounding). A run may resume on
-    another device.
+    another device, and with other ``PLACEMENT_FIELDS`` (threads, loader workers, channels-last, compile).
     """
     files = RunFiles(Path(out_dir))
     if files.exists() and not resume:
@@ -343,7 +350,8 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     if resume and files.exists():
         saved = json.loads(files.state.read_text())
         card = read_card(files.root)
-        if card["config"] != _as_json(model_config.to_dict()) or saved["train_config"] != _as_json(config.to_dict()):
+        if card["config"] != _as_json(model_config.to_dict()) or \
+                _trajectory(saved["train_config"]) != _trajectory(_as_json(config.to_dict())):
             raise ValueError(f"{files.root} was started with a different model or training config; "
                              "resume with the same settings or start a new folder")
         load_state_into(model, checkpoint_files(files.root)[0])

@@ -58,6 +58,21 @@ def test_existing_run_needs_resume_and_same_config(tmp_path, synthetic):
         train(TINY, _config(2), synthetic, tmp_path / "run", resume=True, wandb_mode="disabled", progress=False)
 
 
+def test_resume_may_change_threads_and_workers_but_not_the_trajectory(tmp_path, synthetic):
+    config = _config(4, checkpoint_every=2)
+    train(TINY, config, synthetic, tmp_path / "a", wandb_mode="disabled", progress=False)
+    train(TINY, config, synthetic, tmp_path / "b", wandb_mode="disabled", progress=False, stop_at_step=2)
+    moved = _config(4, checkpoint_every=2, threads=2, workers=1)
+    summary = train(TINY, moved, synthetic, tmp_path / "b", resume=True, wandb_mode="disabled", progress=False)
+    assert summary["start_step"] == 2 and summary["final_step"] == 4
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-4, msg=key)  # thread count: rounding only
+    with pytest.raises(ValueError, match="different model or training config"):
+        train(TINY, _config(4, checkpoint_every=2, seed=4), synthetic, tmp_path / "b", resume=True,
+              wandb_mode="disabled", progress=False)
+
+
 def test_init_from_starts_at_the_checkpoint_and_resumes_from_its_own(tmp_path, synthetic):
     train(TINY, _config(80), synthetic, tmp_path / "base", wandb_mode="disabled", progress=False)
     fresh = train(TINY, _config(1), synthetic, tmp_path / "fresh", wandb_mode="disabled", progress=False)
