@@ -5,6 +5,7 @@
 - ``pose-reach``: ``pose`` whose Q-network also reads beside the grasp point.
 - ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
 - ``pose-patch``: ``pose`` with the grasp-aligned height-map patch view (data from ``runs.collect --heightmap``).
+- ``pose-patch-heat``: ``pose-patch`` with the goal heat at the grasp point as a scalar input (goal tasks).
 - ``pose-patch-small``: the patch view on a small dataset, the main job's (``runs.pipeline``): 1,500 offline
   updates, at most 2,000 online grasps.
 - ``pose-patch-tiny``: ``pose-patch`` at test size.
@@ -71,6 +72,11 @@ PRESETS: dict[str, Preset] = {
     "pose-patch": dataclasses.replace(
         _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
         pose=PoseQTOptConfig(view="patch")),
+    # goal tasks: "pose-patch" that also feeds the goal heat at the grasp point to the fully connected layer
+    # (PatchNetworkConfig.centre_heat)
+    "pose-patch-heat": dataclasses.replace(
+        _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
+        pose=PoseQTOptConfig(view="patch", patch=PatchNetworkConfig(centre_heat=True))),
     # the main job's policy stage (runs.pipeline): the patch view on its 1,000 grasps
     "pose-patch-small": Preset(
         training=TrainingConfig(grasps=2000, offline_updates=1500, updates_per_step=2, learning_starts=64,

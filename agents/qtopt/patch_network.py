@@ -7,18 +7,26 @@ as Dex-Net 2.0's GQ-CNN aligns its depth crops), and a small CNN scores the patc
 4 mm cells a 5 cm object spans about 12 pixels: whether the fingers would close on one object, two,
 or nothing is visible in the input instead of being guessed from a 1/4-resolution feature map at one point.
 
+For goal tasks ``PatchNetworkConfig.centre_heat`` also feeds the heatmap's value at the grasp point (the
+mean of the patch's four central heat pixels) straight into the fully connected layer. Three 2x2
+max-poolings leave the convolutional read of the heat channel about 3 cm coarse, as coarse as the gap
+between the target and the object touching it; the scalar keeps the exact value.
+
 The maps go in once per scene (:meth:`PatchQNetwork.feature_map` only checks and keeps them); every
 CEM candidate costs one patch through the CNN.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from envs.heightmap import ENCODED_CHANNELS, GridGeometry, aligned_patches
+
+HIDDEN_ACTIVATION = 11  # index in PatchQNetwork.net of the ReLU after the first fully connected layer
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class PatchNetworkConfig:
         channels: the three convolutions' widths (5x5, 3x3, 3x3, each followed by 2x2 max pooling).
         hidden: width of the fully connected layer.
         height_scale: metres of height that read 1 (:func:`envs.heightmap.decode_heightmaps`).
+        centre_heat: goal tasks only: also feed the heat at the grasp point to the fully connected layer.
     """
 
     size: int = 32
@@ -38,6 +47,7 @@ class PatchNetworkConfig:
     channels: tuple[int, int, int] = (32, 64, 64)
     hidden: int = 256
     height_scale: float = 0.05
+    centre_heat: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.size % 8 or self.extent <= 0 or self.height_scale <= 0:
@@ -53,6 +63,8 @@ class PatchQNetwork(nn.Module):
 
     def __init__(self, goal_task: bool, geometry: GridGeometry, config: PatchNetworkConfig) -> None:
         super().__init__()
+        if config.centre_heat and not goal_task:
+            raise ValueError("PatchNetworkConfig.centre_heat reads the goal heatmap: it needs a goal task")
         self.geometry, self.config = geometry, config
         self.in_channels = ENCODED_CHANNELS + (1 if goal_task else 0)
         c1, c2, c3 = config.channels
@@ -62,6 +74,8 @@ class PatchQNetwork(nn.Module):
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(c3 * cells, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
+        # the centre heat's column of the first fully connected layer (zero: starts as the network without it)
+        self.centre_heat = nn.Parameter(torch.zeros(config.hidden)) if config.centre_heat else None
 
     def feature_map(self, maps: torch.Tensor) -> torch.Tensor:
         """Grid maps (B, C, H, W) (see :meth:`agents.qtopt.learner.PoseQTOpt.inputs`), checked: the patches
@@ -77,8 +91,13 @@ class PatchQNetwork(nn.Module):
 
     def score(self, maps: torch.Tensor, grasps: torch.Tensor) -> torch.Tensor:
         """Success logits (B, N) of grasps (B, N, 3) (x m, y m, yaw rad) on maps from :meth:`feature_map`."""
-        patches = self.patches(maps, grasps)
-        return self.net(patches.flatten(0, 1)).view(grasps.shape[0], grasps.shape[1])
+        patches = self.patches(maps, grasps).flatten(0, 1)
+        if self.centre_heat is None:
+            return self.net(patches).view(grasps.shape[0], grasps.shape[1])
+        middle = self.config.size // 2
+        heat = patches[:, -1, middle - 1:middle + 1, middle - 1:middle + 1].mean(dim=(1, 2))
+        hidden = self.net[:HIDDEN_ACTIVATION](patches) + heat[:, None] * self.centre_heat
+        return self.net[HIDDEN_ACTIVATION:](hidden).view(grasps.shape[0], grasps.shape[1])
 
     @torch.no_grad()
     def copy_grasp_prior(self, source: PatchQNetwork) -> None:
@@ -89,7 +108,7 @@ class PatchQNetwork(nn.Module):
         if self.in_channels != ENCODED_CHANNELS + 1 or source.in_channels != ENCODED_CHANNELS:
             raise ValueError("copy_grasp_prior goes from an indiscriminate patch network to a goal-task one, got "
                              f"{source.in_channels} → {self.in_channels} channels")
-        if source.config != self.config:
+        if dataclasses.replace(source.config, centre_heat=self.config.centre_heat) != self.config:
             raise ValueError(f"copy_grasp_prior needs the same PatchNetworkConfig, got {source.config} "
                              f"and {self.config}")
         mine = self.state_dict()

@@ -3,6 +3,8 @@ goal network from an indiscriminate one, and round-trips through its checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -59,6 +61,39 @@ def test_goal_network_starts_as_the_indiscriminate_one_and_reads_the_heatmap_on_
     torch.testing.assert_close(goal.q_values(inputs, poses), source.q_values(source.inputs(observations), poses))
     with pytest.raises(ValueError, match="indiscriminate patch network to a goal-task"):
         source.q.copy_grasp_prior(goal.q)
+
+
+def test_centre_heat_starts_as_the_prior_reads_the_grasp_point_and_needs_a_goal_task() -> None:
+    heat_config = dataclasses.replace(SMALL, patch=dataclasses.replace(SMALL.patch, centre_heat=True))
+    source = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    goal = PoseQTOpt(goal_task=True, world=WorldConfig(), config=heat_config, seed=1)
+    goal.q.copy_grasp_prior(source.q)
+    observations, poses, _ = block_scenes(source, np.random.default_rng(2), 4)
+    heat = np.random.default_rng(3).integers(0, 255, (4, 64, 64, 1), dtype=np.uint8)
+    inputs = goal.inputs({**observations, "heatmap": heat})
+    poses = torch.tensor(poses, dtype=torch.float32)[:, None]
+    torch.testing.assert_close(goal.q_values(inputs, poses), source.q_values(source.inputs(observations), poses))
+    # the scalar reads the heat at the grasp point: a spot there moves the score through it, a spot 24 mm
+    # along the fingers (in the patch, but not at its centre) does not
+    cells = torch.as_tensor(goal.q.geometry.cell_centres(), dtype=torch.float32)
+    grasp = torch.tensor([[[0.1, 0.05, 0.0]]])
+    xy = goal.space.to_pose_tensor(grasp)[0, 0, :2]
+
+    def spot(dx: float) -> torch.Tensor:
+        maps = torch.zeros(1, 5, *goal.q.geometry.shape)
+        maps[0, 4] = ((cells - (xy + torch.tensor([dx, 0.0]))).abs().max(dim=-1).values < 0.008).float()
+        return maps
+
+    def score(maps: torch.Tensor, weight: float) -> float:
+        with torch.no_grad():
+            goal.q.centre_heat.fill_(weight)
+            return goal.q.score(maps, goal.space.to_pose_tensor(grasp)).item()
+
+    assert score(spot(0.0), 1.0) != pytest.approx(score(spot(0.0), 0.0), abs=1e-4)
+    assert goal.q.patches(spot(0.024), goal.space.to_pose_tensor(grasp))[0, 0, 4].max() > 0.5
+    assert score(spot(0.024), 1.0) == pytest.approx(score(spot(0.024), 0.0), abs=1e-6)
+    with pytest.raises(ValueError, match="needs a goal task"):
+        PoseQTOpt(goal_task=False, world=WorldConfig(), config=heat_config)
 
 
 def test_patch_view_checkpoint_round_trip_and_missing_sensor(tmp_path) -> None:
