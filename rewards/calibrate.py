@@ -5,7 +5,9 @@ Threshold: on goal/outcome pairs (see :func:`rewards.quality.make_pairs`; they n
 twice) from grasps of *training* objects that the embedding did not train on — a calibration
 folder of fresh grasps, or a training folder's validation split — never the held-out folders
 that ``runs.eval_reward`` reports on (``--collect N`` grasps N times on the spot instead): the
-cosine similarity maximising Youden's J = TPR − FPR. Written as JSON beside the checkpoint
+cosine similarity maximising Youden's J = TPR − FPR, or with ``--recall R`` the highest one that keeps
+a share R of the same-object pairs (:func:`rewards.calibration.recall_threshold`: stricter, so that an
+outcome holding the goal *with another* object is paid less often). Written as JSON beside the checkpoint
 (:func:`rewards.calibration.calibration_path`), unless ``--out`` says otherwise.
 
 Presence classifier (:func:`rewards.presence.fit_presence`): a tiny CNN on the outcome images of
@@ -34,7 +36,7 @@ import torch
 
 from common.protocols import RewardError
 from common.provenance import machine_description
-from rewards.calibration import RewardCalibration, calibration_path, youden_threshold
+from rewards.calibration import RewardCalibration, calibration_path, recall_threshold, youden_threshold
 from rewards.presence import (
     TrainPresenceConfig,
     attempt_apertures,
@@ -52,15 +54,20 @@ VAL_FRACTION = 0.05  # runs.train_embedding's default: calibrate on the grasps i
 COLLECT_SEED = 6_000_000  # --collect episodes: disjoint from collection, training and runs.eval_reward seeds
 
 
-def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], seed: int) -> RewardCalibration:
-    """Fit the threshold on labelled outcomes ``held`` (N, S, S, 3) showing ``objects`` (N names)."""
+def calibrate(reward: EmbeddingSimilarityReward, held: np.ndarray, objects: list[str], seed: int,
+              recall: float | None = None) -> RewardCalibration:
+    """Fit the threshold on labelled outcomes ``held`` (N, S, S, 3) showing ``objects`` (N names):
+    Youden's J, or with ``recall`` the highest threshold keeping that share of same-object pairs."""
     embeddings = reward.embed(held)
     pairs = make_pairs(objects, seed)
     similarity = np.sum(embeddings[pairs.goal] * embeddings[pairs.outcome], axis=1)
     threshold, youden = youden_threshold(similarity[pairs.label == 1], similarity[pairs.label == 0])
+    if recall is not None:
+        threshold = recall_threshold(similarity[pairs.label == 1], recall)
     provenance = {
         "pairs": len(pairs), "positives": int(pairs.label.sum()), "grasps": len(held),
-        "seed": seed, "youden_j": youden, "auc": roc_auc(similarity, pairs.label),
+        "seed": seed, "rule": "youden" if recall is None else f"recall {recall}", "youden_j": youden,
+        "auc": roc_auc(similarity, pairs.label),
         **{f"fit_{k}": v for k, v in precision_recall(similarity, pairs.label, threshold).items()},
     }
     return RewardCalibration(reward.name, reward.fingerprint(), threshold, provenance)
@@ -84,6 +91,7 @@ class CalibrateConfig:
     objects: str = "seen"
     num_objects: int = 5
     seed: int = 0
+    recall: float | None = None
     threads: int = 1
     out: Path | None = None
     presence_out: Path | None = None
@@ -125,7 +133,7 @@ def calibrate_reward(config: CalibrateConfig) -> dict[str, Any]:
             raise RewardError(f"negatives 'failures' needs failed attempts recorded in {presence_source}")
         parts.append(failed)
     empty = np.concatenate(parts)
-    calibration = calibrate(reward, held, objects, config.seed)
+    calibration = calibrate(reward, held, objects, config.seed, config.recall)
     apertures = np.zeros(0) if config.collect else attempt_apertures(presence_source)
     aperture_threshold, aperture_provenance = label_free_aperture_threshold(apertures)
     calibration = dataclasses.replace(calibration, aperture_threshold=aperture_threshold)

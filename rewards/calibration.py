@@ -98,3 +98,22 @@ def youden_threshold(positive: np.ndarray, negative: np.ndarray) -> tuple[float,
     best = int(np.argmax(tpr - fpr))
     below = candidates[best - 1] if best > 0 else candidates[best] - 1e-3
     return float(0.5 * (candidates[best] + below)), float(tpr[best] - fpr[best])
+
+
+def recall_threshold(positive: np.ndarray, recall: float) -> float:
+    """The highest threshold t for the rule ``score >= t`` that keeps at least ``recall`` of the positives.
+
+    Youden's J separates same-object from different-object pairs, whose scores lie far apart, so it
+    lands far below the same-object scores and pays for outcomes that hold the goal *with another*
+    object. A recall target puts the threshold just under the same-object scores instead. Placed
+    midway between the kept positive and the next lower one, as :func:`youden_threshold` does.
+    """
+    positive = np.sort(np.asarray(positive, dtype=np.float64))
+    if positive.size == 0:
+        raise RewardError("calibration needs at least one positive pair")
+    if not 0.0 < recall <= 1.0:
+        raise RewardError(f"recall must be in (0, 1], got {recall}")
+    dropped = int(np.floor((1.0 - recall) * positive.size + 1e-9))  # positives allowed below the threshold
+    below = positive[dropped - 1] if dropped > 0 else positive[0] - 1e-3
+    return float(0.5 * (positive[dropped] + below))
+

@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objects", default="seen", help="object set in the bin below the mid-air grasps")
     parser.add_argument("--num-objects", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recall", type=float, default=None,
+                        help="threshold keeping this share of same-object pairs (default: Youden's J)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (one is fastest on a busy machine)")
     parser.add_argument("--out", type=Path, default=None, help="calibration JSON (default: beside the checkpoint)")
     parser.add_argument("--presence-out", type=Path, default=None,
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         val_fraction=args.val_fraction, limit=args.limit, collect=args.collect,
         presence_data=tuple(args.presence_data) if args.presence_data else None, presence_steps=args.presence_steps,
         empty=args.empty, negatives=args.negatives, objects=args.objects, num_objects=args.num_objects,
-        seed=args.seed, threads=args.threads, out=args.out, presence_out=args.presence_out,
+        seed=args.seed, recall=args.recall, threads=args.threads, out=args.out, presence_out=args.presence_out,
         command=command_line("runs.calibrate_reward", argv))
     print(json.dumps(calibrate_reward(config), indent=1))
 

@@ -160,3 +160,17 @@ def test_checkpoint_of_the_wrong_kind_is_refused(grasp2vec_checkpoint, autoencod
         make_reward("grasp2vec", checkpoint=autoencoder_checkpoint, presence=False)
     with pytest.raises(RewardError, match="not an autoencoder checkpoint|not a ConvAutoencoder"):
         make_reward("autoencoder", checkpoint=grasp2vec_checkpoint, presence=False)
+
+
+def test_a_recall_target_calibrates_a_stricter_threshold_than_youden(grasp2vec_checkpoint):
+    from rewards.calibrate import calibrate
+    from tests.rewards.conftest import COLOURS
+
+    reward = Grasp2VecReward(grasp2vec_checkpoint, presence=False)
+    objects = [c for c in COLOURS for _ in range(6)]
+    held = np.stack([scene(c, 900 + i) for i, c in enumerate(objects)])
+    youden = calibrate(reward, held, objects, seed=0)
+    strict = calibrate(reward, held, objects, seed=0, recall=0.9)
+    assert strict.provenance["rule"] == "recall 0.9" and youden.provenance["rule"] == "youden"
+    assert strict.threshold >= youden.threshold
+    assert strict.provenance["fit_recall"] >= 0.9

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rewards.calibration import youden_threshold
+from common.protocols import RewardError
+from rewards.calibration import recall_threshold, youden_threshold
 from rewards.quality import make_pairs, precision_recall, roc_auc
 
 
@@ -38,6 +39,20 @@ def test_youden_threshold_separates_and_sits_between_scores():
     assert j == 1.0 and 0.3 < threshold <= 0.7
     threshold, j = youden_threshold(np.array([0.5, 0.9]), np.array([0.6, 0.1]))
     assert j == 0.5
+
+
+def test_recall_threshold_keeps_the_asked_share_of_positives_and_no_more():
+    positive = np.arange(1, 101) / 100.0  # 0.01 .. 1.00
+    for recall in (1.0, 0.98, 0.95, 0.5):
+        threshold = recall_threshold(positive, recall)
+        kept = np.mean(positive >= threshold)
+        assert kept >= recall and np.mean(positive >= threshold + 0.011) < recall
+    assert 0.02 < recall_threshold(positive, 0.98) < 0.03  # midway between 0.02 and 0.03
+    assert recall_threshold(positive, 1.0) < 0.01
+    with pytest.raises(RewardError, match="recall must be in"):
+        recall_threshold(positive, 0.0)
+    with pytest.raises(RewardError, match="positive pair"):
+        recall_threshold(np.zeros(0), 0.9)
 
 
 
