@@ -1,0 +1,50 @@
+"""Compare two benchmark rows trial for trial (same seeds): wins, losses and an exact McNemar test.
+
+    python -m runs.benchmark_compare docs/results/val-patch-c-robust.json:patch-c-robust \
+        docs/results/val-robust-scoring.json:qtopt-grasp2vec
+
+Each argument is ``FILE:ROW`` (a ``runs.benchmark --json`` file and a row in it); the files must
+share the trial settings (split, goals, task, world), so every shared seed is the same bin and goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from benchmark.merge import load_part
+from benchmark.paired import compare, markdown
+from common.io import atomic_write_text
+
+
+def _file_and_row(text: str) -> tuple[Path, str]:
+    path, sep, row = text.rpartition(":")
+    if not sep or not path or not row:
+        raise argparse.ArgumentTypeError(f"expected FILE:ROW, got {text!r}")
+    return Path(path), row
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="python -m runs.benchmark_compare", description=__doc__.split("\n")[0])
+    parser.add_argument("a", type=_file_and_row, help="FILE:ROW of the candidate")
+    parser.add_argument("b", type=_file_and_row, help="FILE:ROW it is compared with")
+    parser.add_argument("--json", type=Path, help="also write the comparison here")
+    args = parser.parse_args(argv)
+    (path_a, row_a), (path_b, row_b) = args.a, args.b
+    try:
+        cells = compare(load_part(path_a), row_a, load_part(path_b), row_b)
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"benchmark_compare: error: {error}")
+    print(markdown(cells, row_a, row_b))
+    result = [dataclasses.asdict(cell) for cell in cells]
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"a": f"{path_a}:{row_a}", "b": f"{path_b}:{row_b}",
+                                                 "cells": result}, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
