@@ -49,30 +49,31 @@ def test_patch_q_learns_where_the_block_is_and_cem_finds_it() -> None:
     assert sum(on_block) >= 7
 
 
-def test_goal_network_starts_as_the_indiscriminate_one_and_reads_the_heatmap_on_the_grid() -> None:
+def goal_from_prior(goal_config: PoseQTOptConfig) -> tuple[PoseQTOpt, torch.Tensor]:
+    """A goal network started from an indiscriminate one; asserts it scores 4 block scenes as its source
+    does, and returns it with those scenes' inputs (random heatmaps on the grid)."""
     source = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
-    goal = PoseQTOpt(goal_task=True, world=WorldConfig(), config=SMALL, seed=1)
+    goal = PoseQTOpt(goal_task=True, world=WorldConfig(), config=goal_config, seed=1)
     goal.q.copy_grasp_prior(source.q)
     observations, poses, _ = block_scenes(source, np.random.default_rng(2), 4)
     heat = np.random.default_rng(3).integers(0, 255, (4, 64, 64, 1), dtype=np.uint8)
     inputs = goal.inputs({**observations, "heatmap": heat})
-    assert inputs.shape[1] == 5 and inputs[:, 4].max() > 0  # the heatmap carried onto the grid
     poses = torch.tensor(poses, dtype=torch.float32)[:, None]
     torch.testing.assert_close(goal.q_values(inputs, poses), source.q_values(source.inputs(observations), poses))
+    return goal, inputs
+
+
+def test_goal_network_starts_as_the_indiscriminate_one_and_reads_the_heatmap_on_the_grid() -> None:
+    goal, inputs = goal_from_prior(SMALL)
+    assert inputs.shape[1] == 5 and inputs[:, 4].max() > 0  # the heatmap carried onto the grid
+    source = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
     with pytest.raises(ValueError, match="indiscriminate patch network to a goal-task"):
         source.q.copy_grasp_prior(goal.q)
 
 
 def test_centre_heat_starts_as_the_prior_reads_the_grasp_point_and_needs_a_goal_task() -> None:
     heat_config = dataclasses.replace(SMALL, patch=dataclasses.replace(SMALL.patch, centre_heat=True))
-    source = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
-    goal = PoseQTOpt(goal_task=True, world=WorldConfig(), config=heat_config, seed=1)
-    goal.q.copy_grasp_prior(source.q)
-    observations, poses, _ = block_scenes(source, np.random.default_rng(2), 4)
-    heat = np.random.default_rng(3).integers(0, 255, (4, 64, 64, 1), dtype=np.uint8)
-    inputs = goal.inputs({**observations, "heatmap": heat})
-    poses = torch.tensor(poses, dtype=torch.float32)[:, None]
-    torch.testing.assert_close(goal.q_values(inputs, poses), source.q_values(source.inputs(observations), poses))
+    goal, _ = goal_from_prior(heat_config)
     # the scalar reads the heat at the grasp point: a spot there moves the score through it, a spot 24 mm
     # along the fingers (in the patch, but not at its centre) does not
     cells = torch.as_tensor(goal.q.geometry.cell_centres(), dtype=torch.float32)
