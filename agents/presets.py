@@ -56,6 +56,10 @@ _POSE = Preset(
                   share_features_extractor=False, ent_coef="auto_0.01", eval_every_steps=1000,
                   eval_episodes=100))
 
+_PATCH = dataclasses.replace(
+    _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
+    pose=PoseQTOptConfig(view="patch"))
+
 PRESETS: dict[str, Preset] = {
     "pose": _POSE,
     # "pose" whose Q-network also reads the scene 5 cm along and across the wrist axis
@@ -69,14 +73,11 @@ PRESETS: dict[str, Preset] = {
         relabel=RelabelConfig(posthoc=True, auxiliary_goals=1)),
     # "pose" whose Q-network reads a grasp-aligned patch of the top-down height map per candidate
     # (PoseQTOptConfig.view = "patch", agents.qtopt.patch_network); offline data collected with --heightmap
-    "pose-patch": dataclasses.replace(
-        _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
-        pose=PoseQTOptConfig(view="patch")),
+    "pose-patch": _PATCH,
     # goal tasks: "pose-patch" that also feeds the goal heat at the grasp point to the fully connected layer
     # (PatchNetworkConfig.centre_heat)
     "pose-patch-heat": dataclasses.replace(
-        _POSE, training=dataclasses.replace(_POSE.training, offline_updates=20_000, replay_capacity=80_000),
-        pose=PoseQTOptConfig(view="patch", patch=PatchNetworkConfig(centre_heat=True))),
+        _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=PatchNetworkConfig(centre_heat=True))),
     # the main job's policy stage (runs.pipeline): the patch view on its 1,000 grasps
     "pose-patch-small": Preset(
         training=TrainingConfig(grasps=2000, offline_updates=1500, updates_per_step=2, learning_starts=64,

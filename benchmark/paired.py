@@ -67,14 +67,14 @@ def compare(part_a: dict[str, Any], row_a: str, part_b: dict[str, Any], row_b: s
     a, b = row_trials(part_a, row_a), row_trials(part_b, row_b)
     result = []
     for cell in a:
-        if cell not in b:
+        seeds = sorted(set(a[cell]) & set(b.get(cell, {})))
+        if not seeds:
             continue
-        seeds = sorted(set(a[cell]) & set(b[cell]))
         wins = sum(a[cell][s] and not b[cell][s] for s in seeds)
         losses = sum(b[cell][s] and not a[cell][s] for s in seeds)
         result.append(PairedCell(cell, len(seeds), sum(a[cell][s] for s in seeds), sum(b[cell][s] for s in seeds),
                                  wins, losses, mcnemar_exact(wins, losses)))
-    if not any(cell.trials for cell in result):
+    if not result:
         raise ValueError(f"{row_a} and {row_b} share no trial seed in any cell")
     return result
 

@@ -116,4 +116,3 @@ def recall_threshold(positive: np.ndarray, recall: float) -> float:
     dropped = int(np.floor((1.0 - recall) * positive.size + 1e-9))  # positives allowed below the threshold
     below = positive[dropped - 1] if dropped > 0 else positive[0] - 1e-3
     return float(0.5 * (positive[dropped] + below))
-

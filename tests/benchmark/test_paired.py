@@ -47,6 +47,11 @@ def test_refuses_other_trial_settings_and_missing_rows():
         compare(a, "other", part("base", [False] * 4), "base")
     with pytest.raises(ValueError, match="share no trial seed"):
         compare(a, "cand", part("base", [False] * 4, seeds=[7, 8, 9, 10]), "base")
+    two_cells = part("base", [False] * 4)
+    two_cells["trials"]["base/unseen/single/instance"] = [{"seed": 7, "success": True}]
+    unseen = part("cand", [True] * 4)
+    unseen["trials"]["cand/unseen/single/instance"] = [{"seed": 8, "success": True}]
+    assert [c.cell for c in compare(unseen, "cand", two_cells, "base")] == ["seen/single/instance"]  # no shared seed
 
 
 def test_command_prints_and_writes_the_comparison(tmp_path, capsys):
