@@ -199,9 +199,16 @@ def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dic
     return cells, status, chunks
 
 
+def check_rows(config: BenchmarkConfig, rows: dict[str, Row]) -> None:
+    """Raise ValueError naming the rows of ``config`` that ``rows`` does not define."""
+    missing = [name for name in config.rows if name not in rows]
+    if missing:
+        raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
+
+
 def trial_identity(config: BenchmarkConfig, rows: dict[str, Row]) -> dict[str, Any]:
     """What a run's trials depend on: the config without the worker count, the rows, the code's commit."""
-
+    check_rows(config, rows)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
     return {"config": settings, "rows": {name: dataclasses.asdict(rows[name]) for name in config.rows},
             "code": code_version()}
@@ -218,9 +225,7 @@ def run_benchmark(config: BenchmarkConfig, rows: dict[str, Row] | None = None, r
     from benchmark.resume import PartialLog
 
     rows = rows or ROWS
-    missing = [name for name in config.rows if name not in rows]
-    if missing:
-        raise ValueError(f"unknown rows {missing}; known: {sorted(rows)} (add one with --checkpoint NAME=PATH)")
+    check_rows(config, rows)
     cells, status, chunks = plan(config, rows)
     trials: dict[str, list[TrialResult]] = {cell.key: [] for cell in cells}
     log = PartialLog(partial, trial_identity(config, rows)) if partial is not None else None

@@ -318,9 +318,11 @@ def test_learned_policy_rows_from_checkpoints(tmp_path):
     assert summaries[0].status.startswith("not applicable") and summaries[1].trials == 2
 
 
-def test_bad_arguments_fail_clearly():
+def test_bad_arguments_fail_clearly(tmp_path):
     with pytest.raises(SystemExit, match="unknown rows"):
         benchmark.main(["--rows", "nonsense", "--trials", "1", *TINY_ARGS])
+    with pytest.raises(SystemExit, match=r"unknown rows \['nonsense'\]"):  # a resume file is named before rows are run
+        benchmark.main(["--rows", "nonsense", "--trials", "1", "--partial", str(tmp_path / "p.jsonl"), *TINY_ARGS])
     with pytest.raises(SystemExit, match="NAME=PATH"):
         benchmark.main(["--checkpoint", "nopath", "--trials", "1", *TINY_ARGS])
     with pytest.raises(SystemExit, match="scripted"):
