@@ -17,8 +17,10 @@ import gymnasium as gym
 from common.protocols import Policy, PolicyCard
 from envs.grasp_env import make_world_config
 
-# one weights card per learner: pose QT-Opt, and the SAC actor exported from stable-baselines3
-CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "sac_actor.json": "sac-pose"}
+# one weights card per learner: pose QT-Opt, a product of pose QT-Opt checkpoints (agents.qtopt.product),
+# and the SAC actor exported from stable-baselines3
+CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "pose_product.json": "qtopt-product",
+                      "sac_actor.json": "sac-pose"}
 
 
 def is_policy_checkpoint(directory: str | Path) -> bool:
@@ -28,7 +30,8 @@ def is_policy_checkpoint(directory: str | Path) -> bool:
 
 
 def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
-    """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run (safetensors + JSON).
+    """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run, or of a product of pose
+    QT-Opt checkpoints (``runs.combine_policies``); safetensors + JSON.
 
     Raises:
         FileNotFoundError: the folder holds no ``policy.json`` or no weights of a known learner.
@@ -46,6 +49,10 @@ def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
         from agents.qtopt.learner import PoseQTOpt
 
         return PoseQTOpt.load(directory)[0], card
+    if card.algo == "qtopt-product":
+        from agents.qtopt.product import PoseQProduct
+
+        return PoseQProduct.load(directory), card
     from agents.sac.policy import SB3Policy, load_actor
     from envs.grasp_pose import PosePolicy
 

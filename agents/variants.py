@@ -1,21 +1,33 @@
-"""Policy variants: a trained pose QT-Opt checkpoint with other acting settings, for comparison on
-validation seeds without retraining (the weights are copied unchanged).
+"""Policy variants: trained pose QT-Opt checkpoints acting differently, for comparison on validation
+seeds without retraining (the weights are copied unchanged).
 
 :func:`derive_policy` copies a checkpoint folder and overrides fields of its learner config that only
 change how poses are chosen (CEM, robust scoring, heatmap proposals); ``derivation.json`` records the
 source, its weights' SHA-256 and the overrides. The command is ``python -m runs.derive_policy``.
+
+:func:`combine_policies` builds a product of several checkpoints (:class:`agents.qtopt.product.PoseQProduct`):
+a folder with the members' weights, ``pose_product.json`` and a ``policy.json`` that asks the environment
+for what any member reads. The command is ``python -m runs.combine_policies``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.core.cem import CEMConfig
 from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
+from agents.qtopt.product import PRODUCT_META, ProductConfig
 from common.io import atomic_write_json, file_sha256
-from common.protocols import PolicyCard
+from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, PolicyCard
+
+MEMBERS = "members"
+# world settings that shape the observation every member must read alike
+SHARED_WORLD = ("image_size", "max_steps", "auto_descend")
 
 ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem")
 
@@ -57,4 +69,91 @@ def derive_policy(source: str | Path, out: str | Path, overrides: dict[str, Any]
     atomic_write_json(out / "derivation.json", {
         "source": str(source), "weights_sha256": file_sha256(source / WEIGHTS), "overrides": overrides,
         "command": command})
+    return out
+
+
+def product_card(cards: Sequence[PolicyCard]) -> PolicyCard:
+    """The ``policy.json`` of a product of ``cards``' policies: the goal features its goal members read
+    (they must read the same ones), the height map any member reads, the first member's world.
+
+    Raises:
+        ValueError: a member is not a pose QT-Opt policy, goal members read different goal features or
+            Grasp2Vec weights, members read different height maps, or their worlds differ in image size or
+            episode length.
+    """
+    for index, card in enumerate(cards):
+        if card.algo != "qtopt-pose":
+            raise ValueError(f"member {index} is a {card.algo} policy; a product combines qtopt-pose checkpoints")
+    goal = [card for card in cards if card.goal_features != "none"]
+    features = {json.dumps([c.goal_features, c.goal_features_config, c.grasp2vec_sha256], sort_keys=True)
+                for c in goal}
+    if len(features) > 1:
+        raise ValueError("the goal members read different goal features or Grasp2Vec weights; one environment "
+                         f"cannot serve them all: {sorted(features)}")
+    heightmaps = {json.dumps(c.heightmap, sort_keys=True) for c in cards if c.heightmap is not None}
+    if len(heightmaps) > 1:
+        raise ValueError(f"the members read different height maps: {sorted(heightmaps)}")
+    for key in SHARED_WORLD:
+        values = {json.dumps(card.world.get(key)) for card in cards}
+        if len(values) > 1:
+            raise ValueError(f"the members were trained in worlds with different {key}: {sorted(values)}")
+    first = goal[0] if goal else cards[0]
+    rewards = list(dict.fromkeys(card.reward for card in cards))
+    return PolicyCard(algo="qtopt-product", reward=" × ".join(rewards), world=dict(first.world),
+                      env_id=INSTANCE_ENV if goal else INDISCRIMINATE_ENV, goal_features=first.goal_features,
+                      goal_features_config=first.goal_features_config, grasp2vec=first.grasp2vec,
+                      grasp2vec_sha256=first.grasp2vec_sha256,
+                      heightmap=next((c.heightmap for c in cards if c.heightmap is not None), None))
+
+
+def member_name(index: int, folder: Path) -> str:
+    """``members/`` subfolder of member ``index``: its run's name (``checkpoints/policies/NAME/checkpoint`` → NAME)."""
+    name = folder.parent.name if folder.name == "checkpoint" else folder.name
+    return f"{index}-{name}"
+
+
+def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Path, cem: dict[str, Any] | None = None,
+                     seed: int = 0, command: str = "") -> Path:
+    """Write a product of pose QT-Opt checkpoints to ``out`` (built beside it and renamed when complete).
+
+    Args:
+        members: (checkpoint folder, weight > 0) pairs; the first member's CEM settings are the default.
+        out: the new folder (must not exist).
+        cem: overrides of the CEM settings (``iterations``, ``population``, ``elites``, ...).
+        seed: seeds CEM.
+        command: the command line, recorded in ``pose_product.json``.
+
+    Raises:
+        ValueError: fewer than two members, a weight <= 0, or members that cannot share one environment
+            (:func:`product_card`).
+        FileNotFoundError: a member folder is not a pose QT-Opt checkpoint.
+        FileExistsError: ``out`` exists.
+    """
+    out = Path(out)
+    if len(members) < 2:
+        raise ValueError(f"a product needs at least two members, got {len(members)}")
+    if out.exists():
+        raise FileExistsError(f"{out} exists: choose another folder")
+    folders = [Path(folder) for folder, _ in members]
+    for folder in folders:
+        if not (folder / META).is_file() or not (folder / POLICY_CARD).is_file():
+            raise FileNotFoundError(f"{folder} is not a pose QT-Opt checkpoint (needs {META} and {POLICY_CARD})")
+    card = product_card([PolicyCard.load(folder) for folder in folders])
+    first_cem = json.loads((folders[0] / META).read_text())["config"]["cem"]
+    config = ProductConfig(weights=tuple(float(w) for _, w in members),
+                           cem=CEMConfig(**{**first_cem, **(cem or {})}), seed=seed)
+    staging = out.parent / f".{out.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    entries = []
+    for index, folder in enumerate(folders):
+        name = f"{MEMBERS}/{member_name(index, folder)}"
+        (staging / name).mkdir(parents=True)
+        for file in (WEIGHTS, META, POLICY_CARD):
+            shutil.copy2(folder / file, staging / name / file)
+        entries.append({"folder": name, "weight": config.weights[index], "source": str(folder),
+                        "weights_sha256": file_sha256(folder / WEIGHTS), "reward": PolicyCard.load(folder).reward})
+    card.save(staging)
+    atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
+                                               "seed": seed, "command": command})
+    staging.replace(out)
     return out

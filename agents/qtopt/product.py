@@ -1,0 +1,149 @@
+"""A product of pose Q-functions: CEM over the weighted sum of their log success probabilities.
+
+Each member is a trained :class:`agents.qtopt.learner.PoseQTOpt` (scene or patch view, goal task or not).
+The product ranks a normalised grasp pose ``u`` by
+
+    score(u) = Σ_i w_i · log σ(Q_i(s, u))
+
+the log of ``Π_i p_i(u)^w_i``: a pose must look good to every member. The use it is built for: a goal
+network that knows *which* object to grasp (the Grasp2Vec reward) times an indiscriminate network that
+knows which grasps *hold* (it learned from many more lifts of every object), so the goal network's pose
+is re-ranked by grasp quality without retraining either. Nothing is learned here; the members' weights
+are read unchanged. Robust scoring, when a member's config asks for it, applies to that member's term.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from agents.core.cem import CEMConfig, cem_maximize
+from agents.qtopt.learner import WEIGHTS, PoseQTOpt
+from common.io import file_sha256
+from envs.grasp_pose import PosePolicy
+from envs.heightmap_observation import HEIGHTMAP_KEY
+
+OBSERVATION_KEYS = ("image", "heatmap", HEIGHTMAP_KEY)
+# A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
+PRODUCT_META = "pose_product.json"
+
+
+@dataclass(frozen=True)
+class ProductConfig:
+    """How the members' scores are combined and searched.
+
+    Attributes:
+        weights: one exponent ``w_i`` > 0 per member (the product is ``Π p_i^w_i``).
+        cem: the search over poses (the same for all members: one set of candidates is scored by each).
+        seed: seeds CEM's sampling.
+    """
+
+    weights: tuple[float, ...]
+    cem: CEMConfig = field(default_factory=lambda: CEMConfig(iterations=3, population=128, elites=8))
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.weights or any(not np.isfinite(w) or w <= 0 for w in self.weights):
+            raise ValueError(f"weights must be one or more finite numbers > 0, got {list(self.weights)}")
+
+
+class PoseQProduct:
+    """A :class:`common.protocols.Policy` choosing the pose that maximises the members' weighted product.
+
+    Args:
+        members: trained pose QT-Opt learners of one world (the same bin layout and scene camera, so a
+            normalised pose means the same grasp to each).
+        config: weights (one per member), CEM settings and seed.
+
+    Raises:
+        ValueError: the weights do not match the members, or the members' worlds place poses differently.
+    """
+
+    def __init__(self, members: Sequence[PoseQTOpt], config: ProductConfig) -> None:
+        if len(members) != len(config.weights):
+            raise ValueError(f"{len(members)} members but {len(config.weights)} weights")
+        first = members[0].world
+        for index, member in enumerate(members[1:], start=1):
+            if member.world.layout != first.layout or member.world.camera != first.camera:
+                raise ValueError(f"member {index} was trained in another bin layout or camera than member 0: "
+                                 "a normalised pose would mean different grasps to them")
+        self.members, self.config = list(members), config
+        self.goal_task = any(member.goal_task for member in members)
+        self.world = first
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.policy = PosePolicy(self.choose, first)
+
+    @torch.no_grad()
+    def best_poses(self, observations: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """CEM-argmax of the product for batched observations (B leading): (poses (B, 3), scores (B,)),
+        scores being the weighted sums of log probabilities."""
+        features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
+        batch = len(next(iter(observations.values())))
+
+        def score(candidates: torch.Tensor) -> torch.Tensor:
+            return self.candidate_scores(features, candidates)
+
+        return cem_maximize(score, batch, 3, self.config.cem, self.generator)
+
+    def candidate_scores(self, features: Sequence[object], candidates: torch.Tensor) -> torch.Tensor:
+        """Weighted sum of log success probabilities (B, N) of poses (B, N, 3), one feature map per member."""
+        total = torch.zeros(candidates.shape[:2])
+        for member, member_features, weight in zip(self.members, features, self.config.weights, strict=True):
+            total = total + weight * F.logsigmoid(member.candidate_scores(member_features, candidates))
+        return total
+
+    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """Normalised pose (3,) for one observation."""
+        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in OBSERVATION_KEYS}
+        return self.best_poses(batch)[0][0].numpy().astype(np.float64)
+
+    @property
+    def chosen(self) -> np.ndarray | None:
+        """The normalised pose (3,) of the current episode, None before its first action."""
+        return self.policy.chosen
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, observation: dict[str, object]) -> np.ndarray:
+        """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
+        return self.policy.act(observation)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> PoseQProduct:
+        """Rebuild a product from its folder (``pose_product.json`` and the members it names); nothing is
+        unpickled.
+
+        Raises:
+            FileNotFoundError: the card or a member folder is missing.
+            ValueError: the card is malformed, or a member's weights are not the ones the card recorded.
+        """
+        directory = Path(directory)
+        path = directory / PRODUCT_META
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: not a pose Q product folder")
+        try:
+            meta: dict[str, Any] = json.loads(path.read_text())
+            entries = meta["members"]
+            config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
+                                   seed=int(meta["seed"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
+        members = []
+        for entry in entries:
+            folder = directory / entry["folder"]
+            if not (folder / WEIGHTS).is_file():
+                raise FileNotFoundError(f"{path} names member {entry['folder']}, but {folder / WEIGHTS} is missing")
+            found = file_sha256(folder / WEIGHTS)
+            if found != entry["weights_sha256"]:
+                raise ValueError(f"member {entry['folder']}'s weights ({found[:12]}) are not the ones {path} recorded "
+                                 f"({entry['weights_sha256'][:12]}): combine the policies again")
+            members.append(PoseQTOpt.load(folder)[0])
+        return cls(members, config)

@@ -1,0 +1,50 @@
+"""A product of pose QT-Opt checkpoints: CEM picks the pose that maximises Σ w_i log p_i (agents.qtopt.product).
+
+    python -m runs.combine_policies --member checkpoints/policies/qtopt-grasp2vec/checkpoint \\
+        --member checkpoints/policies/qtopt-patch-indiscriminate/checkpoint:0.5 --out runs/out/candidates/product
+
+Score it like any checkpoint: python -m runs.benchmark --split validation --checkpoint product=FOLDER --rows product
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agents.variants import combine_policies, parse_override
+from common.provenance import command_line
+
+
+def parse_member(item: str) -> tuple[Path, float]:
+    """``FOLDER`` or ``FOLDER:WEIGHT`` (weight 1 when left out)."""
+    folder, sep, weight = item.rpartition(":")
+    if not sep:
+        return Path(item), 1.0
+    try:
+        return Path(folder), float(weight)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{item!r}: expected FOLDER or FOLDER:WEIGHT with a number") from None
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m runs.combine_policies", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--member", type=parse_member, action="append", required=True, metavar="FOLDER[:WEIGHT]",
+                        help="a pose QT-Opt checkpoint folder and its exponent in the product (default 1)")
+    parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
+    parser.add_argument("--cem", action="append", default=[], metavar="KEY=JSON",
+                        help="a CEM setting (iterations, population, elites); default: the first member's")
+    parser.add_argument("--seed", type=int, default=0, help="seeds CEM's sampling")
+    args = parser.parse_args(argv)
+    try:
+        out = combine_policies(args.member, args.out, dict(parse_override(item) for item in args.cem), args.seed,
+                               command_line("runs.combine_policies", argv))
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        sys.exit(f"combine_policies: error: {error}")
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
