@@ -324,7 +324,8 @@ def composite_features_wrapper(env: gym.Env, card: PolicyCard) -> gym.Env:
     wrapped = wrap_for_policy(env, card)
     if not isinstance(wrapped, GoalObservationWrapper):
         return wrapped
-    return CompositeGoalObservationWrapper(env, wrapped.features)
+    # wrapped.env keeps the sensors wrap_for_policy added below the goal features (the height map)
+    return CompositeGoalObservationWrapper(wrapped.env, wrapped.features)
 
 
 def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: PolicyCard | None) -> gym.Env:

@@ -381,6 +381,14 @@ def test_composite_goal_features_use_the_sum_of_both_goal_embeddings(tmp_path, t
                                 both.sum(dim=0, keepdim=True))["heatmap"][0]
     assert np.array_equal(observation["heatmap"], expected)
     env.close()
+    # a patch-view policy keeps its height map under the composite goal features
+    from envs.heightmap import HeightmapConfig
+
+    patch_card = dataclasses.replace(card, heightmap=dataclasses.asdict(HeightmapConfig()))
+    env = make_env(Cell(ROWS["random"], three_objects, goals="composite"), TINY_WORLD, goal_bank, patch_card)
+    observation, _, _ = reset_trial(env, trial_seed(0, 0))
+    assert isinstance(env, CompositeGoalObservationWrapper) and {"heightmap", "heatmap"} <= set(observation)
+    env.close()
 
 
 def test_heatmap_row_grasps_where_the_shipped_grasp2vec_points(tmp_path):
