@@ -104,15 +104,20 @@ def choose_goals(grasps: HeldOutGrasps, seed: int, fallback: GoalSource | None =
 
 
 @torch.no_grad()
-def embed_held_out(model: Grasp2Vec, grasps: HeldOutGrasps, batch_size: int = 128
+def embed_held_out(model: Grasp2Vec, grasps: HeldOutGrasps, batch_size: int = 128, flip_average: bool = False
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(φ_s(pre) − φ_s(post), φ_o(outcome)) for all grasps, each (N, D)."""
+    """(φ_s(pre) − φ_s(post), φ_o(outcome)) for all grasps, each (N, D). With ``flip_average`` each is the
+    mean over the images as they are and mirrored left to right (training's flip augmentation, at test time)."""
     model.eval()
     differences, outcomes = [], []
     for start in range(0, len(grasps), batch_size):
         part = slice(start, start + batch_size)
-        difference, outcome = model(torch.from_numpy(grasps.pre[part]), torch.from_numpy(grasps.post[part]),
-                                    torch.from_numpy(grasps.outcome[part]))
+        images = [torch.from_numpy(grasps.pre[part]), torch.from_numpy(grasps.post[part]),
+                  torch.from_numpy(grasps.outcome[part])]
+        difference, outcome = model(*images)
+        if flip_average:
+            mirrored_difference, mirrored_outcome = model(*(image.flip(2) for image in images))  # (B, H, W, 3): W
+            difference, outcome = (difference + mirrored_difference) / 2, (outcome + mirrored_outcome) / 2
         differences.append(difference)
         outcomes.append(outcome)
     return torch.cat(differences), torch.cat(outcomes)
@@ -154,13 +159,15 @@ class EvaluationResult:
 
 
 def evaluate_model(model: Grasp2Vec, grasps: HeldOutGrasps, goals: GoalChoice,
-                   readout: HeatmapReadout = DENSE) -> EvaluationResult:
+                   readout: HeatmapReadout = DENSE, flip_average: bool = False) -> EvaluationResult:
     """Retrieval (pool = every held-out outcome) and localization for one model, its heatmaps read as
-    ``readout`` says; ``localization_by_readout`` also scores the single-read and the uncentred maps."""
+    ``readout`` says; ``localization_by_readout`` also scores the single-read and the uncentred maps.
+    ``flip_average``: retrieval embeddings averaged with their mirror images (:func:`embed_held_out`)."""
     if grasps.image_size != model.config.image_size:
         raise ValueError(f"held-out images are {grasps.image_size} px, the model expects {model.config.image_size}")
-    differences, outcomes = embed_held_out(model, grasps)
-    metrics: dict[str, Any] = {"grasps": len(grasps), "pool": len(grasps), "objects": len(set(grasps.objects))}
+    differences, outcomes = embed_held_out(model, grasps, flip_average=flip_average)
+    metrics: dict[str, Any] = {"grasps": len(grasps), "pool": len(grasps), "objects": len(set(grasps.objects)),
+                               "flip_average": flip_average}
     nearest = np.zeros(len(grasps), dtype=np.int64)
     for metric in ("dot", "cosine"):
         _, found = retrieval_top1(differences, outcomes, grasps.objects, grasps.objects, metric)

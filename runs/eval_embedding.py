@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heatmap-shifts", type=int, default=DENSE.shifts,
                         help="shifted reads per axis of the localization heatmap (embedding.heatmap.HeatmapReadout; "
                              "1 = a single read)")
+    parser.add_argument("--flip-average", action="store_true",
+                        help="retrieval embeddings averaged with their left-right mirror images (test-time averaging)")
     parser.add_argument("--floor-seed", type=int, default=0, help="initialisation seed of the random-weight floor")
     parser.add_argument("--json", required=True, type=Path, help="output JSON (table .md and PNGs beside it)")
     parser.add_argument("--threads", type=int, default=2)
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     floor = Grasp2Vec(model.config).eval()
     results, figures = {}, []
     for name, candidate in (("trained", model), ("random_init", floor)):
-        result = evaluate_model(candidate, grasps, goals, HeatmapReadout(shifts=args.heatmap_shifts))
+        result = evaluate_model(candidate, grasps, goals, HeatmapReadout(shifts=args.heatmap_shifts), args.flip_average)
         results[name] = result.metrics
         figures += save_figures(grasps, result, args.json.with_suffix("").with_name(f"{args.json.stem}_{name}"))
     report = {

@@ -54,3 +54,21 @@ def test_trained_model_beats_the_random_floor_and_figures_are_written(tmp_path, 
 def test_wrong_image_size_is_reported(synthetic):
     with pytest.raises(ValueError, match="32 px"):
         evaluate_model(Grasp2Vec(Grasp2VecConfig()), synthetic.held_out(), choose_goals(synthetic.held_out(), 0))
+
+
+def test_flip_averaged_embeddings_are_the_mean_of_both_mirror_images(synthetic):
+    from embedding.evaluate import embed_held_out
+
+    torch.manual_seed(0)
+    model = Grasp2Vec(TINY).eval()
+    grasps = synthetic.held_out()
+    plain = embed_held_out(model, grasps)
+    averaged = embed_held_out(model, grasps, flip_average=True)
+    with torch.no_grad():
+        mirrored = model(*(torch.from_numpy(np.ascontiguousarray(images[:, :, ::-1]))
+                           for images in (grasps.pre, grasps.post, grasps.outcome)))
+    for mean, one, other in zip(averaged, plain, mirrored, strict=True):
+        assert torch.allclose(mean, (one + other) / 2, atol=1e-5)
+    assert not all(torch.allclose(one, other) for one, other in zip(plain, mirrored, strict=True))  # mirroring matters
+    result = evaluate_model(model, grasps, choose_goals(grasps, 0), flip_average=True)
+    assert result.metrics["flip_average"] is True
