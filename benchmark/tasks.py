@@ -93,6 +93,11 @@ ROWS: dict[str, Row] = {row.name: row for row in (
         (18.3, 21.9)),
     Row("qtopt-oracle", "QT-Opt + oracle reward", "checkpoint", f"{SHIPPED}/qtopt-oracle", (83.9, 43.7)),
     Row("qtopt-grasp2vec", "QT-Opt + grasp2vec (posthoc)", "checkpoint", f"{SHIPPED}/qtopt-grasp2vec", (80.1, 53.9)),
+    # the posthoc row's goal network times the patch-view grasp prior (agents.qtopt.product; no retraining)
+    Row("qtopt-grasp2vec-product", "QT-Opt + grasp2vec (posthoc) × patch grasp prior", "checkpoint",
+        f"{SHIPPED}/qtopt-grasp2vec-product"),
+    Row("qtopt-oracle-product", "QT-Opt + oracle reward × patch grasp prior", "checkpoint",
+        f"{SHIPPED}/qtopt-oracle-product"),
     Row("qtopt-grasp2vec-aux", "QT-Opt + grasp2vec (posthoc + aux. goals)", "checkpoint",
         f"{SHIPPED}/qtopt-grasp2vec-aux", (78.0, 58.9)),
     Row("sac-grasp2vec-heatmap", "SAC + grasp2vec, heatmap obs.", "checkpoint", f"{SHIPPED}/sac-grasp2vec-heatmap"),
