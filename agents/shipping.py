@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agents.loading import is_policy_checkpoint
 from agents.sac.policy import ACTOR_CARD, ACTOR_WEIGHTS
-from common.io import atomic_write_text
+from common.io import atomic_write_text, staged_folder
 
 POLICY_FILES = ("policy.json", "pose_qtopt.safetensors", "pose_qtopt.json", "qtopt.safetensors", "qtopt.json",
                 ACTOR_WEIGHTS, ACTOR_CARD)
@@ -114,25 +114,21 @@ def ship(run: Path, name: str, root: Path = Path("checkpoints/policies")) -> Pat
         if not (run / required).is_file():
             raise SystemExit(f"{run / required} is missing: the shipped policy would lose its provenance")
     target = root / name
-    staging = root / f".{name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "checkpoint").mkdir(parents=True)
-    for file in POLICY_FILES:
-        if (checkpoint / file).is_file():
-            shutil.copy2(checkpoint / file, staging / "checkpoint" / file)
-    if (checkpoint / SB3_ZIP).is_file() and not (checkpoint / ACTOR_CARD).is_file():
-        export_actor(checkpoint / SB3_ZIP, staging / "checkpoint")
-    if not is_policy_checkpoint(staging / "checkpoint"):
-        shutil.rmtree(staging)
-        raise SystemExit(f"{checkpoint}: no policy weights (pose_qtopt.*, qtopt.*, {ACTOR_CARD} or {SB3_ZIP})")
-    for file in RUN_FILES:
-        if (run / file).is_file():
-            shutil.copy2(run / file, staging / file)
-    config = json.loads((run / "config.json").read_text())
-    resumes = [json.loads((run / "config-resume.json").read_text())["command"]] \
-        if (run / "config-resume.json").is_file() else []
-    atomic_write_text(staging / "README.md", readme(name, run, config, json.loads((run / "eval.json").read_text()),
-                                                    resumes))
-    shutil.rmtree(target, ignore_errors=True)
-    staging.replace(target)
+    with staged_folder(target, replace=True) as staging:
+        (staging / "checkpoint").mkdir()
+        for file in POLICY_FILES:
+            if (checkpoint / file).is_file():
+                shutil.copy2(checkpoint / file, staging / "checkpoint" / file)
+        if (checkpoint / SB3_ZIP).is_file() and not (checkpoint / ACTOR_CARD).is_file():
+            export_actor(checkpoint / SB3_ZIP, staging / "checkpoint")
+        if not is_policy_checkpoint(staging / "checkpoint"):
+            raise SystemExit(f"{checkpoint}: no policy weights (pose_qtopt.*, qtopt.*, {ACTOR_CARD} or {SB3_ZIP})")
+        for file in RUN_FILES:
+            if (run / file).is_file():
+                shutil.copy2(run / file, staging / file)
+        config = json.loads((run / "config.json").read_text())
+        resumes = [json.loads((run / "config-resume.json").read_text())["command"]] \
+            if (run / "config-resume.json").is_file() else []
+        atomic_write_text(staging / "README.md", readme(name, run, config, json.loads((run / "eval.json").read_text()),
+                                                        resumes))
     return target

@@ -22,7 +22,7 @@ from typing import Any
 from agents.core.cem import CEMConfig
 from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from agents.qtopt.product import PRODUCT_META, ProductConfig
-from common.io import atomic_write_json, file_sha256
+from common.io import atomic_write_json, file_sha256, staged_folder
 from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, PolicyCard
 
 MEMBERS = "members"
@@ -138,22 +138,21 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
     for folder in folders:
         if not (folder / META).is_file() or not (folder / POLICY_CARD).is_file():
             raise FileNotFoundError(f"{folder} is not a pose QT-Opt checkpoint (needs {META} and {POLICY_CARD})")
-    card = product_card([PolicyCard.load(folder) for folder in folders])
+    cards = [PolicyCard.load(folder) for folder in folders]
+    card = product_card(cards)
     first_cem = json.loads((folders[0] / META).read_text())["config"]["cem"]
     config = ProductConfig(weights=tuple(float(w) for _, w in members),
                            cem=CEMConfig(**{**first_cem, **(cem or {})}), seed=seed)
-    staging = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
     entries = []
-    for index, folder in enumerate(folders):
-        name = f"{MEMBERS}/{member_name(index, folder)}"
-        (staging / name).mkdir(parents=True)
-        for file in (WEIGHTS, META, POLICY_CARD):
-            shutil.copy2(folder / file, staging / name / file)
-        entries.append({"folder": name, "weight": config.weights[index], "source": str(folder),
-                        "weights_sha256": file_sha256(folder / WEIGHTS), "reward": PolicyCard.load(folder).reward})
-    card.save(staging)
-    atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
-                                               "seed": seed, "command": command})
-    staging.replace(out)
+    with staged_folder(out) as staging:
+        for index, (folder, member_card) in enumerate(zip(folders, cards, strict=True)):
+            name = f"{MEMBERS}/{member_name(index, folder)}"
+            (staging / name).mkdir(parents=True)
+            for file in (WEIGHTS, META, POLICY_CARD):
+                shutil.copy2(folder / file, staging / name / file)
+            entries.append({"folder": name, "weight": config.weights[index], "source": str(folder),
+                            "weights_sha256": file_sha256(folder / WEIGHTS), "reward": member_card.reward})
+        card.save(staging)
+        atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
+                                                   "seed": seed, "command": command})
     return out

@@ -51,6 +51,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def staged_folder(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """A hidden empty folder beside ``path`` to build a folder in; when the block ends without error it
+    is renamed to ``path`` (an existing ``path`` is removed first when ``replace``), otherwise deleted.
+    A reader sees the old folder or the complete new one."""
+    import shutil
+
+    path = Path(path)
+    staging = temp_name(path)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if replace:
+            shutil.rmtree(path, ignore_errors=True)
+        staging.replace(path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(path.parent)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that it appears whole or not at all (parent folders are created)."""
     with atomic_path(path) as temp:

@@ -177,6 +177,25 @@ class PosePolicy:
         return self.follower.act(observation)
 
 
+class PoseChooser:
+    """Base of pose choosers that act as an :class:`common.protocols.Policy` through ``self.policy``, a
+    :class:`PosePolicy` built on their own ``choose``."""
+
+    policy: PosePolicy
+
+    @property
+    def chosen(self) -> np.ndarray | None:
+        """The normalised pose (3,) of the current episode, None before its first action."""
+        return self.policy.chosen
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
+        return self.policy.act(observation)
+
+
 class PoseActionWrapper(gym.Wrapper):
     """A Kuka grasp env (or a wrapper of one) as a one-decision task: the action is a normalised
     grasp pose ``Box(-1, 1, (3,))``; one ``step`` runs :class:`PoseFollower` to the end of the

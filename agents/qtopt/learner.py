@@ -36,11 +36,12 @@ from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
 from agents.qtopt.patch_network import PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
-from envs.grasp_pose import PosePolicy, PoseSpace
+from envs.grasp_pose import PoseChooser, PosePolicy, PoseSpace
 from envs.heightmap import GridGeometry, HeightmapConfig, decode_heightmaps
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
 WEIGHTS, META, OPTIMIZER = "pose_qtopt.safetensors", "pose_qtopt.json", "pose_optimizer.pt"
+OBSERVATION_KEYS = ("image", "heatmap", HEIGHTMAP_KEY)  # what a pose Q-network may read (by view and task)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def network_input(images: np.ndarray | torch.Tensor, heatmaps: np.ndarray | torc
     return x.permute(0, 3, 1, 2).float() / 255.0
 
 
-class PoseQTOpt:
+class PoseQTOpt(PoseChooser):
     """The learner and, through :meth:`reset` / :meth:`act`, an :class:`common.protocols.Policy`.
 
     Args:
@@ -236,23 +237,11 @@ class PoseQTOpt:
         """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""
         if self.exploring and self.rng.random() < self.config.epsilon:
             return self.rng.uniform(-1.0, 1.0, 3)
-        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in ("image", "heatmap", HEIGHTMAP_KEY)}
+        batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in OBSERVATION_KEYS}
         pose = self.best_poses(self.inputs(batch))[0][0].numpy().astype(np.float64)
         if self.exploring:
             pose = np.clip(pose + self.rng.normal(0.0, self.config.noise, 3), -1.0, 1.0)
         return pose
-
-    @property
-    def chosen(self) -> np.ndarray | None:
-        """The normalised pose (3,) of the current episode, None before its first action."""
-        return self.policy.chosen
-
-    def reset(self) -> None:
-        self.policy.reset()
-
-    def act(self, observation: dict[str, Any]) -> np.ndarray:
-        """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
-        return self.policy.act(observation)
 
     # ---------------------------------------------------------------------------------- learning
     def update(self, inputs: torch.Tensor, poses: torch.Tensor, rewards: torch.Tensor) -> dict[str, float]:

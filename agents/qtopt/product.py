@@ -25,12 +25,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from agents.core.cem import CEMConfig, cem_maximize
-from agents.qtopt.learner import WEIGHTS, PoseQTOpt
+from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt
 from common.io import file_sha256
-from envs.grasp_pose import PosePolicy
-from envs.heightmap_observation import HEIGHTMAP_KEY
+from envs.grasp_pose import PoseChooser, PosePolicy
 
-OBSERVATION_KEYS = ("image", "heatmap", HEIGHTMAP_KEY)
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
 PRODUCT_META = "pose_product.json"
 
@@ -54,7 +52,7 @@ class ProductConfig:
             raise ValueError(f"weights must be one or more finite numbers > 0, got {list(self.weights)}")
 
 
-class PoseQProduct:
+class PoseQProduct(PoseChooser):
     """A :class:`common.protocols.Policy` choosing the pose that maximises the members' weighted product.
 
     Args:
@@ -75,8 +73,6 @@ class PoseQProduct:
                 raise ValueError(f"member {index} was trained in another bin layout or camera than member 0: "
                                  "a normalised pose would mean different grasps to them")
         self.members, self.config = list(members), config
-        self.goal_task = any(member.goal_task for member in members)
-        self.world = first
         self.generator = torch.Generator().manual_seed(config.seed)
         self.policy = PosePolicy(self.choose, first)
 
@@ -103,18 +99,6 @@ class PoseQProduct:
         """Normalised pose (3,) for one observation."""
         batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in OBSERVATION_KEYS}
         return self.best_poses(batch)[0][0].numpy().astype(np.float64)
-
-    @property
-    def chosen(self) -> np.ndarray | None:
-        """The normalised pose (3,) of the current episode, None before its first action."""
-        return self.policy.chosen
-
-    def reset(self) -> None:
-        self.policy.reset()
-
-    def act(self, observation: dict[str, object]) -> np.ndarray:
-        """Motor action (5,): the first call of an episode picks the pose, the follower drives to it."""
-        return self.policy.act(observation)
 
     @classmethod
     def load(cls, directory: str | Path) -> PoseQProduct:

@@ -50,3 +50,19 @@ def test_atomic_path_keeps_the_suffix_and_leaves_nothing_on_failure(tmp_path):
         temp.write_bytes(b"half a picture")
         raise RuntimeError("writer failed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz"]
+
+
+def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path):
+    from common.io import staged_folder
+
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), staged_folder(target) as staging:
+        (staging / "half.txt").write_text("partial")
+        raise RuntimeError("killed")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with staged_folder(target) as staging:
+        (staging / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+    with staged_folder(target, replace=True) as staging:
+        (staging / "b.txt").write_text("newer")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
