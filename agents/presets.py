@@ -5,6 +5,7 @@
 - ``pose-reach``: ``pose`` whose Q-network also reads beside the grasp point.
 - ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
 - ``pose-patch``: ``pose`` with the grasp-aligned height-map patch view (data from ``runs.collect --heightmap``).
+- ``pose-patch-sym``: ``pose-patch`` with symmetry augmentation (``PoseQTOptConfig.augment_symmetries``).
 - ``pose-patch-heat``: ``pose-patch`` with the goal heat at the grasp point as a scalar input (goal tasks).
 - ``pose-patch-small``: the patch view on a small dataset, the main job's (``runs.pipeline``): 1,500 offline
   updates, at most 2,000 online grasps.
@@ -74,6 +75,8 @@ PRESETS: dict[str, Preset] = {
     # "pose" whose Q-network reads a grasp-aligned patch of the top-down height map per candidate
     # (PoseQTOptConfig.view = "patch", agents.qtopt.patch_network); offline data collected with --heightmap
     "pose-patch": _PATCH,
+    # "pose-patch" trained on each patch under a random one of the grasp's four symmetries (mirrors, half turn)
+    "pose-patch-sym": dataclasses.replace(_PATCH, pose=dataclasses.replace(_PATCH.pose, augment_symmetries=True)),
     # goal tasks: "pose-patch" that also feeds the goal heat at the grasp point to the fully connected layer
     # (PatchNetworkConfig.centre_heat)
     "pose-patch-heat": dataclasses.replace(

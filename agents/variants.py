@@ -29,7 +29,7 @@ MEMBERS = "members"
 # world settings that shape the observation every member must read alike
 SHARED_WORLD = ("image_size", "max_steps", "auto_descend")
 
-ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem")
+ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem", "symmetric_scoring")
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save
 
 from agents.core.cem import CEMConfig, cem_maximize
 from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
-from agents.qtopt.patch_network import PatchNetworkConfig, PatchQNetwork
+from agents.qtopt.patch_network import SYMMETRIES, PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
 from envs.grasp_pose import PoseChooser, PosePolicy, PoseSpace
@@ -69,6 +69,11 @@ class PoseQTOptConfig:
     view: str = "scene"
     patch: PatchNetworkConfig = field(default_factory=PatchNetworkConfig)
     heightmap: HeightmapConfig = field(default_factory=HeightmapConfig)
+    # Patch view: train on each sample's patch under a random one of the grasp's symmetries
+    # (agents.qtopt.patch_network.symmetric_patches), and, an acting setting, let CEM rank a pose by the mean
+    # logit over all of them. False and False: as the shipped checkpoints before session 12.
+    augment_symmetries: bool = False
+    symmetric_scoring: bool = False
 
     def __post_init__(self) -> None:
         if self.robust_translation < 0 or self.robust_yaw < 0:
@@ -78,6 +83,9 @@ class PoseQTOptConfig:
             raise ValueError(f"view must be one of {VIEWS}, got {self.view!r}")
         if self.view == "patch" and self.heatmap_proposals:
             raise ValueError("heatmap_proposals reads the scene-image heatmap: it needs view 'scene'")
+        if self.view != "patch" and (self.augment_symmetries or self.symmetric_scoring):
+            raise ValueError("augment_symmetries and symmetric_scoring transform height-map patches: they need "
+                             "view 'patch'")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoseQTOptConfig:
@@ -167,15 +175,18 @@ class PoseQTOpt(PoseChooser):
         grid = self._heat_on_grid.expand(len(maps), -1, -1, -1)
         return torch.cat([maps, F.grid_sample(heat, grid, mode="bilinear", align_corners=False)], dim=1)
 
-    def score(self, maps: PoseMaps | torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
-        """Success logits (B, N) of normalised poses (B, N, 3) on what ``self.q.feature_map`` returned."""
+    def score(self, maps: PoseMaps | torch.Tensor, poses: torch.Tensor, symmetry: torch.Tensor | None = None,
+              average: bool = False) -> torch.Tensor:
+        """Success logits (B, N) of normalised poses (B, N, 3) on what ``self.q.feature_map`` returned.
+        Patch view only: ``symmetry`` (B, N) and ``average`` as :meth:`PatchQNetwork.score` takes them."""
         if isinstance(self.q, PatchQNetwork):
-            return self.q.score(maps, self.space.to_pose_tensor(poses))
+            return self.q.score(maps, self.space.to_pose_tensor(poses), symmetry=symmetry, average=average)
         return self.q.score(maps, self.read_points(poses), poses)
 
-    def q_values(self, inputs: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+    def q_values(self, inputs: torch.Tensor, poses: torch.Tensor,
+                 symmetry: torch.Tensor | None = None) -> torch.Tensor:
         """Success logits (B, N) of poses (B, N, 3) for network inputs from :meth:`inputs`."""
-        return self.score(self.q.feature_map(inputs), poses)
+        return self.score(self.q.feature_map(inputs), poses, symmetry)
 
     def read_points(self, poses: torch.Tensor) -> torch.Tensor:
         """Where in the image the network reads each pose (B, N, 3): (B, N, P, 2), see ``PoseNetworkConfig.reach``."""
@@ -195,13 +206,13 @@ class PoseQTOpt(PoseChooser):
     def candidate_scores(self, features: PoseMaps | torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """What CEM maximises for poses (B, N, 3): their success logits, or with robust scoring the logit
         of the mean success probability of each pose and its neighbours (:meth:`robust_offsets`)."""
-        offsets = self._offsets
+        offsets, average = self._offsets, self.config.symmetric_scoring
         if offsets is None:
-            return self.score(features, candidates)
+            return self.score(features, candidates, average=average)
         batch, count, _ = candidates.shape
         near = (candidates[:, :, None, :] + offsets).reshape(batch, count * len(offsets), 3)
         near = torch.cat([near[..., :2].clamp(-1.0, 1.0), (near[..., 2:] + 1.0) % 2.0 - 1.0], dim=-1)
-        logits = self.score(features, near).reshape(batch, count, len(offsets))
+        logits = self.score(features, near, average=average).reshape(batch, count, len(offsets))
         return torch.logit(torch.sigmoid(logits).mean(dim=-1).clamp(1e-6, 1 - 1e-6))
 
     def robust_offsets(self) -> torch.Tensor | None:
@@ -245,9 +256,13 @@ class PoseQTOpt(PoseChooser):
 
     # ---------------------------------------------------------------------------------- learning
     def update(self, inputs: torch.Tensor, poses: torch.Tensor, rewards: torch.Tensor) -> dict[str, float]:
-        """One gradient step of BCE(Q(s, u), r) on a batch: inputs (B, C, H, W), poses (B, 3), rewards (B,)."""
+        """One gradient step of BCE(Q(s, u), r) on a batch: inputs (B, C, H, W), poses (B, 3), rewards (B,)
+        (each patch under a random symmetry with ``augment_symmetries``)."""
         self.q.train()
-        logits = self.q_values(inputs, poses[:, None, :])[:, 0]
+        symmetry = None
+        if self.config.augment_symmetries:
+            symmetry = torch.randint(SYMMETRIES, (len(poses), 1), generator=self.generator)
+        logits = self.q_values(inputs, poses[:, None, :], symmetry)[:, 0]
         loss = F.binary_cross_entropy_with_logits(logits, rewards.clamp(0.0, 1.0))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

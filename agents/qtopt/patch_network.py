@@ -13,7 +13,12 @@ max-poolings leave the convolutional read of the heat channel about 3 cm coarse,
 between the target and the object touching it; the scalar keeps the exact value.
 
 The maps go in once per scene (:meth:`PatchQNetwork.feature_map` only checks and keeps them); every
-CEM candidate costs one patch through the CNN.
+CEM candidate costs one patch through the CNN (four with ``average``).
+
+A two-finger grasp stays the same grasp when its patch is mirrored across or along the closing direction,
+or turned a half turn (the fingers swap): :func:`symmetric_patches` applies these ``SYMMETRIES``, for
+training-time augmentation (Dex-Net 2.0 augments its crops with the same reflections and half turn) and for
+scoring a grasp as the mean over all four.
 """
 
 from __future__ import annotations
@@ -27,6 +32,20 @@ from torch import nn
 from envs.heightmap import ENCODED_CHANNELS, GridGeometry, aligned_patches
 
 HIDDEN_ACTIVATION = 11  # index in PatchQNetwork.net of the ReLU after the first fully connected layer
+SYMMETRIES = 4  # identity, mirror of the rows, mirror of the columns, half turn (both mirrors)
+
+
+def symmetric_patches(patches: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """Patches (M, C, S, S), each under symmetry ``which`` (M,) in [0, SYMMETRIES): 0 unchanged, 1 rows
+    mirrored, 2 columns mirrored, 3 both (a half turn)."""
+    if which.shape != patches.shape[:1]:
+        raise ValueError(f"expected one symmetry per patch, {patches.shape[0]}, got {tuple(which.shape)}")
+    if which.numel() and (int(which.min()) < 0 or int(which.max()) >= SYMMETRIES):
+        raise ValueError(f"symmetries are 0..{SYMMETRIES - 1}, got {which.unique().tolist()}")
+    rows = ((which == 1) | (which == 3))[:, None, None, None]
+    columns = (which >= 2)[:, None, None, None]
+    patches = torch.where(rows, patches.flip(-2), patches)
+    return torch.where(columns, patches.flip(-1), patches)
 
 
 @dataclass(frozen=True)
@@ -89,15 +108,34 @@ class PatchQNetwork(nn.Module):
         """(B, N, C, size, size) patches of maps (B, C, H, W) for grasps (B, N, 3) in metres and radians."""
         return aligned_patches(maps, self.geometry, grasps, self.config.size, self.config.extent)
 
-    def score(self, maps: torch.Tensor, grasps: torch.Tensor) -> torch.Tensor:
-        """Success logits (B, N) of grasps (B, N, 3) (x m, y m, yaw rad) on maps from :meth:`feature_map`."""
+    def score(self, maps: torch.Tensor, grasps: torch.Tensor, symmetry: torch.Tensor | None = None,
+              average: bool = False) -> torch.Tensor:
+        """Success logits (B, N) of grasps (B, N, 3) (x m, y m, yaw rad) on maps from :meth:`feature_map`.
+
+        Args:
+            symmetry: (B, N) ints: score each patch under that symmetry (:func:`symmetric_patches`;
+                training-time augmentation), or None for the patches as cut.
+            average: score each grasp as the mean logit of its patch under all ``SYMMETRIES``.
+        """
+        if symmetry is not None and average:
+            raise ValueError("give a symmetry per grasp or average over all of them, not both")
+        batch, count = grasps.shape[:2]
         patches = self.patches(maps, grasps).flatten(0, 1)
+        if symmetry is not None:
+            patches = symmetric_patches(patches, symmetry.reshape(-1))
+        if not average:
+            return self.patch_logits(patches).view(batch, count)
+        every = torch.cat([symmetric_patches(patches, torch.full((len(patches),), k)) for k in range(SYMMETRIES)])
+        return self.patch_logits(every).view(SYMMETRIES, batch, count).mean(dim=0)
+
+    def patch_logits(self, patches: torch.Tensor) -> torch.Tensor:
+        """Success logits (M,) of patches (M, C, size, size)."""
         if self.centre_heat is None:
-            return self.net(patches).view(grasps.shape[0], grasps.shape[1])
+            return self.net(patches)[:, 0]
         middle = self.config.size // 2
         heat = patches[:, -1, middle - 1:middle + 1, middle - 1:middle + 1].mean(dim=(1, 2))
         hidden = self.net[:HIDDEN_ACTIVATION](patches) + heat[:, None] * self.centre_heat
-        return self.net[HIDDEN_ACTIVATION:](hidden).view(grasps.shape[0], grasps.shape[1])
+        return self.net[HIDDEN_ACTIVATION:](hidden)[:, 0]
 
     @torch.no_grad()
     def copy_grasp_prior(self, source: PatchQNetwork) -> None:

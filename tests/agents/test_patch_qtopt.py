@@ -11,7 +11,7 @@ import torch
 
 from agents.core.cem import CEMConfig
 from agents.qtopt.learner import PoseQTOpt, PoseQTOptConfig
-from agents.qtopt.patch_network import PatchNetworkConfig
+from agents.qtopt.patch_network import SYMMETRIES, PatchNetworkConfig, PatchQNetwork, symmetric_patches
 from envs.config import WorldConfig
 from envs.heightmap import GridGeometry, HeightmapConfig
 
@@ -110,3 +110,51 @@ def test_patch_view_checkpoint_round_trip_and_missing_sensor(tmp_path) -> None:
         agent.inputs({"image": np.zeros((1, 64, 64, 3), np.uint8)})
     with pytest.raises(ValueError, match="heatmap_proposals"):
         PoseQTOptConfig(view="patch", heatmap_proposals=4)
+
+
+def test_the_half_turn_symmetry_is_the_patch_cut_at_the_opposite_yaw() -> None:
+    maps = torch.rand(1, 2, 30, 26)
+    geometry = GridGeometry((0.4, -0.1), 0.01, (30, 26))
+    grasps = torch.tensor([[[0.52, 0.03, 0.4], [0.5, 0.05, -1.1]]])
+    turned = grasps + torch.tensor([0.0, 0.0, torch.pi])
+    net = PatchQNetwork(False, geometry, PatchNetworkConfig(size=8, extent=0.08, channels=(4, 4, 4), hidden=8))
+    patches = net.patches(maps, grasps).flatten(0, 1)
+    opposite = net.patches(maps, turned).flatten(0, 1)
+    torch.testing.assert_close(symmetric_patches(patches, torch.full((2,), 3)), opposite, atol=1e-5, rtol=0)
+    torch.testing.assert_close(symmetric_patches(patches, torch.tensor([0, 1])),
+                               torch.stack([patches[0], patches[1].flip(-2)]))
+    torch.testing.assert_close(symmetric_patches(patches, torch.tensor([2, 2])), patches.flip(-1))
+    with pytest.raises(ValueError, match="symmetries are 0..3"):
+        symmetric_patches(patches, torch.tensor([0, 4]))
+
+
+def test_symmetric_scoring_is_the_mean_over_the_four_symmetries_and_augmentation_draws_them() -> None:
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    observations, poses, rewards = block_scenes(agent, np.random.default_rng(4), 6)
+    inputs, poses = agent.inputs(observations), torch.tensor(poses, dtype=torch.float32)[:, None]
+    features = agent.q.eval().feature_map(inputs)
+    each = torch.stack([agent.score(features, poses, torch.full((6, 1), k)) for k in range(SYMMETRIES)])
+    torch.testing.assert_close(agent.score(features, poses, average=True), each.mean(dim=0))
+    assert not torch.allclose(each[0], each[3])  # an untrained network is not symmetric by itself
+    symmetric = PoseQTOpt(goal_task=False, world=WorldConfig(), seed=0,
+                          config=dataclasses.replace(SMALL, symmetric_scoring=True))
+    symmetric.q.load_state_dict(agent.q.state_dict())
+    torch.testing.assert_close(symmetric.candidate_scores(features, poses), each.mean(dim=0))
+    with pytest.raises(ValueError, match="not both"):
+        agent.score(features, poses, torch.zeros(6, 1, dtype=torch.long), average=True)
+
+    augmented = PoseQTOpt(goal_task=False, world=WorldConfig(), seed=0,
+                          config=dataclasses.replace(SMALL, augment_symmetries=True))
+    plain = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    state = augmented.generator.get_state()
+    augmented.update(inputs, poses[:, 0], torch.tensor(rewards))
+    plain.update(inputs, poses[:, 0], torch.tensor(rewards))
+    assert not torch.equal(augmented.generator.get_state(), state)  # the draws come from the saved generator
+    assert not torch.allclose(augmented.q.net[0].weight, plain.q.net[0].weight)
+
+
+def test_symmetries_need_the_patch_view() -> None:
+    with pytest.raises(ValueError, match="need view 'patch'"):
+        PoseQTOptConfig(symmetric_scoring=True)
+    with pytest.raises(ValueError, match="need view 'patch'"):
+        PoseQTOptConfig(augment_symmetries=True)

@@ -119,16 +119,21 @@ def test_sample_store_keeps_height_maps_for_the_patch_view(tmp_path) -> None:
         store_into(store, relabel, [dataclasses_replace(decision(50, grasped=True), heightmap=scan[:3])])
 
 
-def test_offline_phase_stops_on_time_and_resumes_to_the_same_weights(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("augment", [False, True])
+def test_offline_phase_stops_on_time_and_resumes_to_the_same_weights(tmp_path, monkeypatch, augment) -> None:
     """Offline updates are checkpointed in chunks: stopped by --minutes and resumed, a run ends with the
-    weights of a run that never stopped."""
+    weights of a run that never stopped (with symmetry augmentation too: its draws are part of the state)."""
     from safetensors.torch import load_file
 
     import agents.qtopt.training as training
+    from agents.presets import PRESETS
     from agents.qtopt.learner import WEIGHTS
     from agents.train import TrainPolicyConfig, train_policy
 
     monkeypatch.setattr(training, "OFFLINE_CHECKPOINT_EVERY", 4)
+    tiny = PRESETS["pose-patch-tiny"]
+    monkeypatch.setitem(PRESETS, "pose-patch-tiny", dataclasses_replace(
+        tiny, pose=dataclasses_replace(tiny.pose, augment_symmetries=augment)))
     data = tmp_path / "data"
     from graspdata.collect import collect
     from graspdata.config import CollectConfig
@@ -142,8 +147,8 @@ def test_offline_phase_stops_on_time_and_resumes_to_the_same_weights(tmp_path, m
 
     train_policy(run("whole"))
     assert train_policy(run("parts", minutes=1e-9)) == []  # out of time after the first chunk
-    _, extra = training.PoseQTOpt.load(tmp_path / "parts" / "checkpoint")
-    assert extra["progress"]["offline_updates"] == 4
+    learner, extra = training.PoseQTOpt.load(tmp_path / "parts" / "checkpoint")
+    assert extra["progress"]["offline_updates"] == 4 and learner.config.augment_symmetries == augment
     train_policy(run("parts", resume=True, minutes=1e-9))  # one more chunk
     train_policy(run("parts", resume=True))
     whole = load_file(str(tmp_path / "whole" / "checkpoint" / WEIGHTS))

@@ -40,6 +40,10 @@ def test_training_settings_and_bad_values_are_refused(tmp_path):
     with pytest.raises(ValueError, match="robust_translation"):
         derive_policy(tmp_path / "src", tmp_path / "b", {"robust_translation": -1})
     assert not (tmp_path / "b").exists()
+    with pytest.raises(ValueError, match="need view 'patch'"):  # a scene-view network has no patches to turn
+        derive_policy(tmp_path / "src", tmp_path / "c", {"symmetric_scoring": True})
+    with pytest.raises(ValueError, match="not acting settings"):
+        derive_policy(tmp_path / "src", tmp_path / "d", {"augment_symmetries": True})
     with pytest.raises(ValueError, match="must be JSON"):
         parse_override("robust_yaw=wide")
     assert parse_override('cem={"iterations": 4}') == ("cem", {"iterations": 4})
