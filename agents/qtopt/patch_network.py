@@ -16,7 +16,7 @@ The maps go in once per scene (:meth:`PatchQNetwork.feature_map` only checks and
 CEM candidate costs one patch through the CNN (four with ``average``).
 
 A two-finger grasp stays the same grasp when its patch is mirrored across or along the closing direction,
-or turned a half turn (the fingers swap): :func:`symmetric_patches` applies these ``SYMMETRIES``, for
+or turned a half turn (the fingers swap): :func:`every_symmetry` lists these ``SYMMETRIES``, for
 training-time augmentation (Dex-Net 2.0 augments its crops with the same reflections and half turn) and for
 scoring a grasp as the mean over all four.
 """
@@ -35,17 +35,19 @@ HIDDEN_ACTIVATION = 11  # index in PatchQNetwork.net of the ReLU after the first
 SYMMETRIES = 4  # identity, mirror of the rows, mirror of the columns, half turn (both mirrors)
 
 
+def every_symmetry(patches: torch.Tensor) -> torch.Tensor:
+    """Patches (M, C, S, S) under each of the ``SYMMETRIES``, (SYMMETRIES, M, C, S, S): unchanged, rows
+    mirrored, columns mirrored, both (a half turn)."""
+    return torch.stack([patches, patches.flip(-2), patches.flip(-1), patches.flip(-2, -1)])
+
+
 def symmetric_patches(patches: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-    """Patches (M, C, S, S), each under symmetry ``which`` (M,) in [0, SYMMETRIES): 0 unchanged, 1 rows
-    mirrored, 2 columns mirrored, 3 both (a half turn)."""
+    """Patches (M, C, S, S), each under symmetry ``which`` (M,) in [0, SYMMETRIES) (:func:`every_symmetry`)."""
     if which.shape != patches.shape[:1]:
         raise ValueError(f"expected one symmetry per patch, {patches.shape[0]}, got {tuple(which.shape)}")
     if which.numel() and (int(which.min()) < 0 or int(which.max()) >= SYMMETRIES):
         raise ValueError(f"symmetries are 0..{SYMMETRIES - 1}, got {which.unique().tolist()}")
-    rows = ((which == 1) | (which == 3))[:, None, None, None]
-    columns = (which >= 2)[:, None, None, None]
-    patches = torch.where(rows, patches.flip(-2), patches)
-    return torch.where(columns, patches.flip(-1), patches)
+    return every_symmetry(patches)[which, torch.arange(len(patches))]
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,7 @@ class PatchQNetwork(nn.Module):
             patches = symmetric_patches(patches, symmetry.reshape(-1))
         if not average:
             return self.patch_logits(patches).view(batch, count)
-        every = torch.cat([symmetric_patches(patches, torch.full((len(patches),), k)) for k in range(SYMMETRIES)])
-        return self.patch_logits(every).view(SYMMETRIES, batch, count).mean(dim=0)
+        return self.patch_logits(every_symmetry(patches).flatten(0, 1)).view(SYMMETRIES, batch, count).mean(dim=0)
 
     def patch_logits(self, patches: torch.Tensor) -> torch.Tensor:
         """Success logits (M,) of patches (M, C, size, size)."""
