@@ -6,9 +6,8 @@ is the positive and every other item of the batch a negative:
     loss = npairs(a, b) + npairs(b, a) + λ · (mean_i ‖a_i‖² + mean_i ‖b_i‖²)
 
 where ``npairs(x, y) = mean_i −log softmax_j(x_i · y_j)[i]``, the softmax cross-entropy over the
-batch's dot products (Sohn 2016), taken in both directions as in the paper. Extra negatives
-(more triplets embedded without gradient, :func:`embedding.train.train_step`) widen each softmax
-beyond the batch.
+batch's dot products (Sohn 2016), taken in both directions as in the paper. Extra negatives (a
+cross-batch memory, :mod:`embedding.memory`) widen each softmax beyond the batch.
 """
 
 from __future__ import annotations
@@ -51,15 +50,16 @@ def embedding_l2_penalty(anchors: torch.Tensor, positives: torch.Tensor) -> torc
 
 def grasp2vec_loss(scene_differences: torch.Tensor, outcomes: torch.Tensor,
                    l2_weight: float = DEFAULT_L2_WEIGHT,
-                   negatives: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                   memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Symmetric n-pairs plus L2. Inputs (B, D). Returns scalars ``loss`` (the total), ``npairs_scene``
     (scene difference → outcome), ``npairs_outcome`` (outcome → scene difference) and ``l2``.
 
-    ``negatives`` = (differences (M, D), outcomes (M, D)) of other triplets: their outcomes join each
-    scene difference's candidates and their differences each outcome's."""
-    extra_differences, extra_outcomes = negatives if negatives is not None else (None, None)
-    scene_term = npairs_loss(scene_differences, outcomes, extra_outcomes)
-    outcome_term = npairs_loss(outcomes, scene_differences, extra_differences)
+    ``memory`` = (differences (M, D), outcomes (M, D), allowed (B, M)) from a
+    :class:`embedding.memory.PairMemory`: stored outcomes join each scene difference's negatives and
+    stored differences each outcome's."""
+    memory_differences, memory_outcomes, allowed = memory if memory is not None else (None, None, None)
+    scene_term = npairs_loss(scene_differences, outcomes, memory_outcomes, allowed)
+    outcome_term = npairs_loss(outcomes, scene_differences, memory_differences, allowed)
     l2 = embedding_l2_penalty(scene_differences, outcomes)
     return {"loss": scene_term + outcome_term + l2_weight * l2, "npairs_scene": scene_term,
             "npairs_outcome": outcome_term, "l2": l2}

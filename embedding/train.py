@@ -2,7 +2,8 @@
 
 The run folder holds the model checkpoint (``model.safetensors`` + ``config.json``, loadable with
 :func:`embedding.checkpoint.load_checkpoint`), the optimizer state (``optimizer.safetensors``) and
-``train_state.json`` (step, elapsed time, wandb run id). Batch ``s`` is a pure function of
+``train_state.json`` (step, elapsed time, wandb run id), and with a cross-batch memory its rows
+(``memory.safetensors``). Batch ``s`` is a pure function of
 (seed, s): epoch permutations and augmentation draws are seeded from them, so a resumed run
 follows the same trajectory as an uninterrupted one: the same weights bit for bit, optimizer state
 and ``history.jsonl`` (steps logged after the checkpoint a session resumes from are dropped, and the
@@ -16,7 +17,6 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +39,15 @@ from embedding.checkpoint import (
 )
 from embedding.heatmap import goal_heatmap
 from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
+from embedding.memory import PairMemory
 from embedding.metrics import retrieval_top1
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 OPTIMIZER_NAME = "optimizer.safetensors"
+MEMORY_NAME = "memory.safetensors"
 STATE_NAME = "train_state.json"
 HISTORY_NAME = "history.jsonl"
 AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
-NEGATIVES_STREAM = 7_919  # offsets the extra negatives' draws from the batch's own augmentation stream
 # Where and how fast the arithmetic runs, not what it computes: a run may resume with other values.
 PLACEMENT_FIELDS = ("threads", "workers", "channels_last", "compile")
 
@@ -72,9 +73,8 @@ class TrainConfig:
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
         init_from: a Grasp2Vec checkpoint to start from (fine-tuning) instead of random weights; its
             architecture and image size must be the model's. The optimizer starts fresh.
-        extra_negatives: triplets per step, other than the batch's, embedded without gradient as extra
-            n-pairs negatives in both directions (0 = the paper's in-batch n-pairs). Each costs about a
-            third of a batch triplet (one forward pass, no backward).
+        memory_size: past pairs kept as extra negatives (:mod:`embedding.memory`); 0 = the paper's
+            in-batch n-pairs. Best with ``init_from``: stored embeddings go stale while weights move fast.
         ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
@@ -96,14 +96,14 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     init_from: str | None = None
-    extra_negatives: int = 0
+    memory_size: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError(f"need steps >= 1 and batch_size >= 2, got steps={self.steps}, "
                              f"batch_size={self.batch_size}")
-        if self.extra_negatives < 0:
-            raise ValueError(f"extra_negatives must be >= 0 (0 = in-batch negatives only), got {self.extra_negatives}")
+        if self.memory_size < 0:
+            raise ValueError(f"memory_size must be >= 0 (0 = no cross-batch memory), got {self.memory_size}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -195,69 +195,31 @@ def training_forward(model: Grasp2Vec, config: TrainConfig) -> Callable[..., tup
     return torch.compile(model) if config.compile else model
 
 
-def negative_indices(size: int, batch: list[int], count: int, seed: int, step: int) -> list[int]:
-    """``count`` dataset indices outside ``batch`` for step ``step``'s extra negatives: a pure function of
-    (seed, step), so a resumed run draws the same ones."""
-    generator = torch.Generator().manual_seed((seed * AUGMENT_SEED_STRIDE + step) * NEGATIVES_STREAM + 1)
-    taken = set(batch)
-    drawn = [i for i in torch.randperm(size, generator=generator).tolist() if i not in taken]
-    if len(drawn) < count:
-        raise ValueError(f"{count} extra negatives need {count} triplets outside the batch; the training set "
-                         f"holds {size}")
-    return drawn[:count]
-
-
-@contextmanager
-def frozen_batchnorm_statistics(model: torch.nn.Module) -> Iterator[None]:
-    """Forward passes inside leave BatchNorm's running statistics as they were (momentum 0); the layers
-    still normalise with the batch's own statistics in training mode."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    momenta = [layer.momentum for layer in layers]
-    tracked = [layer.num_batches_tracked.clone() if layer.num_batches_tracked is not None else None
-               for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    try:
-        yield
-    finally:
-        for layer, momentum, count in zip(layers, momenta, tracked, strict=True):
-            layer.momentum = momentum
-            if count is not None:
-                layer.num_batches_tracked.copy_(count)
-
-
 def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimizer: torch.optim.Optimizer,
                batch: dict[str, torch.Tensor], config: TrainConfig, step: int,
-               negatives: dict[str, torch.Tensor] | None = None, model: torch.nn.Module | None = None
-               ) -> dict[str, torch.Tensor]:
+               memory: PairMemory | None = None, indices: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """One optimizer step (0-based ``step``) on a uint8 batch: augmentation drawn from (seed, step), the
     step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses.
 
-    ``negatives``: a uint8 batch of other triplets, augmented from their own stream and embedded without
-    gradient (``model``'s BatchNorm statistics left alone), whose pairs join every softmax as negatives."""
+    With a ``memory``, its pairs are extra negatives (``indices`` (B,): the batch's dataset indices, so no
+    pair is its own negative) and the batch's embeddings are stored in it after the step."""
+    if memory is not None and indices is None:
+        raise ValueError("a cross-batch memory needs the batch's dataset indices")
     generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
     pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
     (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(config, step)
     device_type = next(iter(optimizer.param_groups[0]["params"])).device.type
-    extra = None
-    if negatives is not None:
-        if model is None:
-            raise ValueError("extra negatives need the model, to leave its BatchNorm statistics alone")
-        stream = torch.Generator().manual_seed((config.seed * AUGMENT_SEED_STRIDE + step) * NEGATIVES_STREAM)
-        extra_pre, extra_post = random_crop_flip([negatives["pre"], negatives["post"]], config.augment, stream)
-        (extra_outcome,) = random_crop_flip([negatives["outcome"]], config.augment, stream)
-        with torch.no_grad(), frozen_batchnorm_statistics(model), \
-                torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-            extra_differences, extra_outcomes = forward(extra_pre, extra_post, extra_outcome)
-        extra = (extra_differences.float(), extra_outcomes.float())
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
         differences, outcomes = forward(pre, post, outcome)
-    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight, extra)
+    negatives = memory.negatives(indices) if memory is not None and memory.filled else None
+    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight, negatives)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()
+    if memory is not None:
+        memory.push(differences.float(), outcomes.float(), indices)
     return losses
 
 
@@ -305,6 +267,10 @@ class RunFiles:
     @property
     def optimizer(self) -> Path:
         return self.root / OPTIMIZER_NAME
+
+    @property
+    def memory(self) -> Path:
+        return self.root / MEMORY_NAME
 
     @property
     def state(self) -> Path:
@@ -369,9 +335,11 @@ def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
 
 
 def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFiles, step: int,
-              state: dict[str, Any], extra: dict[str, Any]) -> None:
+              state: dict[str, Any], extra: dict[str, Any], memory: PairMemory | None) -> None:
     tensors, groups = _optimizer_tensors(optimizer)
     atomic_save_tensors(tensors, files.optimizer)
+    if memory is not None:
+        atomic_save_tensors(memory.state_dict(), files.memory)
     save_checkpoint(model, files.root, extra={**extra, "step": step})
     # The state file is written last: a run is resumable from it only once everything else is on disk.
     atomic_write_text(files.state, json.dumps({**state, "step": step, "param_groups": groups}, indent=2) + "\n")
@@ -401,6 +369,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     torch.manual_seed(config.seed)
     model = Grasp2Vec(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    memory = PairMemory(config.memory_size, model_config.embedding_dim) if config.memory_size else None
     start, elapsed, run_id = 0, 0.0, None
     if config.init_from is not None and not (resume and files.exists()):
         model.load_state_dict(load_checkpoint(config.init_from, expect_config=model_config).state_dict())
@@ -413,6 +382,10 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
                              "resume with the same settings or start a new folder")
         load_state_into(model, checkpoint_files(files.root)[0])
         _load_optimizer(optimizer, load_file(str(files.optimizer), device=str(model.device)), saved["param_groups"])
+        if memory is not None:
+            if not files.memory.is_file():
+                raise ValueError(f"{files.root} has no {MEMORY_NAME}: it cannot resume with a cross-batch memory")
+            memory.load_state_dict(load_file(str(files.memory)))
         start, elapsed, run_id = saved["step"], saved["elapsed_s"], saved.get("wandb_id")
     image_size = getattr(train_set, "image_size", model_config.image_size)
     if image_size != model_config.image_size:
@@ -435,11 +408,8 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     step = start
     forward = training_forward(model, config)
     for batch in loader:
-        negatives = None
-        if config.extra_negatives:
-            chosen = negative_indices(len(train_set), sampler.batch(step), config.extra_negatives, config.seed, step)
-            negatives = collate_triplets([train_set[i] for i in chosen])
-        losses = train_step(forward, optimizer, batch, config, step, negatives, model)
+        indices = torch.tensor(sampler.batch(step)) if memory is not None else None
+        losses = train_step(forward, optimizer, batch, config, step, memory, indices)
         step += 1
         bar.update(1)
         # The log depends on the step only, not on where a session stops: a run in pieces logs as one run.
@@ -463,7 +433,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
                                                    "scene | outcome | heatmap")}, step=step)
         if step % config.checkpoint_every == 0 or step == end:
             state["elapsed_s"] = elapsed + time.perf_counter() - began
-            _save_run(model, optimizer, files, step, state, extra)
+            _save_run(model, optimizer, files, step, state, extra, memory)
     bar.close()
     run.finish()
     summary["final_step"] = step

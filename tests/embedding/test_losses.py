@@ -58,8 +58,9 @@ def test_extra_negatives_widen_the_softmax_and_a_mask_removes_them():
     assert npairs_loss(a, a, negatives).item() == pytest.approx(expected, abs=1e-6)
     nothing_allowed = torch.zeros(2, 1, dtype=torch.bool)
     assert npairs_loss(a, a, negatives, nothing_allowed).item() == pytest.approx(npairs_loss(a, a).item(), abs=1e-6)
-    # the symmetric loss puts the extra outcomes beside each difference's positive and the extra
-    # differences beside each outcome's
-    terms = grasp2vec_loss(a, a, l2_weight=0.0, negatives=(torch.zeros(1, 2), torch.tensor([[5.0, 0.0]])))
+    # the symmetric loss puts stored outcomes beside each difference's positive and stored differences
+    # beside each outcome's
+    memory = (torch.zeros(1, 2), torch.tensor([[5.0, 0.0]]), torch.ones(2, 1, dtype=torch.bool))
+    terms = grasp2vec_loss(a, a, l2_weight=0.0, memory=memory)
     assert terms["npairs_scene"].item() > npairs_loss(a, a).item() + 1.0
     assert terms["npairs_outcome"].item() == pytest.approx(npairs_loss(a, a, torch.zeros(1, 2)).item(), abs=1e-6)

@@ -6,15 +6,8 @@ from safetensors.torch import load_file
 
 from embedding.augment import AugmentConfig
 from embedding.checkpoint import CheckpointMismatchError, load_checkpoint
-from embedding.model import Grasp2Vec, Grasp2VecConfig
-from embedding.train import (
-    StepBatchSampler,
-    TrainConfig,
-    frozen_batchnorm_statistics,
-    learning_rate,
-    negative_indices,
-    train,
-)
+from embedding.model import Grasp2VecConfig
+from embedding.train import StepBatchSampler, TrainConfig, learning_rate, train
 
 TINY = Grasp2VecConfig(image_size=32, embedding_dim=16, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
 
@@ -193,8 +186,8 @@ def test_channels_last_trains_the_same_weights_within_float_tolerance(tmp_path, 
         torch.testing.assert_close(channels_last[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-def test_extra_negatives_change_training_and_resume_exactly(tmp_path, synthetic):
-    config = _config(8, checkpoint_every=2, eval_every=4, extra_negatives=16)
+def test_cross_batch_memory_changes_training_and_resumes_exactly(tmp_path, synthetic):
+    config = _config(8, checkpoint_every=2, eval_every=4, memory_size=12)
     whole = train(TINY, config, synthetic, tmp_path / "one", val_set=synthetic, wandb_mode="disabled",
                   progress=False)
     train(TINY, config, synthetic, tmp_path / "pieces", val_set=synthetic, wandb_mode="disabled", progress=False,
@@ -203,27 +196,12 @@ def test_extra_negatives_change_training_and_resume_exactly(tmp_path, synthetic)
                    wandb_mode="disabled", progress=False)
     assert second["start_step"] == 3 and second["train/loss"] == whole["train/loss"]
     _assert_same_run(tmp_path / "one", tmp_path / "pieces")
+    assert torch.equal(load_file(str(tmp_path / "one" / "memory.safetensors"))["memory.differences"],
+                       load_file(str(tmp_path / "pieces" / "memory.safetensors"))["memory.differences"])
     plain = train(TINY, _config(8, checkpoint_every=2, eval_every=4), synthetic, tmp_path / "plain",
                   wandb_mode="disabled", progress=False)
     assert plain["train/loss"] != whole["train/loss"]
-    with pytest.raises(ValueError, match="extra negatives need 48 triplets"):
-        train(TINY, _config(1, extra_negatives=48), synthetic, tmp_path / "too-many", wandb_mode="disabled",
+    (tmp_path / "pieces" / "memory.safetensors").unlink()
+    with pytest.raises(ValueError, match="memory.safetensors"):
+        train(TINY, config, synthetic, tmp_path / "pieces", resume=True, wandb_mode="disabled",
               progress=False)
-
-
-def test_negatives_lie_outside_the_batch_and_leave_batchnorm_statistics_alone():
-    batch = list(range(0, 40, 2))
-    drawn = negative_indices(40, batch, 20, seed=3, step=5)
-    assert sorted(drawn) == list(range(1, 40, 2))
-    assert negative_indices(40, batch, 20, seed=3, step=5) == drawn
-    assert negative_indices(40, batch, 5, seed=3, step=6) != drawn[:5]
-    model = Grasp2Vec(TINY).train()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    images = torch.randint(0, 255, (4, 32, 32, 3), dtype=torch.uint8)
-    with torch.no_grad(), frozen_batchnorm_statistics(model):
-        model(images, images.flip(1), images)
-    for key, value in model.state_dict().items():
-        torch.testing.assert_close(value, before[key], rtol=0, atol=0, msg=key)
-    with torch.no_grad():
-        model(images, images.flip(1), images)
-    assert any(not torch.equal(value, before[key]) for key, value in model.state_dict().items())
