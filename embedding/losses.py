@@ -6,8 +6,7 @@ is the positive and every other item of the batch a negative:
     loss = npairs(a, b) + npairs(b, a) + λ · (mean_i ‖a_i‖² + mean_i ‖b_i‖²)
 
 where ``npairs(x, y) = mean_i −log softmax_j(x_i · y_j)[i]``, the softmax cross-entropy over the
-batch's dot products (Sohn 2016), taken in both directions as in the paper. Extra negatives (a
-cross-batch memory, :mod:`embedding.memory`) widen each softmax beyond the batch.
+batch's dot products (Sohn 2016), taken in both directions as in the paper.
 """
 
 from __future__ import annotations
@@ -26,19 +25,10 @@ def _check_pair(anchors: torch.Tensor, positives: torch.Tensor) -> None:
         raise ValueError("n-pairs needs a batch of at least 2 pairs (the other pairs are the negatives)")
 
 
-def npairs_loss(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None = None,
-                allowed: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean softmax cross-entropy of ``anchors @ positives.T`` (B, B) against the diagonal. Scalar.
-
-    ``negatives`` (M, D) are extra candidates every anchor is also ranked against (B + M logits per row);
-    ``allowed`` (B, M) bool drops the pairs where it is False (e.g. an anchor's own triplet)."""
+def npairs_loss(anchors: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Mean softmax cross-entropy of ``anchors @ positives.T`` (B, B) against the diagonal. Scalar."""
     _check_pair(anchors, positives)
     logits = anchors @ positives.T
-    if negatives is not None and len(negatives):
-        extra = anchors @ negatives.to(anchors).T
-        if allowed is not None:
-            extra = extra.masked_fill(~allowed.to(anchors.device), float("-inf"))
-        logits = torch.cat([logits, extra], dim=1)
     return functional.cross_entropy(logits, torch.arange(len(anchors), device=anchors.device))
 
 
@@ -49,17 +39,11 @@ def embedding_l2_penalty(anchors: torch.Tensor, positives: torch.Tensor) -> torc
 
 
 def grasp2vec_loss(scene_differences: torch.Tensor, outcomes: torch.Tensor,
-                   l2_weight: float = DEFAULT_L2_WEIGHT,
-                   memory: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                   l2_weight: float = DEFAULT_L2_WEIGHT) -> dict[str, torch.Tensor]:
     """Symmetric n-pairs plus L2. Inputs (B, D). Returns scalars ``loss`` (the total), ``npairs_scene``
-    (scene difference → outcome), ``npairs_outcome`` (outcome → scene difference) and ``l2``.
-
-    ``memory`` = (differences (M, D), outcomes (M, D), allowed (B, M)) from a
-    :class:`embedding.memory.PairMemory`: stored outcomes join each scene difference's negatives and
-    stored differences each outcome's."""
-    memory_differences, memory_outcomes, allowed = memory if memory is not None else (None, None, None)
-    scene_term = npairs_loss(scene_differences, outcomes, memory_outcomes, allowed)
-    outcome_term = npairs_loss(outcomes, scene_differences, memory_differences, allowed)
+    (scene difference → outcome), ``npairs_outcome`` (outcome → scene difference) and ``l2``."""
+    scene_term = npairs_loss(scene_differences, outcomes)
+    outcome_term = npairs_loss(outcomes, scene_differences)
     l2 = embedding_l2_penalty(scene_differences, outcomes)
     return {"loss": scene_term + outcome_term + l2_weight * l2, "npairs_scene": scene_term,
             "npairs_outcome": outcome_term, "l2": l2}

@@ -2,8 +2,7 @@
 
 The run folder holds the model checkpoint (``model.safetensors`` + ``config.json``, loadable with
 :func:`embedding.checkpoint.load_checkpoint`), the optimizer state (``optimizer.safetensors``) and
-``train_state.json`` (step, elapsed time, wandb run id), and with a cross-batch memory its rows
-(``memory.safetensors``). Batch ``s`` is a pure function of
+``train_state.json`` (step, elapsed time, wandb run id). Batch ``s`` is a pure function of
 (seed, s): epoch permutations and augmentation draws are seeded from them, so a resumed run
 follows the same trajectory as an uninterrupted one: the same weights bit for bit, optimizer state
 and ``history.jsonl`` (steps logged after the checkpoint a session resumes from are dropped, and the
@@ -39,12 +38,10 @@ from embedding.checkpoint import (
 )
 from embedding.heatmap import goal_heatmap
 from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
-from embedding.memory import PairMemory
 from embedding.metrics import retrieval_top1
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
 OPTIMIZER_NAME = "optimizer.safetensors"
-MEMORY_NAME = "memory.safetensors"
 STATE_NAME = "train_state.json"
 HISTORY_NAME = "history.jsonl"
 AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
@@ -73,8 +70,6 @@ class TrainConfig:
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
         init_from: a Grasp2Vec checkpoint to start from (fine-tuning) instead of random weights; its
             architecture and image size must be the model's. The optimizer starts fresh.
-        memory_size: past pairs kept as extra negatives (:mod:`embedding.memory`); 0 = the paper's
-            in-batch n-pairs. Best with ``init_from``: stored embeddings go stale while weights move fast.
         ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
@@ -96,24 +91,19 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     init_from: str | None = None
-    memory_size: int = 0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError(f"need steps >= 1 and batch_size >= 2, got steps={self.steps}, "
                              f"batch_size={self.batch_size}")
-        if self.memory_size < 0:
-            raise ValueError(f"memory_size must be >= 0 (0 = no cross-batch memory), got {self.memory_size}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def _trajectory(train_config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide a run's numbers: ``train_config`` less its ``PLACEMENT_FIELDS``. A field
-    added since the run was saved reads as its default."""
-    full = {**_as_json(TrainConfig().to_dict()), **train_config}
-    return {key: value for key, value in full.items() if key not in PLACEMENT_FIELDS}
+    """The settings that decide a run's numbers: ``train_config`` less its ``PLACEMENT_FIELDS``."""
+    return {key: value for key, value in train_config.items() if key not in PLACEMENT_FIELDS}
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -196,15 +186,9 @@ def training_forward(model: Grasp2Vec, config: TrainConfig) -> Callable[..., tup
 
 
 def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimizer: torch.optim.Optimizer,
-               batch: dict[str, torch.Tensor], config: TrainConfig, step: int,
-               memory: PairMemory | None = None, indices: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               batch: dict[str, torch.Tensor], config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
     """One optimizer step (0-based ``step``) on a uint8 batch: augmentation drawn from (seed, step), the
-    step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses.
-
-    With a ``memory``, its pairs are extra negatives (``indices`` (B,): the batch's dataset indices, so no
-    pair is its own negative) and the batch's embeddings are stored in it after the step."""
-    if memory is not None and indices is None:
-        raise ValueError("a cross-batch memory needs the batch's dataset indices")
+    step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses."""
     generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
     pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
     (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
@@ -213,13 +197,10 @@ def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimi
     device_type = next(iter(optimizer.param_groups[0]["params"])).device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
         differences, outcomes = forward(pre, post, outcome)
-    negatives = memory.negatives(indices) if memory is not None and memory.filled else None
-    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight, negatives)
+    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()
-    if memory is not None:
-        memory.push(differences.float(), outcomes.float(), indices)
     return losses
 
 
@@ -267,10 +248,6 @@ class RunFiles:
     @property
     def optimizer(self) -> Path:
         return self.root / OPTIMIZER_NAME
-
-    @property
-    def memory(self) -> Path:
-        return self.root / MEMORY_NAME
 
     @property
     def state(self) -> Path:
@@ -335,11 +312,9 @@ def _append_history(files: RunFiles, entry: dict[str, Any]) -> None:
 
 
 def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFiles, step: int,
-              state: dict[str, Any], extra: dict[str, Any], memory: PairMemory | None) -> None:
+              state: dict[str, Any], extra: dict[str, Any]) -> None:
     tensors, groups = _optimizer_tensors(optimizer)
     atomic_save_tensors(tensors, files.optimizer)
-    if memory is not None:
-        atomic_save_tensors(memory.state_dict(), files.memory)
     save_checkpoint(model, files.root, extra={**extra, "step": step})
     # The state file is written last: a run is resumable from it only once everything else is on disk.
     atomic_write_text(files.state, json.dumps({**state, "step": step, "param_groups": groups}, indent=2) + "\n")
@@ -369,7 +344,6 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     torch.manual_seed(config.seed)
     model = Grasp2Vec(model_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    memory = PairMemory(config.memory_size, model_config.embedding_dim) if config.memory_size else None
     start, elapsed, run_id = 0, 0.0, None
     if config.init_from is not None and not (resume and files.exists()):
         model.load_state_dict(load_checkpoint(config.init_from, expect_config=model_config).state_dict())
@@ -382,10 +356,6 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
                              "resume with the same settings or start a new folder")
         load_state_into(model, checkpoint_files(files.root)[0])
         _load_optimizer(optimizer, load_file(str(files.optimizer), device=str(model.device)), saved["param_groups"])
-        if memory is not None:
-            if not files.memory.is_file():
-                raise ValueError(f"{files.root} has no {MEMORY_NAME}: it cannot resume with a cross-batch memory")
-            memory.load_state_dict(load_file(str(files.memory)))
         start, elapsed, run_id = saved["step"], saved["elapsed_s"], saved.get("wandb_id")
     image_size = getattr(train_set, "image_size", model_config.image_size)
     if image_size != model_config.image_size:
@@ -408,8 +378,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     step = start
     forward = training_forward(model, config)
     for batch in loader:
-        indices = torch.tensor(sampler.batch(step)) if memory is not None else None
-        losses = train_step(forward, optimizer, batch, config, step, memory, indices)
+        losses = train_step(forward, optimizer, batch, config, step)
         step += 1
         bar.update(1)
         # The log depends on the step only, not on where a session stops: a run in pieces logs as one run.
@@ -433,7 +402,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
                                                    "scene | outcome | heatmap")}, step=step)
         if step % config.checkpoint_every == 0 or step == end:
             state["elapsed_s"] = elapsed + time.perf_counter() - began
-            _save_run(model, optimizer, files, step, state, extra, memory)
+            _save_run(model, optimizer, files, step, state, extra)
     bar.close()
     run.finish()
     summary["final_step"] = step

@@ -44,8 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--l2-weight", type=float, default=defaults.l2_weight, help="λ of the embedding L2 penalty")
     parser.add_argument("--crop-pad", type=int, default=AugmentConfig().pad, help="max crop shift (px), 0 = off")
     parser.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
-    parser.add_argument("--memory-size", type=int, default=defaults.memory_size,
-                        help="past pairs kept as extra n-pairs negatives (cross-batch memory); 0 = in-batch only")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--eval-every", type=int, default=defaults.eval_every)
@@ -77,8 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
                                l2_weight=args.l2_weight, augment=augment,
                                seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                                workers=args.workers, threads=args.threads, channels_last=args.channels_last,
-                               bf16=args.bf16, compile=args.compile, init_from=args.init_from,
-                               memory_size=args.memory_size)
+                               bf16=args.bf16, compile=args.compile, init_from=args.init_from)
     config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
                                 train=train_config, val_fraction=args.val_fraction, cache=args.cache,
                                 device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,

@@ -48,19 +48,3 @@ def test_bad_shapes_raise():
         npairs_loss(torch.zeros(4, 3), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="at least 2"):
         npairs_loss(torch.zeros(1, 3), torch.zeros(1, 3))
-
-
-def test_extra_negatives_widen_the_softmax_and_a_mask_removes_them():
-    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    negatives = torch.tensor([[1.0, 0.0]])
-    # row 0 logits [1, 0 | 1]: CE = log(2e + 1) - 1; row 1 logits [0, 1 | 0]: CE = log(e + 2) - 1
-    expected = 0.5 * (math.log(2 * math.e + 1) - 1 + math.log(math.e + 2) - 1)
-    assert npairs_loss(a, a, negatives).item() == pytest.approx(expected, abs=1e-6)
-    nothing_allowed = torch.zeros(2, 1, dtype=torch.bool)
-    assert npairs_loss(a, a, negatives, nothing_allowed).item() == pytest.approx(npairs_loss(a, a).item(), abs=1e-6)
-    # the symmetric loss puts stored outcomes beside each difference's positive and stored differences
-    # beside each outcome's
-    memory = (torch.zeros(1, 2), torch.tensor([[5.0, 0.0]]), torch.ones(2, 1, dtype=torch.bool))
-    terms = grasp2vec_loss(a, a, l2_weight=0.0, memory=memory)
-    assert terms["npairs_scene"].item() > npairs_loss(a, a).item() + 1.0
-    assert terms["npairs_outcome"].item() == pytest.approx(npairs_loss(a, a, torch.zeros(1, 2)).item(), abs=1e-6)

@@ -184,24 +184,3 @@ def test_channels_last_trains_the_same_weights_within_float_tolerance(tmp_path, 
     plain, channels_last = _weights(tmp_path / "plain"), _weights(tmp_path / "cl")
     for key in plain:
         torch.testing.assert_close(channels_last[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
-
-
-def test_cross_batch_memory_changes_training_and_resumes_exactly(tmp_path, synthetic):
-    config = _config(8, checkpoint_every=2, eval_every=4, memory_size=12)
-    whole = train(TINY, config, synthetic, tmp_path / "one", val_set=synthetic, wandb_mode="disabled",
-                  progress=False)
-    train(TINY, config, synthetic, tmp_path / "pieces", val_set=synthetic, wandb_mode="disabled", progress=False,
-          stop_at_step=3)
-    second = train(TINY, config, synthetic, tmp_path / "pieces", val_set=synthetic, resume=True,
-                   wandb_mode="disabled", progress=False)
-    assert second["start_step"] == 3 and second["train/loss"] == whole["train/loss"]
-    _assert_same_run(tmp_path / "one", tmp_path / "pieces")
-    assert torch.equal(load_file(str(tmp_path / "one" / "memory.safetensors"))["memory.differences"],
-                       load_file(str(tmp_path / "pieces" / "memory.safetensors"))["memory.differences"])
-    plain = train(TINY, _config(8, checkpoint_every=2, eval_every=4), synthetic, tmp_path / "plain",
-                  wandb_mode="disabled", progress=False)
-    assert plain["train/loss"] != whole["train/loss"]
-    (tmp_path / "pieces" / "memory.safetensors").unlink()
-    with pytest.raises(ValueError, match="memory.safetensors"):
-        train(TINY, config, synthetic, tmp_path / "pieces", resume=True, wandb_mode="disabled",
-              progress=False)
