@@ -9,6 +9,7 @@ pair, anything else a folder. Nothing is ever unpickled. Files are written atomi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,22 @@ def load_state_into(model: Grasp2Vec, weights: Path) -> None:
         raise CheckpointMismatchError(f"{weights} does not fit this architecture: missing {missing[:5]}, "
                                       f"unexpected {unexpected[:5]}, wrong shape {wrong[:5]}")
     model.load_state_dict(state)
+
+
+def load_weights_into_config(path: str | Path, config: Grasp2VecConfig) -> Grasp2Vec:
+    """A model of ``config`` holding the checkpoint's weights, in training mode. ``config`` may differ
+    from the checkpoint's architecture in its stage strides only: a stride changes where a convolution
+    samples, not its weights (a stage whose shortcut projection would appear or vanish does not fit).
+
+    Raises ``CheckpointMismatchError`` on any other difference.
+    """
+    saved = read_config(path)
+    if replace(saved, stage_strides=config.stage_strides) != config:
+        raise CheckpointMismatchError(f"checkpoint {path} has architecture {saved}, expected {config} "
+                                      "(only the stage strides may differ)")
+    model = Grasp2Vec(config)
+    load_state_into(model, checkpoint_files(path)[0])
+    return model
 
 
 def load_checkpoint(path: str | Path, expect_image_size: int | None = None,

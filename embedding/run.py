@@ -34,6 +34,8 @@ class EmbeddingRunConfig:
         out: run folder (a checkpoint: ``model.safetensors`` + ``config.json``).
         model: the architecture (its ``image_size`` is taken from the data); with ``train.init_from``
             the starting checkpoint's architecture is used instead, and its image size must be the data's.
+        init_stage_strides: with ``train.init_from``, fine-tune at these stage strides instead of the
+            checkpoint's (the weights fit any strides; a smaller one gives a finer feature map).
         train: optimisation, augmentation and schedule.
         val_fraction: share of the triplets held out for the logged validation retrieval.
         cache: hold the training triplets in memory.
@@ -46,6 +48,7 @@ class EmbeddingRunConfig:
     data: tuple[Path, ...]
     out: Path = Path("runs/out/embedding/grasp2vec")
     model: Grasp2VecConfig = field(default_factory=Grasp2VecConfig)
+    init_stage_strides: tuple[int, ...] | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     val_fraction: float = 0.05
     cache: bool = False
@@ -69,6 +72,8 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
     Raises:
         ValueError: ``config.device`` names CUDA but this torch sees none.
     """
+    if config.init_stage_strides is not None and config.train.init_from is None:
+        raise ValueError("init_stage_strides re-strides a starting checkpoint: it needs train.init_from")
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {config.device}, but this torch ({torch.__version__}) sees no CUDA device; "
                          "use cpu")
@@ -80,6 +85,8 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
     model_config = replace(config.model, image_size=train_set.image_size)
     if config.train.init_from is not None:
         model_config = read_config(config.train.init_from)
+        if config.init_stage_strides is not None:
+            model_config = replace(model_config, stage_strides=tuple(config.init_stage_strides))
         if model_config.image_size != train_set.image_size:
             raise ValueError(f"--init-from {config.train.init_from} was trained on {model_config.image_size} px "
                              f"images, but the data hold {train_set.image_size} px images")

@@ -31,8 +31,8 @@ from embedding.augment import AugmentConfig, random_crop_flip
 from embedding.checkpoint import (
     atomic_save_tensors,
     checkpoint_files,
-    load_checkpoint,
     load_state_into,
+    load_weights_into_config,
     read_card,
     save_checkpoint,
 )
@@ -69,7 +69,7 @@ class TrainConfig:
         bf16: bfloat16 autocast for the encoders (changes numerics; opt-in; loss stays float32).
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
         init_from: a Grasp2Vec checkpoint to start from (fine-tuning) instead of random weights; its
-            architecture and image size must be the model's. The optimizer starts fresh.
+            architecture and image size must be the model's, up to the stage strides. The optimizer starts fresh.
         ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
@@ -346,7 +346,7 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     start, elapsed, run_id = 0, 0.0, None
     if config.init_from is not None and not (resume and files.exists()):
-        model.load_state_dict(load_checkpoint(config.init_from, expect_config=model_config).state_dict())
+        model.load_state_dict(load_weights_into_config(config.init_from, model_config).state_dict())
     if resume and files.exists():
         saved = json.loads(files.state.read_text())
         card = read_card(files.root)

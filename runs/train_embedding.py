@@ -32,9 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedding-dim", type=int, help="override the preset's embedding size D")
     parser.add_argument("--stem-channels", type=int, help="override the preset's stem channels")
     parser.add_argument("--stage-channels", type=int, nargs="+", help="override the preset's stage channels")
-    parser.add_argument("--stage-strides", type=int, nargs="+", help="override the preset's stage strides")
+    parser.add_argument("--stage-strides", type=int, nargs="+", help="override the preset's stage strides (with "
+                        "--init-from: fine-tune the checkpoint's weights at these strides)")
     parser.add_argument("--blocks-per-stage", type=int, help="override the preset's blocks per stage")
-    parser.add_argument("--init-from", help="start from this Grasp2Vec checkpoint (fine-tuning; its architecture "
+    parser.add_argument("--init-from", help="start from this Grasp2Vec checkpoint (fine-tuning; its architecture, "
+                        "up to --stage-strides, "
                         "replaces --preset and the overrides)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> dict:
                                seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                                workers=args.workers, threads=args.threads, channels_last=args.channels_last,
                                bf16=args.bf16, compile=args.compile, init_from=args.init_from)
+    init_strides = tuple(args.stage_strides) if args.init_from and args.stage_strides else None
     config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
+                                init_stage_strides=init_strides,
                                 train=train_config, val_fraction=args.val_fraction, cache=args.cache,
                                 device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,
                                 wandb_mode=args.wandb_mode, progress=not args.no_progress,

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -93,6 +94,20 @@ def test_init_from_another_architecture_is_refused(tmp_path, synthetic):
     wider = Grasp2VecConfig(image_size=32, embedding_dim=32, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
     with pytest.raises(CheckpointMismatchError, match="architecture"):
         train(wider, _config(1, init_from=str(tmp_path / "base")), synthetic, tmp_path / "run",
+              wandb_mode="disabled", progress=False)
+
+
+def test_init_from_may_change_the_stage_strides_only(tmp_path, synthetic):
+    train(TINY, _config(1), synthetic, tmp_path / "base", wandb_mode="disabled", progress=False)
+    finer = replace(TINY, stage_strides=(1,))
+    summary = train(finer, _config(2, init_from=str(tmp_path / "base")), synthetic, tmp_path / "finer",
+                    wandb_mode="disabled", progress=False)
+    assert summary["final_step"] == 2
+    model = load_checkpoint(tmp_path / "finer", expect_image_size=32)
+    assert model.config.feature_size == 2 * TINY.feature_size
+    wider_and_finer = replace(finer, stem_channels=16)
+    with pytest.raises(CheckpointMismatchError, match="only the stage strides may differ"):
+        train(wider_and_finer, _config(1, init_from=str(tmp_path / "base")), synthetic, tmp_path / "bad",
               wandb_mode="disabled", progress=False)
 
 

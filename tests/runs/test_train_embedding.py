@@ -72,3 +72,14 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, tiny_dataset, monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit, match="sees no CUDA device"):
         _train(tiny_dataset, tmp_path / "run", "--device", "cuda")
+
+
+def test_init_from_fine_tunes_at_other_stage_strides(tmp_path, tiny_dataset):
+    base = tmp_path / "base"
+    _train(tiny_dataset, base, "--embedding-dim", "16", "--stem-channels", "8", "--stage-channels", "16", "16",
+           "--stage-strides", "2", "1")
+    _train(tiny_dataset, tmp_path / "finer", "--init-from", str(base), "--stage-strides", "1", "1")
+    card = json.loads((tmp_path / "finer" / "config.json").read_text())["config"]
+    assert card["stage_strides"] == [1, 1] and card["embedding_dim"] == 16
+    _train(tiny_dataset, tmp_path / "same", "--init-from", str(base))
+    assert json.loads((tmp_path / "same" / "config.json").read_text())["config"]["stage_strides"] == [2, 1]
