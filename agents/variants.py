@@ -24,12 +24,13 @@ from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from agents.qtopt.product import PRODUCT_META, ProductConfig
 from common.io import atomic_write_json, file_sha256, staged_folder
 from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, PolicyCard
+from envs.grasp_pose import ApproachConfig
 
 MEMBERS = "members"
 # world settings that shape the observation every member must read alike
 SHARED_WORLD = ("image_size", "max_steps", "auto_descend")
 
-ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem", "symmetric_scoring")
+ACTING_FIELDS = ("robust_translation", "robust_yaw", "heatmap_proposals", "cem", "symmetric_scoring", "approach")
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -61,8 +62,10 @@ def derive_policy(source: str | Path, out: str | Path, overrides: dict[str, Any]
         raise FileExistsError(f"{out} exists: choose another folder")
     meta = json.loads((source / META).read_text())
     config = {**meta["config"], **overrides}
-    if isinstance(overrides.get("cem"), dict):
-        config["cem"] = {**meta["config"]["cem"], **overrides["cem"]}
+    for nested in ("cem", "approach"):
+        if isinstance(overrides.get(nested), dict):
+            config[nested] = {**meta["config"].get(nested, {}), **overrides[nested]}
+    approach_config(config.get("approach", {}))  # names an unknown field
     PoseQTOptConfig.from_dict(config)  # validates the result
     shutil.copytree(source, out)
     atomic_write_json(out / META, {**meta, "config": config})
@@ -112,8 +115,17 @@ def member_name(index: int, folder: Path) -> str:
     return f"{index}-{name}"
 
 
+def approach_config(values: dict[str, Any]) -> ApproachConfig:
+    """``ApproachConfig(**values)``, with an unknown field reported as a ``ValueError`` that names it."""
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(ApproachConfig)})
+    if unknown:
+        raise ValueError(f"unknown approach settings {unknown}; known: "
+                         f"{[f.name for f in dataclasses.fields(ApproachConfig)]}")
+    return ApproachConfig(**values)
+
+
 def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Path, cem: dict[str, Any] | None = None,
-                     seed: int = 0, command: str = "") -> Path:
+                     seed: int = 0, command: str = "", approach: dict[str, Any] | None = None) -> Path:
     """Write a product of pose QT-Opt checkpoints to ``out`` (built beside it and renamed when complete).
 
     Args:
@@ -122,6 +134,8 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
         cem: overrides of the CEM settings (``iterations``, ``population``, ``elites``, ...).
         seed: seeds CEM.
         command: the command line, recorded in ``pose_product.json``.
+        approach: how the follower carries poses out (``envs.grasp_pose.ApproachConfig`` fields, e.g.
+            ``{"hover": 0.08}``); default: the first member's.
 
     Raises:
         ValueError: fewer than two members, a weight <= 0, or members that cannot share one environment
@@ -140,9 +154,10 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
             raise FileNotFoundError(f"{folder} is not a pose QT-Opt checkpoint (needs {META} and {POLICY_CARD})")
     cards = [PolicyCard.load(folder) for folder in folders]
     card = product_card(cards)
-    first_cem = json.loads((folders[0] / META).read_text())["config"]["cem"]
+    first = json.loads((folders[0] / META).read_text())["config"]
     config = ProductConfig(weights=tuple(float(w) for _, w in members),
-                           cem=CEMConfig(**{**first_cem, **(cem or {})}), seed=seed)
+                           cem=CEMConfig(**{**first["cem"], **(cem or {})}), seed=seed,
+                           approach=approach_config({**first.get("approach", {}), **(approach or {})}))
     entries = []
     with staged_folder(out) as staging:
         for index, (folder, member_card) in enumerate(zip(folders, cards, strict=True)):
@@ -154,5 +169,6 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
                             "weights_sha256": file_sha256(folder / WEIGHTS), "reward": member_card.reward})
         card.save(staging)
         atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
-                                                   "seed": seed, "command": command})
+                                                   "seed": seed, "approach": dataclasses.asdict(config.approach),
+                                                   "command": command})
     return out

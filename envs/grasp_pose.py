@@ -121,37 +121,73 @@ class PoseSpace:
         return np.clip(np.floor((coords + 1) / 2 * image_size), 0, image_size - 1).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class ApproachConfig:
+    """How :class:`PoseFollower` approaches a pose.
+
+    Attributes:
+        hover: metres above the lowest reachable height at which the gripper waits, turning the wrist and
+            centring over the pose, until it is aligned; then it descends straight down. 0 = descend while
+            moving and turning (the approach every collector and shipped checkpoint was trained with).
+        translation_tolerance: horizontal error (m) under which the gripper counts as centred.
+        yaw_tolerance: wrist-angle error (rad) under which it counts as turned.
+        max_align_steps: actions from the start of the episode after which the descent begins, aligned or not,
+            so the grasp still closes within the episode's step limit.
+    """
+
+    hover: float = 0.0
+    translation_tolerance: float = 0.004
+    yaw_tolerance: float = 0.05
+    max_align_steps: int = 7
+
+    def __post_init__(self) -> None:
+        if self.hover < 0 or self.translation_tolerance <= 0 or self.yaw_tolerance <= 0 or self.max_align_steps < 0:
+            raise ValueError(f"invalid approach {self}: hover >= 0, tolerances > 0 and max_align_steps >= 0")
+
+
 class PoseFollower:
     """Drives the gripper to a grasp pose from the observed gripper state, then closes.
 
     It moves towards (x, y, bottom of the workspace) while turning the wrist to ``yaw``, and
     closes once aligned and at the bottom — or earlier, when the fingers rest on something and
-    stop descending. Actions are the environment's ``[dx, dy, dz, dyaw, close]`` in [-1, 1].
+    stop descending. With ``approach.hover`` > 0 it first waits that high above the bottom until it is
+    centred and turned (or ``approach.max_align_steps`` have passed), then descends. Actions are the
+    environment's ``[dx, dy, dz, dyaw, close]`` in [-1, 1].
     """
 
-    def __init__(self, world: WorldConfig) -> None:
-        self.world = world
+    def __init__(self, world: WorldConfig, approach: ApproachConfig = ApproachConfig()) -> None:
+        self.world, self.approach = world, approach
         self.target = np.zeros(3)
         self.yaw = 0.0
         self._last_height = np.inf
+        self._steps = 0
+        self._descending = True
 
     def start(self, x: float, y: float, yaw: float) -> None:
         """Aim at a new pose (metres, radians); call once per episode."""
         self.target = np.array([x, y, self.world.layout.workspace_z[0]])
         self.yaw = float(yaw)
         self._last_height = np.inf
+        self._steps = 0
+        self._descending = self.approach.hover == 0
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
         """Next action (5,) float32 for an observation with ``gripper`` = (x, y, z, yaw, opening)."""
-        arm = self.world.arm
+        arm, approach = self.world.arm, self.approach
         gripper = np.asarray(observation["gripper"], dtype=np.float64)
         position, yaw = gripper[:3], gripper[3]
-        error = self.target - position
+        self._steps += 1
+        if not self._descending:
+            centred = np.linalg.norm(self.target[:2] - position[:2]) < approach.translation_tolerance
+            turned = abs(wrap_half_turn(self.yaw - yaw)) < approach.yaw_tolerance
+            self._descending = (centred and turned) or self._steps > approach.max_align_steps
+        target = self.target if self._descending else self.target + np.array([0.0, 0.0, approach.hover])
+        error = target - position
         aligned = np.linalg.norm(error[:2]) < 2 * ALIGNED
         at_bottom = error[2] > -BOTTOM_MARGIN - 0.01
         blocked = self._last_height - position[2] < STALLED
-        self._last_height = position[2]
-        if aligned and (at_bottom or blocked):
+        self._last_height = position[2] if self._descending else np.inf
+        if self._descending and aligned and (at_bottom or blocked):
             return np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
         action = np.array([*(error / arm.max_translation), wrap_half_turn(self.yaw - yaw) / arm.max_yaw, -1.0])
         return np.clip(action, -1.0, 1.0).astype(np.float32)
@@ -161,10 +197,11 @@ class PosePolicy:
     """An :class:`common.protocols.Policy` from a pose chooser: the first observation of an episode picks
     the normalised pose (``choose(observation) -> (3,)``), :class:`PoseFollower` drives there."""
 
-    def __init__(self, choose: Callable[[dict[str, np.ndarray]], np.ndarray], world: WorldConfig) -> None:
+    def __init__(self, choose: Callable[[dict[str, np.ndarray]], np.ndarray], world: WorldConfig,
+                 approach: ApproachConfig = ApproachConfig()) -> None:
         self.choose = choose
         self.space = PoseSpace(world)
-        self.follower = PoseFollower(world)
+        self.follower = PoseFollower(world, approach)
         self.chosen: np.ndarray | None = None
 
     def reset(self) -> None:

@@ -35,11 +35,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
     parser.add_argument("--cem", action="append", default=[], metavar="KEY=JSON",
                         help="a CEM setting (iterations, population, elites); default: the first member's")
+    parser.add_argument("--approach", action="append", default=[], metavar="KEY=JSON",
+                        help="how the follower carries the pose out (envs.grasp_pose.ApproachConfig: hover, "
+                        "translation_tolerance, yaw_tolerance, max_align_steps); default: the first member's")
     parser.add_argument("--seed", type=int, default=0, help="seeds CEM's sampling")
     args = parser.parse_args(argv)
     try:
         out = combine_policies(args.member, args.out, dict(parse_override(item) for item in args.cem), args.seed,
-                               command_line("runs.combine_policies", argv))
+                               command_line("runs.combine_policies", argv),
+                               dict(parse_override(item) for item in args.approach))
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         sys.exit(f"combine_policies: error: {error}")
     print(out)

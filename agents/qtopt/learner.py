@@ -36,7 +36,7 @@ from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
 from agents.qtopt.patch_network import SYMMETRIES, PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
-from envs.grasp_pose import PoseChooser, PosePolicy, PoseSpace
+from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy, PoseSpace
 from envs.heightmap import GridGeometry, HeightmapConfig, decode_heightmaps
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
@@ -74,6 +74,9 @@ class PoseQTOptConfig:
     # logit over all of them. False and False: as the shipped checkpoints before session 12.
     augment_symmetries: bool = False
     symmetric_scoring: bool = False
+    # An acting setting: how the follower carries the chosen pose out (envs.grasp_pose.ApproachConfig); the
+    # default descends while turning, as every collector and shipped checkpoint did.
+    approach: ApproachConfig = field(default_factory=ApproachConfig)
 
     def __post_init__(self) -> None:
         if self.robust_translation < 0 or self.robust_yaw < 0:
@@ -96,7 +99,9 @@ class PoseQTOptConfig:
         patch = data.pop("patch", None)
         patch = PatchNetworkConfig(**{**patch, "channels": tuple(patch["channels"])}) if patch else PatchNetworkConfig()
         heightmap = HeightmapConfig(**data.pop("heightmap", {}))
-        return cls(network=network, cem=CEMConfig(**data.pop("cem")), patch=patch, heightmap=heightmap, **data)
+        approach = ApproachConfig(**data.pop("approach", {}))
+        return cls(network=network, cem=CEMConfig(**data.pop("cem")), patch=patch, heightmap=heightmap,
+                   approach=approach, **data)
 
 
 VIEWS = ("scene", "patch")
@@ -153,7 +158,7 @@ class PoseQTOpt(PoseChooser):
         self.rng = np.random.default_rng(seed)
         self.updates = 0
         self.exploring = False
-        self.policy = PosePolicy(self.choose, world)
+        self.policy = PosePolicy(self.choose, world, config.approach)
         self._offsets = self.robust_offsets()  # fixed by the config: computed once, read by every CEM round
 
     # ------------------------------------------------------------------------------------ acting

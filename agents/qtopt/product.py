@@ -27,7 +27,7 @@ import torch.nn.functional as F  # noqa: N812
 from agents.core.cem import CEMConfig, cem_maximize
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt
 from common.io import file_sha256
-from envs.grasp_pose import PoseChooser, PosePolicy
+from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
 
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
 PRODUCT_META = "pose_product.json"
@@ -41,11 +41,13 @@ class ProductConfig:
         weights: one exponent ``w_i`` > 0 per member (the product is ``Π p_i^w_i``).
         cem: the search over poses (the same for all members: one set of candidates is scored by each).
         seed: seeds CEM's sampling.
+        approach: how the follower carries the chosen pose out (default: descend while turning).
     """
 
     weights: tuple[float, ...]
     cem: CEMConfig = field(default_factory=lambda: CEMConfig(iterations=3, population=128, elites=8))
     seed: int = 0
+    approach: ApproachConfig = field(default_factory=ApproachConfig)
 
     def __post_init__(self) -> None:
         if not self.weights or any(not np.isfinite(w) or w <= 0 for w in self.weights):
@@ -74,7 +76,7 @@ class PoseQProduct(PoseChooser):
                                  "a normalised pose would mean different grasps to them")
         self.members, self.config = list(members), config
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.policy = PosePolicy(self.choose, first)
+        self.policy = PosePolicy(self.choose, first, config.approach)
 
     @torch.no_grad()
     def best_poses(self, observations: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,7 +119,7 @@ class PoseQProduct(PoseChooser):
             meta: dict[str, Any] = json.loads(path.read_text())
             entries = meta["members"]
             config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
-                                   seed=int(meta["seed"]))
+                                   seed=int(meta["seed"]), approach=ApproachConfig(**meta.get("approach", {})))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
         members = []

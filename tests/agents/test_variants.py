@@ -31,6 +31,10 @@ def test_a_derived_policy_has_the_same_weights_and_the_new_acting_settings(tmp_p
     for name, value in source.q.state_dict().items():
         assert torch.equal(value, derived.q.state_dict()[name])
     assert json.loads((out / "derivation.json").read_text())["overrides"]["robust_translation"] == 0.01
+    hover = derive_policy(tmp_path / "src", tmp_path / "hover", {"approach": {"hover": 0.1}})
+    policy, _ = load_policy(hover)
+    assert policy.config.approach.hover == 0.1 and policy.policy.follower.approach.hover == 0.1
+    assert policy.config.approach.max_align_steps == 7  # the other fields keep their defaults
 
 
 def test_training_settings_and_bad_values_are_refused(tmp_path):
@@ -44,6 +48,8 @@ def test_training_settings_and_bad_values_are_refused(tmp_path):
         derive_policy(tmp_path / "src", tmp_path / "c", {"symmetric_scoring": True})
     with pytest.raises(ValueError, match="not acting settings"):
         derive_policy(tmp_path / "src", tmp_path / "d", {"augment_symmetries": True})
+    with pytest.raises(ValueError, match="unknown approach settings"):
+        derive_policy(tmp_path / "src", tmp_path / "e", {"approach": {"height": 0.1}})
     with pytest.raises(ValueError, match="must be JSON"):
         parse_override("robust_yaw=wide")
     assert parse_override('cem={"iterations": 4}') == ("cem", {"iterations": 4})

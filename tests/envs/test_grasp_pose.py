@@ -7,7 +7,7 @@ import pytest
 
 from envs.config import WorldConfig
 from envs.grasp_env import KukaGraspEnv
-from envs.grasp_pose import PoseFollower, PoseSpace
+from envs.grasp_pose import ApproachConfig, PoseFollower, PoseSpace, wrap_half_turn
 
 
 def test_pose_normalisation_round_trips_and_wraps_yaw() -> None:
@@ -39,9 +39,10 @@ def test_object_positions_project_onto_their_pixels_in_the_scene_image() -> None
 
 
 @pytest.mark.parametrize("yaw", [-0.8, 0.6])
-def test_follower_reaches_the_pose_and_closes(yaw: float) -> None:
+@pytest.mark.parametrize("hover", [0.0, 0.1])
+def test_follower_reaches_the_pose_and_closes(yaw: float, hover: float) -> None:
     env = KukaGraspEnv(num_objects=1, image_size=32, max_steps=14)
-    follower = PoseFollower(env.config)
+    follower = PoseFollower(env.config, ApproachConfig(hover=hover))
     observation, _ = env.reset(seed=4)
     target = np.array([0.55, 0.10])
     follower.start(*target, yaw)
@@ -55,6 +56,36 @@ def test_follower_reaches_the_pose_and_closes(yaw: float) -> None:
     assert action[4] > 0, "the follower never closed"
     assert np.linalg.norm(gripper[:2] - target) < 0.03 and abs(gripper[3] - yaw) < 0.1
     env.close()
+
+
+def test_a_hovering_follower_turns_before_it_descends_and_still_closes_in_time() -> None:
+    env = KukaGraspEnv(num_objects=1, image_size=32, max_steps=12)
+    world = env.config
+    bottom = world.layout.workspace_z[0]
+    approach = ApproachConfig(hover=0.1, max_align_steps=6)
+    follower = PoseFollower(world, approach)
+    observation, _ = env.reset(seed=4)
+    follower.start(0.55, 0.10, 1.4)  # a large turn from the home yaw
+    heights, yaw_errors, closed = [], [], False
+    for _ in range(env.max_steps):
+        action = follower.act(observation)
+        if action[4] > 0:
+            closed = True
+            break
+        gripper = observation["gripper"]
+        heights.append(gripper[2])
+        yaw_errors.append(abs(wrap_half_turn(1.4 - gripper[3])))
+        observation, *_ = env.step(action)
+    assert closed, "the hovering follower never closed within the step limit"
+    turning = [h for h, e in zip(heights, yaw_errors, strict=True) if e > 0.2]
+    assert turning and min(turning) > bottom + 0.05, "it went low while the wrist was still turning"
+    assert abs(wrap_half_turn(1.4 - observation["gripper"][3])) < approach.yaw_tolerance + 0.05
+    env.close()
+
+
+def test_approach_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="hover >= 0"):
+        ApproachConfig(hover=-0.1)
 
 
 def test_pose_action_wrapper_runs_a_whole_grasp_in_one_step_and_rejects_bad_actions() -> None:

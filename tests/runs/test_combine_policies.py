@@ -30,3 +30,20 @@ def test_the_command_writes_a_product_and_records_itself(tmp_path) -> None:
     assert meta["command"].startswith("python -m runs.combine_policies")
     with pytest.raises(SystemExit, match="combine_policies: error: .* exists"):
         main(["--member", str(tmp_path / "goal"), "--member", str(tmp_path / "grasp"), "--out", str(out)])
+
+
+def test_the_approach_is_recorded_loaded_and_checked(tmp_path) -> None:
+    from agents.qtopt.product import PoseQProduct
+
+    checkpoint(tmp_path / "goal", True, 0)
+    checkpoint(tmp_path / "grasp", False, 1)
+    members = ["--member", str(tmp_path / "goal"), "--member", str(tmp_path / "grasp")]
+    out = main([*members, "--approach", "hover=0.08", "--approach", "max_align_steps=5", "--out",
+                str(tmp_path / "hover")])
+    approach = json.loads((out / PRODUCT_META).read_text())["approach"]
+    assert approach["hover"] == 0.08 and approach["max_align_steps"] == 5
+    follower = PoseQProduct.load(out).policy.follower
+    assert follower.approach.hover == 0.08 and follower.approach.max_align_steps == 5
+    assert PoseQProduct.load(main([*members, "--out", str(tmp_path / "plain")])).policy.follower.approach.hover == 0
+    with pytest.raises(SystemExit, match="unknown approach settings \\['height'\\]"):
+        main([*members, "--approach", "height=0.1", "--out", str(tmp_path / "bad")])
