@@ -133,16 +133,22 @@ class ApproachConfig:
         yaw_tolerance: wrist-angle error (rad) under which it counts as turned.
         max_align_steps: actions from the start of the episode after which the descent begins, aligned or not,
             so the grasp still closes within the episode's step limit.
+        offset: (x m, y m, yaw rad) added to every chosen pose before it is carried out: a probe of how much
+            success depends on carrying a pose out exactly (compare trial for trial with the offset at 0).
     """
 
     hover: float = 0.0
     translation_tolerance: float = 0.004
     yaw_tolerance: float = 0.05
     max_align_steps: int = 7
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.hover < 0 or self.translation_tolerance <= 0 or self.yaw_tolerance <= 0 or self.max_align_steps < 0:
             raise ValueError(f"invalid approach {self}: hover >= 0, tolerances > 0 and max_align_steps >= 0")
+        if len(self.offset) != 3 or not all(np.isfinite(self.offset)):
+            raise ValueError(f"offset must be three finite numbers (x m, y m, yaw rad), got {self.offset}")
+        object.__setattr__(self, "offset", tuple(float(v) for v in self.offset))
 
 
 class PoseFollower:
@@ -164,9 +170,10 @@ class PoseFollower:
         self._descending = True
 
     def start(self, x: float, y: float, yaw: float) -> None:
-        """Aim at a new pose (metres, radians); call once per episode."""
-        self.target = np.array([x, y, self.world.layout.workspace_z[0]])
-        self.yaw = float(yaw)
+        """Aim at a new pose (metres, radians), moved by ``approach.offset``; call once per episode."""
+        dx, dy, dyaw = self.approach.offset
+        self.target = np.array([x + dx, y + dy, self.world.layout.workspace_z[0]])
+        self.yaw = float(yaw) + dyaw
         self._last_height = np.inf
         self._steps = 0
         self._descending = self.approach.hover == 0

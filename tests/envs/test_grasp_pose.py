@@ -86,6 +86,18 @@ def test_a_hovering_follower_turns_before_it_descends_and_still_closes_in_time()
 def test_approach_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="hover >= 0"):
         ApproachConfig(hover=-0.1)
+    with pytest.raises(ValueError, match="three finite numbers"):
+        ApproachConfig(offset=(0.0, 0.01))
+    assert ApproachConfig(offset=[0, 0.01, 0]).offset == (0.0, 0.01, 0.0)
+
+
+def test_an_offset_moves_the_pose_that_is_carried_out() -> None:
+    world = WorldConfig()
+    plain, moved = PoseFollower(world), PoseFollower(world, ApproachConfig(offset=(0.003, -0.002, 0.1)))
+    plain.start(0.6, 0.0, 0.5)
+    moved.start(0.6, 0.0, 0.5)
+    np.testing.assert_allclose(moved.target - plain.target, [0.003, -0.002, 0.0])
+    assert moved.yaw == pytest.approx(plain.yaw + 0.1)
 
 
 def test_pose_action_wrapper_runs_a_whole_grasp_in_one_step_and_rejects_bad_actions() -> None:
