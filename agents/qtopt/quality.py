@@ -153,8 +153,8 @@ def plot_reliability(summary: dict[str, Any], path: Path, name: str) -> None:
     axis.scatter([p[0] for p in points], [p[1] for p in points],
                  s=[10 + 200 * p[2] / summary["attempts"] for p in points])
     auc = summary["auc_lifted"]
-    axis.set(xlabel="predicted success (sigmoid of the logit)", ylabel="sensed grasps", xlim=(0, 1), ylim=(0, 1),
-             title=f"{name}: ROC-AUC {'–' if auc is None else f'{auc:.3f}'} (lifted)")
+    axis.set(xlabel="predicted success (sigmoid of the logit)", ylabel="sensed grasps", xlim=(0, 1), ylim=(0, 1))
+    axis.set_title(f"{name}: ROC-AUC {'–' if auc is None else f'{auc:.3f}'} (lifted)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
