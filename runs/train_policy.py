@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--grasps", type=int, help="override the preset's online grasps (qtopt-pose)")
+    p.add_argument("--grasps", type=int, help="override the preset's online grasps (qtopt-pose; 0 = offline "
+                   "updates only)")
     p.add_argument("--timesteps", type=int, help="override the preset's env steps (sac-pose)")
     p.add_argument("--eval-episodes", type=int, help="override the preset's episodes per evaluation")
     p.add_argument("--goal-features", choices=sorted(FEATURE_CHOICES), default="heatmap",

@@ -29,7 +29,7 @@ LOG_EVERY = 100  # offline gradient steps between logged metrics
 class TrainingConfig:
     """Schedule of one training run (counts of grasp episodes unless stated)."""
 
-    grasps: int = 2000  # online training episodes
+    grasps: int = 2000  # online training episodes (0: the offline updates only, then one evaluation)
     offline_updates: int = 0  # gradient steps on the offline data before going online
     updates_per_step: int = 1  # gradient steps per online grasp
     learning_starts: int = 256  # stored samples before online updates begin
@@ -40,9 +40,11 @@ class TrainingConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("grasps", "eval_every", "eval_episodes", "checkpoint_every", "replay_capacity"):
+        for name in ("eval_every", "eval_episodes", "checkpoint_every", "replay_capacity"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.grasps < 0:
+            raise ValueError(f"grasps must be >= 0 (0: offline training only), got {self.grasps}")
 
 
 @dataclass
@@ -108,6 +110,8 @@ class ScheduledTrainer:
         deadline = time.perf_counter() + time_limit_s if time_limit_s is not None else float("inf")
         if not self.progress.evals:
             self.evaluate()  # the untrained (or offline pre-trained) starting point
+            if self.config.grasps == 0:  # offline training only: that evaluation is the last
+                self.checkpoint()
         while self.progress.grasps < self.config.grasps:
             info = self.train_one_grasp(self.config.seed * 1_000_000 + self.progress.grasps)
             self.progress.grasps += 1

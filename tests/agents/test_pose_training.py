@@ -155,3 +155,36 @@ def test_offline_phase_stops_on_time_and_resumes_to_the_same_weights(tmp_path, m
     parts = load_file(str(tmp_path / "parts" / "checkpoint" / WEIGHTS))
     for key, value in whole.items():
         torch.testing.assert_close(parts[key], value)
+
+
+def test_offline_only_training_keeps_the_offline_weights_and_evaluates_them(tmp_path, monkeypatch):
+    """``grasps=0``: the offline updates, one evaluation and a checkpoint, nothing online; the weights are the
+    ones a longer run holds after the same offline updates (its checkpoint at that point)."""
+    from safetensors.torch import load_file
+
+    import agents.qtopt.training as training
+    from agents.qtopt.learner import WEIGHTS
+    from agents.train import TrainPolicyConfig, train_policy
+    from graspdata.collect import collect
+    from graspdata.config import CollectConfig
+
+    monkeypatch.setattr(training, "OFFLINE_CHECKPOINT_EVERY", 4)
+    data = tmp_path / "data"
+    collect(CollectConfig(grasps=6, shard_size=6, workers=1, image_size=32, num_objects=2, max_steps=12,
+                          heightmap=True), data, show_progress=False)
+
+    def run(out: str, **kwargs) -> TrainPolicyConfig:
+        return TrainPolicyConfig(algo="qtopt-pose", reward="indiscriminate", preset="pose-patch-tiny",
+                                 offline_data=(data,), out=tmp_path / out, **kwargs)
+
+    evaluations = train_policy(run("offline", offline_updates=4, grasps=0))
+    learner, extra = training.PoseQTOpt.load(tmp_path / "offline" / "checkpoint")
+    assert len(evaluations) == 1 and extra["progress"]["grasps"] == 0
+    assert extra["progress"]["offline_updates"] == 4 and extra["progress"]["updates"] == 0
+    train_policy(run("longer", offline_updates=8, grasps=1, minutes=1e-9))  # stops after its first 4 updates
+    offline = load_file(str(tmp_path / "offline" / "checkpoint" / WEIGHTS))
+    longer = load_file(str(tmp_path / "longer" / "checkpoint" / WEIGHTS))
+    for key, value in offline.items():
+        torch.testing.assert_close(longer[key], value, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="grasps must be >= 0"):
+        train_policy(run("bad", grasps=-1))
