@@ -23,6 +23,12 @@ CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "pose_product.json": "qto
                       "sac_actor.json": "sac-pose"}
 
 
+def run_name(folder: Path) -> str:
+    """The name of the run a checkpoint folder holds: ``.../NAME/checkpoint`` → NAME, any other folder → its own."""
+    folder = Path(folder)
+    return folder.parent.name if folder.name == "checkpoint" else folder.name
+
+
 def is_policy_checkpoint(directory: str | Path) -> bool:
     """Whether ``directory`` holds a checkpoint :func:`load_policy` can read."""
     return (Path(directory) / "policy.json").is_file() and any(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.core.cem import CEMConfig
+from agents.loading import run_name
 from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from agents.qtopt.product import PRODUCT_META, ProductConfig
 from common.io import atomic_write_json, file_sha256, staged_folder
@@ -65,7 +66,6 @@ def derive_policy(source: str | Path, out: str | Path, overrides: dict[str, Any]
     for nested in ("cem", "approach"):
         if isinstance(overrides.get(nested), dict):
             config[nested] = {**meta["config"].get(nested, {}), **overrides[nested]}
-    approach_config(config.get("approach", {}))  # names an unknown field
     PoseQTOptConfig.from_dict(config)  # validates the result
     shutil.copytree(source, out)
     atomic_write_json(out / META, {**meta, "config": config})
@@ -111,17 +111,7 @@ def product_card(cards: Sequence[PolicyCard]) -> PolicyCard:
 
 def member_name(index: int, folder: Path) -> str:
     """``members/`` subfolder of member ``index``: its run's name (``checkpoints/policies/NAME/checkpoint`` → NAME)."""
-    name = folder.parent.name if folder.name == "checkpoint" else folder.name
-    return f"{index}-{name}"
-
-
-def approach_config(values: dict[str, Any]) -> ApproachConfig:
-    """``ApproachConfig(**values)``, with an unknown field reported as a ``ValueError`` that names it."""
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(ApproachConfig)})
-    if unknown:
-        raise ValueError(f"unknown approach settings {unknown}; known: "
-                         f"{[f.name for f in dataclasses.fields(ApproachConfig)]}")
-    return ApproachConfig(**values)
+    return f"{index}-{run_name(folder)}"
 
 
 def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Path, cem: dict[str, Any] | None = None,
@@ -157,7 +147,7 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
     first = json.loads((folders[0] / META).read_text())["config"]
     config = ProductConfig(weights=tuple(float(w) for _, w in members),
                            cem=CEMConfig(**{**first["cem"], **(cem or {})}), seed=seed,
-                           approach=approach_config({**first.get("approach", {}), **(approach or {})}))
+                           approach=ApproachConfig.from_dict({**first.get("approach", {}), **(approach or {})}))
     entries = []
     with staged_folder(out) as staging:
         for index, (folder, member_card) in enumerate(zip(folders, cards, strict=True)):

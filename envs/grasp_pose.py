@@ -14,7 +14,7 @@ wrist yaw ``[-pi/2, pi/2)`` (a two-finger grasp is symmetric under a half turn).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import gymnasium as gym
@@ -149,6 +149,15 @@ class ApproachConfig:
         if len(self.offset) != 3 or not all(np.isfinite(self.offset)):
             raise ValueError(f"offset must be three finite numbers (x m, y m, yaw rad), got {self.offset}")
         object.__setattr__(self, "offset", tuple(float(v) for v in self.offset))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ApproachConfig:
+        """An approach from a card's or a command line's fields; an unknown field is a ``ValueError`` naming it."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown approach settings {unknown}; known: {known}")
+        return cls(**values)
 
 
 class PoseFollower:

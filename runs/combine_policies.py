@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> Path:
                         help="a CEM setting (iterations, population, elites); default: the first member's")
     parser.add_argument("--approach", action="append", default=[], metavar="KEY=JSON",
                         help="how the follower carries the pose out (envs.grasp_pose.ApproachConfig: hover, "
-                        "translation_tolerance, yaw_tolerance, max_align_steps); default: the first member's")
+                        "translation_tolerance, yaw_tolerance, max_align_steps, offset); default: the first member's")
     parser.add_argument("--seed", type=int, default=0, help="seeds CEM's sampling")
     args = parser.parse_args(argv)
     try:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agents.loading import run_name
 from agents.qtopt.learner import PoseQTOpt
 from agents.qtopt.quality import markdown, plot_reliability, score_attempts, summarize
 from common.io import atomic_write_text
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         summary = summarize(scores)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"eval_qfunction: error: {error}")
-    name = args.checkpoint.parent.name if args.checkpoint.name == "checkpoint" else args.checkpoint.name
+    name = run_name(args.checkpoint)
     report = {"checkpoint": str(args.checkpoint), "data": [str(folder) for folder in args.data], **summary,
               "wall_s": round(time.monotonic() - started, 1), "machine": machine_description(),
               "code_version": code_version(), "command": command_line("runs.eval_qfunction", argv)}

@@ -99,7 +99,7 @@ class PoseQTOptConfig:
         patch = data.pop("patch", None)
         patch = PatchNetworkConfig(**{**patch, "channels": tuple(patch["channels"])}) if patch else PatchNetworkConfig()
         heightmap = HeightmapConfig(**data.pop("heightmap", {}))
-        approach = ApproachConfig(**data.pop("approach", {}))
+        approach = ApproachConfig.from_dict(data.pop("approach", {}))
         return cls(network=network, cem=CEMConfig(**data.pop("cem")), patch=patch, heightmap=heightmap,
                    approach=approach, **data)
 

@@ -119,7 +119,7 @@ class PoseQProduct(PoseChooser):
             meta: dict[str, Any] = json.loads(path.read_text())
             entries = meta["members"]
             config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
-                                   seed=int(meta["seed"]), approach=ApproachConfig(**meta.get("approach", {})))
+                                   seed=int(meta["seed"]), approach=ApproachConfig.from_dict(meta.get("approach", {})))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
         members = []
