@@ -4,7 +4,9 @@
         --data runs/out/hm-data/seen-qtopt-310 --json runs/out/eval/qfunction.json
 
 The attempts must come from seeds the Q-function never trained on (and, for a patch-view network, be
-collected with --heightmap). Writes the JSON, a Markdown table beside it (.md) and a reliability plot (.png).
+collected with --heightmap). Several --checkpoint folders are scored as one ensemble: the geometric mean of
+their success probabilities, as a product giving each the same weight ranks poses. Writes the JSON, a
+Markdown table beside it (.md) and a reliability plot (.png).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from common.provenance import code_version, command_line, machine_description
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runs.eval_qfunction", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="a pose QT-Opt checkpoint folder (indiscriminate)")
+    parser.add_argument("--checkpoint", type=Path, nargs="+", required=True,
+                        help="pose QT-Opt checkpoint folder(s) (indiscriminate); several are scored as an ensemble")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="held-out dataset folder(s) (runs.collect)")
     parser.add_argument("--json", type=Path, required=True, help="results; .md and .png are written beside it")
     return parser
@@ -39,14 +41,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     started = time.monotonic()
     try:
-        agent, _ = PoseQTOpt.load(args.checkpoint)
+        agents = [PoseQTOpt.load(folder)[0] for folder in args.checkpoint]
         dataset = EpisodeDataset([str(folder) for folder in args.data])
-        scores = score_attempts(agent, dataset, agent.world.camera.image_size)
+        scores = score_attempts(agents, dataset, agents[0].world.camera.image_size)
         summary = summarize(scores)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"eval_qfunction: error: {error}")
-    name = run_name(args.checkpoint)
-    report = {"checkpoint": str(args.checkpoint), "data": [str(folder) for folder in args.data], **summary,
+    name = " × ".join(run_name(folder) for folder in args.checkpoint)
+    report = {"checkpoint": [str(folder) for folder in args.checkpoint],
+              "data": [str(folder) for folder in args.data], **summary,
               "wall_s": round(time.monotonic() - started, 1), "machine": machine_description(),
               "code_version": code_version(), "command": command_line("runs.eval_qfunction", argv)}
     args.json.parent.mkdir(parents=True, exist_ok=True)

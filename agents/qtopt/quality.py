@@ -7,17 +7,21 @@ compared with what happened — the sensed bit the grasp prior learns from, and,
 simulator's ``lifted`` (the benchmark's success). Reported: ROC-AUC against each label, the success rate
 of the attempts the Q-function rates highest, and a reliability table (predicted against observed).
 The command is ``python -m runs.eval_qfunction``.
+
+Several Q-functions are scored as the product that weighs each by ``1/K`` would rank them
+(:class:`agents.qtopt.product.PoseQProduct`): by the geometric mean of their success probabilities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812
 
 from agents.core.episode import episodes_from_dataset
 from agents.core.relabel import Decision, decision_from_episode
@@ -61,16 +65,34 @@ def _decisions(agent: PoseQTOpt, dataset: Any, image_size: int) -> Iterator[tupl
             yield decision, recording.success[-1]
 
 
+def geometric_mean_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Log-odds (N,) of the geometric mean of K members' success probabilities, from their logits (K, N)."""
+    log_p = F.logsigmoid(logits.double()).mean(dim=0)  # float64: log(1 - p) stays exact for confident members
+    return (log_p - torch.log(-torch.expm1(log_p).clamp(max=-1e-300))).to(logits.dtype)
+
+
 @torch.no_grad()
-def score_attempts(agent: PoseQTOpt, dataset: Any, image_size: int, batch_size: int = 64) -> ScoredAttempts:
-    """Score every attempt of an ``EpisodeDataset`` that closed the gripper.
+def score_attempts(agent: PoseQTOpt | Sequence[PoseQTOpt], dataset: Any, image_size: int,
+                   batch_size: int = 64) -> ScoredAttempts:
+    """Score every attempt of an ``EpisodeDataset`` that closed the gripper, by one Q-function or by the
+    geometric mean of several (:func:`geometric_mean_logits`).
 
     Raises:
-        ValueError: ``agent`` is a goal-task Q-function, or it reads height maps the data do not hold.
+        ValueError: a goal-task Q-function, one that reads height maps the data do not hold, or members that
+            place poses differently.
     """
-    if agent.goal_task:
-        raise ValueError("score_attempts rates indiscriminate grasps; this Q-function needs a goal heatmap")
-    agent.q.eval()
+    agents = [agent] if isinstance(agent, PoseQTOpt) else list(agent)
+    if not agents:
+        raise ValueError("score_attempts needs at least one Q-function")
+    if any(member.goal_task for member in agents):
+        raise ValueError("score_attempts rates indiscriminate grasps; a goal-task Q-function needs a goal heatmap")
+    if any(member.world.layout != agents[0].world.layout or member.world.camera != agents[0].world.camera
+           for member in agents[1:]):
+        raise ValueError("the Q-functions were trained in different bin layouts or cameras: a pose means "
+                         "different grasps to them")
+    for member in agents:
+        member.q.eval()
+    first = agents[0]
     logits: list[float] = []
     sensed: list[bool] = []
     lifted: list[bool] = []
@@ -78,15 +100,16 @@ def score_attempts(agent: PoseQTOpt, dataset: Any, image_size: int, batch_size: 
 
     def flush() -> None:
         observations: dict[str, np.ndarray] = {"image": np.stack([d.image for d in pending])}
-        if agent.config.view == "patch":
+        if any(member.config.view == "patch" for member in agents):
             if any(d.heightmap is None for d in pending):
                 raise ValueError("this Q-function reads height maps: score data collected with --heightmap")
             observations[HEIGHTMAP_KEY] = np.stack([d.heightmap for d in pending])
         poses = torch.as_tensor(np.stack([d.pose for d in pending]), dtype=torch.float32)[:, None]
-        logits.extend(agent.q_values(agent.inputs(observations), poses)[:, 0].tolist())
+        each = torch.stack([member.q_values(member.inputs(observations), poses)[:, 0] for member in agents])
+        logits.extend((each[0] if len(agents) == 1 else geometric_mean_logits(each)).tolist())
         pending.clear()
 
-    for decision, success in _decisions(agent, dataset, image_size):
+    for decision, success in _decisions(first, dataset, image_size):
         pending.append(decision)
         sensed.append(decision.grasped)
         lifted.append(success)

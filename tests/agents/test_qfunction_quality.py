@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from agents.core.episode import episodes_from_dataset
 from agents.core.relabel import decision_from_episode
 from agents.presets import PRESETS
 from agents.qtopt.learner import PoseQTOpt
-from agents.qtopt.quality import ScoredAttempts, markdown, score_attempts, summarize
+from agents.qtopt.quality import ScoredAttempts, geometric_mean_logits, markdown, score_attempts, summarize
 from envs.grasp_env import make_world_config
 
 
@@ -51,6 +52,24 @@ def test_each_closed_attempt_is_scored_at_the_pose_where_the_gripper_closed(atte
         score_attempts(PoseQTOpt(True, make_world_config(2, 32, None), PRESETS["pose-tiny"].pose), dataset, 32)
 
 
+def test_an_ensemble_is_scored_by_the_geometric_mean_of_its_members_probabilities(attempts) -> None:
+    from embedding.dataset import EpisodeDataset
+
+    dataset = EpisodeDataset([str(attempts)])
+    members = [_agent(), PoseQTOpt(False, make_world_config(2, 32, None), PRESETS["pose-patch-tiny"].pose, seed=4)]
+    each = [score_attempts(member, dataset, 32).logits for member in members]
+    together = score_attempts(members, dataset, 32, batch_size=5)
+    probability = np.sqrt(1 / (1 + np.exp(-each[0])) / (1 + np.exp(-each[1])))
+    np.testing.assert_allclose(1 / (1 + np.exp(-together.logits)), probability, rtol=1e-4)
+    np.testing.assert_allclose(score_attempts(members[:1], dataset, 32).logits, each[0])  # one member: its logits
+    logits = torch.tensor([[2.0, -1.0, 30.0], [2.0, -1.0, 30.0]])
+    torch.testing.assert_close(geometric_mean_logits(logits), logits[0], atol=1e-4, rtol=1e-4)  # equal members
+    other = PoseQTOpt(False, make_world_config(2, 32, None), PRESETS["pose-patch-tiny"].pose)
+    other.world = dataclasses.replace(other.world, camera=dataclasses.replace(other.world.camera, scene_fov=50.0))
+    with pytest.raises(ValueError, match="different bin layouts or cameras"):
+        score_attempts([members[0], other], dataset, 32)
+
+
 def test_the_summary_reads_the_ranking_against_both_labels() -> None:
     logits = np.array([3.0, 2.0, 1.0, 0.0, -1.0, -2.0, -3.0, -4.0])
     sensed = np.array([1, 1, 0, 1, 0, 0, 1, 0], bool)
@@ -77,5 +96,10 @@ def test_the_command_writes_json_markdown_and_plot(attempts, tmp_path) -> None:
     assert report["attempts"] > 0 and report["command"].startswith("python -m runs.eval_qfunction")
     assert json.loads((tmp_path / "q.json").read_text())["attempts"] == report["attempts"]
     assert (tmp_path / "q.md").is_file() and (tmp_path / "q.png").stat().st_size > 0
+    PoseQTOpt(False, make_world_config(2, 32, None), PRESETS["pose-patch-tiny"].pose, seed=4).save(tmp_path / "prior2")
+    both = main(["--checkpoint", str(tmp_path / "prior"), str(tmp_path / "prior2"), "--data", str(attempts), "--json",
+                 str(tmp_path / "both.json")])
+    assert both["checkpoint"] == [str(tmp_path / "prior"), str(tmp_path / "prior2")]
+    assert "| prior × prior2 |" in (tmp_path / "both.md").read_text()
     with pytest.raises(SystemExit, match="eval_qfunction: error"):
         main(["--checkpoint", str(tmp_path / "missing"), "--data", str(attempts), "--json", str(tmp_path / "x.json")])
