@@ -130,7 +130,10 @@ class Cell:
 @dataclass(frozen=True)
 class TrialResult:
     """One scored episode. ``success`` follows the task; ``lifted`` counts objects lifted;
-    ``target_lifted`` says whether a target was among them (None for the indiscriminate task)."""
+    ``target_lifted`` says whether a target was among them (None for the indiscriminate task).
+    ``target`` names the goal object (composite goals: both names, sorted, joined by ``|``; None for the
+    indiscriminate task) and ``lifted_objects`` the objects lifted, for per-object breakdowns
+    (:func:`benchmark.report.per_object`). Trials recorded before these fields read back as None and ()."""
 
     seed: int
     success: bool
@@ -141,6 +144,11 @@ class TrialResult:
     seconds: float
     redraws: int = 0
     target_lifted: bool | None = None
+    target: str | None = None
+    lifted_objects: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lifted_objects", tuple(self.lifted_objects))  # a list when read from JSON
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -416,4 +424,6 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
     return TrialResult(seed=seed, success=bool(info["is_success"]), lifted=len(truth["lifted"]),
                        grasp_attempted=bool(info["grasp_attempted"]), fault=info["fault"], steps=steps,
                        seconds=time.perf_counter() - start, redraws=redraws,
-                       target_lifted=any(t in truth["lifted"] for t in targets) if targets else None)
+                       target_lifted=any(t in truth["lifted"] for t in targets) if targets else None,
+                       target="|".join(sorted(targets)) if targets else None,
+                       lifted_objects=tuple(truth["lifted"]))

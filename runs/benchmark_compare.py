@@ -20,7 +20,7 @@ from benchmark.paired import compare, markdown
 from common.io import atomic_write_text
 
 
-def _file_and_row(text: str) -> tuple[Path, str]:
+def file_and_row(text: str) -> tuple[Path, str]:
     path, sep, row = text.rpartition(":")
     if not sep or not path or not row:
         raise argparse.ArgumentTypeError(f"expected FILE:ROW, got {text!r}")
@@ -29,8 +29,8 @@ def _file_and_row(text: str) -> tuple[Path, str]:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="python -m runs.benchmark_compare", description=__doc__.split("\n")[0])
-    parser.add_argument("a", type=_file_and_row, help="FILE:ROW of the candidate")
-    parser.add_argument("b", type=_file_and_row, help="FILE:ROW it is compared with")
+    parser.add_argument("a", type=file_and_row, help="FILE:ROW of the candidate")
+    parser.add_argument("b", type=file_and_row, help="FILE:ROW it is compared with")
     parser.add_argument("--json", type=Path, help="also write the comparison here")
     args = parser.parse_args(argv)
     (path_a, row_a), (path_b, row_b) = args.a, args.b

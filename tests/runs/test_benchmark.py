@@ -243,6 +243,14 @@ def test_tiny_benchmark_end_to_end_with_custom_objects(tmp_path, three_objects, 
             assert cell["target_lift_rate"] == pytest.approx(cell["success_rate"] + cell["target_and_other_rate"])
     privileged = data["trials"][f"privileged/{custom}/single/instance"]
     assert all(t["target_lifted"] for t in privileged if t["success"])
+    assert all(t["lifted_objects"] == [t["target"]] for t in privileged if t["success"])
+    assert all(isinstance(t["target"], str) and len(t["lifted_objects"]) == t["lifted"] for t in privileged)
+    from runs.benchmark_objects import main as objects_main
+
+    table = objects_main([f"{out}:privileged", "--markdown", str(tmp_path / "objects.md")])
+    assert f"**privileged, {custom}/single/instance**" in table and (tmp_path / "objects.md").read_text() == table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "goal object" not in line]
+    assert sum(int(line.split(" | ")[1]) for line in rows) == 6  # 3 trials in each of the two cells
     assert cells[("ghost", "seen")]["status"].startswith("not available") and cells[("ghost", "seen")]["trials"] == 0
     seeds = [t["seed"] for t in data["trials"][f"random/{custom}/single/instance"]]
     assert seeds == [trial_seed(0, i) for i in range(3)]
