@@ -115,7 +115,8 @@ def member_name(index: int, folder: Path) -> str:
 
 
 def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Path, cem: dict[str, Any] | None = None,
-                     seed: int = 0, command: str = "", approach: dict[str, Any] | None = None) -> Path:
+                     seed: int = 0, command: str = "", approach: dict[str, Any] | None = None,
+                     goal_heat: float = 0.0, goal_heat_level: float = 1.0) -> Path:
     """Write a product of pose QT-Opt checkpoints to ``out`` (built beside it and renamed when complete).
 
     Args:
@@ -126,10 +127,12 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
         command: the command line, recorded in ``pose_product.json``.
         approach: how the follower carries poses out (``envs.grasp_pose.ApproachConfig`` fields, e.g.
             ``{"hover": 0.08}``); default: the first member's.
+        goal_heat: weight of the goal heatmap term (``ProductConfig.goal_heat``); > 0 needs a goal member.
+        goal_heat_level: the heat above which the term costs nothing (``ProductConfig.goal_heat_level``).
 
     Raises:
-        ValueError: fewer than two members, a weight <= 0, or members that cannot share one environment
-            (:func:`product_card`).
+        ValueError: fewer than two members, a weight <= 0, members that cannot share one environment
+            (:func:`product_card`), or a goal heat term with no goal member to ask for the heatmap.
         FileNotFoundError: a member folder is not a pose QT-Opt checkpoint.
         FileExistsError: ``out`` exists.
     """
@@ -147,7 +150,11 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
     first = json.loads((folders[0] / META).read_text())["config"]
     config = ProductConfig(weights=tuple(float(w) for _, w in members),
                            cem=CEMConfig(**{**first["cem"], **(cem or {})}), seed=seed,
-                           approach=ApproachConfig.from_dict({**first.get("approach", {}), **(approach or {})}))
+                           approach=ApproachConfig.from_dict({**first.get("approach", {}), **(approach or {})}),
+                           goal_heat=goal_heat, goal_heat_level=goal_heat_level)
+    if goal_heat > 0 and card.goal_features not in ("heatmap", "both"):
+        raise ValueError(f"goal_heat {goal_heat} reads the goal heatmap, but no member reads it (goal features "
+                         f"{card.goal_features!r}); add a goal member with --goal-features heatmap")
     entries = []
     with staged_folder(out) as staging:
         for index, (folder, member_card) in enumerate(zip(folders, cards, strict=True)):
@@ -160,5 +167,6 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
         card.save(staging)
         atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
                                                    "seed": seed, "approach": dataclasses.asdict(config.approach),
+                                                   "goal_heat": goal_heat, "goal_heat_level": goal_heat_level,
                                                    "command": command})
     return out

@@ -38,12 +38,18 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--approach", action="append", default=[], metavar="KEY=JSON",
                         help="how the follower carries the pose out (envs.grasp_pose.ApproachConfig: hover, "
                         "translation_tolerance, yaw_tolerance, max_align_steps, offset); default: the first member's")
+    parser.add_argument("--goal-heat", type=float, default=0.0, metavar="W",
+                        help="add W · log min(1, h(u) / LEVEL), h(u) the goal's Grasp2Vec heatmap at the grasp point "
+                        "(needs a goal member reading the heatmap; default 0: no such term)")
+    parser.add_argument("--goal-heat-level", type=float, default=1.0, metavar="LEVEL",
+                        help="heat in (0, 1] above which the goal heat term costs nothing (default 1: the peak)")
     parser.add_argument("--seed", type=int, default=0, help="seeds CEM's sampling")
     args = parser.parse_args(argv)
     try:
         out = combine_policies(args.member, args.out, dict(parse_override(item) for item in args.cem), args.seed,
                                command_line("runs.combine_policies", argv),
-                               dict(parse_override(item) for item in args.approach))
+                               dict(parse_override(item) for item in args.approach), args.goal_heat,
+                               args.goal_heat_level)
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         sys.exit(f"combine_policies: error: {error}")
     print(out)

@@ -10,6 +10,12 @@ network that knows *which* object to grasp (the Grasp2Vec reward) times an indis
 knows which grasps *hold* (it learned from many more lifts of every object), so the goal network's pose
 is re-ranked by grasp quality without retraining either. Nothing is learned here; the members' weights
 are read unchanged. Robust scoring, when a member's config asks for it, applies to that member's term.
+
+``ProductConfig.goal_heat`` adds one term that is not a network: ``w_h · log min(1, h(u) / τ)``, where ``h(u)``
+is the goal's Grasp2Vec heatmap (the observation's ``heatmap``, min-max scaled per scene) read at the pose's
+grasp point and ``τ`` is ``goal_heat_level``. It is the localization itself voting for the target, beside the
+goal network that learned from it: with τ = 1 towards the heatmap's peak, with τ < 1 only against poses
+colder than τ (a gate: anywhere warm enough is on the target).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
 
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
 PRODUCT_META = "pose_product.json"
+# the goal heat term reads h(u) = (heat + 1) / 256 for a uint8 heat: the scene's coldest cell costs log(1/256)
+HEAT_LEVELS = 256.0
 
 
 @dataclass(frozen=True)
@@ -42,16 +50,25 @@ class ProductConfig:
         cem: the search over poses (the same for all members: one set of candidates is scored by each).
         seed: seeds CEM's sampling.
         approach: how the follower carries the chosen pose out (default: descend while turning).
+        goal_heat: weight ``w_h`` >= 0 of the goal heatmap term ``w_h · log min(1, h(u) / τ)`` (0: no such
+            term; > 0 needs the observation's ``heatmap``, which goal members ask the environment for).
+        goal_heat_level: ``τ`` in (0, 1]: poses at least this warm (1 = the scene's hottest cell) cost nothing.
     """
 
     weights: tuple[float, ...]
     cem: CEMConfig = field(default_factory=lambda: CEMConfig(iterations=3, population=128, elites=8))
     seed: int = 0
     approach: ApproachConfig = field(default_factory=ApproachConfig)
+    goal_heat: float = 0.0
+    goal_heat_level: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.weights or any(not np.isfinite(w) or w <= 0 for w in self.weights):
             raise ValueError(f"weights must be one or more finite numbers > 0, got {list(self.weights)}")
+        if not np.isfinite(self.goal_heat) or self.goal_heat < 0:
+            raise ValueError(f"goal_heat must be a finite number >= 0, got {self.goal_heat}")
+        if not 0 < self.goal_heat_level <= 1:
+            raise ValueError(f"goal_heat_level must be in (0, 1], got {self.goal_heat_level}")
 
 
 class PoseQProduct(PoseChooser):
@@ -84,17 +101,40 @@ class PoseQProduct(PoseChooser):
         scores being the weighted sums of log probabilities."""
         features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
         batch = len(next(iter(observations.values())))
+        heat = self.goal_heat_maps(observations)
 
         def score(candidates: torch.Tensor) -> torch.Tensor:
-            return self.candidate_scores(features, candidates)
+            return self.candidate_scores(features, candidates, heat)
 
         return cem_maximize(score, batch, 3, self.config.cem, self.generator)
 
-    def candidate_scores(self, features: Sequence[object], candidates: torch.Tensor) -> torch.Tensor:
-        """Weighted sum of log success probabilities (B, N) of poses (B, N, 3), one feature map per member."""
+    def goal_heat_maps(self, observations: dict[str, np.ndarray]) -> torch.Tensor | None:
+        """The goal heatmaps as (B, 1, H, W) floats min(1, h / τ), h in (0, 1], when the goal heat term is on,
+        else None.
+
+        Raises:
+            KeyError: the term is on and the observations carry no ``heatmap``.
+        """
+        if self.config.goal_heat == 0:
+            return None
+        if "heatmap" not in observations:
+            raise KeyError("a product with goal_heat > 0 needs observation key 'heatmap' (a goal member asks the "
+                           "environment for it; agents.core.goal_features.GoalObservationWrapper adds it)")
+        heat = torch.as_tensor(np.ascontiguousarray(observations["heatmap"])).permute(0, 3, 1, 2).float()
+        return ((heat + 1.0) / HEAT_LEVELS / self.config.goal_heat_level).clamp(max=1.0)
+
+    def candidate_scores(self, features: Sequence[object], candidates: torch.Tensor,
+                         heat: torch.Tensor | None = None) -> torch.Tensor:
+        """What CEM maximises for poses (B, N, 3): the weighted sum of the members' log success probabilities,
+        one feature map per member, plus ``goal_heat · log`` of ``heat`` (from :meth:`goal_heat_maps`) at the
+        grasp point when it is given."""
         total = torch.zeros(candidates.shape[:2])
         for member, member_features, weight in zip(self.members, features, self.config.weights, strict=True):
             total = total + weight * F.logsigmoid(member.candidate_scores(member_features, candidates))
+        if heat is not None:
+            grid = self.members[0].space.image_coordinates(candidates)[:, :, None, :]
+            read = F.grid_sample(heat, grid, mode="bilinear", align_corners=False)[:, 0, :, 0]
+            total = total + self.config.goal_heat * torch.log(read)
         return total
 
     def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -119,7 +159,9 @@ class PoseQProduct(PoseChooser):
             meta: dict[str, Any] = json.loads(path.read_text())
             entries = meta["members"]
             config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
-                                   seed=int(meta["seed"]), approach=ApproachConfig.from_dict(meta.get("approach", {})))
+                                   seed=int(meta["seed"]), approach=ApproachConfig.from_dict(meta.get("approach", {})),
+                                   goal_heat=float(meta.get("goal_heat", 0.0)),
+                                   goal_heat_level=float(meta.get("goal_heat_level", 1.0)))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
         members = []

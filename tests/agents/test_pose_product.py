@@ -129,3 +129,54 @@ def test_the_product_card_asks_for_the_height_map_a_patch_member_reads() -> None
                                               heightmap={**heightmap, "resolution": 0.002})])
     with pytest.raises(ValueError, match="combines qtopt-pose"):
         product_card([goal, PolicyCard(algo="sac-pose", reward="grasp2vec", world=dict(WORLD))])
+
+
+def test_the_goal_heat_term_adds_the_log_heat_at_each_grasp_point_and_steers_the_choice() -> None:
+    """Two flat members and a heatmap hot only in its left half: the term is goal_heat · log((heat + 1) / 256)
+    at each pose's pixel, so the product grasps on the left; with the term off it is indifferent."""
+    a, b = member(True, 0), member(False, 1)
+    a.candidate_scores = b.candidate_scores = lambda features, poses: torch.zeros(poses.shape[:2])
+    seen = observation()
+    seen["heatmap"] = np.zeros((SIZE, SIZE, 1), np.uint8)
+    seen["heatmap"][:, : SIZE // 2] = 255
+    product = PoseQProduct([a, b], ProductConfig(weights=(1.0, 1.0), cem=CONFIG.cem, goal_heat=0.5))
+    heat = product.goal_heat_maps({k: v[None] for k, v in seen.items()})
+    poses = torch.rand(1, 200, 3) * 2 - 1
+    columns = a.space.image_coordinates(poses)[..., 0]
+    members = 2 * np.log(0.5)  # each flat member: log σ(0)
+    scores = product.candidate_scores([None, None], poses, heat)
+    clear = columns.abs() > 0.2  # away from the edge the bilinear read blends
+    assert torch.allclose(scores[clear & (columns < 0)], torch.tensor(members, dtype=torch.float32))
+    assert torch.allclose(scores[clear & (columns > 0)], torch.tensor(members + 0.5 * np.log(1 / 256),
+                                                                       dtype=torch.float32))
+    chosen = torch.as_tensor(np.stack([product.choose(seen) for _ in range(5)]), dtype=torch.float32)
+    assert torch.all(a.space.image_coordinates(chosen)[:, 0] < 0)
+    gate = PoseQProduct([a, b], ProductConfig(weights=(1.0, 1.0), goal_heat=0.5, goal_heat_level=0.5))
+    seen["heatmap"][:, : SIZE // 2] = 191  # 0.75 of the peak: warm enough for the gate, not the peak
+    gated = gate.candidate_scores([None, None], poses, gate.goal_heat_maps({k: v[None] for k, v in seen.items()}))
+    assert torch.allclose(gated[clear & (columns < 0)], torch.tensor(members, dtype=torch.float32))
+    assert torch.allclose(gated[clear & (columns > 0)], torch.tensor(members + 0.5 * np.log(2 / 256),
+                                                                      dtype=torch.float32))
+    off = PoseQProduct([a, b], ProductConfig(weights=(1.0, 1.0)))
+    assert off.goal_heat_maps(seen) is None
+    assert torch.allclose(off.candidate_scores([None, None], poses), torch.tensor(members, dtype=torch.float32))
+    with pytest.raises(KeyError, match="needs observation key 'heatmap'"):
+        product.goal_heat_maps({"image": seen["image"][None]})
+    with pytest.raises(ValueError, match="goal_heat must be"):
+        ProductConfig(weights=(1.0,), goal_heat=-1.0)
+    with pytest.raises(ValueError, match="goal_heat_level must be"):
+        ProductConfig(weights=(1.0,), goal_heat=1.0, goal_heat_level=0.0)
+
+
+def test_the_goal_heat_weight_is_recorded_loaded_and_needs_a_member_that_reads_the_heatmap(tmp_path) -> None:
+    checkpoint(tmp_path / "goal", True, 0)
+    checkpoint(tmp_path / "grasp", False, 1)
+    checkpoint(tmp_path / "grasp2", False, 2)
+    out = combine_policies([(tmp_path / "goal", 1.0), (tmp_path / "grasp", 0.5)], tmp_path / "heat", goal_heat=0.75,
+                           goal_heat_level=0.4)
+    assert json.loads((out / PRODUCT_META).read_text())["goal_heat"] == 0.75
+    config = PoseQProduct.load(out).config
+    assert (config.goal_heat, config.goal_heat_level) == (0.75, 0.4)
+    with pytest.raises(ValueError, match="no member reads it"):
+        combine_policies([(tmp_path / "grasp", 1.0), (tmp_path / "grasp2", 0.5)], tmp_path / "none", goal_heat=1.0)
+    assert not (tmp_path / "none").exists()

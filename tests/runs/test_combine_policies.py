@@ -47,3 +47,14 @@ def test_the_approach_is_recorded_loaded_and_checked(tmp_path) -> None:
     assert PoseQProduct.load(main([*members, "--out", str(tmp_path / "plain")])).policy.follower.approach.hover == 0
     with pytest.raises(SystemExit, match="unknown approach settings \\['height'\\]"):
         main([*members, "--approach", "height=0.1", "--out", str(tmp_path / "bad")])
+
+
+def test_the_goal_heat_flag_is_recorded(tmp_path) -> None:
+    checkpoint(tmp_path / "goal", True, 0)
+    checkpoint(tmp_path / "grasp", False, 1)
+    out = main(["--member", str(tmp_path / "goal"), "--member", str(tmp_path / "grasp"), "--goal-heat", "0.5",
+                "--out", str(tmp_path / "heat")])
+    assert json.loads((out / PRODUCT_META).read_text())["goal_heat"] == 0.5
+    with pytest.raises(SystemExit, match="goal_heat must be"):
+        main(["--member", str(tmp_path / "goal"), "--member", str(tmp_path / "grasp"), "--goal-heat", "-1",
+              "--out", str(tmp_path / "bad")])
