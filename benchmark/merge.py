@@ -13,13 +13,16 @@ from benchmark.report import CellSummary, report_tables
 from benchmark.tasks import ROWS, SPLITS
 
 # Settings that make two runs' trials identical for the same row (``BenchmarkConfig`` fields).
-SAME_TRIALS = ("objects", "goals", "task", "trials", "split", "seed", "goal_seed", "world")
+SAME_TRIALS = ("objects", "goals", "task", "trials", "first_trial", "split", "seed", "goal_seed", "world")
 
 
 def setting(config: dict[str, Any], key: str) -> Any:
-    """``config[key]``; files written before the splits had names give ``split`` from their seed block."""
+    """``config[key]``; files written before the splits had names give ``split`` from their seed block, and
+    files written before trial blocks give ``first_trial`` 0."""
     if key == "split" and key not in config:
         return next((name for name, seed in SPLITS.items() if seed == config["seed"]), f"seed {config['seed']}")
+    if key == "first_trial":
+        return config.get(key, 0)
     return config[key]
 
 

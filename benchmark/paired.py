@@ -60,7 +60,7 @@ def compare(part_a: dict[str, Any], row_a: str, part_b: dict[str, Any], row_b: s
         ValueError: the two files were run with other trial settings, a row is missing, or no
             cell shares a trial seed.
     """
-    differ = [key for key in SAME_TRIALS if key != "objects" and key != "trials"
+    differ = [key for key in SAME_TRIALS if key not in ("objects", "trials", "first_trial")  # paired by seed below
               and setting(part_a["config"], key) != setting(part_b["config"], key)]
     if differ:
         raise ValueError(f"the two benchmark files differ in {', '.join(differ)}: their trials are not paired")

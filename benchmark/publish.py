@@ -40,7 +40,7 @@ def seed_scheme(config: BenchmarkConfig) -> dict[str, Any]:
     """The split, its seed block and the trial-seed formula, for the JSON."""
     return {"split": config.split, "seed": config.seed,
             "trial_seed": f"{BENCHMARK_SEED_OFFSET} + seed * {TRIALS_PER_SEED} + trial",
-            "first_trial_seed": trial_seed(config.seed, 0), "goal_bank_seed": config.goal_seed}
+            "first_trial_seed": trial_seed(config.seed, config.first_trial), "goal_bank_seed": config.goal_seed}
 
 
 def footer(config: BenchmarkConfig, wall: float, ran: int, resumed: int, backend: str, machine: str,
@@ -48,8 +48,9 @@ def footer(config: BenchmarkConfig, wall: float, ran: int, resumed: int, backend
     """One paragraph under the table: task, world, split and its seeds, trials, timing, machine, code."""
     world = config.world
     resumed_text = f", {resumed} more read back from the resume file" if resumed else ""
+    block = f" (trials {config.first_trial}–{config.first_trial + config.trials - 1})" if config.first_trial else ""
     return (f"{config.task} task, **{config.split} split** (trial seeds {BENCHMARK_SEED_OFFSET:,} + "
-            f"{config.seed} × {TRIALS_PER_SEED:,} + trial), {config.trials} trials per cell; every row: "
+            f"{config.seed} × {TRIALS_PER_SEED:,} + trial), {config.trials} trials per cell{block}; every row: "
             f"{world.num_objects} objects per bin, {world.max_steps} steps, lifted = still held after "
             f"{world.hold_s:g} s, scripted rows at {world.image_size} px; wall {wall:.0f} s for {ran} trials "
             f"({ran / max(wall, 1e-9):.2f} grasps/s with {backend}{resumed_text}); {machine}; code "

@@ -54,13 +54,16 @@ QUICK_TRIALS = 20
 @dataclass(frozen=True)
 class BenchmarkConfig:
     """What to run. ``objects`` entries are ``seen``, ``unseen`` or a custom set (folder, glob, URDF);
-    ``split`` is ``test`` (headline figures) or ``validation`` (model selection), disjoint seed blocks."""
+    ``split`` is ``test`` (headline figures) or ``validation`` (model selection), disjoint seed blocks.
+    Each cell runs the split's trials ``first_trial`` .. ``first_trial + trials - 1``: a later block of
+    validation trials confirms a candidate chosen on the first block without reusing its trials."""
 
     rows: tuple[str, ...] = DEFAULT_ROWS
     objects: tuple[str, ...] = ("seen", "unseen")
     goals: tuple[str, ...] = ("single",)
     task: str = "instance"
     trials: int = HEADLINE_TRIALS
+    first_trial: int = 0
     split: str = "test"
     goal_seed: int = BENCHMARK_GOAL_SEED
     world: WorldSettings = WorldSettings()
@@ -75,6 +78,9 @@ class BenchmarkConfig:
             raise ValueError(f"goal kinds must be among {GOAL_KINDS}, got {unknown}")
         if not 1 <= self.trials <= TRIALS_PER_SEED:
             raise ValueError(f"trials must be in 1..{TRIALS_PER_SEED}, got {self.trials}")
+        if not 0 <= self.first_trial <= TRIALS_PER_SEED - self.trials:
+            raise ValueError(f"first_trial must be in 0..{TRIALS_PER_SEED - self.trials} for {self.trials} trials, "
+                             f"got {self.first_trial}")
         for name in ("chunk_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -193,8 +199,9 @@ def plan(config: BenchmarkConfig, rows: dict[str, Row]) -> tuple[list[Cell], dic
                 status[cell.key] = row_ok
                 if row_ok != "ok":
                     continue
-                for first in range(0, config.trials, config.chunk_size):
-                    chunks.append(Chunk(cell, settings, first, min(first + config.chunk_size, config.trials),
+                stop = config.first_trial + config.trials
+                for first in range(config.first_trial, stop, config.chunk_size):
+                    chunks.append(Chunk(cell, settings, first, min(first + config.chunk_size, stop),
                                         config.seed, config.goal_seed, root))
     return cells, status, chunks
 

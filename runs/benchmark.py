@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--task", choices=TASKS, default="instance",
         help="instance: lift the goal object only; indiscriminate: lift any object")
     add("--trials", type=int, help=f"trials per cell (default {HEADLINE_TRIALS}, --quick {QUICK_TRIALS})")
+    add("--first-trial", type=int, default=0,
+        help="run the split's trials from this index on (default 0): a later block confirms a candidate chosen on "
+        "the first one without reusing its trials")
     add("--quick", action="store_true", help=f"{QUICK_TRIALS} trials per cell (not for headline numbers)")
     add("--split", choices=tuple(SPLITS), help=f"test (headline figures) or validation (model selection); trial "
         f"seeds {BENCHMARK_SEED_OFFSET:,} + S × {TRIALS_PER_SEED:,} + trial with S = {SPLITS} (default test)")
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
         config = BenchmarkConfig(
             rows=tuple(args.rows or (*DEFAULT_ROWS, *extra)), objects=tuple(args.objects), goals=tuple(args.goals),
             task=args.task, trials=args.trials or (QUICK_TRIALS if args.quick else HEADLINE_TRIALS),
+            first_trial=args.first_trial,
             split=split_of(args), workers=args.workers,
             world=WorldSettings(args.num_objects, args.image_size, args.max_steps, hold_s=args.hold_s))
         outputs = Outputs(args.json, args.markdown, args.readme, args.partial)

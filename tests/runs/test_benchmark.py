@@ -508,6 +508,22 @@ def test_splits_are_named_and_disjoint(tmp_path, capsys):
         benchmark.main(["--seed", "2", "--trials", "1", *TINY_ARGS])  # no third block to confuse with a split
 
 
+def test_a_later_block_of_trials_runs_fresh_seeds_of_the_same_split(tmp_path, capsys):
+    first, later = tmp_path / "first.json", tmp_path / "later.json"
+    common = ["--rows", "random", "--objects", "seen", "--trials", "3", "--split", "validation", *TINY_ARGS]
+    benchmark.main([*common, "--json", str(first)])
+    benchmark.main([*common, "--first-trial", "2", "--json", str(later)])
+    data = json.loads(later.read_text())
+    assert [t["seed"] for t in data["trials"]["random/seen/single/instance"]] == [trial_seed(1, i) for i in (2, 3, 4)]
+    assert data["seeds"]["first_trial_seed"] == trial_seed(1, 2) and "(trials 2–4)" in data["footer"]
+    from runs.benchmark_compare import main as compare
+
+    paired = compare([f"{later}:random", f"{first}:random"])  # paired on the one shared seed (trial 2)
+    assert [cell["trials"] for cell in paired] == [1]
+    with pytest.raises(SystemExit, match="first_trial must be in"):
+        benchmark.main([*common, "--first-trial", "999998"])
+
+
 def test_learned_row_trained_in_another_world_is_refused_by_name(tmp_path):
     _save_tiny_qtopt(tmp_path / "five", goal_conditioned=True)  # trained with 2 objects per bin, 4 steps
     with pytest.raises(SystemExit, match="row 'five' was trained with num_objects=2 but this table runs num_objects=5"):
