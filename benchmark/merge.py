@@ -38,6 +38,19 @@ def load_part(path: Path) -> dict[str, Any]:
     return part
 
 
+def row_cells(part: dict[str, Any], row: str) -> dict[str, list[dict[str, Any]]]:
+    """``{cell: trials}`` of ``row`` in a loaded ``runs.benchmark --json`` file (cell: ``objects/goals/task``).
+
+    Raises:
+        ValueError: ``row`` is not in the file (the message lists the rows it holds).
+    """
+    cells = {key.split("/", 1)[1]: trials for key, trials in part["trials"].items() if key.split("/", 1)[0] == row}
+    if not cells:
+        rows = sorted({key.split("/", 1)[0] for key in part["trials"]})
+        raise ValueError(f"row {row!r} is not in this benchmark file (rows: {', '.join(rows)})")
+    return cells
+
+
 def merge(parts: list[dict[str, Any]], names: list[str], replace: bool = False) -> dict[str, Any]:
     """One benchmark result from ``parts`` (loaded ``runs.benchmark --json`` files named ``names``).
     With ``replace``, a row measured again in a later part (a retrained policy) replaces the earlier

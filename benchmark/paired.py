@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from math import comb
 from typing import Any
 
-from benchmark.merge import SAME_TRIALS, setting
+from benchmark.merge import SAME_TRIALS, row_cells, setting
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,8 @@ def mcnemar_exact(wins: int, losses: int) -> float:
 
 def row_trials(part: dict[str, Any], row: str) -> dict[str, dict[int, bool]]:
     """``{cell: {trial seed: success}}`` of ``row`` in a loaded ``runs.benchmark --json`` file."""
-    cells: dict[str, dict[int, bool]] = {}
-    for key, trials in part["trials"].items():
-        name, cell = key.split("/", 1)
-        if name == row:
-            cells[cell] = {int(trial["seed"]): bool(trial["success"]) for trial in trials}
-    if not cells:
-        rows = sorted({key.split("/", 1)[0] for key in part["trials"]})
-        raise ValueError(f"row {row!r} is not in this benchmark file (rows: {', '.join(rows)})")
-    return cells
+    return {cell: {int(trial["seed"]): bool(trial["success"]) for trial in trials}
+            for cell, trials in row_cells(part, row).items()}
 
 
 def compare(part_a: dict[str, Any], row_a: str, part_b: dict[str, Any], row_b: str) -> list[PairedCell]:

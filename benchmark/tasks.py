@@ -133,7 +133,7 @@ class TrialResult:
     ``target_lifted`` says whether a target was among them (None for the indiscriminate task).
     ``target`` names the goal object (composite goals: both names, sorted, joined by ``|``; None for the
     indiscriminate task) and ``lifted_objects`` the objects lifted, for per-object breakdowns
-    (:func:`benchmark.report.per_object`). Trials recorded before these fields read back as None and ()."""
+    (:func:`benchmark.objects.per_object`). Trials recorded before these fields read back as None and ()."""
 
     seed: int
     success: bool

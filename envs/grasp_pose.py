@@ -80,6 +80,12 @@ class PoseSpace:
         ``grid_sample`` coordinates: -1 = left / top edge, +1 = right / bottom edge."""
         return self.project(self._metres(u))
 
+    def read_at_poses(self, maps: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Scene-image-aligned maps (B, C, H, W) read bilinearly where normalised poses (B, N, 3) grasp:
+        (B, C, N)."""
+        grid = self.image_coordinates(u)[:, :, None, :]
+        return torch.nn.functional.grid_sample(maps, grid, mode="bilinear", align_corners=False)[..., 0]
+
     def read_points(self, u: torch.Tensor, reach: float) -> torch.Tensor:
         """Image coordinates (..., P, 2) of the grasp point of normalised poses (..., 3) and, when
         ``reach`` > 0, of the four points ``reach`` metres from it along and across the wrist's

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.merge import load_part
+from benchmark.merge import load_part, row_cells
 from benchmark.objects import markdown, per_object
 from common.io import atomic_write_text
 from runs.benchmark_compare import file_and_row
@@ -25,10 +25,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     path, row = args.row
     try:
-        part = load_part(path)
-        cells = {key.split("/", 1)[1]: trials for key, trials in part["trials"].items() if key.split("/", 1)[0] == row}
-        if not cells:
-            raise ValueError(f"row {row!r} is not in {path}")
+        cells = row_cells(load_part(path), row)
         text = "\n".join(markdown(per_object(trials), f"{row}, {cell}") for cell, trials in cells.items())
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark_objects: error: {error}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,7 @@ class PoseQTOpt(PoseChooser):
             return None
         cem = self.config.cem
         poses = cem.low + (cem.high - cem.low) * torch.rand(len(inputs), draws, 3, generator=self.generator)
-        grid = self.space.image_coordinates(poses)[:, :, None, :]
-        heat = F.grid_sample(inputs[:, 3:4], grid, mode="bilinear", align_corners=False)[:, 0, :, 0]
+        heat = self.space.read_at_poses(inputs[:, 3:4], poses)[:, 0]
         best = heat.topk(cem.population, dim=1).indices
         return poses[torch.arange(len(inputs))[:, None], best]
 
@@ -312,3 +312,13 @@ class PoseQTOpt(PoseChooser):
         agent.generator.set_state(torch.tensor(meta["generator_state"], dtype=torch.uint8))
         agent.rng.bit_generator.state = meta["rng_state"]
         return agent, meta["extra"]
+
+
+def check_shared_world(learners: Sequence[PoseQTOpt]) -> None:
+    """Raise ``ValueError`` unless every learner was trained in the first one's bin layout and scene camera,
+    so that a normalised pose means the same grasp to all of them."""
+    first = learners[0].world
+    for index, learner in enumerate(learners[1:], start=1):
+        if learner.world.layout != first.layout or learner.world.camera != first.camera:
+            raise ValueError(f"Q-function {index} and Q-function 0 were trained in different bin layouts or cameras: "
+                             "a normalised pose would mean different grasps to them")

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from agents.core.cem import CEMConfig, cem_maximize
-from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt
+from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
 from common.io import file_sha256
 from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
 
@@ -86,11 +86,8 @@ class PoseQProduct(PoseChooser):
     def __init__(self, members: Sequence[PoseQTOpt], config: ProductConfig) -> None:
         if len(members) != len(config.weights):
             raise ValueError(f"{len(members)} members but {len(config.weights)} weights")
+        check_shared_world(members)
         first = members[0].world
-        for index, member in enumerate(members[1:], start=1):
-            if member.world.layout != first.layout or member.world.camera != first.camera:
-                raise ValueError(f"member {index} was trained in another bin layout or camera than member 0: "
-                                 "a normalised pose would mean different grasps to them")
         self.members, self.config = list(members), config
         self.generator = torch.Generator().manual_seed(config.seed)
         self.policy = PosePolicy(self.choose, first, config.approach)
@@ -132,8 +129,7 @@ class PoseQProduct(PoseChooser):
         for member, member_features, weight in zip(self.members, features, self.config.weights, strict=True):
             total = total + weight * F.logsigmoid(member.candidate_scores(member_features, candidates))
         if heat is not None:
-            grid = self.members[0].space.image_coordinates(candidates)[:, :, None, :]
-            read = F.grid_sample(heat, grid, mode="bilinear", align_corners=False)[:, 0, :, 0]
+            read = self.members[0].space.read_at_poses(heat, candidates)[:, 0]
             total = total + self.config.goal_heat * torch.log(read)
         return total
 

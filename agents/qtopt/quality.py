@@ -25,7 +25,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from agents.core.episode import episodes_from_dataset
 from agents.core.relabel import Decision, decision_from_episode
-from agents.qtopt.learner import PoseQTOpt
+from agents.qtopt.learner import PoseQTOpt, check_shared_world
 from envs.heightmap_observation import HEIGHTMAP_KEY
 from rewards.quality import roc_auc
 
@@ -86,10 +86,7 @@ def score_attempts(agent: PoseQTOpt | Sequence[PoseQTOpt], dataset: Any, image_s
         raise ValueError("score_attempts needs at least one Q-function")
     if any(member.goal_task for member in agents):
         raise ValueError("score_attempts rates indiscriminate grasps; a goal-task Q-function needs a goal heatmap")
-    if any(member.world.layout != agents[0].world.layout or member.world.camera != agents[0].world.camera
-           for member in agents[1:]):
-        raise ValueError("the Q-functions were trained in different bin layouts or cameras: a pose means "
-                         "different grasps to them")
+    check_shared_world(agents)
     for member in agents:
         member.q.eval()
     first = agents[0]
