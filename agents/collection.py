@@ -51,7 +51,8 @@ class CheckpointPolicy:
             if size is not None and size != env.unwrapped.config.camera.image_size:
                 policy = ResizedObservations(policy, int(size))
             self.policy = policy
-        seed_policy = getattr(getattr(self.policy, "policy", self.policy), "seed", None)
+        inner = self.policy.policy if isinstance(self.policy, ResizedObservations) else self.policy
+        seed_policy = getattr(inner, "seed", None)
         if callable(seed_policy):
             seed_policy(seed)
         return self.policy

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.core.cem import CEMConfig
+from agents.core.focus import FocusConfig
 from agents.loading import run_name
 from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from agents.qtopt.product import PRODUCT_META, ProductConfig
@@ -116,7 +117,8 @@ def member_name(index: int, folder: Path) -> str:
 
 def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Path, cem: dict[str, Any] | None = None,
                      seed: int = 0, command: str = "", approach: dict[str, Any] | None = None,
-                     goal_heat: float = 0.0, goal_heat_level: float = 1.0) -> Path:
+                     goal_heat: float = 0.0, goal_heat_level: float = 1.0,
+                     focus: dict[str, Any] | None = None) -> Path:
     """Write a product of pose QT-Opt checkpoints to ``out`` (built beside it and renamed when complete).
 
     Args:
@@ -129,10 +131,13 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
             ``{"hover": 0.08}``); default: the first member's.
         goal_heat: weight of the goal heatmap term (``ProductConfig.goal_heat``); > 0 needs a goal member.
         goal_heat_level: the heat above which the term costs nothing (``ProductConfig.goal_heat_level``).
+        focus: a focused search for collection (``agents.core.focus.FocusConfig`` fields, e.g.
+            ``{"radius": 0.03}``); default off. Needs a member that reads the height map.
 
     Raises:
         ValueError: fewer than two members, a weight <= 0, members that cannot share one environment
-            (:func:`product_card`), or a goal heat term with no goal member to ask for the heatmap.
+            (:func:`product_card`), a goal heat term with no goal member to ask for the heatmap, or a focus with
+            no member reading the height map.
         FileNotFoundError: a member folder is not a pose QT-Opt checkpoint.
         FileExistsError: ``out`` exists.
     """
@@ -151,10 +156,14 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
     config = ProductConfig(weights=tuple(float(w) for _, w in members),
                            cem=CEMConfig(**{**first["cem"], **(cem or {})}), seed=seed,
                            approach=ApproachConfig.from_dict({**first.get("approach", {}), **(approach or {})}),
-                           goal_heat=goal_heat, goal_heat_level=goal_heat_level)
+                           goal_heat=goal_heat, goal_heat_level=goal_heat_level,
+                           focus=FocusConfig.from_dict(focus or {}))
     if goal_heat > 0 and card.goal_features not in ("heatmap", "both"):
         raise ValueError(f"goal_heat {goal_heat} reads the goal heatmap, but no member reads it (goal features "
                          f"{card.goal_features!r}); add a goal member with --goal-features heatmap")
+    if config.focus.enabled and card.heightmap is None:
+        raise ValueError("focus draws its point from the height map, but no member reads one (add a patch-view "
+                         "member, e.g. checkpoints/policies/qtopt-patch-indiscriminate-2k/checkpoint)")
     entries = []
     with staged_folder(out) as staging:
         for index, (folder, member_card) in enumerate(zip(folders, cards, strict=True)):
@@ -168,5 +177,6 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
         atomic_write_json(staging / PRODUCT_META, {"members": entries, "cem": dataclasses.asdict(config.cem),
                                                    "seed": seed, "approach": dataclasses.asdict(config.approach),
                                                    "goal_heat": goal_heat, "goal_heat_level": goal_heat_level,
+                                                   "focus": dataclasses.asdict(config.focus),
                                                    "command": command})
     return out

@@ -43,13 +43,16 @@ def main(argv: list[str] | None = None) -> Path:
                         "(needs a goal member reading the heatmap; default 0: no such term)")
     parser.add_argument("--goal-heat-level", type=float, default=1.0, metavar="LEVEL",
                         help="heat in (0, 1] above which the goal heat term costs nothing (default 1: the peak)")
+    parser.add_argument("--focus", action="append", default=[], metavar="KEY=JSON",
+                        help="collection: search near one object drawn from the height map per episode "
+                        "(agents.core.focus.FocusConfig: radius metres, min_height metres); default off")
     parser.add_argument("--seed", type=int, default=0, help="seeds CEM's sampling")
     args = parser.parse_args(argv)
     try:
         out = combine_policies(args.member, args.out, dict(parse_override(item) for item in args.cem), args.seed,
                                command_line("runs.combine_policies", argv),
                                dict(parse_override(item) for item in args.approach), args.goal_heat,
-                               args.goal_heat_level)
+                               args.goal_heat_level, dict(parse_override(item) for item in args.focus))
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         sys.exit(f"combine_policies: error: {error}")
     print(out)

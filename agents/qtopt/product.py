@@ -16,6 +16,9 @@ is the goal's Grasp2Vec heatmap (the observation's ``heatmap``, min-max scaled p
 grasp point and ``τ`` is ``goal_heat_level``. It is the localization itself voting for the target, beside the
 goal network that learned from it: with τ = 1 towards the heatmap's peak, with τ < 1 only against poses
 colder than τ (a gate: anywhere warm enough is on the target).
+
+``ProductConfig.focus`` (a collection setting, :mod:`agents.core.focus`) searches only near one object, drawn
+at random from the height map each episode: data on every object, not only the easiest.
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from agents.core.cem import CEMConfig, cem_maximize
+from agents.core.focus import FocusConfig, FocusedSearch
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
 from common.io import file_sha256
 from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
+from envs.heightmap import GridGeometry
+from envs.heightmap_observation import HEIGHTMAP_KEY
 
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
 PRODUCT_META = "pose_product.json"
@@ -53,6 +59,8 @@ class ProductConfig:
         goal_heat: weight ``w_h`` >= 0 of the goal heatmap term ``w_h · log min(1, h(u) / τ)`` (0: no such
             term; > 0 needs the observation's ``heatmap``, which goal members ask the environment for).
         goal_heat_level: ``τ`` in (0, 1]: poses at least this warm (1 = the scene's hottest cell) cost nothing.
+        focus: search near one object drawn from the height map per decision (off by default; needs a
+            patch-view member, whose height map the environment then provides).
     """
 
     weights: tuple[float, ...]
@@ -61,6 +69,7 @@ class ProductConfig:
     approach: ApproachConfig = field(default_factory=ApproachConfig)
     goal_heat: float = 0.0
     goal_heat_level: float = 1.0
+    focus: FocusConfig = field(default_factory=FocusConfig)
 
     def __post_init__(self) -> None:
         if not self.weights or any(not np.isfinite(w) or w <= 0 for w in self.weights):
@@ -90,7 +99,22 @@ class PoseQProduct(PoseChooser):
         first = members[0].world
         self.members, self.config = list(members), config
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
         self.policy = PosePolicy(self.choose, first, config.approach)
+        self.focus: FocusedSearch | None = None
+        if config.focus.enabled:
+            patch = next((m for m in self.members if m.config.view == "patch"), None)
+            if patch is None:
+                raise ValueError("focus draws its point from the height map, but no member reads one (add a "
+                                 "patch-view member)")
+            geometry = GridGeometry.of(patch.world.layout, patch.config.heightmap)
+            self.focus = FocusedSearch(patch.space, geometry, config.focus)
+
+    def seed(self, seed: int) -> None:
+        """Reseed CEM's sampling and the focus draws (a collector calls this per episode, so an episode's
+        pose does not depend on which worker ran it)."""
+        self.generator.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
 
     @torch.no_grad()
     def best_poses(self, observations: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,11 +123,19 @@ class PoseQProduct(PoseChooser):
         features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
         batch = len(next(iter(observations.values())))
         heat = self.goal_heat_maps(observations)
+        if self.focus is None:
+            def score(candidates: torch.Tensor) -> torch.Tensor:
+                return self.candidate_scores(features, candidates, heat)
 
-        def score(candidates: torch.Tensor) -> torch.Tensor:
-            return self.candidate_scores(features, candidates, heat)
+            return cem_maximize(score, batch, 3, self.config.cem, self.generator)
+        focus = self.focus
+        centres = focus.draw(observations[HEIGHTMAP_KEY], self.rng)
 
-        return cem_maximize(score, batch, 3, self.config.cem, self.generator)
+        def focused_score(local: torch.Tensor) -> torch.Tensor:
+            return self.candidate_scores(features, focus.poses(local, centres), heat)
+
+        local, scores = cem_maximize(focused_score, batch, 3, self.config.cem, self.generator)
+        return focus.poses(local[:, None, :], centres)[:, 0], scores
 
     def goal_heat_maps(self, observations: dict[str, np.ndarray]) -> torch.Tensor | None:
         """The goal heatmaps as (B, 1, H, W) floats min(1, h / τ), h in (0, 1], when the goal heat term is on,
@@ -157,7 +189,8 @@ class PoseQProduct(PoseChooser):
             config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
                                    seed=int(meta["seed"]), approach=ApproachConfig.from_dict(meta.get("approach", {})),
                                    goal_heat=float(meta.get("goal_heat", 0.0)),
-                                   goal_heat_level=float(meta.get("goal_heat_level", 1.0)))
+                                   goal_heat_level=float(meta.get("goal_heat_level", 1.0)),
+                                   focus=FocusConfig.from_dict(meta.get("focus", {})))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
         members = []
