@@ -14,7 +14,7 @@ wrist yaw ``[-pi/2, pi/2)`` (a two-finger grasp is symmetric under a half turn).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +23,7 @@ import pybullet
 import torch
 from gymnasium import spaces
 
+from common.settings import from_fields
 from envs.cameras import FAR, NEAR
 from envs.config import WorldConfig
 
@@ -159,11 +160,7 @@ class ApproachConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ApproachConfig:
         """An approach from a card's or a command line's fields; an unknown field is a ``ValueError`` naming it."""
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown approach settings {unknown}; known: {known}")
-        return cls(**values)
+        return from_fields(cls, values, "approach")
 
 
 class PoseFollower:

@@ -10,12 +10,13 @@ whatever lies there*. The outcome is labelled as any attempt's is.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from common.settings import from_fields
 from envs.grasp_pose import PoseSpace
 from envs.heightmap import HEIGHT_UNIT, GridGeometry
 
@@ -46,10 +47,7 @@ class FocusConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FocusConfig:
         """From a card's ``focus`` entry; unknown keys are refused by name."""
-        unknown = set(values) - set(asdict(cls()))
-        if unknown:
-            raise ValueError(f"unknown focus settings {sorted(unknown)}; known: {sorted(asdict(cls()))}")
-        return cls(**values)
+        return from_fields(cls, values, "focus")
 
 
 class FocusedSearch:

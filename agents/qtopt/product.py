@@ -38,7 +38,6 @@ from agents.core.focus import FocusConfig, FocusedSearch
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
 from common.io import file_sha256
 from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
-from envs.heightmap import GridGeometry
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
@@ -107,8 +106,7 @@ class PoseQProduct(PoseChooser):
             if patch is None:
                 raise ValueError("focus draws its point from the height map, but no member reads one (add a "
                                  "patch-view member)")
-            geometry = GridGeometry.of(patch.world.layout, patch.config.heightmap)
-            self.focus = FocusedSearch(patch.space, geometry, config.focus)
+            self.focus = FocusedSearch(patch.space, patch.q.geometry, config.focus)
 
     def seed(self, seed: int) -> None:
         """Reseed CEM's sampling and the focus draws (a collector calls this per episode, so an episode's
@@ -123,19 +121,17 @@ class PoseQProduct(PoseChooser):
         features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
         batch = len(next(iter(observations.values())))
         heat = self.goal_heat_maps(observations)
-        if self.focus is None:
-            def score(candidates: torch.Tensor) -> torch.Tensor:
-                return self.candidate_scores(features, candidates, heat)
-
-            return cem_maximize(score, batch, 3, self.config.cem, self.generator)
         focus = self.focus
-        centres = focus.draw(observations[HEIGHTMAP_KEY], self.rng)
+        centres = None if focus is None else focus.draw(observations[HEIGHTMAP_KEY], self.rng)
 
-        def focused_score(local: torch.Tensor) -> torch.Tensor:
-            return self.candidate_scores(features, focus.poses(local, centres), heat)
+        def poses(searched: torch.Tensor) -> torch.Tensor:  # CEM's box is the bin, or the square around a centre
+            return searched if focus is None else focus.poses(searched, centres)
 
-        local, scores = cem_maximize(focused_score, batch, 3, self.config.cem, self.generator)
-        return focus.poses(local[:, None, :], centres)[:, 0], scores
+        def score(candidates: torch.Tensor) -> torch.Tensor:
+            return self.candidate_scores(features, poses(candidates), heat)
+
+        best, scores = cem_maximize(score, batch, 3, self.config.cem, self.generator)
+        return poses(best[:, None, :])[:, 0], scores
 
     def goal_heat_maps(self, observations: dict[str, np.ndarray]) -> torch.Tensor | None:
         """The goal heatmaps as (B, 1, H, W) floats min(1, h / τ), h in (0, 1], when the goal heat term is on,
