@@ -39,8 +39,9 @@ def collect_held_out(objects: ObjectSpec, attempts: int, seed: int, image_size: 
                 continue
             lifted = truth["lifted_ids"][0]
             urdfs.update(zip(truth["objects"], truth["urdfs"], strict=True))
-            records.append({"pre": info["pre_image"], "post": info["post_image"], "outcome": info["outcome_image"],
-                            "object": truth["lifted"][0], "pre_object_mask": truth["pre_mask"] == lifted})
+            records.append({"pre": info["pre_image"], "post": info["post_image"],
+                            "outcome": info["triplet_outcome_image"], "object": truth["lifted"][0],
+                            "pre_object_mask": truth["pre_mask"] == lifted})
     finally:
         env.close()
     return HeldOutGrasps.from_records(records, urdfs)

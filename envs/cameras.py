@@ -39,9 +39,9 @@ class SceneCamera:
         self.view = client.computeViewMatrixFromYawPitchRoll(
             config.scene_target, config.scene_distance, config.scene_yaw, config.scene_pitch, 0.0, 2)
 
-    def render(self, with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return (rgb (H, W, 3) uint8, mask (H, W) int32 body ids or None)."""
-        return _render(self.client, self.view, self.config.scene_fov, self.config.image_size, with_mask)
+    def render(self, with_mask: bool = False, size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return (rgb (H, W, 3) uint8, mask (H, W) int32 body ids or None); H = W = ``size`` or ``image_size``."""
+        return _render(self.client, self.view, self.config.scene_fov, size or self.config.image_size, with_mask)
 
 
 class WristCamera:
@@ -55,12 +55,12 @@ class WristCamera:
         self.client = client
         self.config = config
 
-    def render(self, ee_position: np.ndarray, ee_orientation: np.ndarray,
-               with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Render from the end-effector pose (position (3,), quaternion xyzw (4,))."""
+    def render(self, ee_position: np.ndarray, ee_orientation: np.ndarray, with_mask: bool = False,
+               size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Render from the end-effector pose (position (3,), quaternion xyzw (4,)), ``size`` or ``image_size`` px."""
         c = self.client
         rotation = np.asarray(c.getMatrixFromQuaternion(ee_orientation)).reshape(3, 3)
         eye = ee_position + rotation @ np.asarray(self.config.wrist_offset)
         target = ee_position + rotation @ np.asarray(self.config.wrist_target_offset)
         view = c.computeViewMatrix(eye.tolist(), target.tolist(), [0.0, 0.0, 1.0])
-        return _render(c, view, self.config.wrist_fov, self.config.image_size, with_mask)
+        return _render(c, view, self.config.wrist_fov, size or self.config.image_size, with_mask)

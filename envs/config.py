@@ -113,9 +113,15 @@ NOMINAL_CLOSED_APERTURE = 0.0395
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """Image size (pixels, square) and the two cameras' placement."""
+    """Image sizes (pixels, square) and the two cameras' placement.
+
+    ``image_size`` is what a policy observes and a reward scores. ``triplet_size`` is the side of the
+    recorded pre-grasp, post-grasp and outcome images (the embedding's training data), when they are
+    rendered sharper than the observation; None records them at ``image_size``.
+    """
 
     image_size: int = 64
+    triplet_size: int | None = None
     scene_target: tuple[float, float, float] = (0.62, 0.06, -0.18)
     scene_distance: float = 1.0
     scene_yaw: float = 245.0
@@ -126,6 +132,11 @@ class CameraConfig:
     wrist_offset: tuple[float, float, float] = (0.0, 0.22, 0.20)
     wrist_target_offset: tuple[float, float, float] = (0.0, 0.022, 0.235)
     wrist_fov: float = 40.0
+
+    @property
+    def triplet_image_size(self) -> int:
+        """Side (pixels) of the recorded pre, post and outcome images."""
+        return self.image_size if self.triplet_size is None else self.triplet_size
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,8 @@ class WorldConfig:
             raise ValueError(f"rebuild_after_loads must be at least 1, got {self.rebuild_after_loads}")
         if not 16 <= self.camera.image_size <= 512:
             raise ValueError(f"image_size must be in 16..512 pixels, got {self.camera.image_size}")
+        if not 16 <= self.camera.triplet_image_size <= 512:
+            raise ValueError(f"triplet_size must be in 16..512 pixels, got {self.camera.triplet_size}")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 ``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
 distance in metres, after a grasp; ``grasp_sensed``, the robot's own "something is in my hand" bit:
 that aperture exceeds the gripper's closed-on-nothing aperture, measured at world build and given as
-``closed_aperture``, by more than ``ArmConfig.grasp_margin``; ``pre_image``/``post_image`` with
-``record_triplet=True``) and, under ``info["ground_truth"]``, what only the simulator knows: objects,
+``closed_aperture``, by more than ``ArmConfig.grasp_margin``; with ``record_triplet=True``, the
+triplet ``pre_image``/``post_image``/``triplet_outcome_image``, rendered at ``triplet_size`` pixels
+when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself)
+and, under ``info["ground_truth"]``, what only the simulator knows: objects,
 lifted objects (above the lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``:
 held, not thrown), ``dropped`` objects (above the line when the lift ended, fallen during the hold),
 objects touching the gripper after the lift, segmentation masks. Policies and training labels must
@@ -43,10 +45,13 @@ MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
 GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far inside it)
 
 
-def make_world_config(num_objects: int, image_size: int, base: WorldConfig | None) -> WorldConfig:
-    """``base`` (or the defaults) with the object count and image size replaced."""
+def make_world_config(num_objects: int, image_size: int, base: WorldConfig | None,
+                      triplet_size: int | None = None) -> WorldConfig:
+    """``base`` (or the defaults) with the object count and image size replaced, and the triplet
+    size when one is given (else ``base``'s)."""
     base = base or WorldConfig()
-    camera = dataclasses.replace(base.camera, image_size=image_size)
+    camera = dataclasses.replace(base.camera, image_size=image_size,
+                                 triplet_size=base.camera.triplet_size if triplet_size is None else triplet_size)
     return dataclasses.replace(base, num_objects=num_objects, camera=camera)
 
 
@@ -68,7 +73,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def __init__(self, objects: ObjectSpec = "seen", num_objects: int = 5, image_size: int = 64,
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
                  record_triplet: bool = False, reward: RewardFunction | None = None,
-                 render_mode: str | None = None, world_config: WorldConfig | None = None) -> None:
+                 render_mode: str | None = None, world_config: WorldConfig | None = None,
+                 triplet_size: int | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 2:
@@ -76,7 +82,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.object_paths = resolve_objects(objects)
         if num_objects > len(self.object_paths):
             raise ValueError(f"num_objects={num_objects} but the object set holds only {len(self.object_paths)} URDFs")
-        self.config = make_world_config(num_objects, image_size, world_config)
+        self.config = make_world_config(num_objects, image_size, world_config, triplet_size)
         self.max_steps = max_steps
         self.auto_descend = auto_descend
         self.wrist_view = wrist_view
@@ -129,7 +135,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                                "alone to make a goal image); is the object set mostly ungraspable?")
         self._steps = 0
         self._episode_active = True
-        self._pre = self.world.render_scene(hide_arm=True, with_mask=True) if self.record_triplet else None
+        self._pre = self._render_triplet_scene() if self.record_triplet else None
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -177,8 +183,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         info["closed_aperture"] = self.world.closed_aperture
         info["grasp_attempted"] = True
         if self.record_triplet and self._pre is not None:
-            post, post_mask = self.world.render_scene(hide_arm=True, hide=outcome.lifted, with_mask=True)
+            post, post_mask = self._render_triplet_scene(hide=outcome.lifted)
             info["pre_image"], info["post_image"] = self._pre[0], post
+            size = self.config.camera.triplet_image_size
+            info["triplet_outcome_image"] = (outcome_image if size == self.config.camera.image_size
+                                             else self.world.render_wrist(size=size)[0])
             info["ground_truth"]["pre_mask"] = self._pre[1]
             info["ground_truth"]["post_mask"] = post_mask
         info["is_success"] = outcome.fault is None and self._succeeded(names)
@@ -186,6 +195,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             return float(info["is_success"]), info
         context = self._context(outcome_image, names, outcome.aperture)
         return float(self.reward_function(context)), info
+
+    def _render_triplet_scene(self, hide: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+        """The bin without the arm (and without ``hide``), with its mask, at the triplet size."""
+        return self.world.render_scene(hide_arm=True, hide=hide, with_mask=True,
+                                       size=self.config.camera.triplet_image_size)
 
     def _succeeded(self, lifted: tuple[str, ...]) -> bool:
         return len(lifted) > 0

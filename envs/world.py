@@ -281,16 +281,16 @@ class GraspWorld:
                 c.resetBasePositionAndOrientation(body, position, orientation)
                 c.resetBaseVelocity(body, linear, angular)
 
-    def render_scene(self, hide_arm: bool = False, hide: Sequence[int] = (),
-                     with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    def render_scene(self, hide_arm: bool = False, hide: Sequence[int] = (), with_mask: bool = False,
+                     size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Scene camera image (H, W, 3) uint8 and optional body-id mask (H, W) int32.
 
         ``hide_arm`` renders the bin without the arm; ``hide`` lists objects to leave out
-        (a held object, for the post-grasp image).
+        (a held object, for the post-grasp image). ``size`` (pixels) overrides the camera's ``image_size``.
         """
         bodies = ([self.arm.body] if hide_arm else []) + list(hide)
         with self._hidden_bodies(bodies):
-            return self.scene_camera.render(with_mask)
+            return self.scene_camera.render(with_mask, size)
 
     def render_heightmap(self, config: HeightmapConfig | None = None) -> Heightmap:
         """Top-down height map of the drop zone with the arm out of sight (:mod:`envs.heightmap`)."""
@@ -300,7 +300,7 @@ class GraspWorld:
         with self._hidden_bodies([self.arm.body]):
             return self._heightmap_camera.render()
 
-    def render_wrist(self, with_mask: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image."""
+    def render_wrist(self, with_mask: bool = False, size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image; ``size`` as in ``render_scene``."""
         position, orientation = self.arm.end_effector_pose()
-        return self.wrist_camera.render(position, orientation, with_mask)
+        return self.wrist_camera.render(position, orientation, with_mask, size)

@@ -70,14 +70,14 @@ def plan_tasks(covered: list[tuple[int, int]], grasps: int, shard_size: int) -> 
 def new_card(config: CollectConfig) -> DatasetCard:
     """Card of a dataset about to be collected with ``config``."""
     paths = resolve_objects(config.objects)
-    world = make_world_config(config.num_objects, config.image_size, None)
+    world = make_world_config(config.num_objects, config.image_size, None, config.triplet_size)
     spec = config.identity()["objects"]
     names = [object_name(p) for p in paths]
     object_set = {"spec": spec, "count": len(paths), "names_sha256": names_digest(names)}
     if spec not in SPLITS:
         object_set["names"] = names
     return DatasetCard(
-        source=SOURCE, image_size=config.image_size, object_set=object_set,
+        source=SOURCE, image_size=world.camera.triplet_image_size, object_set=object_set,
         config={**config.to_dict(), "world": dataclasses.asdict(world)},
         seeds={"base_seed": config.seed, "episode_seed": "graspdata.episode.episode_seed(base_seed, index)",
                "policy_seed": "graspdata.episode.policy_seed(base_seed, index)"},

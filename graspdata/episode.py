@@ -69,12 +69,12 @@ def run_episode(env: gym.Env, policy: Policy, index: int, seed: int) -> GraspRec
         done = terminated or truncated
     heightmap = observations[0].get(HEIGHTMAP_KEY)
     observations = [{k: v for k, v in o.items() if k != HEIGHTMAP_KEY} for o in observations]
-    size = observations[0]["image"].shape[0]
+    size = env.unwrapped.config.camera.triplet_image_size
     blank = np.zeros((size, size, 3), np.uint8)
     return GraspRecord(
         index=index, key=seed, seed=seed,
         pre_image=info.get("pre_image", blank), post_image=info.get("post_image", blank),
-        outcome_image=info.get("outcome_image", blank),
+        outcome_image=info.get("triplet_outcome_image", blank),
         grasp_attempted=bool(info["grasp_attempted"]), success=bool(info["is_success"]), fault=info["fault"] or "",
         observations={k: np.stack([o[k] for o in observations]) for k in observations[0]},
         actions=np.stack(actions), rewards=np.asarray(rewards, np.float32), terminated=bool(terminated),

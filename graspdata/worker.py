@@ -70,7 +70,7 @@ class ShardCollector:
     def __init__(self, config: CollectConfig, make_policy: PolicyFactory) -> None:
         self.config = config
         env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
-                           max_steps=config.max_steps, record_triplet=True)
+                           max_steps=config.max_steps, record_triplet=True, triplet_size=config.triplet_size)
         self.env: gym.Env = HeightmapObservation(env) if config.heightmap else env
         self.make_policy = make_policy
 

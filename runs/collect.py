@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="object set: seen, unseen, a folder, a glob, or URDF paths (default: seen)")
     parser.add_argument("--grasps", type=int, default=d.grasps, help="grasp attempts (episodes) the dataset holds")
     parser.add_argument("--workers", type=int, default=d.workers, help="worker processes or Ray actors")
-    parser.add_argument("--image-size", type=int, default=d.image_size, help="image side, pixels")
+    parser.add_argument("--image-size", type=int, default=d.image_size, help="policy's image side, pixels")
+    parser.add_argument("--triplet-size", type=int, default=d.triplet_size,
+                        help="side of the recorded pre, post and outcome images, pixels (default: --image-size)")
     parser.add_argument("--num-objects", type=int, default=d.num_objects, help="objects in the bin")
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help="actions per episode")
     parser.add_argument("--policy", default=d.policy,
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     objects = args.objects[0] if len(args.objects) == 1 else tuple(args.objects)
     try:
         config = CollectConfig(objects=objects, num_objects=args.num_objects, image_size=args.image_size,
-                               max_steps=args.max_steps, policy=args.policy, seed=args.seed, grasps=args.grasps,
+                               triplet_size=args.triplet_size, max_steps=args.max_steps, policy=args.policy,
+                               seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
                                max_task_failures=args.max_task_failures, heightmap=args.heightmap)
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None

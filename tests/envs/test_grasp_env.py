@@ -174,3 +174,34 @@ def test_reward_is_an_object_and_defaults_to_the_tasks_success():
     env.close()
     with pytest.raises(ValueError, match="rewards.make_reward"):
         gym.make("KukaGrasp-v0", reward="oracle", **TINY)
+
+
+def test_sharper_triplet_images_leave_the_episode_unchanged():
+    """``triplet_size`` renders the recorded pre/post/outcome images larger; the policy's observation,
+    the reward's outcome image and the physics stay those of the plain env."""
+    def run(**kwargs):
+        env = gym.make("KukaGrasp-v0", objects="unseen", num_objects=1, image_size=32, max_steps=10,
+                       record_triplet=True, **kwargs)
+        policy = PrivilegedGraspPolicy(env)
+        obs, _ = env.reset(seed=4)
+        observations, done = [obs["image"]], False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            observations.append(obs["image"])
+            done = terminated or truncated
+        env.close()
+        return np.stack(observations), info
+
+    plain, plain_info = run()
+    sharp, info = run(triplet_size=48)
+    np.testing.assert_array_equal(sharp, plain)
+    np.testing.assert_array_equal(info["outcome_image"], plain_info["outcome_image"])
+    assert plain_info["triplet_outcome_image"] is plain_info["outcome_image"]
+    assert info["is_success"] and info["outcome_image"].shape == (32, 32, 3)
+    for key in ("pre_image", "post_image", "triplet_outcome_image"):
+        assert info[key].shape == (48, 48, 3) and info[key].dtype == np.uint8
+    assert info["ground_truth"]["pre_mask"].shape == (48, 48)
+    lifted = info["ground_truth"]["pre_mask"] == info["ground_truth"]["object_ids"][0]
+    assert lifted.sum() > (plain_info["ground_truth"]["pre_mask"] == info["ground_truth"]["object_ids"][0]).sum()
+    with pytest.raises(ValueError, match="triplet_size"):
+        gym.make("KukaGrasp-v0", triplet_size=8)

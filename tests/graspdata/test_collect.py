@@ -156,3 +156,24 @@ def test_height_maps_are_collected_once_per_attempt_and_part_of_the_identity(tmp
     with pytest.raises(ConfigMismatchError, match="heightmap"):
         collect(CollectConfig(**{**config.to_dict(), "heightmap": False}), tmp_path / "d", resume=True,
                 show_progress=False)
+
+
+def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identity(tmp_path):
+    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, triplet_size=48, num_objects=2,
+                           max_steps=4)
+    collect(config, tmp_path / "sharp", show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), "triplet_size": None}), tmp_path / "plain", show_progress=False,
+            report=quiet)
+    card = DatasetCard.load(tmp_path / "sharp")
+    assert card.image_size == 48 and card.config["image_size"] == 32 and card.config["triplet_size"] == 48
+    sharp, plain = EpisodeDataset(tmp_path / "sharp"), EpisodeDataset(tmp_path / "plain")
+    for index in range(2):
+        assert sharp[index]["images"].shape[1:] == (32, 32, 3)  # what the policy saw
+        assert sharp[index]["outcome"].shape == (48, 48, 3)
+        np.testing.assert_array_equal(sharp[index]["actions"], plain[index]["actions"])
+        np.testing.assert_array_equal(sharp[index]["images"], plain[index]["images"])
+    with pytest.raises(ConfigMismatchError, match="triplet_size"):
+        collect(CollectConfig(**{**config.to_dict(), "triplet_size": 64}), tmp_path / "sharp", resume=True,
+                show_progress=False, report=quiet)
+    with pytest.raises(ValueError, match="triplet_size"):
+        CollectConfig(triplet_size=8)
