@@ -249,6 +249,12 @@ class PoseQTOpt(PoseChooser):
         best = heat.topk(cem.population, dim=1).indices
         return poses[torch.arange(len(inputs))[:, None], best]
 
+    def seed(self, seed: int) -> None:
+        """Reseed CEM's sampling and the exploration draws (a collector calls this per episode, so an
+        episode's pose does not depend on which worker ran it, nor on the episodes before it)."""
+        self.generator.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+
     def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""
         if self.exploring and self.rng.random() < self.config.epsilon:

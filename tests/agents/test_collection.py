@@ -61,7 +61,8 @@ def test_the_data_layer_leaves_checkpoint_folders_to_the_agents(tmp_path):
         data_policy_factory(str(tmp_path))
 
 
-def test_a_product_collector_is_reseeded_for_every_episode(tmp_path):
+@pytest.mark.parametrize("kind", ["single", "product"])
+def test_a_learned_collector_is_reseeded_for_every_episode(tmp_path, kind):
     """An episode's pose depends on its seed only, not on which episodes the worker ran before it."""
     from types import SimpleNamespace
 
@@ -71,8 +72,9 @@ def test_a_product_collector_is_reseeded_for_every_episode(tmp_path):
 
     save_checkpoint(tmp_path / "a")
     save_checkpoint(tmp_path / "b")
-    factory = policy_factory(str(combine_policies([(tmp_path / "a", 1.0), (tmp_path / "b", 1.0)],
-                                                  tmp_path / "product")))
+    folder = tmp_path / "a" if kind == "single" else combine_policies(
+        [(tmp_path / "a", 1.0), (tmp_path / "b", 1.0)], tmp_path / "product")
+    factory = policy_factory(str(folder))
     env = SimpleNamespace(unwrapped=SimpleNamespace(config=make_world_config(1, POLICY_SIZE, None)))
     observation = {"image": np.random.default_rng(0).integers(0, 255, (POLICY_SIZE, POLICY_SIZE, 3), np.uint8)}
     first = factory(env, 5).choose(observation)
