@@ -205,7 +205,7 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
         NotADatasetError, ConfigMismatchError, DatasetError: see :func:`graspdata.folder.scan_folder`.
         WorkerError: a shard failed ``config.max_task_failures`` times.
     """
-    resolve_objects(config.objects)
+    new_card(config)  # a bad object set or world setting raises here, before any folder exists
     make_policy = make_policy or policy_factory(config.policy)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

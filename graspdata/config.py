@@ -51,8 +51,6 @@ class CollectConfig:
         for name in ("grasps", "shard_size", "workers", "max_task_failures", "num_objects"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.triplet_size is not None and not 16 <= self.triplet_size <= 512:
-            raise ValueError(f"triplet_size must be in 16..512 pixels, got {self.triplet_size}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
         if isinstance(self.objects, list):

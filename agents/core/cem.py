@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -75,3 +76,25 @@ def cem_maximize(score: Callable[[torch.Tensor], torch.Tensor], batch_size: int,
             noise = torch.randn(b, n, a, generator=generator, device=device)
             candidates = (mean + std * noise).clamp(config.low, config.high)
     return best_action, best_score
+
+
+class SeededSearch:
+    """CEM's two random streams, built and reseeded together.
+
+    ``generator`` (torch) draws the search's candidates; ``rng`` (numpy) draws what a searcher adds around
+    it (exploration noise, a focus point). A collector reseeds both per episode through :meth:`seed`, so an
+    episode's pose depends neither on which worker ran it nor on the episodes before it.
+    """
+
+    generator: torch.Generator
+    rng: np.random.Generator
+
+    def init_streams(self, seed: int) -> None:
+        """Create both streams from ``seed`` (call once, in ``__init__``)."""
+        self.generator = torch.Generator()
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        """Reseed both streams: the same ``seed`` gives the same draws whatever came before."""
+        self.generator.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)

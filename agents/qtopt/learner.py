@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_file, save
 
-from agents.core.cem import CEMConfig, cem_maximize
+from agents.core.cem import CEMConfig, SeededSearch, cem_maximize
 from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
 from agents.qtopt.patch_network import SYMMETRIES, PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
@@ -129,7 +129,7 @@ def network_input(images: np.ndarray | torch.Tensor, heatmaps: np.ndarray | torc
     return x.permute(0, 3, 1, 2).float() / 255.0
 
 
-class PoseQTOpt(PoseChooser):
+class PoseQTOpt(SeededSearch, PoseChooser):
     """The learner and, through :meth:`reset` / :meth:`act`, an :class:`common.protocols.Policy`.
 
     Args:
@@ -155,8 +155,7 @@ class PoseQTOpt(PoseChooser):
             self.q = PoseQNetwork(4 if goal_task else 3, config.network)
         self.optimizer = torch.optim.AdamW(self.q.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
+        self.init_streams(seed)
         self.updates = 0
         self.exploring = False
         self.policy = PosePolicy(self.choose, world, config.approach)
@@ -248,12 +247,6 @@ class PoseQTOpt(PoseChooser):
         heat = self.space.read_at_poses(inputs[:, 3:4], poses)[:, 0]
         best = heat.topk(cem.population, dim=1).indices
         return poses[torch.arange(len(inputs))[:, None], best]
-
-    def seed(self, seed: int) -> None:
-        """Reseed CEM's sampling and the exploration draws (a collector calls this per episode, so an
-        episode's pose does not depend on which worker ran it, nor on the episodes before it)."""
-        self.generator.manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
 
     def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from agents.core.cem import CEMConfig, cem_maximize
+from agents.core.cem import CEMConfig, SeededSearch, cem_maximize
 from agents.core.focus import FocusConfig, FocusedSearch
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
 from common.io import file_sha256
@@ -79,7 +79,7 @@ class ProductConfig:
             raise ValueError(f"goal_heat_level must be in (0, 1], got {self.goal_heat_level}")
 
 
-class PoseQProduct(PoseChooser):
+class PoseQProduct(SeededSearch, PoseChooser):
     """A :class:`common.protocols.Policy` choosing the pose that maximises the members' weighted product.
 
     Args:
@@ -97,8 +97,7 @@ class PoseQProduct(PoseChooser):
         check_shared_world(members)
         first = members[0].world
         self.members, self.config = list(members), config
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        self.init_streams(config.seed)
         self.policy = PosePolicy(self.choose, first, config.approach)
         self.focus: FocusedSearch | None = None
         if config.focus.enabled:
@@ -107,12 +106,6 @@ class PoseQProduct(PoseChooser):
                 raise ValueError("focus draws its point from the height map, but no member reads one (add a "
                                  "patch-view member)")
             self.focus = FocusedSearch(patch.space, patch.q.geometry, config.focus)
-
-    def seed(self, seed: int) -> None:
-        """Reseed CEM's sampling and the focus draws (a collector calls this per episode, so an episode's
-        pose does not depend on which worker ran it)."""
-        self.generator.manual_seed(seed)
-        self.rng = np.random.default_rng(seed)
 
     @torch.no_grad()
     def best_poses(self, observations: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from agents.core.cem import CEMConfig, cem_maximize
+from agents.core.cem import CEMConfig, SeededSearch, cem_maximize
 
 
 def test_cem_finds_the_maximum_of_a_quadratic() -> None:
@@ -28,3 +29,14 @@ def test_cem_starts_from_given_candidates() -> None:
 def test_cem_rejects_a_score_of_the_wrong_shape() -> None:
     with pytest.raises(ValueError, match="score must return shape"):
         cem_maximize(lambda a: a.sum(), 2, 3)
+
+
+def test_seeded_search_reseeds_both_streams_whatever_came_before() -> None:
+    first, second = SeededSearch(), SeededSearch()
+    first.init_streams(3)
+    second.init_streams(9)
+    torch.rand(5, generator=second.generator)  # a history the reseed must erase
+    second.rng.random(7)
+    second.seed(3)
+    assert torch.equal(torch.rand(4, generator=first.generator), torch.rand(4, generator=second.generator))
+    np.testing.assert_array_equal(first.rng.normal(size=4), second.rng.normal(size=4))

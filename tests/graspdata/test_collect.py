@@ -175,5 +175,7 @@ def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identit
     with pytest.raises(ConfigMismatchError, match="triplet_size"):
         collect(CollectConfig(**{**config.to_dict(), "triplet_size": 64}), tmp_path / "sharp", resume=True,
                 show_progress=False, report=quiet)
-    with pytest.raises(ValueError, match="triplet_size"):
-        CollectConfig(triplet_size=8)
+    with pytest.raises(ValueError, match="triplet_size"):  # the world's own check, before any folder is written
+        collect(CollectConfig(**{**config.to_dict(), "triplet_size": 8}), tmp_path / "tiny", show_progress=False,
+                report=quiet)
+    assert not (tmp_path / "tiny").exists() and not (tmp_path / "tiny.partial").exists()
