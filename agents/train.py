@@ -33,7 +33,7 @@ from agents.core.trainer import Progress, ScheduledTrainer
 from agents.loading import grasp2vec_fingerprint
 from agents.presets import PRESETS, Preset
 from common.io import atomic_write_json
-from common.protocols import TASK_ENVS, PolicyCard, RewardFunction
+from common.protocols import TASK_ENVS, GraspContext, PolicyCard, RewardFunction
 from common.provenance import machine_description
 from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
@@ -174,9 +174,12 @@ def outcome_embedding(features: GoalFeatures | None) -> Embed | None:
     return lambda images: features.embed_goals(images).numpy()
 
 
-def offline_episodes(dataset: Any, image_size: int, reward: RewardFunction) -> Iterator[Episode]:
+def offline_episodes(dataset: Any, image_size: int, reward: RewardFunction, instance: bool = True
+                     ) -> Iterator[Episode]:
     """The dataset's attempts as episodes; a reward that reads ground truth (the oracle) also gets
-    the names of what each attempt lifted, read from the shards' ground-truth group."""
+    the names of what each attempt lifted, read from the shards' ground-truth group. On the
+    indiscriminate task (``instance=False``) such a reward also scores each attempt's own outcome: its
+    grasp step pays ``reward(context)`` instead of the gripper's sensed bit."""
     if not getattr(reward, "reads_ground_truth", False):
         return episodes_from_dataset(dataset, image_size)
     from graspdata.ground_truth import GroundTruthReader
@@ -186,7 +189,18 @@ def offline_episodes(dataset: Any, image_size: int, reward: RewardFunction) -> I
     def lifted(index: int) -> tuple[str, ...]:
         return truth.read(dataset.ref(index)).lifted_objects
 
-    return episodes_from_dataset(dataset, image_size, lifted=lifted)
+    episodes = episodes_from_dataset(dataset, image_size, lifted=lifted)
+    return episodes if instance else (scored_by_own_outcome(e, reward) for e in episodes)
+
+
+def scored_by_own_outcome(episode: Episode, reward: RewardFunction) -> Episode:
+    """``episode`` with its grasp step paid by ``reward`` on its own outcome (no goal): 0 without a grasp."""
+    paid = 0.0
+    if episode.outcome is not None:
+        paid = reward(GraspContext(goal_image=None, outcome_image=episode.outcome, lifted=episode.lifted))
+    rewards = episode.rewards.copy()
+    rewards[-1] = paid
+    return dataclasses.replace(episode, rewards=rewards)
 
 
 def make_env(config: TrainPolicyConfig, preset: Preset, reward: RewardFunction, features: GoalFeatures | None,

@@ -36,3 +36,17 @@ class IndiscriminateReward(_PerItem):
 
     def __call__(self, context: GraspContext) -> float:
         return float(len(context.lifted) > 0)
+
+
+class SingleObjectReward(_PerItem):
+    """1 when exactly one object, whichever, was lifted; else 0: the indiscriminate task without
+    two-object lifts, for a grasp prior that learns to singulate (``--task indiscriminate``).
+
+    Ground truth, like the oracle: the robot's own senses do not tell a two-object lift from a one-object
+    lift (docs/results-log.md, session 17), so this reward is a probe of what a singulation bit would buy.
+    """
+
+    reads_ground_truth = True
+
+    def __call__(self, context: GraspContext) -> float:
+        return float(len(context.lifted) == 1)

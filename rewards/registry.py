@@ -20,6 +20,7 @@ from common.protocols import RewardError, RewardFunction
 BUILTIN_REWARDS: dict[str, str] = {
     "oracle": "rewards.ground_truth:OracleReward",
     "indiscriminate": "rewards.ground_truth:IndiscriminateReward",
+    "single-object": "rewards.ground_truth:SingleObjectReward",
     "grasp2vec": "rewards.grasp2vec:Grasp2VecReward",
     "autoencoder": "rewards.autoencoder:AutoencoderReward",
 }

@@ -275,7 +275,7 @@ def train_pose_qtopt(config: TrainPolicyConfig, preset: Preset, env: gym.Env, ev
         checkpoint = Path(config.out) / "checkpoint"
         if len(samples) == 0:
             dataset = EpisodeDataset(list(config.offline_data))
-            episodes = offline_episodes(dataset, preset.world.image_size, reward)
+            episodes = offline_episodes(dataset, preset.world.image_size, reward, goal_task)
             decisions = (d for e in tqdm(episodes, total=len(dataset), desc="offline decisions")
                          if (d := decision_from_episode(e, agent.space)) is not None)
             print(f"offline: {store(samples, relabel, decisions)} samples", flush=True)

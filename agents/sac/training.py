@@ -255,7 +255,7 @@ def train_sac(config: TrainPolicyConfig, preset: Preset, env: gym.Env, eval_env:
         from embedding.dataset import EpisodeDataset
 
         dataset = EpisodeDataset(list(config.offline_data))
-        episodes = tqdm(offline_episodes(dataset, preset.world.image_size, reward), total=len(dataset),
+        episodes = tqdm(offline_episodes(dataset, preset.world.image_size, reward, config.instance), total=len(dataset),
                         desc="offline decisions")
         goal_observe = (observe or dict) if config.instance else None  # instance data stores goal images
         relabel_offline = PoseRelabeler(reward, preset.relabel, goal_observe, seed=config.seed, embed=embed)

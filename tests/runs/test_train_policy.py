@@ -194,3 +194,37 @@ def test_only_a_reward_that_reads_ground_truth_gets_the_offline_attempts_names(t
     assert [e.grasped for e in oracle] == [False, True, True, False, True, True]
     assert [e.lifted for e in oracle] == [("a",) if e.grasped else () for e in oracle]
     assert all(e.lifted == () for e in offline_episodes(dataset, 16, IndiscriminateReward()))
+
+
+def test_a_ground_truth_reward_scores_offline_attempts_on_the_indiscriminate_task(tmp_path) -> None:
+    """``single-object`` pays one-object lifts and not two-object ones; on the instance task the attempts keep
+    their sensed bit (their goals are relabeled later), and a label-free reward never changes it."""
+    import dataclasses
+
+    from agents.train import offline_episodes
+    from common.io import atomic_write_bytes
+    from embedding.dataset import EpisodeDataset
+    from graspdata.card import DatasetCard, names_digest, shard_entry
+    from graspdata.layout import encode_shard, shard_name
+    from rewards import IndiscriminateReward, SingleObjectReward, make_reward
+    from tests.graspdata.helpers import make_record
+
+    records = [make_record(i, success=i % 3 != 0) for i in range(6)]
+    both = dataclasses.replace(records[4].truth, lifted=np.array([True, True]))
+    records[4] = dataclasses.replace(records[4], truth=both)
+    path = tmp_path / shard_name(0, 6)
+    atomic_write_bytes(path, encode_shard(records, "sim"))
+    card = DatasetCard(source="sim", image_size=16, object_set={"spec": "seen", "names_sha256": names_digest([])},
+                       config={}, seeds={}, code_version={})
+    card.shards.append(shard_entry(path))
+    card.save(tmp_path)
+    dataset = EpisodeDataset(tmp_path)
+
+    assert isinstance(make_reward("single-object"), SingleObjectReward)
+    single = list(offline_episodes(dataset, 16, SingleObjectReward(), instance=False))
+    assert [e.rewards[-1] for e in single] == [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]  # record 4 lifted two objects
+    assert [e.grasped for e in single] == [False, True, True, False, True, True]  # the sensed bit is kept
+    as_instance = list(offline_episodes(dataset, 16, SingleObjectReward(), instance=True))
+    plain = list(offline_episodes(dataset, 16, IndiscriminateReward(), instance=False))
+    for episodes in (as_instance, plain):
+        assert [e.rewards[-1] for e in episodes] == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
