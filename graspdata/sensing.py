@@ -9,25 +9,30 @@ but not lifted ones split into held below the line and not touching; the share o
 whose selection changes (selected by ``grasp_sensed`` instead of ``success``); a histogram of the
 measured apertures (label-free); and, given the closed aperture, how the confusion would move with
 other margins (a sensitivity read-out for the record, not a way to pick the margin: that would fit
-it on ground truth). Evaluation only: it opens the ground-truth group.
+it on ground truth). :func:`lift_signals` and :func:`count_separation` ask a second question: whether
+anything the robot senses tells a lift of two objects from a lift of one. Evaluation only: it opens the
+ground-truth group.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from common.io import atomic_write_json, atomic_write_text
+from common.stats import roc_auc
 from graspdata.card import DatasetCard
 from graspdata.folder import scan_folder
 from graspdata.layout import APERTURE, RECORD_GROUP, TRUTH_GROUP, open_h5, read_grasp_sensed
 
 HISTOGRAM_EDGES_MM = (35, 39, 40, 41, 42, 43, 44, 45, 46, 48, 50, 55, 60, 70, 100, 200)
 SENSITIVITY_MARGINS_MM = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+SCENE_CHANGE_LEVEL = 30  # a scene pixel changed when one of its channels moved by more than this (0-255)
 
 
 def _columns(roots: Sequence[str | Path]) -> dict[str, np.ndarray]:
@@ -128,6 +133,84 @@ def sensing_agreement(roots: str | Path | Sequence[str | Path], closed_aperture:
     return result
 
 
+@dataclass(frozen=True)
+class LiftSignals:
+    """Every sensed, successful, fault-free lift of some folders: what the robot senses, and (ground truth,
+    for evaluation) how many objects came up.
+
+    Attributes:
+        objects_lifted: (N,) int, objects above the line after the hold (ground truth).
+        aperture: (N,) float, fingertip distance after the lift, m (NaN where not recorded).
+        scene_change: (N,) int, pixels of the pre-grasp scene image that changed in the post-grasp one.
+        outcome_images: (N, H, W, 3) uint8 wrist images after the lift, or None when not asked for.
+    """
+
+    objects_lifted: np.ndarray
+    aperture: np.ndarray
+    scene_change: np.ndarray
+    outcome_images: np.ndarray | None = None
+
+
+def lift_signals(roots: str | Path | Sequence[str | Path], with_outcomes: bool = False) -> LiftSignals:
+    """:class:`LiftSignals` of the folders ``roots``; ``with_outcomes`` also keeps the outcome images.
+
+    Raises:
+        ValueError: the folders hold no such lift.
+    """
+    roots = [roots] if isinstance(roots, str | os.PathLike) else list(roots)
+    parts: dict[str, list[np.ndarray]] = {}
+    for root in roots:
+        for info in scan_folder(root, report=lambda message: None).shards:
+            with open_h5(info.path) as f:
+                records, truth = f[RECORD_GROUP], f[TRUTH_GROUP]
+                faults = np.asarray(records["fault"].asstr()[:], dtype=object)
+                keep = np.flatnonzero(records["success"][:].astype(bool) & read_grasp_sensed(records)
+                                      & (faults == ""))
+                if not len(keep):
+                    continue
+                pre, post = records["pre_image"][keep].astype(np.int16), records["post_image"][keep].astype(np.int16)
+                columns = {
+                    "objects_lifted": truth["lifted"][:][keep].sum(axis=1).astype(np.int64),
+                    "aperture": (records[APERTURE][:][keep].astype(np.float64) if APERTURE in records
+                                 else np.full(len(keep), np.nan)),
+                    "scene_change": (np.abs(pre - post).max(axis=-1) > SCENE_CHANGE_LEVEL).sum(axis=(1, 2)),
+                }
+                if with_outcomes:
+                    columns["outcome_images"] = records["outcome_image"][keep]
+            for name, values in columns.items():
+                parts.setdefault(name, []).append(values)
+    if not parts:
+        raise ValueError(f"{roots} hold no sensed, successful, fault-free lift")
+    joined = {name: np.concatenate(values) for name, values in parts.items()}
+    return LiftSignals(**joined)
+
+
+def count_separation(signals: LiftSignals, outcome_score: Callable[[np.ndarray], np.ndarray] | None = None,
+                     outcome_name: str = "outcome score") -> dict[str, Any]:
+    """How well each sensed signal tells lifts of two or more objects from lifts of one: ROC-AUC (0.5 = no
+    better than chance; below 0.5, the signal runs the other way) and each group's median. ``outcome_score``
+    (outcome images (B, H, W, 3) → (B,)) adds a signal read from the wrist images, named ``outcome_name``."""
+    several = signals.objects_lifted >= 2
+    if several.all() or not several.any():
+        raise ValueError(f"count_separation needs lifts of one and of several objects, got {int(several.sum())} "
+                         f"of {len(several)} with several")
+    named = {"aperture (m)": signals.aperture, "scene pixels changed": signals.scene_change.astype(np.float64)}
+    if outcome_score is not None:
+        if signals.outcome_images is None:
+            raise ValueError("an outcome score needs lift_signals(..., with_outcomes=True)")
+        named[outcome_name] = np.asarray(outcome_score(signals.outcome_images), np.float64)
+    result: dict[str, Any] = {"lifts": len(several), "several": int(several.sum()), "signals": {}}
+    for name, values in named.items():
+        measured = np.isfinite(values)
+        if not (several & measured).any() or not (~several & measured).any():
+            continue
+        result["signals"][name] = {
+            "roc_auc": round(roc_auc(values[measured], several[measured]), 4), "measured": int(measured.sum()),
+            "median_one": float(np.median(values[measured & ~several])),
+            "median_several": float(np.median(values[measured & several]))}
+    return result
+
+
 def describe_collection(root: str | Path) -> dict[str, Any]:
     """Seed, size, policy, objects and collection runs (wall time, machine) from a folder's card."""
     card = DatasetCard.load(root)
@@ -179,6 +262,15 @@ def sensing_markdown(report: dict[str, Any]) -> str:
                   "| margin (mm) | sensed, not lifted | lifted, not sensed | agreement |", "|---:|---:|---:|---:|"]
         lines += [f"| {m['margin_mm']:g} | {m['sensed_not_lifted']} | {m['lifted_not_sensed']} | {m['agreement']:.2%} |"
                   for m in a["margin_sensitivity"]]
+    if "count_separation" in report:
+        counts = report["count_separation"]
+        lines += ["", "## Does the robot sense how many objects it lifted?", "",
+                  f"{counts['lifts']} sensed, successful lifts, {counts['several']} of them of two or more objects "
+                  "(ground truth). ROC-AUC of each sensed signal for \"several\" against \"one\" (0.5: chance):", "",
+                  "| signal | ROC-AUC | median, one object | median, several | lifts measured |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {v['roc_auc']:.3f} | {v['median_one']:.4g} | {v['median_several']:.4g} | "
+                  f"{v['measured']} |" for name, v in counts["signals"].items()]
     lines += ["", "## Provenance", ""]
     lines += [f"- {key}: `{report[key]}`" for key in ("collect_command", "report_command", "machine", "load_average")
               if report.get(key)]

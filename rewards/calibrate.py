@@ -36,6 +36,7 @@ import torch
 
 from common.protocols import RewardError
 from common.provenance import machine_description
+from common.stats import roc_auc
 from rewards.calibration import RewardCalibration, calibration_path, recall_threshold, youden_threshold
 from rewards.presence import (
     TrainPresenceConfig,
@@ -46,7 +47,7 @@ from rewards.presence import (
     label_free_aperture_threshold,
     presence_path,
 )
-from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall, roc_auc
+from rewards.quality import load_labelled_outcomes, make_pairs, precision_recall
 from rewards.registry import make_reward, parse_reward_kwargs
 from rewards.similarity import EmbeddingSimilarityReward
 

@@ -16,11 +16,11 @@ from tqdm import tqdm
 
 from common.io import atomic_path
 from common.protocols import GraspContext, RewardFunction
+from common.stats import roc_auc
 from rewards.quality import (
     Pairs,
     make_pairs,
     precision_recall,
-    roc_auc,
     with_another_pairs,
 )
 from rewards.similarity import EmbeddingSimilarityReward

@@ -47,22 +47,6 @@ def make_pairs(objects: Sequence[str], seed: int = 0) -> Pairs:
                  np.asarray(label, dtype=np.int8))
 
 
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve = P(score of a random positive > that of a random negative), ties
-    counting one half (Mann–Whitney U). Raises ``ValueError`` without both classes."""
-    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"ROC-AUC needs positives and negatives, got {n_pos} and {n_neg}")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2.0  # 1-based average rank of each tie group
-    ranks[order] = np.repeat(average, counts)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
 def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Precision, recall, false-positive rate and accuracy of the rule ``score >= threshold``."""
     predicted = np.asarray(scores) >= threshold

@@ -5,7 +5,9 @@
 
 Writes ``OUT.json`` and ``OUT.md``: the confusion table of sensed vs lifted, thrown-not-held and
 held-below-the-line counts, the share of Grasp2Vec triplets whose selection changes, and the
-aperture histogram (:func:`graspdata.sensing.sensing_agreement`).
+aperture histogram (:func:`graspdata.sensing.sensing_agreement`). ``--count-signals`` adds whether the
+robot's senses tell a two-object lift from a one-object lift (:func:`graspdata.sensing.count_separation`);
+``--grasp2vec CKPT`` adds the norm of φ_o(outcome) to those signals.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from common.provenance import command_line, machine_description
 from envs.world import GraspWorld
 from graspdata.errors import DatasetError
-from graspdata.sensing import describe_collection, sensing_agreement, write_sensing_report
+from graspdata.sensing import (
+    count_separation,
+    describe_collection,
+    lift_signals,
+    sensing_agreement,
+    write_sensing_report,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output path without suffix (writes .json and .md)")
     parser.add_argument("--collect-command", default="", help="the command that collected the data, for the record")
     parser.add_argument("--note", action="append", default=[], help="free-text note for the record (repeatable)")
+    parser.add_argument("--count-signals", action="store_true",
+                        help="also report how well sensed signals tell two-object lifts from one-object lifts")
+    parser.add_argument("--grasp2vec", type=Path, default=None,
+                        help="with --count-signals: a Grasp2Vec checkpoint; the norm of φ_o(outcome) joins the signals")
     return parser
+
+
+def outcome_norm(checkpoint: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """|φ_o(image)| of the checkpoint's outcome encoder, (B, H, W, 3) uint8 → (B,), in chunks of 256."""
+    import torch
+
+    from embedding.checkpoint import load_checkpoint
+
+    model = load_checkpoint(checkpoint)
+
+    def score(images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([model.embed_outcomes(images[i:i + 256]).norm(dim=1).numpy()
+                                   for i in range(0, len(images), 256)])
+
+    return score
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -42,6 +73,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   "collection": describe_collection(args.folders[0]), "collect_command": args.collect_command,
                   "report_command": command_line("runs.sensing_report", argv), "machine": machine_description(),
                   "load_average": [round(x, 2) for x in os.getloadavg()], "notes": args.note}
+        if args.count_signals:
+            signals = lift_signals(args.folders, with_outcomes=args.grasp2vec is not None)
+            score = outcome_norm(args.grasp2vec) if args.grasp2vec is not None else None
+            report["count_separation"] = count_separation(signals, score, f"norm of φ_o(outcome), {args.grasp2vec}")
     except (DatasetError, ValueError) as error:
         sys.exit(f"sensing_report: error: {error}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

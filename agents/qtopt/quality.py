@@ -26,8 +26,8 @@ import torch.nn.functional as F  # noqa: N812
 from agents.core.episode import episodes_from_dataset
 from agents.core.relabel import Decision, decision_from_episode
 from agents.qtopt.learner import PoseQTOpt, check_shared_world
+from common.stats import roc_auc
 from envs.heightmap_observation import HEIGHTMAP_KEY
-from rewards.quality import roc_auc
 
 RELIABILITY_BINS = 10
 TOP_SHARE = 0.25  # "the attempts the Q-function rates highest": this top share of them

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from common.io import atomic_write_bytes
 from graspdata.card import DatasetCard, shard_entry
 from graspdata.layout import encode_shard, shard_name
-from graspdata.sensing import sensing_agreement
+from graspdata.sensing import count_separation, lift_signals, sensing_agreement
 from tests.graspdata.helpers import SIZE, make_record
 
 # (success, sensed, touching of object a, aperture m): held; thrown (lifted, not touching);
@@ -50,3 +51,45 @@ def test_confusion_thrown_and_triplet_change(tmp_path):
     assert (five["sensed_not_lifted"], five["lifted_not_sensed"]) == (1, 2)  # apertures agree with the bits
     two = next(m for m in result["margin_sensitivity"] if m["margin_mm"] == 2.0)
     assert two["lifted_not_sensed"] == 1  # 0.043 m is above 0.0395 + 0.002
+
+
+def write_count_dataset(folder):
+    """Sensed lifts of one object (apertures 5, 6 cm) and of two (7, 8 cm; their post image also lost a
+    4 x 4 block), plus a failure and a sensed non-lift that the count signals leave out."""
+    rows = [([True, False], 0.05, False), ([True, False], 0.06, False), ([True, True], 0.07, True),
+            ([True, True], 0.08, True), ([False, False], 0.04, False)]
+    records = []
+    for i, (lifted, aperture, block) in enumerate(rows):
+        record = make_record(i, success=any(lifted), sensed=any(lifted))
+        post = record.post_image.copy()
+        if block:
+            post[:4, :4] = 200
+        records.append(replace(record, truth=replace(record.truth, lifted=np.array(lifted)), post_image=post,
+                               outcome_aperture=aperture))
+    records.append(replace(make_record(5, success=False, sensed=True), outcome_aperture=0.05))
+    folder.mkdir(parents=True)
+    card = DatasetCard(source="sim", image_size=SIZE, object_set={"spec": "seen"}, config={"seed": 8}, seeds={},
+                       code_version={})
+    path = folder / shard_name(0, len(records))
+    atomic_write_bytes(path, encode_shard(records, "sim"))
+    card.shards.append(shard_entry(path))
+    card.save(folder)
+
+
+def test_count_signals_read_only_sensed_lifts_and_score_each_signal(tmp_path):
+    write_count_dataset(tmp_path / "d")
+    signals = lift_signals(tmp_path / "d", with_outcomes=True)
+    assert signals.objects_lifted.tolist() == [1, 1, 2, 2]
+    assert signals.scene_change.tolist() == [0, 0, 16, 16]
+    assert signals.outcome_images.shape == (4, SIZE, SIZE, 3)
+    result = count_separation(signals, lambda images: -images.reshape(len(images), -1).mean(axis=1), "darkness")
+    assert (result["lifts"], result["several"]) == (4, 2)
+    scores = result["signals"]
+    assert scores["aperture (m)"]["roc_auc"] == 1.0 and scores["scene pixels changed"]["roc_auc"] == 1.0
+    assert scores["darkness"]["roc_auc"] == 0.0  # the outcome images of later records are brighter
+    assert scores["aperture (m)"]["median_one"] == pytest.approx(0.055)  # stored as float32
+    one_kind = replace(signals, objects_lifted=np.ones(4, np.int64))
+    with pytest.raises(ValueError, match="one and of several"):
+        count_separation(one_kind)
+    with pytest.raises(ValueError, match="with_outcomes"):
+        count_separation(lift_signals(tmp_path / "d"), lambda images: images.mean(axis=(1, 2, 3)))

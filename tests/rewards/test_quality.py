@@ -3,7 +3,7 @@ import pytest
 
 from common.protocols import RewardError
 from rewards.calibration import recall_threshold, youden_threshold
-from rewards.quality import make_pairs, precision_recall, roc_auc
+from rewards.quality import make_pairs, precision_recall
 
 
 def test_pairs_are_same_object_positives_and_other_object_negatives():
@@ -17,16 +17,6 @@ def test_pairs_are_same_object_positives_and_other_object_negatives():
     assert len(make_pairs(["a", "a"], seed=0)) == 0  # no other object: no negative, so no pair
     again = make_pairs(objects, seed=3)
     assert np.array_equal(pairs.goal, again.goal)
-
-
-def test_roc_auc_known_values():
-    labels = np.array([1, 1, 0, 0])
-    assert roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), labels) == 1.0
-    assert roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), labels) == 0.0
-    assert roc_auc(np.ones(4), labels) == 0.5  # ties count one half
-    assert roc_auc(np.array([0.9, 0.2, 0.5, 0.1]), labels) == 0.75
-    with pytest.raises(ValueError, match="positives and negatives"):
-        roc_auc(np.ones(2), np.ones(2))
 
 
 def test_precision_recall_at_threshold():

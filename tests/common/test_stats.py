@@ -1,0 +1,24 @@
+"""The shared statistics: Wilson intervals and ROC-AUC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.stats import roc_auc, wilson_interval
+
+
+def test_roc_auc_known_values() -> None:
+    labels = np.array([1, 1, 0, 0])
+    assert roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), labels) == 1.0
+    assert roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), labels) == 0.0
+    assert roc_auc(np.ones(4), labels) == 0.5  # ties count one half
+    assert roc_auc(np.array([0.9, 0.2, 0.5, 0.1]), labels) == 0.75
+    with pytest.raises(ValueError, match="positives and negatives"):
+        roc_auc(np.ones(2), np.ones(2))
+
+
+def test_wilson_interval_brackets_the_proportion() -> None:
+    low, high = wilson_interval(70, 100)
+    assert 0.60 < low < 0.70 < high < 0.79
+    assert wilson_interval(0, 0) == (0.0, 1.0)
