@@ -36,6 +36,19 @@ def make_record(index: int, success: bool, steps: int = 3, size: int = SIZE,
                        terminated=True, truth=truth)
 
 
+def write_records(folder: Path, records: list[GraspRecord], config: dict | None = None) -> DatasetCard:
+    """A dataset folder holding ``records`` as one shard (seen objects; ``config`` goes to the card)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    card = DatasetCard(source="sim", image_size=records[0].pre_image.shape[0],
+                       object_set={"spec": "seen", "names_sha256": names_digest([])}, config=config or {}, seeds={},
+                       code_version={})
+    path = folder / shard_name(records[0].index, records[-1].index + 1)
+    atomic_write_bytes(path, encode_shard(records, "sim"))
+    card.shards.append(shard_entry(path))
+    card.save(folder)
+    return card
+
+
 def write_dataset(folder: Path, shards: list[tuple[int, int]], size: int = SIZE, spec: str = "seen") -> DatasetCard:
     """A dataset folder with the given (first, stop) shards; every third record fails."""
     folder.mkdir(parents=True, exist_ok=True)

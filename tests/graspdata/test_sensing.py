@@ -7,11 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from common.io import atomic_write_bytes
-from graspdata.card import DatasetCard, shard_entry
-from graspdata.layout import encode_shard, shard_name
 from graspdata.sensing import count_separation, lift_signals, sensing_agreement
-from tests.graspdata.helpers import SIZE, make_record
+from tests.graspdata.helpers import SIZE, make_record, write_records
 
 # (success, sensed, touching of object a, aperture m): held; thrown (lifted, not touching);
 # held but lifted object slipped (lifted, touching); held below the line; nothing; nothing.
@@ -25,13 +22,7 @@ def write_sensing_dataset(folder):
         record = make_record(i, success, sensed=sensed)
         truth = replace(record.truth, touching=np.array([touching, False]))
         records.append(replace(record, truth=truth, outcome_aperture=aperture))
-    folder.mkdir(parents=True)
-    card = DatasetCard(source="sim", image_size=SIZE, object_set={"spec": "seen"}, config={"seed": 7}, seeds={},
-                       code_version={})
-    path = folder / shard_name(0, len(records))
-    atomic_write_bytes(path, encode_shard(records, "sim"))
-    card.shards.append(shard_entry(path))
-    card.save(folder)
+    write_records(folder, records, config={"seed": 7})
 
 
 def test_confusion_thrown_and_triplet_change(tmp_path):
@@ -67,13 +58,7 @@ def write_count_dataset(folder):
         records.append(replace(record, truth=replace(record.truth, lifted=np.array(lifted)), post_image=post,
                                outcome_aperture=aperture))
     records.append(replace(make_record(5, success=False, sensed=True), outcome_aperture=0.05))
-    folder.mkdir(parents=True)
-    card = DatasetCard(source="sim", image_size=SIZE, object_set={"spec": "seen"}, config={"seed": 8}, seeds={},
-                       code_version={})
-    path = folder / shard_name(0, len(records))
-    atomic_write_bytes(path, encode_shard(records, "sim"))
-    card.shards.append(shard_entry(path))
-    card.save(folder)
+    write_records(folder, records, config={"seed": 8})
 
 
 def test_count_signals_read_only_sensed_lifts_and_score_each_signal(tmp_path):

@@ -202,22 +202,14 @@ def test_a_ground_truth_reward_scores_offline_attempts_on_the_indiscriminate_tas
     import dataclasses
 
     from agents.train import offline_episodes
-    from common.io import atomic_write_bytes
     from embedding.dataset import EpisodeDataset
-    from graspdata.card import DatasetCard, names_digest, shard_entry
-    from graspdata.layout import encode_shard, shard_name
     from rewards import IndiscriminateReward, SingleObjectReward, make_reward
-    from tests.graspdata.helpers import make_record
+    from tests.graspdata.helpers import make_record, write_records
 
     records = [make_record(i, success=i % 3 != 0) for i in range(6)]
     both = dataclasses.replace(records[4].truth, lifted=np.array([True, True]))
     records[4] = dataclasses.replace(records[4], truth=both)
-    path = tmp_path / shard_name(0, 6)
-    atomic_write_bytes(path, encode_shard(records, "sim"))
-    card = DatasetCard(source="sim", image_size=16, object_set={"spec": "seen", "names_sha256": names_digest([])},
-                       config={}, seeds={}, code_version={})
-    card.shards.append(shard_entry(path))
-    card.save(tmp_path)
+    write_records(tmp_path, records)
     dataset = EpisodeDataset(tmp_path)
 
     assert isinstance(make_reward("single-object"), SingleObjectReward)
