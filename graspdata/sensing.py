@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from common.io import atomic_write_json, atomic_write_text
@@ -35,34 +36,48 @@ SENSITIVITY_MARGINS_MM = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 SCENE_CHANGE_LEVEL = 30  # a scene pixel changed when one of its channels moved by more than this (0-255)
 
 
-def _columns(roots: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    """Per-record arrays over every shard of ``roots``: attempted, fault-free, success, sensed, aperture,
-    lifted-any, touching-any, and whether every lifted object touches / some lifted object touches."""
+ShardColumns = Callable[[h5py.Group, h5py.Group], dict[str, np.ndarray]]
+
+
+def _concatenated(roots: Sequence[str | Path], read: ShardColumns) -> dict[str, np.ndarray]:
+    """``read(records, truth)`` of every shard of ``roots``, each column concatenated over the shards
+    (a shard may return no columns); empty when no shard returned any."""
     parts: dict[str, list[np.ndarray]] = {}
     for root in roots:
         for info in scan_folder(root, report=lambda message: None).shards:
             with open_h5(info.path) as f:
-                records, truth = f[RECORD_GROUP], f[TRUTH_GROUP]
-                lifted = truth["lifted"][:].astype(bool)
-                touching = truth["touching"][:].astype(bool) if "touching" in truth else None
-                n = len(lifted)
-                columns = {
-                    "attempted": records["grasp_attempted"][:].astype(bool),
-                    "fault_free": np.asarray(records["fault"].asstr()[:], dtype=object) == "",
-                    "success": records["success"][:].astype(bool),
-                    "sensed": read_grasp_sensed(records),
-                    "aperture": (records[APERTURE][:].astype(np.float64) if APERTURE in records
-                                 else np.full(n, np.nan)),
-                    "has_touching": np.full(n, touching is not None),
-                    "lifted_touching": (np.any(lifted & touching, axis=1) if touching is not None
-                                        else np.zeros(n, bool)),
-                    "touching_any": np.any(touching, axis=1) if touching is not None else np.zeros(n, bool),
-                }
+                columns = read(f[RECORD_GROUP], f[TRUTH_GROUP])
             for name, values in columns.items():
                 parts.setdefault(name, []).append(values)
-    if not parts:
-        raise ValueError(f"{list(roots)} hold no shards")
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _apertures(records: h5py.Group) -> np.ndarray:
+    """Every record's measured aperture after the lift (m), NaN where the shard did not record it."""
+    n = len(records["success"])
+    return records[APERTURE][:].astype(np.float64) if APERTURE in records else np.full(n, np.nan)
+
+
+def _fault_free(records: h5py.Group) -> np.ndarray:
+    return np.asarray(records["fault"].asstr()[:], dtype=object) == ""
+
+
+def _agreement_columns(records: h5py.Group, truth: h5py.Group) -> dict[str, np.ndarray]:
+    """Per-record arrays of one shard: attempted, fault-free, success, sensed, aperture, lifted-any,
+    touching-any, and whether every lifted object touches / some lifted object touches."""
+    lifted = truth["lifted"][:].astype(bool)
+    touching = truth["touching"][:].astype(bool) if "touching" in truth else None
+    n = len(lifted)
+    return {
+        "attempted": records["grasp_attempted"][:].astype(bool),
+        "fault_free": _fault_free(records),
+        "success": records["success"][:].astype(bool),
+        "sensed": read_grasp_sensed(records),
+        "aperture": _apertures(records),
+        "has_touching": np.full(n, touching is not None),
+        "lifted_touching": np.any(lifted & touching, axis=1) if touching is not None else np.zeros(n, bool),
+        "touching_any": np.any(touching, axis=1) if touching is not None else np.zeros(n, bool),
+    }
 
 
 def _share(count: int, total: int) -> float | None:
@@ -78,7 +93,9 @@ def sensing_agreement(roots: str | Path | Sequence[str | Path], closed_aperture:
         ValueError: the folders hold no shards or no attempted, fault-free grasp.
     """
     roots = [roots] if isinstance(roots, str | os.PathLike) else list(roots)
-    c = _columns(roots)
+    c = _concatenated(roots, _agreement_columns)
+    if not c:
+        raise ValueError(f"{roots} hold no shards")
     valid = c["attempted"] & c["fault_free"]
     if not valid.any():
         raise ValueError(f"{roots} record no attempted, fault-free grasp")
@@ -158,30 +175,23 @@ def lift_signals(roots: str | Path | Sequence[str | Path], with_outcomes: bool =
         ValueError: the folders hold no such lift.
     """
     roots = [roots] if isinstance(roots, str | os.PathLike) else list(roots)
-    parts: dict[str, list[np.ndarray]] = {}
-    for root in roots:
-        for info in scan_folder(root, report=lambda message: None).shards:
-            with open_h5(info.path) as f:
-                records, truth = f[RECORD_GROUP], f[TRUTH_GROUP]
-                faults = np.asarray(records["fault"].asstr()[:], dtype=object)
-                keep = np.flatnonzero(records["success"][:].astype(bool) & read_grasp_sensed(records)
-                                      & (faults == ""))
-                if not len(keep):
-                    continue
-                pre, post = records["pre_image"][keep].astype(np.int16), records["post_image"][keep].astype(np.int16)
-                columns = {
-                    "objects_lifted": truth["lifted"][:][keep].sum(axis=1).astype(np.int64),
-                    "aperture": (records[APERTURE][:][keep].astype(np.float64) if APERTURE in records
-                                 else np.full(len(keep), np.nan)),
-                    "scene_change": (np.abs(pre - post).max(axis=-1) > SCENE_CHANGE_LEVEL).sum(axis=(1, 2)),
-                }
-                if with_outcomes:
-                    columns["outcome_images"] = records["outcome_image"][keep]
-            for name, values in columns.items():
-                parts.setdefault(name, []).append(values)
-    if not parts:
+
+    def read(records: h5py.Group, truth: h5py.Group) -> dict[str, np.ndarray]:
+        keep = np.flatnonzero(records["success"][:].astype(bool) & read_grasp_sensed(records)
+                              & _fault_free(records))
+        if not len(keep):
+            return {}
+        pre, post = records["pre_image"][keep].astype(np.int16), records["post_image"][keep].astype(np.int16)
+        columns = {"objects_lifted": truth["lifted"][:][keep].sum(axis=1).astype(np.int64),
+                   "aperture": _apertures(records)[keep],
+                   "scene_change": (np.abs(pre - post).max(axis=-1) > SCENE_CHANGE_LEVEL).sum(axis=(1, 2))}
+        if with_outcomes:
+            columns["outcome_images"] = records["outcome_image"][keep]
+        return columns
+
+    joined = _concatenated(roots, read)
+    if not joined:
         raise ValueError(f"{roots} hold no sensed, successful, fault-free lift")
-    joined = {name: np.concatenate(values) for name, values in parts.items()}
     return LiftSignals(**joined)
 
 
