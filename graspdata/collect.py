@@ -94,14 +94,15 @@ def _check_same_dataset(card: DatasetCard, config: CollectConfig, folder: Path) 
                                   + "; ".join(differing))
 
 
-def _prepare(config: CollectConfig, folder: Path, resume: bool, skip_bad: bool,
+def _prepare(config: CollectConfig, fresh: DatasetCard, folder: Path, resume: bool, skip_bad: bool,
              report: Callable[[str], None]) -> DatasetCard:
-    """Create the dataset, or reopen it for ``resume``: repair the manifest from the shards on disk."""
+    """Create the dataset (its card: ``fresh``), or reopen it for ``resume``: repair the manifest from the
+    shards on disk."""
     if not (folder / CARD_NAME).exists():
         if folder.is_dir() and any(p for p in folder.iterdir() if p.name != ".lock"):
             raise NotADatasetError(f"{folder}: folder is not empty and holds no {CARD_NAME}; "
                                    "choose a new --out folder")
-        card = new_card(config)
+        card = fresh
         card.save(folder)
         return card
     if not resume:
@@ -205,12 +206,12 @@ def collect(config: CollectConfig, out: str | Path, resume: bool = False, ray_ad
         NotADatasetError, ConfigMismatchError, DatasetError: see :func:`graspdata.folder.scan_folder`.
         WorkerError: a shard failed ``config.max_task_failures`` times.
     """
-    new_card(config)  # a bad object set or world setting raises here, before any folder exists
+    fresh = new_card(config)  # a bad object set or world setting raises here, before any folder exists
     make_policy = make_policy or policy_factory(config.policy)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     with folder_lock(folder):
-        card = _prepare(config, folder, resume, skip_bad, report)
+        card = _prepare(config, fresh, folder, resume, skip_bad, report)
         covered = [(entry.first_index, entry.stop_index) for entry in card.shards]
         tasks = plan_tasks(covered, config.grasps, config.shard_size)
         done = sum(min(stop, config.grasps) - min(first, config.grasps) for first, stop in covered)
