@@ -158,3 +158,15 @@ def test_symmetries_need_the_patch_view() -> None:
         PoseQTOptConfig(symmetric_scoring=True)
     with pytest.raises(ValueError, match="need view 'patch'"):
         PoseQTOptConfig(augment_symmetries=True)
+
+
+def test_the_wide_preset_doubles_the_patch_widths_and_round_trips(tmp_path) -> None:
+    from agents.presets import PRESETS
+
+    base, wide = PRESETS["pose-patch"].pose, PRESETS["pose-patch-wide"].pose
+    assert wide.patch.channels == tuple(2 * c for c in base.patch.channels)
+    assert wide.patch.hidden == 2 * base.patch.hidden
+    assert dataclasses.replace(wide, patch=base.patch) == base  # only the widths differ
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=wide, seed=0)
+    agent.save(tmp_path)
+    assert PoseQTOpt.load(tmp_path)[0].config == wide
