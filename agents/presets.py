@@ -79,7 +79,8 @@ PRESETS: dict[str, Preset] = {
     "pose-patch-sym": dataclasses.replace(_PATCH, pose=dataclasses.replace(_PATCH.pose, augment_symmetries=True)),
     # "pose-patch" at twice the convolution and hidden widths (about 4x the multiply-adds): a capacity probe
     "pose-patch-wide": dataclasses.replace(
-        _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=PatchNetworkConfig(channels=(64, 128, 128), hidden=512))),
+        _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=dataclasses.replace(
+            _PATCH.pose.patch, channels=(64, 128, 128), hidden=512))),
     # goal tasks: "pose-patch" that also feeds the goal heat at the grasp point to the fully connected layer
     # (PatchNetworkConfig.centre_heat)
     "pose-patch-heat": dataclasses.replace(
