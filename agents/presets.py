@@ -6,6 +6,8 @@
 - ``pose-32``: the same at 32 px, for the main job (``runs.pipeline``).
 - ``pose-patch``: ``pose`` with the grasp-aligned height-map patch view (data from ``runs.collect --heightmap``).
 - ``pose-patch-sym``: ``pose-patch`` with symmetry augmentation (``PoseQTOptConfig.augment_symmetries``).
+- ``pose-patch-coarse``: ``pose-patch`` with its patch sampled at 16 px (8 mm a pixel): a resolution probe.
+- ``pose-patch-placed``: ``pose-patch`` that also reads the grasp's place in the bin and its wrist angle.
 - ``pose-patch-heat``: ``pose-patch`` with the goal heat at the grasp point as a scalar input (goal tasks).
 - ``pose-patch-small``: the patch view on a small dataset, the main job's (``runs.pipeline``): 1,500 offline
   updates, at most 2,000 online grasps.
@@ -81,6 +83,14 @@ PRESETS: dict[str, Preset] = {
     "pose-patch-wide": dataclasses.replace(
         _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=dataclasses.replace(
             _PATCH.pose.patch, channels=(64, 128, 128), hidden=512))),
+    # "pose-patch" sampling the same 12.8 cm patch at 16 px (8 mm a pixel, half the height map's resolution):
+    # a resolution probe (does the prior lose ranking when its patch is coarser?)
+    "pose-patch-coarse": dataclasses.replace(
+        _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=dataclasses.replace(_PATCH.pose.patch, size=16))),
+    # "pose-patch" that also feeds the grasp's place in the bin and its wrist angle to the fully connected layer
+    # (PatchNetworkConfig.pose_input): what the grasp-aligned patch cannot show
+    "pose-patch-placed": dataclasses.replace(
+        _PATCH, pose=dataclasses.replace(_PATCH.pose, patch=dataclasses.replace(_PATCH.pose.patch, pose_input=True))),
     # goal tasks: "pose-patch" that also feeds the goal heat at the grasp point to the fully connected layer
     # (PatchNetworkConfig.centre_heat)
     "pose-patch-heat": dataclasses.replace(

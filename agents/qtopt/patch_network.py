@@ -32,6 +32,7 @@ from torch import nn
 from envs.heightmap import ENCODED_CHANNELS, GridGeometry, aligned_patches
 
 HIDDEN_ACTIVATION = 11  # index in PatchQNetwork.net of the ReLU after the first fully connected layer
+POSE_FEATURES = 3  # x, y, yaw, each scaled to [-1, 1] (PatchNetworkConfig.pose_input)
 SYMMETRIES = 4  # identity, mirror of the rows, mirror of the columns, half turn (both mirrors)
 
 
@@ -61,6 +62,10 @@ class PatchNetworkConfig:
         hidden: width of the fully connected layer.
         height_scale: metres of height that read 1 (:func:`envs.heightmap.decode_heightmaps`).
         centre_heat: goal tasks only: also feed the heat at the grasp point to the fully connected layer.
+        pose_input: also feed the grasp's place on the grid and its wrist angle (x, y, yaw, each scaled to
+            [-1, 1]) to the fully connected layer: what the aligned patch hides (how far the gripper travels and
+            turns from its start pose to get there, the tray's walls). The symmetries transform the patch, not
+            this input.
     """
 
     size: int = 32
@@ -69,6 +74,7 @@ class PatchNetworkConfig:
     hidden: int = 256
     height_scale: float = 0.05
     centre_heat: bool = False
+    pose_input: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.size % 8 or self.extent <= 0 or self.height_scale <= 0:
@@ -97,6 +103,8 @@ class PatchQNetwork(nn.Module):
             nn.Flatten(), nn.Linear(c3 * cells, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
         # the centre heat's column of the first fully connected layer (zero: starts as the network without it)
         self.centre_heat = nn.Parameter(torch.zeros(config.hidden)) if config.centre_heat else None
+        # the grasp's pose's columns of the first fully connected layer
+        self.pose_weights = nn.Linear(POSE_FEATURES, config.hidden, bias=False) if config.pose_input else None
 
     def feature_map(self, maps: torch.Tensor) -> torch.Tensor:
         """Grid maps (B, C, H, W) (see :meth:`agents.qtopt.learner.PoseQTOpt.inputs`), checked: the patches
@@ -123,19 +131,37 @@ class PatchQNetwork(nn.Module):
             raise ValueError("give a symmetry per grasp or average over all of them, not both")
         batch, count = grasps.shape[:2]
         patches = self.patches(maps, grasps).flatten(0, 1)
+        flat = grasps.reshape(-1, grasps.shape[-1])
         if symmetry is not None:
             patches = symmetric_patches(patches, symmetry.reshape(-1))
         if not average:
-            return self.patch_logits(patches).view(batch, count)
-        return self.patch_logits(every_symmetry(patches).flatten(0, 1)).view(SYMMETRIES, batch, count).mean(dim=0)
+            return self.patch_logits(patches, flat).view(batch, count)
+        each = self.patch_logits(every_symmetry(patches).flatten(0, 1), flat.repeat(SYMMETRIES, 1))
+        return each.view(SYMMETRIES, batch, count).mean(dim=0)
 
-    def patch_logits(self, patches: torch.Tensor) -> torch.Tensor:
-        """Success logits (M,) of patches (M, C, size, size)."""
-        if self.centre_heat is None:
+    def pose_features(self, grasps: torch.Tensor) -> torch.Tensor:
+        """Grasps (..., 3) (x m, y m, yaw rad) → (..., 3): x and y scaled to [-1, 1] over the grid, yaw over
+        [-pi/2, pi/2)."""
+        geometry = self.geometry
+        half = torch.tensor([geometry.shape[1], geometry.shape[0]], dtype=grasps.dtype) * geometry.resolution / 2
+        centre = torch.tensor(geometry.origin, dtype=grasps.dtype) - geometry.resolution / 2 + half
+        return torch.cat([(grasps[..., :2] - centre) / half, grasps[..., 2:3] / (torch.pi / 2)], dim=-1)
+
+    def patch_logits(self, patches: torch.Tensor, grasps: torch.Tensor | None = None) -> torch.Tensor:
+        """Success logits (M,) of patches (M, C, size, size) cut for grasps (M, 3) (x m, y m, yaw rad; read only
+        with ``config.pose_input``)."""
+        if self.centre_heat is None and self.pose_weights is None:
             return self.net(patches)[:, 0]
-        middle = self.config.size // 2
-        heat = patches[:, -1, middle - 1:middle + 1, middle - 1:middle + 1].mean(dim=(1, 2))
-        hidden = self.net[:HIDDEN_ACTIVATION](patches) + heat[:, None] * self.centre_heat
+        hidden = self.net[:HIDDEN_ACTIVATION](patches)
+        if self.centre_heat is not None:
+            middle = self.config.size // 2
+            heat = patches[:, -1, middle - 1:middle + 1, middle - 1:middle + 1].mean(dim=(1, 2))
+            hidden = hidden + heat[:, None] * self.centre_heat
+        if self.pose_weights is not None:
+            if grasps is None or grasps.shape != (len(patches), POSE_FEATURES):
+                raise ValueError(f"pose_input needs the grasp (x, y, yaw) of each of the {len(patches)} patches, got "
+                                 f"{None if grasps is None else tuple(grasps.shape)}")
+            hidden = hidden + self.pose_weights(self.pose_features(grasps))
         return self.net[HIDDEN_ACTIVATION:](hidden)[:, 0]
 
     @torch.no_grad()

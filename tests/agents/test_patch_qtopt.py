@@ -170,3 +170,33 @@ def test_the_wide_preset_doubles_the_patch_widths_and_round_trips(tmp_path) -> N
     agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=wide, seed=0)
     agent.save(tmp_path)
     assert PoseQTOpt.load(tmp_path)[0].config == wide
+
+
+def test_the_coarse_preset_samples_the_same_patch_at_half_the_pixels() -> None:
+    from agents.presets import PRESETS
+
+    base, coarse = PRESETS["pose-patch"].pose, PRESETS["pose-patch-coarse"].pose
+    assert coarse.patch.size * 2 == base.patch.size and coarse.patch.extent == base.patch.extent
+    assert dataclasses.replace(coarse, patch=base.patch) == base
+
+
+def test_pose_input_tells_grasps_with_the_same_patch_apart_and_round_trips(tmp_path) -> None:
+    from agents.presets import PRESETS
+
+    config = dataclasses.replace(SMALL, patch=dataclasses.replace(SMALL.patch, pose_input=True))
+    agent = PoseQTOpt(goal_task=False, world=WorldConfig(), config=config, seed=0)
+    plain = PoseQTOpt(goal_task=False, world=WorldConfig(), config=SMALL, seed=0)
+    empty = {"heightmap": np.zeros((1, *GridGeometry.of(agent.world.layout, SMALL.heightmap).shape, 4), np.uint8)}
+    poses = torch.tensor([[[-0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.9]]])
+    with torch.no_grad():
+        same = plain.q_values(plain.inputs(empty), poses)[0]
+        placed = agent.q_values(agent.inputs(empty), poses)[0]
+    torch.testing.assert_close(same, same[:1].expand(3))  # an empty bin: every patch alike, every score alike
+    assert placed.unique().numel() == 3  # the pose input tells them apart
+    features = agent.q.pose_features(torch.as_tensor(agent.space.to_pose_tensor(torch.tensor([[-1.0, -1.0, -1.0]]))))
+    assert (features[0, :2] > -1).all() and features[0, 2] == pytest.approx(-1.0)  # the drop zone lies inside the grid
+    with pytest.raises(ValueError, match="pose_input needs the grasp"):
+        agent.q.patch_logits(torch.zeros(2, 4, 16, 16))
+    agent.save(tmp_path)
+    assert PoseQTOpt.load(tmp_path)[0].config == config
+    assert PRESETS["pose-patch-placed"].pose.patch.pose_input
