@@ -28,7 +28,7 @@ import numpy as np
 
 from common.stats import roc_auc
 from graspdata.replay import PreCloseViews, pre_close_views
-from rewards.presence import PresenceClassifier, TrainPresenceConfig, fit_presence
+from rewards.presence import PresenceClassifier, PresenceConfig, TrainPresenceConfig, fit_presence
 
 TOP_SHARE = 0.25  # "the grasps rated best": this share of the held-out attempts, by each score
 
@@ -45,6 +45,8 @@ class SecondLookProbeConfig:
         workers: processes replaying shards.
         cache: folder of the replayed views (``<dataset>-<size>px.npz``); an existing file is read, not replayed.
         steps: the classifier's training steps (batches of 64, half sensed, half not).
+        channels: the classifier's convolution widths (each halves the resolution; default the presence
+            classifier's).
         seed: the classifier's initialisation, split, batches and augmentation.
     """
 
@@ -55,6 +57,7 @@ class SecondLookProbeConfig:
     workers: int = 1
     cache: str = "runs/out/second-look"
     steps: int = 3000
+    channels: tuple[int, ...] = PresenceConfig().channels
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -62,8 +65,10 @@ class SecondLookProbeConfig:
             raise ValueError("the probe needs training and held-out dataset folders")
         if set(map(str, self.train)) & set(map(str, self.heldout)):
             raise ValueError("a folder is both training and held-out data")
-        if self.size < 16 or self.size % 16 or self.steps < 1 or self.workers < 1:
-            raise ValueError(f"size must be a multiple of 16, steps and workers at least 1: {self}")
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if self.size % 2 ** len(self.channels) or self.size < 2 ** len(self.channels) or self.steps < 1 \
+                or self.workers < 1:
+            raise ValueError(f"size must be a multiple of 2**len(channels), steps and workers at least 1: {self}")
 
 
 def cached_views(folder: str | Path, size: int, workers: int, cache: str | Path,
@@ -98,7 +103,8 @@ def train_classifier(config: SecondLookProbeConfig, show_progress: bool = True) 
     parts = [cached_views(folder, config.size, config.workers, config.cache, show_progress) for folder in config.train]
     views = np.concatenate([p.views[p.replayed] for p in parts])
     sensed = np.concatenate([p.sensed[p.replayed] for p in parts])
-    classifier = fit_presence(views[sensed], views[~sensed], TrainPresenceConfig(steps=config.steps, seed=config.seed))
+    classifier = fit_presence(views[sensed], views[~sensed], TrainPresenceConfig(steps=config.steps, seed=config.seed),
+                              channels=config.channels)
     counts = {"attempts": int(sum(p.attempted.sum() for p in parts)), "replayed": int(len(views)),
               "sensed": int(sensed.sum())}
     return classifier, counts

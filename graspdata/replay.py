@@ -99,15 +99,17 @@ class PreCloseViews:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-_ENVS: dict[str, KukaGraspEnv] = {}
-
-
 def shard_pre_close_views(path: Path, card: DatasetCard, size: int) -> dict[str, np.ndarray]:
-    """:class:`PreCloseViews` fields for one shard (one environment per process and dataset)."""
-    key = str(path.parent)
-    if key not in _ENVS:
-        _ENVS[key] = collector_env(card)
-    env = _ENVS[key]
+    """:class:`PreCloseViews` fields for one shard, replayed in a world of its own (so the result does not depend
+    on which worker process ran which shards)."""
+    env = collector_env(card)
+    try:
+        return _replay_shard(env, path, size)
+    finally:
+        env.close()
+
+
+def _replay_shard(env: KukaGraspEnv, path: Path, size: int) -> dict[str, np.ndarray]:
     with h5py.File(path, "r") as f:
         records, steps = f[RECORD_GROUP], f[STEP_GROUP]
         seeds, starts, counts = records["seed"][:], records["step_start"][:], records["num_steps"][:]
@@ -121,7 +123,7 @@ def shard_pre_close_views(path: Path, card: DatasetCard, size: int) -> dict[str,
         # every record is reset, in order, as the collector did (module docstring)
         where = f"{path} record {row}"
         deviation[row] = reset_recorded_bin(env, seeds[row], poses[row], where)
-        if not attempted[row] or deviation[row] > POSE_TOLERANCE:
+        if not attempted[row] or not deviation[row] <= POSE_TOLERANCE:  # NaN: a record whose objects flew off
             continue
         taken = actions[starts[row]:starts[row] + counts[row]]
         if not len(taken) or taken[-1][CLOSE_INDEX] <= 0:

@@ -225,15 +225,16 @@ def _split(count: int, fraction: float, rng: np.random.Generator) -> tuple[np.nd
     return order[val:], order[:val]
 
 
-def fit_presence(held: np.ndarray, empty: np.ndarray, config: TrainPresenceConfig | None = None) -> PresenceClassifier:
+def fit_presence(held: np.ndarray, empty: np.ndarray, config: TrainPresenceConfig | None = None,
+                 channels: tuple[int, ...] | None = None) -> PresenceClassifier:
     """Train a :class:`PresenceNet` on outcome images with (``held``, (N1, S, S, 3) uint8) and without
     (``empty``, (N2, S, S, 3)) an object, and threshold it on a held-out validation slice.
 
     Both sets are split (``val_fraction``, seeded); the net trains on the rest with balanced batches
     and binary cross-entropy. The threshold on P(object held) maximises Youden's J = TPR − FPR on the
     validation slice (:func:`rewards.calibration.youden_threshold`, as the similarity threshold; 0.5
-    without a slice); the provenance records the accuracies at that threshold. Deterministic for a
-    given seed and thread count.
+    without a slice); the provenance records the accuracies at that threshold. ``channels``: the
+    convolutions' widths (default :class:`PresenceConfig`'s). Deterministic for a given seed and thread count.
     """
     config = config or TrainPresenceConfig()
     held, empty = np.asarray(held), np.asarray(empty)
@@ -246,7 +247,8 @@ def fit_presence(held: np.ndarray, empty: np.ndarray, config: TrainPresenceConfi
     empty_train, empty_val = _split(len(empty), config.val_fraction, rng)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        model = PresenceNet(PresenceConfig(image_size=held.shape[1]))
+        network = PresenceConfig(image_size=held.shape[1])
+        model = PresenceNet(network if channels is None else dataclasses.replace(network, channels=channels))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     half = config.batch_size // 2
     target = torch.cat([torch.ones(half), torch.zeros(config.batch_size - half)])

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=d.workers, help="processes replaying shards")
     parser.add_argument("--cache", default=d.cache, help="folder of the replayed views")
     parser.add_argument("--steps", type=int, default=d.steps, help="classifier training steps")
+    parser.add_argument("--channels", type=int, nargs="+", default=list(d.channels),
+                        help="the classifier's convolution widths, each halving the resolution")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, the classifier, examples.png")
     return parser
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         config = SecondLookProbeConfig(train=tuple(args.train), heldout=tuple(args.heldout), prior=args.prior,
                                        size=args.size, workers=args.workers, cache=args.cache, steps=args.steps,
-                                       seed=args.seed)
+                                       channels=tuple(args.channels), seed=args.seed)
         report, classifier = run_probe(config)
     except (DatasetError, ValueError, FileNotFoundError) as error:
         sys.exit(f"second_look_probe: error: {error}")

@@ -51,12 +51,16 @@ def test_the_probe_ranks_held_out_attempts_by_the_view_and_by_the_prior(folders)
     report_without, _ = run_probe(_config(folders), show_progress=False)
     assert "prior" not in report_without["heldout"][0]
     assert report_without["heldout"][0]["view"] == heldout["view"]  # same seed, same classifier
+    wider, wide = run_probe(_config(folders, channels=(16, 16, 32, 32)), show_progress=False)
+    assert wide.model.config.channels == (16, 16, 32, 32) and wider["classifier"]["parameters"] > \
+        report["classifier"]["parameters"]
 
 
 def test_bad_probe_settings_are_refused_and_log_odds_stay_finite(folders) -> None:
     with pytest.raises(ValueError, match="both training and held-out"):
         SecondLookProbeConfig(train=("a",), heldout=("a",))
-    with pytest.raises(ValueError, match="multiple of 16"):
+    with pytest.raises(ValueError, match="multiple of 2"):
         SecondLookProbeConfig(train=("a",), heldout=("b",), size=20)
+    assert SecondLookProbeConfig(train=("a",), heldout=("b",), size=24, channels=[4, 8, 8]).channels == (4, 8, 8)
     assert np.isfinite(logits(np.array([0.0, 0.5, 1.0]))).all()
     assert logits(np.array([0.5]))[0] == pytest.approx(0.0)
