@@ -11,7 +11,8 @@ wrist camera sees exactly that just before the gripper closes. :func:`run_probe`
    learns from the training views whether the gripper will sense an object after the lift: the robot's own
    label, never the simulator's;
 3. on the held-out attempts it is scored against the grasp prior: ROC-AUC of each, and of both added as log-odds
-   (independent evidence), against the sensed bit and the ground-truth lift.
+   (independent evidence), against the sensed bit and the ground-truth lift, and the gain of both over the prior
+   alone with a paired bootstrap interval.
 
 A policy that looks again would use the view to abandon a grasp before closing and take its next candidate.
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from common.stats import roc_auc
+from common.stats import paired_auc_difference, roc_auc
 from graspdata.replay import PreCloseViews, pre_close_views
 from rewards.presence import PresenceClassifier, PresenceConfig, TrainPresenceConfig, fit_presence
 
@@ -128,6 +129,9 @@ def score_heldout(classifier: PresenceClassifier, config: SecondLookProbeConfig,
         prior_logits = prior_logits[keep[views.attempted]]
         result["prior"] = _ranking(prior_logits, sensed, lifted)
         result["prior_plus_view"] = _ranking(prior_logits + view_logits, sensed, lifted)
+        gain, low, high = paired_auc_difference(prior_logits, prior_logits + view_logits, lifted)
+        result["gain_auc_lifted"] = {"difference": gain, "low": low, "high": high, "level": 0.95,
+                                     "method": "paired percentile bootstrap over attempts, 1,000 resamples"}
     return result
 
 

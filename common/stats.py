@@ -31,3 +31,25 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     average = first + (counts + 1) / 2.0  # 1-based average rank of each tie group
     ranks[order] = np.repeat(average, counts)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def paired_auc_difference(first: np.ndarray, second: np.ndarray, labels: np.ndarray, resamples: int = 1000,
+                          seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """ROC-AUC of ``second`` minus that of ``first`` on the same items, with a percentile bootstrap interval
+    (items resampled with replacement, the two scores kept paired): (difference, low, high). Resamples that
+    draw a single class are skipped."""
+    first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
+    labels = np.asarray(labels).astype(bool)
+    if not first.shape == second.shape == labels.shape or first.ndim != 1:
+        raise ValueError(f"need three (N,) arrays, got {first.shape}, {second.shape} and {labels.shape}")
+    difference = roc_auc(second, labels) - roc_auc(first, labels)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(labels), len(labels))
+        if 0 < labels[pick].sum() < len(pick):
+            draws.append(roc_auc(second[pick], labels[pick]) - roc_auc(first[pick], labels[pick]))
+    if not draws:
+        raise ValueError("no bootstrap resample held both classes")
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(difference), float(low), float(high)

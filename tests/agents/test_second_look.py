@@ -48,6 +48,8 @@ def test_the_probe_ranks_held_out_attempts_by_the_view_and_by_the_prior(folders)
         auc = heldout[score]["auc_lifted"]
         assert auc is None or 0.0 <= auc <= 1.0
     assert 0.0 <= classifier.threshold <= 1.0
+    gain = heldout["gain_auc_lifted"]
+    assert gain["low"] <= gain["difference"] <= gain["high"]
     report_without, _ = run_probe(_config(folders), show_progress=False)
     assert "prior" not in report_without["heldout"][0]
     assert report_without["heldout"][0]["view"] == heldout["view"]  # same seed, same classifier

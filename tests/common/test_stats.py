@@ -22,3 +22,19 @@ def test_wilson_interval_brackets_the_proportion() -> None:
     low, high = wilson_interval(70, 100)
     assert 0.60 < low < 0.70 < high < 0.79
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_paired_auc_difference_is_the_gain_with_an_interval_around_it() -> None:
+    from common.stats import paired_auc_difference
+
+    rng = np.random.default_rng(0)
+    labels = rng.random(400) < 0.5
+    weak = labels + rng.normal(0, 2.0, 400)
+    strong = labels + rng.normal(0, 0.3, 400)
+    gain, low, high = paired_auc_difference(weak, strong, labels, resamples=200)
+    assert gain == pytest.approx(roc_auc(strong, labels) - roc_auc(weak, labels))
+    assert 0 < low < gain < high
+    same, low, high = paired_auc_difference(weak, weak, labels, resamples=50)
+    assert same == low == high == 0.0
+    with pytest.raises(ValueError, match="three"):
+        paired_auc_difference(weak, strong[:10], labels)
