@@ -29,9 +29,8 @@ from envs.grasp_env import KukaGraspEnv, make_world_config
 from graspdata.card import DatasetCard
 from graspdata.errors import ConfigMismatchError, NotADatasetError
 from graspdata.folder import scan_folder
-from graspdata.layout import RECORD_GROUP, STEP_GROUP, read_grasp_sensed
+from graspdata.layout import RECORD_GROUP, STEP_GROUP, TRUTH_GROUP, read_grasp_sensed
 
-GROUND_TRUTH_GROUP = "ground_truth"
 # The largest difference of any object's position (metres) or quaternion component between a reset bin and
 # the recorded one that still counts as the recorded bin.
 POSE_TOLERANCE = 0.005
@@ -115,7 +114,7 @@ def _replay_shard(env: KukaGraspEnv, path: Path, size: int) -> dict[str, np.ndar
         seeds, starts, counts = records["seed"][:], records["step_start"][:], records["num_steps"][:]
         attempted = records["grasp_attempted"][:].astype(bool)
         sensed, lifted = read_grasp_sensed(records), records["success"][:].astype(bool)
-        poses, actions = f[GROUND_TRUTH_GROUP]["object_poses"][:], steps["action"][:]
+        poses, actions = f[TRUTH_GROUP]["object_poses"][:], steps["action"][:]
     views = np.zeros((len(seeds), size, size, 3), np.uint8)
     deviation = np.zeros(len(seeds))
     replayed = np.zeros(len(seeds), bool)
