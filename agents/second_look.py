@@ -20,6 +20,7 @@ A policy that looks again would use the view to abandon a grasp before closing a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from common.stats import paired_auc_difference, roc_auc
+from graspdata.card import DatasetCard
 from graspdata.replay import PreCloseViews, pre_close_views
 from rewards.presence import PresenceClassifier, PresenceConfig, TrainPresenceConfig, fit_presence
 
@@ -44,7 +46,7 @@ class SecondLookProbeConfig:
         prior: an indiscriminate pose QT-Opt checkpoint to compare with and add to, or None.
         size: side of the rendered wrist views, pixels.
         workers: processes replaying shards.
-        cache: folder of the replayed views (``<dataset>-<size>px.npz``); an existing file is read, not replayed.
+        cache: folder of the replayed views (:func:`cache_path`); an existing file is read, not replayed.
         steps: the classifier's training steps (batches of 64, half sensed, half not).
         channels: the classifier's convolution widths (each halves the resolution; default the presence
             classifier's).
@@ -72,10 +74,18 @@ class SecondLookProbeConfig:
             raise ValueError(f"size must be a multiple of 2**len(channels), steps and workers at least 1: {self}")
 
 
+def cache_path(folder: str | Path, size: int, cache: str | Path) -> Path:
+    """Where the dataset's views are cached: ``<dataset>-<digest>-<size>px.npz``, the digest (12 hex) taken over its
+    shards' SHA-256, so two datasets of the same folder name, or a dataset that grew, never share a file."""
+    shards = "\n".join(sorted(entry.sha256 for entry in DatasetCard.load(folder).shards))
+    return Path(cache) / f"{Path(folder).name}-{hashlib.sha256(shards.encode()).hexdigest()[:12]}-{size}px.npz"
+
+
 def cached_views(folder: str | Path, size: int, workers: int, cache: str | Path,
                  show_progress: bool = True) -> PreCloseViews:
-    """The dataset's pre-close wrist views: read from ``cache`` or replayed (and then saved there)."""
-    path = Path(cache) / f"{Path(folder).name}-{size}px.npz"
+    """The dataset's pre-close wrist views: read from ``cache`` (:func:`cache_path`) or replayed (and then saved
+    there)."""
+    path = cache_path(folder, size, cache)
     if path.is_file():
         return PreCloseViews.load(path)
     views = pre_close_views(folder, size=size, workers=workers, show_progress=show_progress)

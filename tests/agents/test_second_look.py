@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.second_look import SecondLookProbeConfig, cached_views, logits, run_probe
+from agents.second_look import SecondLookProbeConfig, cache_path, cached_views, logits, run_probe
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,10 @@ def _config(folders, **changes) -> SecondLookProbeConfig:
 def test_views_are_replayed_once_then_read_from_the_cache(folders) -> None:
     config = _config(folders)
     first = cached_views(config.train[0], 32, 1, config.cache, show_progress=False)
-    assert (folders / "cache" / "train-32px.npz").is_file()
+    assert cache_path(config.train[0], 32, config.cache).is_file()
+    assert cache_path(config.train[0], 32, config.cache).name.startswith("train-")
+    digests = [cache_path(folder, 32, config.cache).name.rsplit("-", 2)[1] for folder in config.train + config.heldout]
+    assert digests[0] != digests[1] and all(len(d) == 12 for d in digests)  # named by the data, not the folder alone
     again = cached_views(config.train[0], 32, 1, config.cache, show_progress=False)
     np.testing.assert_array_equal(first.views, again.views)
     assert first.sensed[first.replayed].any() and not first.sensed[first.replayed].all()  # both labels occur
