@@ -1,4 +1,4 @@
-"""How much does the wrist view just before closing tell about a grasp? (agents.second_look)
+"""How much does the wrist view just before closing tell about a grasp? (agents.second_look_probe)
 
     python -m runs.second_look_probe --train runs/out/hm-data/seen-qtopt runs/out/hm-data/seen-focus-320 \\
         --heldout runs/out/hm-data/seen-qtopt-310 runs/out/hm-data/seen-focus-321 \\
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.second_look import SecondLookProbeConfig, plot_examples, run_probe
+from agents.second_look_probe import SecondLookProbeConfig, plot_examples, run_probe
 from common.io import atomic_write_text
 from common.provenance import code_version, command_line, machine_description
 from graspdata.errors import DatasetError

@@ -1,11 +1,11 @@
-"""agents.second_look: the probe of what the wrist view before closing tells about a grasp."""
+"""agents.second_look_probe: the probe of what the wrist view before closing tells about a grasp."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from agents.second_look import SecondLookProbeConfig, cache_path, cached_views, logits, run_probe
+from agents.second_look_probe import SecondLookProbeConfig, cache_path, cached_views, logits, run_probe
 
 
 @pytest.fixture(scope="module")
