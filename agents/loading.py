@@ -18,9 +18,9 @@ from common.protocols import Policy, PolicyCard
 from envs.grasp_env import make_world_config
 
 # one weights card per learner: pose QT-Opt, a product of pose QT-Opt checkpoints (agents.qtopt.product),
-# and the SAC actor exported from stable-baselines3
+# the SAC actor exported from stable-baselines3, and a pose policy with a look before closing (agents.second_look)
 CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "pose_product.json": "qtopt-product",
-                      "sac_actor.json": "sac-pose"}
+                      "sac_actor.json": "sac-pose", "second_look.json": "qtopt-second-look"}
 
 
 def run_name(folder: Path) -> str:
@@ -36,8 +36,9 @@ def is_policy_checkpoint(directory: str | Path) -> bool:
 
 
 def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
-    """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run, or of a product of pose
-    QT-Opt checkpoints (``runs.combine_policies``); safetensors + JSON.
+    """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run, of a product of pose
+    QT-Opt checkpoints (``runs.combine_policies``) or of a second-look policy (``runs.add_second_look``);
+    safetensors + JSON.
 
     Raises:
         FileNotFoundError: the folder holds no ``policy.json`` or no weights of a known learner.
@@ -59,6 +60,11 @@ def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
         from agents.qtopt.product import PoseQProduct
 
         return PoseQProduct.load(directory), card
+    if card.algo == "qtopt-second-look":
+        from agents.second_look import BASE_FOLDER, SecondLookPolicy
+
+        base, _ = load_policy(directory / BASE_FOLDER)
+        return SecondLookPolicy.load(directory, base, int(card.world["max_steps"])), card  # type: ignore[arg-type]
     from agents.sac.policy import SB3Policy, load_actor
     from envs.grasp_pose import PosePolicy
 

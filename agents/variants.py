@@ -8,6 +8,10 @@ source, its weights' SHA-256 and the overrides. The command is ``python -m runs.
 :func:`combine_policies` builds a product of several checkpoints (:class:`agents.qtopt.product.PoseQProduct`):
 a folder with the members' weights, ``pose_product.json`` and a ``policy.json`` that asks the environment
 for what any member reads. The command is ``python -m runs.combine_policies``.
+
+:func:`add_second_look` gives a pose policy a look before closing (:class:`agents.second_look.SecondLookPolicy`):
+a folder with the base's and the prior's checkpoints copied, the view classifier, ``second_look.json`` and a
+``policy.json`` that asks the environment for the wrist camera. The command is ``python -m runs.add_second_look``.
 """
 
 from __future__ import annotations
@@ -24,9 +28,18 @@ from agents.core.focus import FocusConfig
 from agents.loading import run_name
 from agents.qtopt.learner import META, WEIGHTS, PoseQTOptConfig
 from agents.qtopt.product import PRODUCT_META, ProductConfig
+from agents.second_look import (
+    BASE_FOLDER,
+    PRIOR_FOLDER,
+    SECOND_LOOK_ALGO,
+    SECOND_LOOK_META,
+    VIEW_PREFIX,
+    SecondLookConfig,
+)
 from common.io import atomic_write_json, file_sha256, staged_folder
 from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, PolicyCard
 from envs.grasp_pose import ApproachConfig
+from rewards.presence import load_presence
 
 MEMBERS = "members"
 # world settings that shape the observation every member must read alike
@@ -179,4 +192,40 @@ def combine_policies(members: Sequence[tuple[str | Path, float]], out: str | Pat
                                                    "goal_heat": goal_heat, "goal_heat_level": goal_heat_level,
                                                    "focus": dataclasses.asdict(config.focus),
                                                    "command": command})
+    return out
+
+
+def add_second_look(base: str | Path, view: str | Path, prior: str | Path | None, config: SecondLookConfig,
+                    out: str | Path, command: str = "") -> Path:
+    """Build a second-look checkpoint folder ``out`` from the pose policy folder ``base``, the view classifier at
+    file prefix ``view`` (``PREFIX.safetensors`` + ``PREFIX.json``) and an indiscriminate pose QT-Opt folder
+    ``prior`` (or None: the view alone).
+
+    Raises:
+        ValueError: ``base`` is not a pose QT-Opt or product checkpoint, or ``prior`` not a pose QT-Opt one.
+        FileExistsError: ``out`` exists.
+        RewardError: the classifier does not load.
+    """
+    base, out = Path(base), Path(out)
+    card = PolicyCard.load(base)
+    if card.algo not in ("qtopt-pose", "qtopt-product"):
+        raise ValueError(f"{base} holds a {card.algo} policy; a second look is added to a pose QT-Opt or a product")
+    if prior is not None and PolicyCard.load(prior).algo != "qtopt-pose":
+        raise ValueError(f"{prior} is not a pose QT-Opt checkpoint (the prior the look adds)")
+    if out.exists():
+        raise FileExistsError(f"{out} exists: choose a new folder for the second-look policy")
+    classifier = load_presence(view)
+    meta: dict[str, Any] = {"config": dataclasses.asdict(config), "base_source": str(base), "command": command}
+    with staged_folder(out) as staging:
+        shutil.copytree(base, staging / BASE_FOLDER)
+        if prior is not None:
+            shutil.copytree(prior, staging / PRIOR_FOLDER)
+            meta["prior_source"] = str(prior)
+            meta["prior_weights_sha256"] = file_sha256(staging / PRIOR_FOLDER / WEIGHTS)
+        classifier.save(staging / VIEW_PREFIX)
+        meta["view_source"] = str(view)
+        meta["view_weights_sha256"] = file_sha256(staging / f"{VIEW_PREFIX}.safetensors")
+        dataclasses.replace(card, algo=SECOND_LOOK_ALGO, wrist_view=True,
+                            reward=f"{card.reward} + second look").save(staging)
+        atomic_write_json(staging / SECOND_LOOK_META, meta)
     return out

@@ -343,10 +343,11 @@ def composite_features_wrapper(env: gym.Env, card: PolicyCard) -> gym.Env:
 
 def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: PolicyCard | None) -> gym.Env:
     """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the sensors (height
-    map) and goal features the policy was trained with, on either task."""
+    map, wrist camera) and goal features the policy was trained with, on either task."""
     kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
                                   image_size=settings.image_size, max_steps=settings.max_steps,
-                                  auto_descend=settings.auto_descend, world_config=settings.world_config())
+                                  auto_descend=settings.auto_descend, world_config=settings.world_config(),
+                                  wrist_view=card is not None and card.wrist_view)
     env: gym.Env
     if cell.task == "indiscriminate":
         env = KukaGraspEnv(**kwargs)

@@ -87,6 +87,7 @@ class PolicyCard:
         init_from: the checkpoint its grasp prior was copied from, if any.
         heightmap: the height-map sensor it reads (``envs.heightmap.HeightmapConfig`` as a dict), or
             None when it reads none.
+        wrist_view: it reads the wrist camera at every step (observation ``wrist``, the scene image's size).
     """
 
     algo: str
@@ -99,6 +100,7 @@ class PolicyCard:
     grasp2vec_sha256: str | None = None
     init_from: str | None = None
     heightmap: dict[str, Any] | None = None
+    wrist_view: bool = False
 
     @property
     def task(self) -> str:

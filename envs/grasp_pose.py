@@ -31,11 +31,49 @@ BOTTOM_MARGIN = 0.004  # m above the lowest reachable height at which the grippe
 ALIGNED = 0.012  # m horizontal error below which the gripper may close
 STALLED = 0.005  # m: a descent smaller than this in one step means the fingers rest on something
 OBJECT_HEIGHT = 0.03  # m above the tray floor at which a pose is projected into the scene image
+AVOID_PENALTY = 1e4  # subtracted from a search's score (a sum of log-probabilities) near a pose given up
+AVOID_RADIUS = 0.02  # m around a given-up grasp point that a further search leaves out (any yaw)
 
 
 def wrap_half_turn(angle: float) -> float:
     """Two-finger grasps are symmetric under a half turn: map to [-pi/2, pi/2)."""
     return (angle + np.pi / 2) % np.pi - np.pi / 2
+
+
+@dataclass(frozen=True)
+class Avoid:
+    """Grasp points a pose search leaves out: every pose whose grasp point lies within ``radius`` metres of one
+    of ``poses``' grasp points, at any wrist yaw (a grasp given up, and the spot it was tried at).
+
+    Attributes:
+        poses: (K, 3) normalised poses.
+        radius: metres.
+    """
+
+    poses: np.ndarray
+    radius: float = AVOID_RADIUS
+
+    def __post_init__(self) -> None:
+        poses = np.asarray(self.poses, dtype=np.float64).reshape(-1, 3)
+        if not np.all(np.isfinite(poses)) or not self.radius > 0:
+            raise ValueError(f"avoid needs finite poses (K, 3) and a radius > 0 m, got {self.poses!r}, {self.radius}")
+        object.__setattr__(self, "poses", poses)
+
+
+def avoiding(score: Callable[[torch.Tensor], torch.Tensor], avoid: Avoid | None, space: PoseSpace
+             ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``score`` (candidates (B, N, 3) → (B, N)) less :data:`AVOID_PENALTY` for candidates whose grasp point lies
+    within ``avoid.radius`` of a pose in ``avoid`` (:meth:`PoseSpace.grasp_point_distances`); ``score`` itself
+    when there is nothing to avoid. What a search uses to take its next candidate after a grasp was given up."""
+    if avoid is None or len(avoid.poses) == 0:
+        return score
+    others = torch.as_tensor(avoid.poses, dtype=torch.float32)
+
+    def penalised(candidates: torch.Tensor) -> torch.Tensor:
+        near = (space.grasp_point_distances(candidates, others) < avoid.radius).any(dim=-1)
+        return score(candidates) - AVOID_PENALTY * near.to(candidates.dtype)
+
+    return penalised
 
 
 @dataclass(frozen=True)
@@ -106,6 +144,12 @@ class PoseSpace:
         low = torch.as_tensor(self.low, dtype=u.dtype, device=u.device)
         high = torch.as_tensor(self.high, dtype=u.dtype, device=u.device)
         return low + (u.clamp(-1, 1) + 1) / 2 * (high - low)
+
+    def grasp_point_distances(self, candidates: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
+        """Distances (..., N, K) in metres between the grasp points of normalised poses ``candidates`` (..., N, 3)
+        and ``others`` (K, 3); the yaw plays no part."""
+        difference = self._metres(candidates)[..., :, None, :] - self._metres(others.to(candidates.dtype))
+        return torch.linalg.vector_norm(difference, dim=-1)
 
     def _metres(self, u: torch.Tensor) -> torch.Tensor:
         """Normalised poses (..., 3) → their (x, y) in metres (..., 2)."""

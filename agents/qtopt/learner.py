@@ -37,7 +37,7 @@ from agents.qtopt.network import PoseMaps, PoseNetworkConfig, PoseQNetwork
 from agents.qtopt.patch_network import SYMMETRIES, PatchNetworkConfig, PatchQNetwork
 from common.io import atomic_write_bytes, atomic_write_text
 from envs.config import ArmConfig, CameraConfig, LayoutConfig, WorldConfig
-from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy, PoseSpace
+from envs.grasp_pose import ApproachConfig, Avoid, PoseChooser, PosePolicy, PoseSpace, avoiding
 from envs.heightmap import GridGeometry, HeightmapConfig, decode_heightmaps
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
@@ -198,14 +198,15 @@ class PoseQTOpt(SeededSearch, PoseChooser):
         return self.space.read_points(poses, self.config.network.reach)
 
     @torch.no_grad()
-    def best_poses(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """CEM-argmax of Q: (poses (B, 3), logits (B,))."""
+    def best_poses(self, inputs: torch.Tensor, avoid: Avoid | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """CEM-argmax of Q: (poses (B, 3), logits (B,)); poses near those ``avoid`` names are left out
+        (:func:`envs.grasp_pose.avoiding`)."""
         features = self.q.eval().feature_map(inputs)
 
         def score(candidates: torch.Tensor) -> torch.Tensor:
             return self.candidate_scores(features, candidates)
 
-        return cem_maximize(score, len(inputs), 3, self.config.cem, self.generator,
+        return cem_maximize(avoiding(score, avoid, self.space), len(inputs), 3, self.config.cem, self.generator,
                             initial=self.heatmap_proposals(inputs))
 
     def candidate_scores(self, features: PoseMaps | torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -248,12 +249,13 @@ class PoseQTOpt(SeededSearch, PoseChooser):
         best = heat.topk(cem.population, dim=1).indices
         return poses[torch.arange(len(inputs))[:, None], best]
 
-    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``."""
+    def choose(self, observation: dict[str, np.ndarray], avoid: Avoid | None = None) -> np.ndarray:
+        """Normalised pose (3,) for one observation: greedy, or exploring when ``self.exploring``; greedy poses
+        near those ``avoid`` names are left out."""
         if self.exploring and self.rng.random() < self.config.epsilon:
             return self.rng.uniform(-1.0, 1.0, 3)
         batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in OBSERVATION_KEYS}
-        pose = self.best_poses(self.inputs(batch))[0][0].numpy().astype(np.float64)
+        pose = self.best_poses(self.inputs(batch), avoid)[0][0].numpy().astype(np.float64)
         if self.exploring:
             pose = np.clip(pose + self.rng.normal(0.0, self.config.noise, 3), -1.0, 1.0)
         return pose

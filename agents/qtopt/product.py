@@ -37,7 +37,7 @@ from agents.core.cem import CEMConfig, SeededSearch, cem_maximize
 from agents.core.focus import FocusConfig, FocusedSearch
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
 from common.io import file_sha256
-from envs.grasp_pose import ApproachConfig, PoseChooser, PosePolicy
+from envs.grasp_pose import ApproachConfig, Avoid, PoseChooser, PosePolicy, avoiding
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
 # A product checkpoint folder: this card, plus each member's pose QT-Opt checkpoint under members/
@@ -108,9 +108,11 @@ class PoseQProduct(SeededSearch, PoseChooser):
             self.focus = FocusedSearch(patch.space, patch.q.geometry, config.focus)
 
     @torch.no_grad()
-    def best_poses(self, observations: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    def best_poses(self, observations: dict[str, np.ndarray], avoid: Avoid | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """CEM-argmax of the product for batched observations (B leading): (poses (B, 3), scores (B,)),
-        scores being the weighted sums of log probabilities."""
+        scores being the weighted sums of log probabilities; poses near those ``avoid`` names are left out
+        (:func:`envs.grasp_pose.avoiding`)."""
         features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
         batch = len(next(iter(observations.values())))
         heat = self.goal_heat_maps(observations)
@@ -120,8 +122,11 @@ class PoseQProduct(SeededSearch, PoseChooser):
         def poses(searched: torch.Tensor) -> torch.Tensor:  # CEM's box is the bin, or the square around a centre
             return searched if focus is None else focus.poses(searched, centres)
 
+        scored = avoiding(lambda candidates: self.candidate_scores(features, candidates, heat), avoid,
+                          self.members[0].space)
+
         def score(candidates: torch.Tensor) -> torch.Tensor:
-            return self.candidate_scores(features, poses(candidates), heat)
+            return scored(poses(candidates))
 
         best, scores = cem_maximize(score, batch, 3, self.config.cem, self.generator)
         return poses(best[:, None, :])[:, 0], scores
@@ -154,10 +159,10 @@ class PoseQProduct(SeededSearch, PoseChooser):
             total = total + self.config.goal_heat * torch.log(read)
         return total
 
-    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        """Normalised pose (3,) for one observation."""
+    def choose(self, observation: dict[str, np.ndarray], avoid: Avoid | None = None) -> np.ndarray:
+        """Normalised pose (3,) for one observation, none near those ``avoid`` names."""
         batch = {k: np.asarray(v)[None] for k, v in observation.items() if k in OBSERVATION_KEYS}
-        return self.best_poses(batch)[0][0].numpy().astype(np.float64)
+        return self.best_poses(batch, avoid)[0][0].numpy().astype(np.float64)
 
     @classmethod
     def load(cls, directory: str | Path) -> PoseQProduct:

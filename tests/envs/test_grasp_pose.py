@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from envs.config import WorldConfig
 from envs.grasp_env import KukaGraspEnv
-from envs.grasp_pose import ApproachConfig, PoseFollower, PoseSpace, wrap_half_turn
+from envs.grasp_pose import (
+    ApproachConfig,
+    Avoid,
+    PoseFollower,
+    PoseSpace,
+    avoiding,
+    wrap_half_turn,
+)
 
 
 def test_pose_normalisation_round_trips_and_wraps_yaw() -> None:
@@ -150,3 +158,24 @@ def test_grasp_geometry_of_primitive_shapes_comes_from_their_collision_shapes(tm
             assert np.allclose(centre, (low[:2] + high[:2]) / 2, atol=0.01) and np.isfinite(yaw)
     finally:
         world.close()
+
+
+def test_avoiding_leaves_out_every_yaw_near_a_given_up_grasp_point_and_nothing_else() -> None:
+    space = PoseSpace(WorldConfig())
+    given_up = np.array([[0.0, 0.0, 0.3]])
+    centre = space.to_pose(given_up[0])
+    near = space.from_pose(centre + np.array([0.015, 0.0, 1.2]))  # 1.5 cm off, another yaw
+    far = space.from_pose(centre + np.array([0.0, 0.025, 0.0]))  # 2.5 cm off, the same yaw
+    candidates = torch.tensor(np.stack([given_up[0], near, far]), dtype=torch.float32)[None]
+    distances = space.grasp_point_distances(candidates, torch.tensor(given_up, dtype=torch.float32))[0, :, 0]
+    assert torch.allclose(distances, torch.tensor([0.0, 0.015, 0.025]), atol=1e-4)
+
+    def score(poses: torch.Tensor) -> torch.Tensor:
+        return poses[..., 0]
+
+    assert avoiding(score, None, space) is score and avoiding(score, Avoid(np.zeros((0, 3))), space) is score
+    penalised = avoiding(score, Avoid(given_up, radius=0.02), space)(candidates)
+    assert penalised[0, 0] < -1000 and penalised[0, 1] < -1000
+    assert penalised[0, 2] == pytest.approx(float(candidates[0, 2, 0]))
+    with pytest.raises(ValueError, match="radius > 0"):
+        Avoid(given_up, radius=0.0)

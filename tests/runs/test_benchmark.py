@@ -585,3 +585,18 @@ def test_objects_with_primitive_collision_shapes_run_in_the_benchmark(tmp_path):
                     *TINY_ARGS])
     cells = json.loads(out.read_text())["cells"]
     assert [(c["row"], c["status"], c["trials"]) for c in cells] == [("random", "ok", 2), ("privileged", "ok", 2)]
+
+
+def test_a_card_that_reads_the_wrist_camera_gets_it_on_either_task(three_objects, goal_bank):
+    from common.protocols import PolicyCard
+
+    card = PolicyCard(algo="qtopt-second-look", reward="indiscriminate + second look", world={}, wrist_view=True)
+    for cell in (Cell(ROWS["random"], three_objects, task="indiscriminate"), Cell(ROWS["random"], three_objects)):
+        env = make_env(cell, TINY_WORLD, goal_bank, card)
+        observation, _ = env.reset(seed=trial_seed(0, 0))
+        assert observation["wrist"].shape == (TINY_WORLD.image_size, TINY_WORLD.image_size, 3)
+        assert observation["wrist"].any()
+        env.close()
+    plain = make_env(Cell(ROWS["random"], three_objects), TINY_WORLD, goal_bank, None)
+    assert "wrist" not in plain.observation_space.spaces
+    plain.close()
