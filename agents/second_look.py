@@ -123,6 +123,11 @@ class SecondLookPolicy:
         self.given_up: list[np.ndarray] = []
         self.scores: list[float] = []
 
+    def trial_report(self) -> dict[str, Any]:
+        """The episode's looks: ``look_scores`` (log-odds, one per look taken) and ``given_up`` (grasps given up);
+        the benchmark records it beside each trial (:class:`benchmark.tasks.TrialResult`)."""
+        return {"look_scores": [round(score, 4) for score in self.scores], "given_up": len(self.given_up)}
+
     @property
     def chosen(self) -> np.ndarray | None:
         """The normalised pose (3,) being approached, None before the first action."""

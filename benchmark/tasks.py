@@ -133,7 +133,9 @@ class TrialResult:
     ``target_lifted`` says whether a target was among them (None for the indiscriminate task).
     ``target`` names the goal object (composite goals: both names, sorted, joined by ``|``; None for the
     indiscriminate task) and ``lifted_objects`` the objects lifted, for per-object breakdowns
-    (:func:`benchmark.objects.per_object`). Trials recorded before these fields read back as None and ()."""
+    (:func:`benchmark.objects.per_object`). ``policy_report`` is what the policy says about the trial when it
+    has a ``trial_report()`` (a second look's scores, say), else None. Trials recorded before these fields read
+    back as None and ()."""
 
     seed: int
     success: bool
@@ -146,6 +148,7 @@ class TrialResult:
     target_lifted: bool | None = None
     target: str | None = None
     lifted_objects: tuple[str, ...] = ()
+    policy_report: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lifted_objects", tuple(self.lifted_objects))  # a list when read from JSON
@@ -387,6 +390,11 @@ class ObservationOnly:
         view = {key: np.array(observation[key], copy=True) for key in self.keys}
         return np.asarray(self.policy.act(view), dtype=np.float32)
 
+    def trial_report(self) -> dict[str, Any] | None:
+        """What the policy says about the episode it just acted in (its ``trial_report()``), or None."""
+        report = getattr(self.policy, "trial_report", None)
+        return report() if callable(report) else None
+
 
 def policy_keys(env: gym.Env, policy: Policy, card: PolicyCard | None) -> list[str]:
     """Observation keys handed to ``policy``: its own observation space's keys when it has one, the
@@ -427,4 +435,4 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
                        seconds=time.perf_counter() - start, redraws=redraws,
                        target_lifted=any(t in truth["lifted"] for t in targets) if targets else None,
                        target="|".join(sorted(targets)) if targets else None,
-                       lifted_objects=tuple(truth["lifted"]))
+                       lifted_objects=tuple(truth["lifted"]), policy_report=policy.trial_report())
