@@ -65,6 +65,8 @@ def test_a_doubtful_grasp_is_given_up_once_and_the_next_one_is_elsewhere_and_clo
     looking = SecondLookPolicy(base(), FixedView(0.01), None, SecondLookConfig(threshold=0.0, looks=1), STEPS)
     actions, info = episode(looking)
     assert len(looking.given_up) == 1 and len(looking.scores) == 1
+    assert looking.trial_report() == {"look_scores": [pytest.approx(float(np.log(0.01 / 0.99)), abs=1e-3)],
+                                      "given_up": 1}
     first, final = looking.given_up[0], looking.chosen
     apart = looking.space.grasp_point_distances(*(torch.tensor(p, dtype=torch.float32)[None] for p in (final, first)))
     assert float(apart[0, 0]) >= AVOID_RADIUS

@@ -600,3 +600,17 @@ def test_a_card_that_reads_the_wrist_camera_gets_it_on_either_task(three_objects
     plain = make_env(Cell(ROWS["random"], three_objects), TINY_WORLD, goal_bank, None)
     assert "wrist" not in plain.observation_space.spaces
     plain.close()
+
+
+def test_a_trial_records_what_the_policy_reports_about_it(three_objects, goal_bank):
+    class Reporting(SpyPolicy):
+        def trial_report(self) -> dict:
+            return {"calls": len(self.calls)}
+
+    env = make_env(Cell(ROWS["random"], three_objects), TINY_WORLD, goal_bank, None)
+    reporting, spy = Reporting(), SpyPolicy()
+    result = run_trial(env, ObservationOnly(reporting, policy_keys(env, reporting, None)), seed=trial_seed(0, 0))
+    assert result.policy_report == {"calls": result.steps}
+    plain = run_trial(env, ObservationOnly(spy, policy_keys(env, spy, None)), seed=trial_seed(0, 0))
+    assert plain.policy_report is None
+    env.close()
