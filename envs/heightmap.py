@@ -107,7 +107,9 @@ class Heightmap:
 def decode_heightmaps(encoded: np.ndarray | torch.Tensor, height_scale: float = 0.05) -> torch.Tensor:
     """Encoded maps (B, H, W, 4) uint8 → float (B, 4, H, W): height / ``height_scale`` (metres; so a 5 cm
     object reads 1), colours in [0, 1]."""
-    x = torch.as_tensor(np.ascontiguousarray(encoded)).permute(0, 3, 1, 2).float()
+    if not isinstance(encoded, torch.Tensor):  # a read-only array (np.load, a frozen view) is copied for torch
+        encoded = torch.from_numpy(np.require(encoded, requirements=("C", "W")))
+    x = encoded.permute(0, 3, 1, 2).float()
     scale = torch.tensor([HEIGHT_UNIT / height_scale, 1 / 255, 1 / 255, 1 / 255]).view(1, 4, 1, 1)
     return x * scale
 

@@ -87,3 +87,14 @@ def test_grid_geometry_is_what_the_camera_fills(scene):
     assert geometry.shape == scene.heights.shape and geometry.origin == pytest.approx(scene.origin)
     centres = geometry.cell_centres()
     assert scene.cell(*centres[7, 11]) == (7, 11)
+
+
+def test_read_only_maps_decode_without_a_warning() -> None:
+    import warnings
+
+    encoded = np.full((1, 3, 3, 4), 7, np.uint8)
+    encoded.setflags(write=False)  # as np.load and frozen dataset views hand them over
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        decoded = decode_heightmaps(encoded)
+    assert torch.allclose(decoded, decode_heightmaps(encoded.copy()))
