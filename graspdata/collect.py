@@ -21,7 +21,7 @@ from common.provenance import code_version, machine, now
 from envs.grasp_env import make_world_config
 from envs.objects import SPLITS, object_name, resolve_objects
 from graspdata.card import CARD_NAME, DatasetCard, ShardEntry, names_digest, shard_entry
-from graspdata.config import IDENTITY_DEFAULTS, IDENTITY_FIELDS, CollectConfig
+from graspdata.config import CARD_WORLD, IDENTITY_DEFAULTS, IDENTITY_FIELDS, CollectConfig
 from graspdata.errors import ConfigMismatchError, NotADatasetError
 from graspdata.folder import quarantine, scan_folder
 from graspdata.layout import LAYOUT_VERSION, shard_name
@@ -78,7 +78,7 @@ def new_card(config: CollectConfig) -> DatasetCard:
         object_set["names"] = names
     return DatasetCard(
         source=SOURCE, image_size=world.camera.triplet_image_size, object_set=object_set,
-        config={**config.to_dict(), "world": dataclasses.asdict(world)},
+        config={**config.to_dict(), CARD_WORLD: dataclasses.asdict(world)},
         seeds={"base_seed": config.seed, "episode_seed": "graspdata.episode.episode_seed(base_seed, index)",
                "policy_seed": "graspdata.episode.policy_seed(base_seed, index)"},
         code_version=code_version())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # Fields that define the data: a resumed run must use the same values.
 IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap")
 # Identity fields added later, with the value datasets collected before them have.
 IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None}
+CARD_WORLD = "world"  # a dataset card records the world beside the collection settings (graspdata.collect.new_card)
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,16 @@ class CollectConfig:
         data = asdict(self)
         data["objects"] = list(self.objects) if isinstance(self.objects, tuple) else self.objects
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CollectConfig:
+        """The config a dataset card's ``config`` records (its ``world``, a copy of the world it implies, aside).
+
+        Raises:
+            ValueError: a field this code does not know (a card from other code).
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known - {CARD_WORLD})
+        if unknown:
+            raise ValueError(f"unknown collection settings {unknown}; this code reads {sorted(known)}")
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -19,17 +19,19 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import numpy as np
 from tqdm import tqdm
 
-from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.grasp_env import KukaGraspEnv
 from graspdata.card import DatasetCard
+from graspdata.config import CollectConfig
 from graspdata.errors import ConfigMismatchError, NotADatasetError
 from graspdata.folder import scan_folder
 from graspdata.layout import RECORD_GROUP, STEP_GROUP, TRUTH_GROUP, read_grasp_sensed
+from graspdata.worker import collector_env
 
 # The largest difference of any object's position (metres) or quaternion component between a reset bin and
 # the recorded one that still counts as the recorded bin.
@@ -40,13 +42,11 @@ MAX_UNREPRODUCED = 0.05
 CLOSE_INDEX = 4  # the action's gripper-close component
 
 
-def collector_env(card: DatasetCard) -> KukaGraspEnv:
-    """The environment a dataset was collected in, from its card (objects, bin size, image sizes, step limit)."""
-    config = card.config
-    objects = config["objects"] if isinstance(config["objects"], str) else tuple(config["objects"])
-    world = make_world_config(config["num_objects"], config["image_size"], None, config.get("triplet_size"))
-    return KukaGraspEnv(objects=objects, num_objects=config["num_objects"], image_size=config["image_size"],
-                        max_steps=config["max_steps"], world_config=world)
+def replay_env(card: DatasetCard) -> KukaGraspEnv:
+    """The environment a dataset was collected in, from its card (objects, bin size, image sizes, step limit),
+    without the triplet recording and the height-map scan a replay does not need (neither moves anything)."""
+    return cast(KukaGraspEnv, collector_env(CollectConfig.from_dict(card.config), record_triplet=False,
+                                            heightmap=False))
 
 
 def reset_recorded_bin(env: KukaGraspEnv, seed: int, object_poses: np.ndarray, where: str) -> float:
@@ -101,7 +101,7 @@ class PreCloseViews:
 def shard_pre_close_views(path: Path, card: DatasetCard, size: int) -> dict[str, np.ndarray]:
     """:class:`PreCloseViews` fields for one shard, replayed in a world of its own (so the result does not depend
     on which worker process ran which shards)."""
-    env = collector_env(card)
+    env = replay_env(card)
     try:
         return _replay_shard(env, path, size)
     finally:

@@ -64,14 +64,21 @@ def limit_threads() -> None:
     torch.set_num_threads(1)
 
 
+def collector_env(config: CollectConfig, record_triplet: bool = True, heightmap: bool | None = None) -> gym.Env:
+    """The environment ``config`` collects in: a :class:`KukaGraspEnv` (recording triplets unless told not to),
+    wrapped in :class:`HeightmapObservation` when ``heightmap`` (default: ``config.heightmap``) asks for the scan.
+    The one place collection settings become a world, for the collector and for a replay of its data."""
+    env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
+                       max_steps=config.max_steps, record_triplet=record_triplet, triplet_size=config.triplet_size)
+    return HeightmapObservation(env) if (config.heightmap if heightmap is None else heightmap) else env
+
+
 class ShardCollector:
     """Owns a :class:`KukaGraspEnv` (with triplet recording) and the policy factory."""
 
     def __init__(self, config: CollectConfig, make_policy: PolicyFactory) -> None:
         self.config = config
-        env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
-                           max_steps=config.max_steps, record_triplet=True, triplet_size=config.triplet_size)
-        self.env: gym.Env = HeightmapObservation(env) if config.heightmap else env
+        self.env = collector_env(config)
         self.make_policy = make_policy
 
     def collect(self, task: ShardTask) -> Iterator[EpisodeDone | ShardDone]:

@@ -10,7 +10,7 @@ import pytest
 
 from graspdata.card import DatasetCard, shard_entry
 from graspdata.errors import ConfigMismatchError
-from graspdata.replay import POSE_TOLERANCE, PreCloseViews, collector_env, pre_close_views, reset_recorded_bin
+from graspdata.replay import POSE_TOLERANCE, PreCloseViews, pre_close_views, replay_env, reset_recorded_bin
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def _records(folder):
 
 
 def test_a_record_replayed_from_its_seed_and_actions_ends_as_it_was_recorded(attempts) -> None:
-    records, env = _records(attempts), collector_env(DatasetCard.load(attempts))
+    records, env = _records(attempts), replay_env(DatasetCard.load(attempts))
     try:
         for row in range(len(records["seed"])):
             assert reset_recorded_bin(env, records["seed"][row], records["poses"][row], "here") <= POSE_TOLERANCE
@@ -60,7 +60,7 @@ def test_pre_close_views_render_every_attempt_just_before_it_closed(attempts, tm
     np.testing.assert_array_equal(views.lifted[:6], first["success"].astype(bool))
     # the view is the wrist camera's after every action but the closing one
     row = int(np.flatnonzero(views.replayed)[0])
-    env = collector_env(DatasetCard.load(attempts))
+    env = replay_env(DatasetCard.load(attempts))
     try:
         env.reset(seed=int(first["seed"][row]))
         for action in first["actions"][first["start"][row]:first["start"][row] + first["count"][row] - 1]:
@@ -91,3 +91,12 @@ def test_bins_that_do_not_come_back_are_left_out_and_a_changed_dataset_is_refuse
     card.save(moved)
     with pytest.raises(ConfigMismatchError, match="did not come back"):
         pre_close_views(moved, size=32, show_progress=False)
+
+
+def test_collection_settings_round_trip_through_a_card_and_unknown_ones_are_refused() -> None:
+    from graspdata.config import CARD_WORLD, CollectConfig
+
+    config = CollectConfig(objects=("a.urdf", "b.urdf"), num_objects=2, image_size=32, max_steps=8, heightmap=True)
+    assert CollectConfig.from_dict({**config.to_dict(), CARD_WORLD: {"num_objects": 2}}) == config
+    with pytest.raises(ValueError, match="unknown collection settings \\['hover'\\]"):
+        CollectConfig.from_dict({**config.to_dict(), "hover": 0.1})
