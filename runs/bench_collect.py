@@ -1,6 +1,7 @@
 """Benchmark collection throughput: grasp attempts per hour, local processes and local Ray.
 
     python -m runs.bench_collect --grasps 400 --out runs/out/bench_collect
+    python -m runs.bench_collect --heightmap --max-steps 12 --settings --profile 200 --out runs/out/bench_collect_hm
 
 Collects ``--grasps`` attempts (default config: seen objects, 5 per bin, 64 px) with 1 and 2
 worker processes and with 1 and 2 actors on a local Ray instance, each into a fresh dataset. For
@@ -8,6 +9,11 @@ every setting it reports the wall-clock rate (start-up included), the steady rat
 episode) and the workers' CPU seconds per attempt, which does not depend on what else the machine
 runs. Writes ``bench.json`` and ``bench.png`` into ``--out``; the load average is recorded because
 other jobs sharing the cores slow the wall-clock rates.
+
+``--profile N`` also times N attempts in this process by phase (:mod:`graspdata.profile`: settle, approach,
+close-and-lift and hold physics, scene / wrist / height-map renders, the rest) into ``profile.json`` and
+``profile.png``, with the attempts per hour the physics alone allows; ``--settings`` with no value skips the
+throughput runs.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from common.io import atomic_write_text
-from common.provenance import code_version, machine, now
+from common.provenance import code_version, command_line, machine, now
 from graspdata.collect import collect
 from graspdata.config import CollectConfig
+from graspdata.profile import PHYSICS, CollectionProfile, profile_collection
 
 SETTINGS = (("processes", 1), ("processes", 2), ("ray", 1), ("ray", 2))
 
@@ -34,16 +41,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/out/bench_collect"))
-    parser.add_argument("--settings", nargs="+", default=[f"{b}:{w}" for b, w in SETTINGS],
-                        help="backend:workers pairs, backend 'processes' or 'ray'")
+    parser.add_argument("--settings", nargs="*", default=[f"{b}:{w}" for b, w in SETTINGS],
+                        help="backend:workers pairs, backend 'processes' or 'ray' (none: only --profile)")
+    parser.add_argument("--heightmap", action="store_true", help="record the height map too (the patch policies' "
+                        "observation)")
+    parser.add_argument("--max-steps", type=int, default=CollectConfig().max_steps, help="actions per episode")
+    parser.add_argument("--policy", default="random", help="collection policy (graspdata.policies)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also time N attempts by phase in this process (0: no profile)")
     return parser
+
+
+def collect_config(args: argparse.Namespace, **fields: Any) -> CollectConfig:
+    """The benchmarked collection settings (seen objects, the default bin)."""
+    return CollectConfig(shard_size=args.shard_size, image_size=args.image_size, seed=args.seed,
+                         heightmap=args.heightmap, max_steps=args.max_steps, policy=args.policy, **fields)
 
 
 def run_setting(backend: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     folder = args.out / f"data-{backend}-{workers}"
     shutil.rmtree(folder, ignore_errors=True)
-    config = CollectConfig(grasps=args.grasps, shard_size=args.shard_size, workers=workers,
-                           image_size=args.image_size, seed=args.seed)
+    config = collect_config(args, grasps=args.grasps, workers=workers)
     load_before = os.getloadavg()
     result = collect(config, folder, ray_address="local" if backend == "ray" else None, show_progress=False)
     shutil.rmtree(folder)
@@ -82,6 +100,26 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_profile(profile: CollectionProfile, path: Path) -> None:
+    """CPU seconds per attempt by phase, physics in one colour, with the physics' bound on attempts per hour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(profile.phases)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.barh(names, [1000 * profile.phases[n] for n in names],
+            color=["tab:blue" if n in PHYSICS else "tab:orange" for n in names])
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU ms per attempt (blue: physics)")
+    ax.set_title(f"{1000 * profile.cpu_s_per_attempt:.0f} ms an attempt: {profile.attempts_per_hour(2):,.0f}/h on 2 "
+                 f"cores; the physics alone: {profile.attempts_per_hour(2, physics_only=True):,.0f}/h", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -93,12 +131,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows.append(run_setting(backend, int(workers), args))
         print(json.dumps(rows[-1]), flush=True)
     result = {"started": started, "finished": now(), "machine": machine(), "code_version": code_version(),
+              "command": command_line("runs.bench_collect", argv),
               "config": {"grasps": args.grasps, "shard_size": args.shard_size, "image_size": args.image_size,
-                         "seed": args.seed, "objects": "seen", "num_objects": CollectConfig().num_objects},
+                         "seed": args.seed, "objects": "seen", "num_objects": CollectConfig().num_objects,
+                         "heightmap": args.heightmap, "max_steps": args.max_steps, "policy": args.policy},
               "results": rows}
-    atomic_write_text(args.out / "bench.json", json.dumps(result, indent=2) + "\n")
-    plot(rows, args.out / "bench.png")
-    print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+    if rows:
+        atomic_write_text(args.out / "bench.json", json.dumps(result, indent=2) + "\n")
+        plot(rows, args.out / "bench.png")
+        print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+    if args.profile:
+        profile = profile_collection(collect_config(args), args.profile)
+        result["profile"] = profile.to_dict()
+        atomic_write_text(args.out / "profile.json", json.dumps({k: v for k, v in result.items() if k != "results"},
+                                                                indent=2) + "\n")
+        plot_profile(profile, args.out / "profile.png")
+        print(json.dumps(result["profile"], indent=1))
+        print(f"wrote {args.out / 'profile.json'} and {args.out / 'profile.png'}")
     return result
 
 
