@@ -29,7 +29,7 @@ from common.io import atomic_write_text
 from common.provenance import code_version, command_line, machine, now
 from graspdata.collect import collect
 from graspdata.config import CollectConfig
-from graspdata.profile import PHYSICS, CollectionProfile, profile_collection
+from graspdata.profile import plot_profile, profile_collection
 
 SETTINGS = (("processes", 1), ("processes", 2), ("ray", 1), ("ray", 2))
 
@@ -95,26 +95,6 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_title(f"{os.cpu_count()} CPU cores; 1-min load average before each run {min(loads):.1f}-{max(loads):.1f}",
                  fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_profile(profile: CollectionProfile, path: Path) -> None:
-    """CPU seconds per attempt by phase, physics in one colour, with the physics' bound on attempts per hour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(profile.phases)
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.barh(names, [1000 * profile.phases[n] for n in names],
-            color=["tab:blue" if n in PHYSICS else "tab:orange" for n in names])
-    ax.invert_yaxis()
-    ax.set_xlabel("CPU ms per attempt (blue: physics)")
-    ax.set_title(f"{1000 * profile.cpu_s_per_attempt:.0f} ms an attempt: {profile.attempts_per_hour(2):,.0f}/h on 2 "
-                 f"cores; the physics alone: {profile.attempts_per_hour(2, physics_only=True):,.0f}/h", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -27,3 +27,10 @@ def test_the_bound_is_read_from_the_physics_phases_only() -> None:
     assert profile.attempts_per_hour(2) == pytest.approx(7200) and profile.attempts_per_hour(2, True) == 14400
     with pytest.raises(ValueError, match="at least 1"):
         profile_collection(CollectConfig(), attempts=0)
+
+
+def test_the_profile_plot_is_written(tmp_path) -> None:
+    from graspdata.profile import plot_profile
+
+    plot_profile(CollectionProfile(10, 1.0, {"hold physics": 0.6, "scene renders": 0.4}), tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
