@@ -32,6 +32,7 @@ from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt
 from agents.qtopt.product import PoseQProduct
 from common.io import file_sha256
 from common.settings import from_fields
+from common.stats import log_odds
 from envs.grasp_pose import AVOID_RADIUS, ApproachConfig, Avoid, PoseFollower, PoseSpace
 from rewards.presence import PresenceClassifier, load_presence
 
@@ -41,7 +42,6 @@ PRIOR_FOLDER = "prior"  # the grasp prior's checkpoint, copied
 VIEW_PREFIX = "view"  # the view classifier: view.safetensors + view.json
 SECOND_LOOK_ALGO = "qtopt-second-look"
 CLOSE = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
-LOGIT_CLIP = 1e-6  # probabilities are clipped to [this, 1 - this] before their log-odds are taken
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,6 @@ class SecondLookConfig:
     def from_dict(cls, values: dict[str, Any]) -> SecondLookConfig:
         """A config from a card's or a command line's fields; an unknown field is a ``ValueError`` naming it."""
         return from_fields(cls, values, "second look")
-
-
-def log_odds(probability: np.ndarray | float) -> np.ndarray:
-    """Log-odds of probabilities, clipped to stay finite."""
-    p = np.clip(np.asarray(probability, np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
-    return np.log(p) - np.log1p(-p)
 
 
 class SecondLookPolicy:
@@ -175,7 +169,8 @@ class SecondLookPolicy:
 
     def _next_grasp(self, observation: dict[str, Any]) -> np.ndarray:
         """Give up the current pose, search again away from every pose given up, and take the first step there."""
-        assert self.pose is not None and self.scan is not None
+        if self.pose is None or self.scan is None:
+            raise RuntimeError("no grasp to give up before the episode's first action")
         self.given_up.append(np.asarray(self.pose, np.float64))
         generator, rng = self.base.generator.get_state(), self.base.rng.bit_generator.state
         try:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from common.stats import paired_auc_difference, roc_auc
+from common.stats import log_odds, paired_auc_difference, roc_auc
 from graspdata.card import DatasetCard
 from graspdata.replay import PreCloseViews, pre_close_views
 from rewards.presence import PresenceClassifier, PresenceConfig, TrainPresenceConfig, fit_presence
@@ -93,12 +93,6 @@ def cached_views(folder: str | Path, size: int, workers: int, cache: str | Path,
     return views
 
 
-def logits(probability: np.ndarray) -> np.ndarray:
-    """Log-odds of probabilities, clipped to stay finite."""
-    p = np.clip(np.asarray(probability, np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
-
-
 def _ranking(score: np.ndarray, sensed: np.ndarray, lifted: np.ndarray) -> dict[str, float | None]:
     top = np.argsort(-score, kind="stable")[: max(1, round(TOP_SHARE * len(score)))]
 
@@ -127,7 +121,7 @@ def score_heldout(classifier: PresenceClassifier, config: SecondLookProbeConfig,
     views = cached_views(folder, config.size, config.workers, config.cache, show_progress)
     keep = views.replayed
     sensed, lifted = views.sensed[keep], views.lifted[keep]
-    view_logits = logits(classifier.probability(views.views[keep]))
+    view_logits = log_odds(classifier.probability(views.views[keep]))
     result: dict[str, Any] = {"data": str(folder), "attempts": int(views.attempted.sum()), "replayed": int(keep.sum()),
                               "sensed_rate": float(sensed.mean()), "lifted_rate": float(lifted.mean()),
                               "view": _ranking(view_logits, sensed, lifted)}

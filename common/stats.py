@@ -6,6 +6,14 @@ import math
 
 import numpy as np
 
+LOGIT_CLIP = 1e-6  # probabilities are clipped to [this, 1 - this] before their log-odds are taken
+
+
+def log_odds(probability: np.ndarray | float) -> np.ndarray:
+    """Log-odds of probabilities (any shape), clipped to stay finite."""
+    p = np.clip(np.asarray(probability, np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
+    return np.log(p) - np.log1p(-p)
+
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval (95 % by default) of a success proportion."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.second_look_probe import SecondLookProbeConfig, cache_path, cached_views, logits, run_probe
+from agents.second_look_probe import SecondLookProbeConfig, cache_path, cached_views, run_probe
+from common.stats import log_odds
 
 
 @pytest.fixture(scope="module")
@@ -67,5 +68,5 @@ def test_bad_probe_settings_are_refused_and_log_odds_stay_finite(folders) -> Non
     with pytest.raises(ValueError, match="multiple of 2"):
         SecondLookProbeConfig(train=("a",), heldout=("b",), size=20)
     assert SecondLookProbeConfig(train=("a",), heldout=("b",), size=24, channels=[4, 8, 8]).channels == (4, 8, 8)
-    assert np.isfinite(logits(np.array([0.0, 0.5, 1.0]))).all()
-    assert logits(np.array([0.5]))[0] == pytest.approx(0.0)
+    assert np.isfinite(log_odds(np.array([0.0, 0.5, 1.0]))).all()
+    assert log_odds(np.array([0.5]))[0] == pytest.approx(0.0)
