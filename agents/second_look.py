@@ -20,7 +20,6 @@ trial for trial.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import torch
 
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt
 from agents.qtopt.product import PoseQProduct
-from common.io import file_sha256
+from common.io import check_sha256, read_json_card
 from common.settings import from_fields
 from common.stats import log_odds
 from envs.grasp_pose import AVOID_RADIUS, ApproachConfig, Avoid, PoseFollower, PoseSpace
@@ -196,27 +195,16 @@ class SecondLookPolicy:
         """
         directory = Path(directory)
         path = directory / SECOND_LOOK_META
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: not a second-look policy folder")
+        meta = read_json_card(path, "second-look policy")
         try:
-            meta = json.loads(path.read_text())
             config = SecondLookConfig.from_dict(meta["config"])
             view_sha = meta["view_weights_sha256"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a second-look card ({error!r})") from None
-        check_weights(directory / f"{VIEW_PREFIX}.safetensors", view_sha, path)
+        check_sha256(directory / f"{VIEW_PREFIX}.safetensors", view_sha, path)
         view = load_presence(directory / VIEW_PREFIX)
         prior = None
         if "prior_weights_sha256" in meta:
-            check_weights(directory / PRIOR_FOLDER / WEIGHTS, meta["prior_weights_sha256"], path)
+            check_sha256(directory / PRIOR_FOLDER / WEIGHTS, meta["prior_weights_sha256"], path)
             prior = PoseQTOpt.load(directory / PRIOR_FOLDER)[0]
         return cls(base, view, prior, config, max_steps)
-
-
-def check_weights(file: Path, expected: str, card: Path) -> None:
-    """Refuse weights other than the ones a card recorded (SHA-256 ``expected``)."""
-    if not file.is_file():
-        raise FileNotFoundError(f"{card} names {file.name}, but {file} is missing")
-    found = file_sha256(file)
-    if found != expected:
-        raise ValueError(f"{file}'s weights ({found[:12]}) are not the ones {card} recorded ({expected[:12]})")

@@ -105,6 +105,38 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def check_sha256(path: str | os.PathLike, expected: str, card: str | os.PathLike, remedy: str = "") -> None:
+    """Refuse a file other than the one a card recorded (SHA-256 ``expected``).
+
+    Raises:
+        FileNotFoundError: ``path`` is missing (the message names the card that names it).
+        ValueError: its hash differs; the message names both hashes, the card and ``remedy``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{card} names {path.name}, but {path} is missing")
+    found = file_sha256(path)
+    if found != expected:
+        raise ValueError(f"{path}'s weights ({found[:12]}) are not the ones {card} recorded ({expected[:12]})"
+                         + (f": {remedy}" if remedy else ""))
+
+
+def read_json_card(path: str | os.PathLike, what: str) -> Any:
+    """The JSON of a checkpoint folder's card.
+
+    Raises:
+        FileNotFoundError: no such file (``what`` names the folder kind the card makes).
+        ValueError: the file is not JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a {what} folder")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a {what} card ({error!r})") from None
+
+
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Delete temporaries left by killed writers in ``folder``; return what was removed."""
     removed = []

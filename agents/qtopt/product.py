@@ -23,7 +23,6 @@ at random from the height map each episode: data on every object, not only the e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch.nn.functional as F  # noqa: N812
 from agents.core.cem import CEMConfig, SeededSearch, cem_maximize
 from agents.core.focus import FocusConfig, FocusedSearch
 from agents.qtopt.learner import OBSERVATION_KEYS, WEIGHTS, PoseQTOpt, check_shared_world
-from common.io import file_sha256
+from common.io import check_sha256, read_json_card
 from envs.grasp_pose import ApproachConfig, Avoid, PoseChooser, PosePolicy, avoiding
 from envs.heightmap_observation import HEIGHTMAP_KEY
 
@@ -175,26 +174,19 @@ class PoseQProduct(SeededSearch, PoseChooser):
         """
         directory = Path(directory)
         path = directory / PRODUCT_META
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: not a pose Q product folder")
+        meta: dict[str, Any] = read_json_card(path, "pose Q product")
         try:
-            meta: dict[str, Any] = json.loads(path.read_text())
             entries = meta["members"]
             config = ProductConfig(weights=tuple(float(m["weight"]) for m in entries), cem=CEMConfig(**meta["cem"]),
                                    seed=int(meta["seed"]), approach=ApproachConfig.from_dict(meta.get("approach", {})),
                                    goal_heat=float(meta.get("goal_heat", 0.0)),
                                    goal_heat_level=float(meta.get("goal_heat_level", 1.0)),
                                    focus=FocusConfig.from_dict(meta.get("focus", {})))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a pose Q product card ({error!r})") from None
         members = []
         for entry in entries:
             folder = directory / entry["folder"]
-            if not (folder / WEIGHTS).is_file():
-                raise FileNotFoundError(f"{path} names member {entry['folder']}, but {folder / WEIGHTS} is missing")
-            found = file_sha256(folder / WEIGHTS)
-            if found != entry["weights_sha256"]:
-                raise ValueError(f"member {entry['folder']}'s weights ({found[:12]}) are not the ones {path} recorded "
-                                 f"({entry['weights_sha256'][:12]}): combine the policies again")
+            check_sha256(folder / WEIGHTS, entry["weights_sha256"], path, "combine the policies again")
             members.append(PoseQTOpt.load(folder)[0])
         return cls(members, config)

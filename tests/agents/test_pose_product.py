@@ -95,7 +95,7 @@ def test_changed_member_weights_are_refused_on_load(tmp_path) -> None:
     out = combine_policies([(tmp_path / "goal", 1.0), (tmp_path / "grasp", 1.0)], tmp_path / "product")
     member(False, 9).save(tmp_path / "other")
     (out / "members" / "1-grasp" / WEIGHTS).write_bytes((tmp_path / "other" / WEIGHTS).read_bytes())
-    with pytest.raises(ValueError, match="1-grasp's weights"):
+    with pytest.raises(ValueError, match="1-grasp/.* are not the ones .* combine the policies again"):
         load_policy(out)
 
 
