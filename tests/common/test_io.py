@@ -4,7 +4,15 @@ import hashlib
 
 import pytest
 
-from common.io import atomic_write_json, atomic_write_text, file_sha256, folder_lock, remove_stale_temporaries
+from common.io import (
+    atomic_write_json,
+    atomic_write_text,
+    check_sha256,
+    file_sha256,
+    folder_lock,
+    read_json_card,
+    remove_stale_temporaries,
+)
 
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path):
@@ -66,3 +74,19 @@ def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path):
     with staged_folder(target, replace=True) as staging:
         (staging / "b.txt").write_text("newer")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_a_card_and_the_weights_it_records_are_checked_with_errors_that_name_them(tmp_path) -> None:
+    weights, card = tmp_path / "w.safetensors", tmp_path / "card.json"
+    weights.write_bytes(b"weights")
+    atomic_write_json(card, {"sha": file_sha256(weights)})
+    check_sha256(weights, read_json_card(card, "test")["sha"], card)
+    with pytest.raises(ValueError, match="w.safetensors's weights .* not the ones .*card.json.*: retrain"):
+        check_sha256(weights, "0" * 64, card, "retrain")
+    with pytest.raises(FileNotFoundError, match="names missing.safetensors"):
+        check_sha256(tmp_path / "missing.safetensors", "0" * 64, card)
+    with pytest.raises(FileNotFoundError, match="not a test folder"):
+        read_json_card(tmp_path / "none.json", "test")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a test card"):
+        read_json_card(tmp_path / "bad.json", "test")

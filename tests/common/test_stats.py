@@ -38,3 +38,10 @@ def test_paired_auc_difference_is_the_gain_with_an_interval_around_it() -> None:
     assert same == low == high == 0.0
     with pytest.raises(ValueError, match="three"):
         paired_auc_difference(weak, strong[:10], labels)
+
+
+def test_log_odds_are_finite_at_the_ends_and_zero_at_a_half() -> None:
+    from common.stats import log_odds
+
+    values = log_odds(np.array([0.0, 0.5, 1.0]))
+    assert np.isfinite(values).all() and abs(values[1]) < 1e-12 and values[0] == pytest.approx(-values[2])
