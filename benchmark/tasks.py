@@ -134,8 +134,10 @@ class TrialResult:
     ``target`` names the goal object (composite goals: both names, sorted, joined by ``|``; None for the
     indiscriminate task) and ``lifted_objects`` the objects lifted, for per-object breakdowns
     (:func:`benchmark.objects.per_object`). ``policy_report`` is what the policy says about the trial when it
-    has a ``trial_report()`` (a second look's scores, say), else None. Trials recorded before these fields read
-    back as None and ()."""
+    has a ``trial_report()`` (a second look's scores, say), else None. ``grasp_sensed`` is the gripper's own
+    "something is in my hand" bit after the lift (None without a grasp) and ``dropped_objects`` the objects that
+    were up when the lift ended and fell during the hold: what :mod:`benchmark.failures` splits "nothing lifted"
+    by. Trials recorded before these fields read back as None and ()."""
 
     seed: int
     success: bool
@@ -149,9 +151,12 @@ class TrialResult:
     target: str | None = None
     lifted_objects: tuple[str, ...] = ()
     policy_report: dict[str, Any] | None = None
+    grasp_sensed: bool | None = None
+    dropped_objects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lifted_objects", tuple(self.lifted_objects))  # a list when read from JSON
+        for name in ("lifted_objects", "dropped_objects"):  # lists when read from JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -435,4 +440,6 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
                        seconds=time.perf_counter() - start, redraws=redraws,
                        target_lifted=any(t in truth["lifted"] for t in targets) if targets else None,
                        target="|".join(sorted(targets)) if targets else None,
-                       lifted_objects=tuple(truth["lifted"]), policy_report=policy.trial_report())
+                       lifted_objects=tuple(truth["lifted"]), policy_report=policy.trial_report(),
+                       grasp_sensed=bool(info["grasp_sensed"]) if info["grasp_attempted"] else None,
+                       dropped_objects=tuple(truth.get("dropped", ())))

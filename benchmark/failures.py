@@ -1,0 +1,71 @@
+"""Why trials fail: a row's trials split by how the grasp ended, read from a benchmark run.
+
+"Nothing lifted" hides three different failures, which ask for different remedies:
+
+- **closed on nothing**: the gripper closed and sensed nothing, and nothing was up when the lift ended (the fingers
+  missed, pushed the object away, or it slipped out before the top);
+- **dropped in the hold**: an object was above the line when the lift ended and fell during the hold (a grasp that
+  held, badly);
+- **held low**: the gripper senses something, yet nothing is above the line (caught by an edge and hanging).
+
+Beside them: trials without a grasp (the episode ran out of steps or faulted), and on the instance task the wrong
+object or the target with another. Trials recorded before ``grasp_sensed`` and ``dropped_objects`` existed are
+refused. The command is ``python -m runs.benchmark_failures``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+ENDINGS = ("success", "closed on nothing", "dropped in the hold", "held low", "no grasp", "wrong object",
+           "target + another", "other")
+
+
+def ending(trial: dict[str, Any]) -> str:
+    """How one trial (a ``runs.benchmark --json`` trial) ended: one of :data:`ENDINGS`."""
+    if trial["success"]:
+        return "success"
+    if not trial["grasp_attempted"] or trial.get("fault"):
+        return "no grasp"
+    if trial["lifted"] == 0:
+        if trial.get("dropped_objects"):
+            return "dropped in the hold"
+        return "held low" if trial["grasp_sensed"] else "closed on nothing"
+    if trial.get("target_lifted") is False:
+        return "wrong object"
+    if trial.get("target_lifted") is True:
+        return "target + another"
+    return "other"  # the indiscriminate task succeeds on any lift, so a lift that failed is unusual
+
+
+@dataclass(frozen=True)
+class CellFailures:
+    """One cell's trials counted by :func:`ending`."""
+
+    cell: str
+    trials: int
+    counts: dict[str, int]
+
+
+def failures(cell: str, trials: list[dict[str, Any]]) -> CellFailures:
+    """Count one cell's trials by how they ended.
+
+    Raises:
+        ValueError: a trial recorded before the grasp's sensed bit and dropped objects were kept.
+    """
+    if any("grasp_sensed" not in t for t in trials):
+        raise ValueError(f"{cell}: trials recorded before grasp_sensed and dropped_objects were kept; run the row "
+                         "again with runs.benchmark")
+    counts = Counter(ending(t) for t in trials)
+    return CellFailures(cell, len(trials), {name: counts.get(name, 0) for name in ENDINGS})
+
+
+def markdown(cells: list[CellFailures], row: str) -> str:
+    """One line per cell: the share of trials in each ending, in %."""
+    lines = [f"| {row}: cell | trials | " + " | ".join(ENDINGS) + " |", "|" + "---|" * (len(ENDINGS) + 2)]
+    for cell in cells:
+        shares = " | ".join(f"{100 * cell.counts[name] / max(cell.trials, 1):.1f}" for name in ENDINGS)
+        lines.append(f"| {cell.cell} | {cell.trials} | {shares} |")
+    return "\n".join(lines)
