@@ -13,9 +13,11 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from benchmark.merge import load_part
+from benchmark.merge import load_part, row_cells
 from benchmark.paired import compare, markdown
 from common.io import atomic_write_text
 
@@ -25,6 +27,26 @@ def file_and_row(text: str) -> tuple[Path, str]:
     if not sep or not path or not row:
         raise argparse.ArgumentTypeError(f"expected FILE:ROW, got {text!r}")
     return Path(path), row
+
+
+def row_table_main(name: str, description: str, render: Callable[[str, dict[str, list[dict[str, Any]]]], str],
+                   argv: list[str] | None) -> str:
+    """A command over one row of a benchmark file: ``FILE:ROW [--markdown PATH]``; ``render(row, cells)`` makes the
+    text from the row's ``{cell: trials}``. Prints it, writes it when asked, and exits with an error naming the
+    problem (a missing file or row, trials it cannot read)."""
+    parser = argparse.ArgumentParser(prog=f"python -m runs.{name}", description=description)
+    parser.add_argument("row", type=file_and_row, help="FILE:ROW")
+    parser.add_argument("--markdown", type=Path, help="also write the text here")
+    args = parser.parse_args(argv)
+    path, row = args.row
+    try:
+        text = render(row, row_cells(load_part(path), row))
+    except (ValueError, FileNotFoundError) as error:
+        sys.exit(f"{name}: error: {error}")
+    print(text)
+    if args.markdown:
+        atomic_write_text(args.markdown, text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
