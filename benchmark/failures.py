@@ -8,9 +8,11 @@
   held, badly);
 - **held low**: the gripper senses something, yet nothing is above the line (caught by an edge and hanging).
 
-Beside them: trials without a grasp (the episode ran out of steps or faulted), and on the instance task the wrong
-object or the target with another. Trials recorded before ``grasp_sensed`` and ``dropped_objects`` existed are
-refused. The command is ``python -m runs.benchmark_failures``.
+"Closed on nothing" is also counted apart when the fingers began to close more than 2 cm above the bottom: the
+descent stopped on something, and the fingers closed on top of it. Beside them: trials without a grasp (the
+episode ran out of steps or faulted), and on the instance task the wrong object or the target with another.
+Trials recorded before ``grasp_sensed`` and ``dropped_objects`` existed are refused. The command is
+``python -m runs.benchmark_failures``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 ENDINGS = ("success", "closed on nothing", "dropped in the hold", "held low", "no grasp", "wrong object",
            "target + another", "other")
+HIGH_CLOSE = 0.02  # m above the bottom of the workspace: fingers that close higher rest on something (blocked)
 
 
 def ending(trial: dict[str, Any]) -> str:
@@ -42,11 +45,13 @@ def ending(trial: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class CellFailures:
-    """One cell's trials counted by :func:`ending`."""
+    """One cell's trials counted by :func:`ending`; ``closed_high``: the "closed on nothing" trials whose fingers
+    began to close more than :data:`HIGH_CLOSE` above the bottom (None for trials recorded without the height)."""
 
     cell: str
     trials: int
     counts: dict[str, int]
+    closed_high: int | None = None
 
 
 def failures(cell: str, trials: list[dict[str, Any]]) -> CellFailures:
@@ -59,13 +64,19 @@ def failures(cell: str, trials: list[dict[str, Any]]) -> CellFailures:
         raise ValueError(f"{cell}: trials recorded before grasp_sensed and dropped_objects were kept; run the row "
                          "again with runs.benchmark")
     counts = Counter(ending(t) for t in trials)
-    return CellFailures(cell, len(trials), {name: counts.get(name, 0) for name in ENDINGS})
+    missed = [t for t in trials if ending(t) == "closed on nothing"]
+    high = None if any(t.get("close_height") is None for t in missed) else \
+        sum(t["close_height"] > HIGH_CLOSE for t in missed)
+    return CellFailures(cell, len(trials), {name: counts.get(name, 0) for name in ENDINGS}, high)
 
 
 def markdown(cells: list[CellFailures], row: str) -> str:
     """One line per cell: the share of trials in each ending, in %."""
-    lines = [f"| {row}: cell | trials | " + " | ".join(ENDINGS) + " |", "|" + "---|" * (len(ENDINGS) + 2)]
+    high_column = f"closed on nothing > {100 * HIGH_CLOSE:g} cm up"
+    lines = [f"| {row}: cell | trials | " + " | ".join((*ENDINGS, high_column)) + " |",
+             "|" + "---|" * (len(ENDINGS) + 3)]
     for cell in cells:
         shares = " | ".join(f"{100 * cell.counts[name] / max(cell.trials, 1):.1f}" for name in ENDINGS)
-        lines.append(f"| {cell.cell} | {cell.trials} | {shares} |")
+        high = "–" if cell.closed_high is None else f"{100 * cell.closed_high / max(cell.trials, 1):.1f}"
+        lines.append(f"| {cell.cell} | {cell.trials} | {shares} | {high} |")
     return "\n".join(lines)

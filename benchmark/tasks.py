@@ -136,8 +136,9 @@ class TrialResult:
     (:func:`benchmark.objects.per_object`). ``policy_report`` is what the policy says about the trial when it
     has a ``trial_report()`` (a second look's scores, say), else None. ``grasp_sensed`` is the gripper's own
     "something is in my hand" bit after the lift (None without a grasp) and ``dropped_objects`` the objects that
-    were up when the lift ended and fell during the hold: what :mod:`benchmark.failures` splits "nothing lifted"
-    by. Trials recorded before these fields read back as None and ()."""
+    were up when the lift ended and fell during the hold, and ``close_height`` how high above the bottom of the
+    workspace the fingers began to close (m): what :mod:`benchmark.failures` splits "nothing lifted" by. Trials
+    recorded before these fields read back as None and ()."""
 
     seed: int
     success: bool
@@ -153,6 +154,7 @@ class TrialResult:
     policy_report: dict[str, Any] | None = None
     grasp_sensed: bool | None = None
     dropped_objects: tuple[str, ...] = ()
+    close_height: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("lifted_objects", "dropped_objects"):  # lists when read from JSON
@@ -442,4 +444,5 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
                        target="|".join(sorted(targets)) if targets else None,
                        lifted_objects=tuple(truth["lifted"]), policy_report=policy.trial_report(),
                        grasp_sensed=bool(info["grasp_sensed"]) if info["grasp_attempted"] else None,
-                       dropped_objects=tuple(truth.get("dropped", ())))
+                       dropped_objects=tuple(truth.get("dropped", ())),
+                       close_height=round(float(info["close_height"]), 4) if "close_height" in info else None)

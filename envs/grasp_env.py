@@ -16,7 +16,8 @@ amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 ``info`` carries sensor extras (``outcome_image`` and ``gripper_aperture``, the measured fingertip
 distance in metres, after a grasp; ``grasp_sensed``, the robot's own "something is in my hand" bit:
 that aperture exceeds the gripper's closed-on-nothing aperture, measured at world build and given as
-``closed_aperture``, by more than ``ArmConfig.grasp_margin``; with ``record_triplet=True``, the
+``closed_aperture``, by more than ``ArmConfig.grasp_margin``; ``close_height``, how high above the bottom
+of the workspace the gripper was when its fingers began to close, in metres; with ``record_triplet=True``, the
 triplet ``pre_image``/``post_image``/``triplet_outcome_image``, rendered at ``triplet_size`` pixels
 when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself)
 and, under ``info["ground_truth"]``, what only the simulator knows: objects,
@@ -173,6 +174,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     # ------------------------------------------------------------------ internals
     def _attempt_grasp(self) -> tuple[float, dict[str, Any]]:
+        close_height = float(self.world.arm.gripper_state()[2]) - self.config.layout.workspace_z[0]
         outcome: GraspOutcome = self.world.grasp()
         outcome_image = self.world.render_wrist()[0]
         names = tuple(object_name(self.world.object_urdfs[b]) for b in outcome.lifted)
@@ -181,6 +183,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         info["gripper_aperture"] = outcome.aperture
         info["grasp_sensed"] = outcome.grasp_sensed
         info["closed_aperture"] = self.world.closed_aperture
+        info["close_height"] = close_height
         info["grasp_attempted"] = True
         if self.record_triplet and self._pre is not None:
             post, post_mask = self._render_triplet_scene(hide=outcome.lifted)

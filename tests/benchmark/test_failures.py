@@ -32,3 +32,12 @@ def test_a_cell_is_counted_and_old_trials_are_refused() -> None:
     del old["grasp_sensed"]
     with pytest.raises(ValueError, match="recorded before grasp_sensed"):
         failures("seen", [old])
+
+
+def test_fingers_that_closed_on_nothing_high_above_the_bottom_are_counted_apart() -> None:
+    high, low = trial(), trial()
+    high["close_height"], low["close_height"] = 0.045, 0.008  # resting on an object; at the bottom
+    cell = failures("seen", [high, low, trial(success=True, lifted=1, target_lifted=True)])
+    assert cell.closed_high == 1 and cell.counts["closed on nothing"] == 2
+    assert markdown([cell], "row").splitlines()[-1].endswith("| 33.3 |")
+    assert failures("seen", [trial()]).closed_high is None  # recorded without the height

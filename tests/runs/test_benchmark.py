@@ -613,6 +613,7 @@ def test_a_trial_records_what_the_policy_reports_about_it(three_objects, goal_ba
     assert result.policy_report == {"calls": result.steps}
     # the spy closes on its third action: the trial keeps what the gripper sensed and what fell in the hold
     assert result.grasp_attempted and isinstance(result.grasp_sensed, bool)
+    assert result.close_height is not None and 0.0 <= result.close_height <= 0.4  # metres above the bottom
     assert isinstance(result.dropped_objects, tuple)
     plain = run_trial(env, ObservationOnly(spy, policy_keys(env, spy, None)), seed=trial_seed(0, 0))
     assert plain.policy_report is None
