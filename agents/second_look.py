@@ -32,7 +32,7 @@ from agents.qtopt.product import PoseQProduct
 from common.io import check_sha256, read_json_card
 from common.settings import from_fields
 from common.stats import log_odds
-from envs.grasp_pose import AVOID_RADIUS, ApproachConfig, Avoid, PoseFollower, PoseSpace
+from envs.grasp_pose import AVOID_RADIUS, ApproachConfig, Avoid, PoseFollower
 from rewards.presence import PresenceClassifier, load_presence
 
 SECOND_LOOK_META = "second_look.json"  # the card of a second-look checkpoint folder
@@ -93,17 +93,16 @@ class SecondLookPolicy:
 
     def __init__(self, base: PoseQProduct | PoseQTOpt, view: PresenceClassifier, prior: PoseQTOpt | None,
                  config: SecondLookConfig, max_steps: int) -> None:
-        world = base.members[0].world if isinstance(base, PoseQProduct) else base.world
+        space = base.policy.space  # where the base places its poses
         if prior is not None and prior.goal_task:
             raise ValueError("the second look's prior rates grasps of anything: give an indiscriminate Q-function")
-        if prior is not None and PoseSpace(prior.world) != PoseSpace(world):
+        if prior is not None and prior.space != space:
             raise ValueError("the prior places poses in another world than the base policy")
         if prior is not None:
             prior.q.eval()
         self.base, self.view, self.prior, self.config = base, view, prior, config
         self.max_steps = max_steps
-        self.world = world
-        self.space = PoseSpace(world)
+        self.space = space
         self.reset()
 
     def reset(self) -> None:
@@ -179,7 +178,7 @@ class SecondLookPolicy:
             self.base.generator.set_state(generator)
             self.base.rng.bit_generator.state = rng
         approach = ApproachConfig(hover=self.config.retreat, max_align_steps=self.config.max_align_steps)
-        self.follower = PoseFollower(self.world, approach)
+        self.follower = PoseFollower(self.space.world, approach)
         self.follower.start(*self.space.to_pose(self.pose))
         return self.follower.act(observation)
 

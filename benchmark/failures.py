@@ -63,8 +63,9 @@ def failures(cell: str, trials: list[dict[str, Any]]) -> CellFailures:
     if any("grasp_sensed" not in t for t in trials):
         raise ValueError(f"{cell}: trials recorded before grasp_sensed and dropped_objects were kept; run the row "
                          "again with runs.benchmark")
-    counts = Counter(ending(t) for t in trials)
-    missed = [t for t in trials if ending(t) == "closed on nothing"]
+    endings = [ending(t) for t in trials]
+    counts = Counter(endings)
+    missed = [t for t, end in zip(trials, endings, strict=True) if end == "closed on nothing"]
     high = None if any(t.get("close_height") is None for t in missed) else \
         sum(t["close_height"] > HIGH_CLOSE for t in missed)
     return CellFailures(cell, len(trials), {name: counts.get(name, 0) for name in ENDINGS}, high)

@@ -44,14 +44,19 @@ class CellLooks:
     thresholds: tuple[ThresholdRow, ...]
 
 
+def _report(trial: dict[str, Any]) -> dict[str, Any]:
+    """A trial's policy report, empty when it has none."""
+    return trial.get("policy_report") or {}
+
+
 def first_scores(trials: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scores, success, lifted anything) of the trials whose report holds a look score (the first look's).
 
     Raises:
         ValueError: no trial carries a look report (not a second-look row, or a run from before reports).
     """
-    rows = [t for t in trials if (t.get("policy_report") or {}).get("look_scores")]
-    if not rows and not any("look_scores" in (t.get("policy_report") or {}) for t in trials):
+    rows = [t for t in trials if _report(t).get("look_scores")]
+    if not rows and not any("look_scores" in _report(t) for t in trials):
         raise ValueError("no trial carries a second look's report: run a second-look row (runs.add_second_look) "
                          "with runs.benchmark")
     scores = np.array([t["policy_report"]["look_scores"][0] for t in rows], np.float64)
@@ -66,7 +71,7 @@ def look_rankings(cell: str, trials: list[dict[str, Any]], thresholds: tuple[flo
         ValueError: a trial gave a grasp up (the rankings need a look that never does: then every trial is the
             base's), or no trial carries a look report.
     """
-    if any((t.get("policy_report") or {}).get("given_up", 0) for t in trials):
+    if any(_report(t).get("given_up", 0) for t in trials):
         raise ValueError(f"{cell}: trials gave grasps up, so they are not the base policy's; run the row with a "
                          "threshold below every score (runs.add_second_look --threshold -100)")
     scores, success, lifted = first_scores(trials)
