@@ -15,6 +15,11 @@ WRIST_JOINT = 7
 LEFT_FINGER, RIGHT_FINGER = 8, 11
 LEFT_TIP, RIGHT_TIP = 10, 13
 NUM_ARM_JOINTS = 7
+# The fingertips' midpoint hangs this far (m) from the wrist axis, perpendicular to the direction the fingers
+# close in: at wrist angle psi it lies at the end effector's (x, y) + FINGER_OFFSET * (sin psi, cos psi).
+# Nominal geometry of kuka_with_gripper2 with the gripper pointing straight down; where the arm tilts (the far
+# side of the bin) the fingers land up to 3 cm further off (docs/envs.md, "Where the fingers close").
+FINGER_OFFSET = 0.024
 # Rest pose of PyBullet's Kuka example (arm joints, then gripper joints).
 REST_POSE = (0.006418, 0.413184, -0.011401, -1.589317, 0.005379, 1.137684, -0.006539,
              0.000048, -0.299912, 0.0, -0.000043, 0.299960, 0.0, -0.000200)

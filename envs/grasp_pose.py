@@ -24,6 +24,7 @@ import torch
 from gymnasium import spaces
 
 from common.settings import from_fields
+from envs.arm import FINGER_OFFSET
 from envs.cameras import FAR, NEAR
 from envs.config import WorldConfig
 
@@ -80,6 +81,9 @@ def avoiding(score: Callable[[torch.Tensor], torch.Tensor], avoid: Avoid | None,
 class PoseSpace:
     """Normalised grasp poses ``u`` (..., 3) in [-1, 1] ↔ (x m, y m, yaw rad), and their pixels.
 
+    A pose's (x, y), called its grasp point in this module, is where the end effector goes; the fingertips meet
+    ``envs.arm.FINGER_OFFSET`` beside it (:meth:`finger_points`).
+
     Args:
         world: the world whose layout bounds the poses and whose scene camera sees them.
     """
@@ -122,8 +126,33 @@ class PoseSpace:
     def read_at_poses(self, maps: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Scene-image-aligned maps (B, C, H, W) read bilinearly where normalised poses (B, N, 3) grasp:
         (B, C, N)."""
-        grid = self.image_coordinates(u)[:, :, None, :]
+        return self._read(maps, self.image_coordinates(u))
+
+    def read_at_fingers(self, maps: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Scene-image-aligned maps (B, C, H, W) read bilinearly where the fingertips of normalised poses (B, N, 3)
+        meet (:meth:`finger_points`), not under the pose's (x, y): (B, C, N)."""
+        return self._read(maps, self.project(self.finger_points(u)))
+
+    @staticmethod
+    def _read(maps: torch.Tensor, coordinates: torch.Tensor) -> torch.Tensor:
+        """Maps (B, C, H, W) read bilinearly at image coordinates (B, N, 2): (B, C, N)."""
+        grid = coordinates[:, :, None, :]
         return torch.nn.functional.grid_sample(maps, grid, mode="bilinear", align_corners=False)[..., 0]
+
+    def finger_points(self, u: torch.Tensor) -> torch.Tensor:
+        """Where the fingertips of normalised poses (..., 3) meet, (x, y) metres (..., 2): the pose's (x, y) is
+        the end effector's, and the fingers hang ``envs.arm.FINGER_OFFSET`` beside it, across the closing
+        direction."""
+        yaw = u[..., 2].clamp(-1, 1) * (torch.pi / 2)
+        return self._metres(u) + FINGER_OFFSET * torch.stack([torch.sin(yaw), torch.cos(yaw)], dim=-1)
+
+    def pose_at_fingers(self, fingers: np.ndarray, yaw: np.ndarray | float) -> np.ndarray:
+        """Normalised poses (..., 3) whose fingertips meet at ``fingers`` (..., 2) (x, y metres) with the wrist at
+        ``yaw`` (radians, in [-pi/2, pi/2): a half turn more would put the fingers on the other side): the inverse
+        of :meth:`finger_points` (clipped to the drop zone like any pose)."""
+        yaw = np.broadcast_to(np.asarray(yaw, dtype=np.float64), np.shape(fingers)[:-1])
+        xy = np.asarray(fingers, dtype=np.float64) - FINGER_OFFSET * np.stack([np.sin(yaw), np.cos(yaw)], axis=-1)
+        return self.from_pose(np.concatenate([xy, yaw[..., None]], axis=-1))
 
     def read_points(self, u: torch.Tensor, reach: float) -> torch.Tensor:
         """Image coordinates (..., P, 2) of the grasp point of normalised poses (..., 3) and, when

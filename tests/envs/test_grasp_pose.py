@@ -66,6 +66,45 @@ def test_follower_reaches_the_pose_and_closes(yaw: float, hover: float) -> None:
     env.close()
 
 
+@pytest.mark.parametrize("yaw", [-0.7, 0.0, 0.7])
+def test_the_fingers_meet_beside_the_pose_where_finger_points_says(yaw: float) -> None:
+    env = KukaGraspEnv(num_objects=1, image_size=32, max_steps=14)
+    space = PoseSpace(env.config)
+    follower = PoseFollower(env.config)
+    observation, _ = env.reset(seed=4)
+    follower.start(0.58, 0.0, yaw)
+    for _ in range(env.max_steps):
+        action = follower.act(observation)
+        if action[4] > 0:
+            break
+        observation, *_ = env.step(action)
+    arm = env.unwrapped.world.arm
+    at_end_effector = space.from_pose(np.array([*arm.end_effector_position()[:2], yaw]))
+    predicted = space.finger_points(torch.as_tensor(at_end_effector)).numpy()
+    fingers = arm.grasp_point()[:2]
+    assert np.linalg.norm(fingers - predicted) < 0.008, (fingers, predicted)
+    assert np.linalg.norm(fingers - arm.end_effector_position()[:2]) > 0.015  # the offset is not negligible
+    env.close()
+
+
+def test_pose_at_fingers_inverts_finger_points_and_read_at_fingers_reads_there() -> None:
+    space = PoseSpace(WorldConfig())
+    fingers = np.array([[0.60, 0.02], [0.55, -0.05], [0.65, 0.10]])
+    yaws = np.array([0.3, -1.0, 1.2])
+    u = space.pose_at_fingers(fingers, yaws)
+    assert np.allclose(space.to_pose(u)[:, 2], yaws)
+    assert np.allclose(space.finger_points(torch.as_tensor(u)).numpy(), fingers, atol=1e-9)
+    # the offset is 2.4 cm across the closing direction (-cos yaw, sin yaw)
+    offsets = fingers - space.to_pose(u)[:, :2]
+    closing = np.stack([-np.cos(yaws), np.sin(yaws)], axis=1)
+    assert np.allclose(np.linalg.norm(offsets, axis=1), 0.024) and np.allclose((offsets * closing).sum(1), 0)
+    maps = torch.zeros(1, 1, 64, 64)
+    column, row = space.pixels(space.from_pose(np.array([0.60, 0.02, 0.0])), 64)
+    maps[0, 0, row, column] = 1.0
+    read = space.read_at_fingers(maps, torch.as_tensor(u[:1], dtype=torch.float32)[None])
+    assert read.shape == (1, 1, 1) and float(read) > 0
+
+
 def test_a_hovering_follower_turns_before_it_descends_and_still_closes_in_time() -> None:
     env = KukaGraspEnv(num_objects=1, image_size=32, max_steps=12)
     world = env.config
