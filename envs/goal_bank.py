@@ -8,6 +8,7 @@ built on demand and cached; they can also be added from collected grasp data.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from envs.config import WorldConfig
 from envs.objects import object_name
 from envs.world import GraspWorld
+
+LOGGER = logging.getLogger(__name__)
 
 
 class GoalBank:
@@ -81,7 +84,7 @@ class GoalBank:
                 offset += count
 
     def _grasp_alone(self, urdf: Path, index: int) -> np.ndarray | None:
-        from envs.scripted import approach_action, grasp_pose
+        from envs.scripted import ObjectGeometryError, approach_action, grasp_pose
 
         if self._world is None:
             self._world = GraspWorld(self.world_config)
@@ -92,12 +95,16 @@ class GoalBank:
             rng = np.random.default_rng([self.seed, name_code, index, attempt])
             world.reset([urdf], rng)
             body = world.objects[0]
-            for _ in range(MAX_GOAL_STEPS):
-                point, yaw = grasp_pose(world, body)
-                action = approach_action(world, point, yaw)
-                if action[4] > 0:
-                    break
-                world.move(action[:3] * cfg.max_translation, float(action[3]) * cfg.max_yaw)
+            try:
+                for _ in range(MAX_GOAL_STEPS):
+                    point, yaw = grasp_pose(world, body)
+                    action = approach_action(world, point, yaw)
+                    if action[4] > 0:
+                        break
+                    world.move(action[:3] * cfg.max_translation, float(action[3]) * cfg.max_yaw)
+            except ObjectGeometryError as error:  # e.g. the object left the world mid-approach: a failed attempt
+                LOGGER.warning("goal attempt %d for %s failed: %s", attempt, object_name(urdf), error)
+                continue
             outcome = world.grasp()
             if outcome.fault is None and outcome.lifted == (body,):
                 return world.render_wrist()[0]

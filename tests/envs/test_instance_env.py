@@ -2,6 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from envs.config import WorldConfig
 from envs.goal_bank import GoalBank
 from envs.objects import builtin_split, object_name
 from envs.scripted import PrivilegedGraspPolicy
@@ -87,3 +88,17 @@ def test_closing_one_env_leaves_a_shared_goal_bank_usable():
     bank.close()
     first.reset(seed=2)  # the bank reopens its world on demand
     first.close()
+
+
+def test_an_object_whose_geometry_cannot_be_read_gets_no_goal_instead_of_crashing_the_reset(monkeypatch):
+    import envs.scripted
+
+    def unreadable(world, body):
+        raise envs.scripted.ObjectGeometryError(f"object URDF {world.object_urdfs[body]}: no usable collision geometry")
+
+    objects = builtin_split("unseen")[:1]
+    bank = GoalBank(WorldConfig(), max_attempts=2)
+    monkeypatch.setattr(envs.scripted, "grasp_pose", unreadable)
+    assert not bank.has_goal(objects[0])
+    assert object_name(objects[0]) in bank._ungraspable
+    bank.close()
