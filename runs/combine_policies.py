@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> Path:
                         help="how the follower carries the pose out (envs.grasp_pose.ApproachConfig: hover, "
                         "translation_tolerance, yaw_tolerance, max_align_steps, offset); default: the first member's")
     parser.add_argument("--goal-heat", type=float, default=0.0, metavar="W",
-                        help="add W · log min(1, h(u) / LEVEL), h(u) the goal's Grasp2Vec heatmap at the grasp point "
-                        "(needs a goal member reading the heatmap; default 0: no such term)")
+                        help="add W · log min(1, h(u) / LEVEL), h(u) the goal's Grasp2Vec heatmap where the "
+                        "fingers meet (needs a goal member reading the heatmap; default 0: no such term)")
     parser.add_argument("--goal-heat-level", type=float, default=1.0, metavar="LEVEL",
                         help="heat in (0, 1] above which the goal heat term costs nothing (default 1: the peak)")
     parser.add_argument("--focus", action="append", default=[], metavar="KEY=JSON",

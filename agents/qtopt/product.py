@@ -12,8 +12,9 @@ is re-ranked by grasp quality without retraining either. Nothing is learned here
 are read unchanged. Robust scoring, when a member's config asks for it, applies to that member's term.
 
 ``ProductConfig.goal_heat`` adds one term that is not a network: ``w_h · log min(1, h(u) / τ)``, where ``h(u)``
-is the goal's Grasp2Vec heatmap (the observation's ``heatmap``, min-max scaled per scene) read at the pose's
-grasp point and ``τ`` is ``goal_heat_level``. It is the localization itself voting for the target, beside the
+is the goal's Grasp2Vec heatmap (the observation's ``heatmap``, min-max scaled per scene) read where the pose's
+fingertips meet (:meth:`envs.grasp_pose.PoseSpace.finger_points`, 2.4 cm beside the pose's (x, y)) and ``τ`` is
+``goal_heat_level``. It is the localization itself voting for the target, beside the
 goal network that learned from it: with τ = 1 towards the heatmap's peak, with τ < 1 only against poses
 colder than τ (a gate: anywhere warm enough is on the target).
 
@@ -149,12 +150,12 @@ class PoseQProduct(SeededSearch, PoseChooser):
                          heat: torch.Tensor | None = None) -> torch.Tensor:
         """What CEM maximises for poses (B, N, 3): the weighted sum of the members' log success probabilities,
         one feature map per member, plus ``goal_heat · log`` of ``heat`` (from :meth:`goal_heat_maps`) at the
-        grasp point when it is given."""
+        fingertips when it is given."""
         total = torch.zeros(candidates.shape[:2])
         for member, member_features, weight in zip(self.members, features, self.config.weights, strict=True):
             total = total + weight * F.logsigmoid(member.candidate_scores(member_features, candidates))
         if heat is not None:
-            read = self.members[0].space.read_at_poses(heat, candidates)[:, 0]
+            read = self.members[0].space.read_at_fingers(heat, candidates)[:, 0]
             total = total + self.config.goal_heat * torch.log(read)
         return total
 

@@ -131,9 +131,10 @@ def test_the_product_card_asks_for_the_height_map_a_patch_member_reads() -> None
         product_card([goal, PolicyCard(algo="sac-pose", reward="grasp2vec", world=dict(WORLD))])
 
 
-def test_the_goal_heat_term_adds_the_log_heat_at_each_grasp_point_and_steers_the_choice() -> None:
+def test_the_goal_heat_term_adds_the_log_heat_where_the_fingers_meet_and_steers_the_choice() -> None:
     """Two flat members and a heatmap hot only in its left half: the term is goal_heat · log((heat + 1) / 256)
-    at each pose's pixel, so the product grasps on the left; with the term off it is indifferent."""
+    at the pixel where each pose's fingertips meet, so the product grasps on the left; with the term off it is
+    indifferent."""
     a, b = member(True, 0), member(False, 1)
     a.candidate_scores = b.candidate_scores = lambda features, poses: torch.zeros(poses.shape[:2])
     seen = observation()
@@ -142,7 +143,7 @@ def test_the_goal_heat_term_adds_the_log_heat_at_each_grasp_point_and_steers_the
     product = PoseQProduct([a, b], ProductConfig(weights=(1.0, 1.0), cem=CONFIG.cem, goal_heat=0.5))
     heat = product.goal_heat_maps({k: v[None] for k, v in seen.items()})
     poses = torch.rand(1, 200, 3) * 2 - 1
-    columns = a.space.image_coordinates(poses)[..., 0]
+    columns = a.space.project(a.space.finger_points(poses))[..., 0]
     members = 2 * np.log(0.5)  # each flat member: log σ(0)
     scores = product.candidate_scores([None, None], poses, heat)
     clear = columns.abs() > 0.2  # away from the edge the bilinear read blends
@@ -150,7 +151,7 @@ def test_the_goal_heat_term_adds_the_log_heat_at_each_grasp_point_and_steers_the
     assert torch.allclose(scores[clear & (columns > 0)], torch.tensor(members + 0.5 * np.log(1 / 256),
                                                                        dtype=torch.float32))
     chosen = torch.as_tensor(np.stack([product.choose(seen) for _ in range(5)]), dtype=torch.float32)
-    assert torch.all(a.space.image_coordinates(chosen)[:, 0] < 0)
+    assert torch.all(a.space.project(a.space.finger_points(chosen))[:, 0] < 0)
     gate = PoseQProduct([a, b], ProductConfig(weights=(1.0, 1.0), goal_heat=0.5, goal_heat_level=0.5))
     seen["heatmap"][:, : SIZE // 2] = 191  # 0.75 of the peak: warm enough for the gate, not the peak
     gated = gate.candidate_scores([None, None], poses, gate.goal_heat_maps({k: v[None] for k, v in seen.items()}))
