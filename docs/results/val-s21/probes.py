@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,23 @@ def grow(seed: np.ndarray, allowed: np.ndarray, heights: np.ndarray, step: float
         region = grown
 
 
-class ObjectGrasp:
+class ChoosingPolicy:
+    """A pose policy whose ``choose`` decides once per episode and reports what it decided (``self.report``)."""
+
+    policy: PosePolicy
+    report: dict[str, Any]
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def act(self, observation: dict[str, Any]) -> np.ndarray:
+        return self.policy.act(observation)
+
+    def trial_report(self) -> dict[str, Any]:
+        return dict(self.report)
+
+
+class ObjectGrasp(ChoosingPolicy):
     """A label-free object-centred grasp from the height map and the goal heatmap (module docstring)."""
 
     def __init__(self, world: WorldConfig, min_height: float = 0.01, heat_fraction: float = 0.5,
@@ -167,15 +183,6 @@ class ObjectGrasp:
         yaw = wrap_half_turn(np.pi - np.arctan2(narrow[1], narrow[0]))  # fingers close along (-cos yaw, sin yaw)
         self.report = dict(cells=int(region.sum()), centre=centre.tolist(), yaw=float(yaw))
         return self.space.pose_at_fingers(centre, yaw)
-
-    def reset(self) -> None:
-        self.policy.reset()
-
-    def act(self, observation: dict[str, Any]) -> np.ndarray:
-        return self.policy.act(observation)
-
-    def trial_report(self) -> dict[str, Any]:
-        return dict(self.report)
 
 
 def carry_out(env: Any, pose: np.ndarray, seed: int) -> dict[str, Any]:
@@ -293,18 +300,22 @@ def logistic_scores(model: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return ((x - model["mean"]) / model["std"]) @ model["weights"] + model["bias"]
 
 
+def top_k_bins(folders: list[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(row, arrays) of every bin the ``top-k`` probe saved in ``folders`` (its JSON row, its NPZ arrays)."""
+    for folder in folders:
+        rows = json.loads(Path(folder, "top-k.json").read_text())
+        for i, row in enumerate(rows):
+            yield row, np.load(Path(folder, f"bin-{i:04d}.npz"))
+
+
 def ranker(folders: list[str]) -> None:
     """5-fold cross-validation over bins: the ranker trained on the simulator's success or on the Grasp2Vec reward,
     its pick scored by the simulator's success, paired with the product's first."""
     features, success, rewarded = [], [], []
-    for folder in folders:
-        rows = json.loads(Path(folder, "top-k.json").read_text())
-        for i, row in enumerate(rows):
-            arrays = np.load(Path(folder, f"bin-{i:04d}.npz"))
-            features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"],
-                                               row["logits"]))
-            success.append([o["success"] for o in row["outcomes"]])
-            rewarded.append(reward_labels(arrays["goal"], arrays["outcome_images"]))
+    for row, arrays in top_k_bins(folders):
+        features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"], row["logits"]))
+        success.append([o["success"] for o in row["outcomes"]])
+        rewarded.append(reward_labels(arrays["goal"], arrays["outcome_images"]))
     x, y, g = np.stack(features), np.asarray(success, np.float32), np.asarray(rewarded, np.float32)
     order = np.random.default_rng(0).permutation(len(x))
     print(f"{len(x)} bins: the product's first {y[:, 0].mean():.3f}, each {y.mean(0).round(3)}, best of 4 "
@@ -337,13 +348,9 @@ REWARD: dict[str, Any] = {}
 def fit_ranker(folders: list[str], out: str, l2: float = 0.1) -> None:
     """Fit the logistic ranker on every bin of ``folders`` with the Grasp2Vec reward as the label; save it."""
     features, labels = [], []
-    for folder in folders:
-        rows = json.loads(Path(folder, "top-k.json").read_text())
-        for i, row in enumerate(rows):
-            arrays = np.load(Path(folder, f"bin-{i:04d}.npz"))
-            features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"],
-                                               row["logits"]))
-            labels.append(reward_labels(arrays["goal"], arrays["outcome_images"]))
+    for row, arrays in top_k_bins(folders):
+        features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"], row["logits"]))
+        labels.append(reward_labels(arrays["goal"], arrays["outcome_images"]))
     x, y = np.stack(features), np.asarray(labels, np.float32)
     np.savez(out, **fit_logistic(x, y, l2))
     print(f"ranker fitted on {len(x)} bins (reward rate {y.mean():.3f}), saved to {out}")
@@ -354,20 +361,17 @@ def score_ranker(ranker_file: str, folders: list[str]) -> None:
     simulator's success and paired with the product's first."""
     model = dict(np.load(ranker_file))
     picked, first = [], []
-    for folder in folders:
-        rows = json.loads(Path(folder, "top-k.json").read_text())
-        for i, row in enumerate(rows):
-            arrays = np.load(Path(folder, f"bin-{i:04d}.npz"))
-            x = candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"], row["logits"])
-            picked.append(row["outcomes"][int(logistic_scores(model, x).argmax())]["success"])
-            first.append(row["outcomes"][0]["success"])
+    for row, arrays in top_k_bins(folders):
+        x = candidate_features(arrays["heightmap"], arrays["heatmap"], row["candidates"], row["logits"])
+        picked.append(row["outcomes"][int(logistic_scores(model, x).argmax())]["success"])
+        first.append(row["outcomes"][0]["success"])
     pick, top = np.asarray(picked), np.asarray(first)
     wins, losses = int((pick & ~top).sum()), int((~pick & top).sum())
     print(f"{len(pick)} bins: the ranker's pick {pick.mean():.3f}, the product's first {top.mean():.3f}; "
           f"{wins} / {losses} (exact McNemar p = {mcnemar_exact(wins, losses):.3f})")
 
 
-class RankedProduct:
+class RankedProduct(ChoosingPolicy):
     """The shipped product's four best grasps, the one the fitted ranker scores highest carried out."""
 
     def __init__(self, env: Any, ranker_file: str) -> None:
@@ -383,15 +387,6 @@ class RankedProduct:
         scores = logistic_scores(self.model, x)
         self.report = dict(scores=scores.round(4).tolist(), chosen=int(scores.argmax()))
         return candidates[int(scores.argmax())]
-
-    def reset(self) -> None:
-        self.policy.reset()
-
-    def act(self, observation: dict[str, Any]) -> np.ndarray:
-        return self.policy.act(observation)
-
-    def trial_report(self) -> dict[str, Any]:
-        return dict(self.report)
 
 
 def main(argv: list[str]) -> None:
