@@ -41,6 +41,12 @@ def wrap_half_turn(angle: float) -> float:
     return (angle + np.pi / 2) % np.pi - np.pi / 2
 
 
+def finger_offsets(yaw: torch.Tensor) -> torch.Tensor:
+    """Where the fingertips meet relative to the end effector at wrist angles ``yaw`` (..., radians): (..., 2) metres,
+    ``envs.arm.FINGER_OFFSET`` across the closing direction (-cos yaw, sin yaw)."""
+    return FINGER_OFFSET * torch.stack([torch.sin(yaw), torch.cos(yaw)], dim=-1)
+
+
 @dataclass(frozen=True)
 class Avoid:
     """Grasp points a pose search leaves out: every pose whose grasp point lies within ``radius`` metres of one
@@ -143,15 +149,14 @@ class PoseSpace:
         """Where the fingertips of normalised poses (..., 3) meet, (x, y) metres (..., 2): the pose's (x, y) is
         the end effector's, and the fingers hang ``envs.arm.FINGER_OFFSET`` beside it, across the closing
         direction."""
-        yaw = u[..., 2].clamp(-1, 1) * (torch.pi / 2)
-        return self._metres(u) + FINGER_OFFSET * torch.stack([torch.sin(yaw), torch.cos(yaw)], dim=-1)
+        return self._metres(u) + finger_offsets(u[..., 2].clamp(-1, 1) * (torch.pi / 2))
 
     def pose_at_fingers(self, fingers: np.ndarray, yaw: np.ndarray | float) -> np.ndarray:
         """Normalised poses (..., 3) whose fingertips meet at ``fingers`` (..., 2) (x, y metres) with the wrist at
         ``yaw`` (radians, in [-pi/2, pi/2): a half turn more would put the fingers on the other side): the inverse
         of :meth:`finger_points` (clipped to the drop zone like any pose)."""
         yaw = np.broadcast_to(np.asarray(yaw, dtype=np.float64), np.shape(fingers)[:-1])
-        xy = np.asarray(fingers, dtype=np.float64) - FINGER_OFFSET * np.stack([np.sin(yaw), np.cos(yaw)], axis=-1)
+        xy = np.asarray(fingers, dtype=np.float64) - finger_offsets(torch.from_numpy(yaw.copy())).numpy()
         return self.from_pose(np.concatenate([xy, yaw[..., None]], axis=-1))
 
     def read_points(self, u: torch.Tensor, reach: float) -> torch.Tensor:
