@@ -48,8 +48,9 @@ from benchmark.paired import mcnemar_exact
 from benchmark.runner import BenchmarkConfig, plan
 from benchmark.tasks import ROWS, ObservationOnly, make_env, make_goal_bank, row_card, run_trial, trial_seed
 from envs.config import WorldConfig
-from envs.grasp_pose import ApproachConfig, Avoid, PoseFollower, PosePolicy, PoseSpace, wrap_half_turn
+from envs.grasp_pose import ApproachConfig, Avoid, PosePolicy, PoseSpace, wrap_half_turn
 from envs.heightmap import HEIGHT_UNIT, GridGeometry, HeightmapConfig
+from envs.rollout import play_episode
 
 PRODUCT = "checkpoints/policies/qtopt-grasp2vec-product/checkpoint"
 CHUNK = 10  # trials per fresh simulation, as the benchmark's chunks
@@ -186,21 +187,12 @@ class ObjectGrasp(ChoosingPolicy):
 
 
 def carry_out(env: Any, pose: np.ndarray, seed: int) -> dict[str, Any]:
-    """Reset ``env`` with ``seed`` in a fresh simulation and carry out normalised ``pose`` with the follower."""
+    """Reset ``env`` with ``seed`` in a fresh simulation and carry out normalised ``pose`` as the benchmark carries out
+    a pose policy's choice (:class:`envs.grasp_pose.PosePolicy`, :func:`envs.rollout.play_episode`)."""
     env.unwrapped.world.rebuild()
-    observation, info = env.reset(seed=seed)
-    follower = PoseFollower(env.unwrapped.config)
-    follower.start(*PoseSpace(env.unwrapped.config).to_pose(pose))
-    done, steps = False, 0
-    while not done:
-        action = follower.act(observation)
-        steps += 1
-        if steps >= env.unwrapped.max_steps and action[4] <= 0:
-            action = np.array([0.0, 0.0, 0.0, 0.0, 1.0], np.float32)
-        observation, _, terminated, truncated, info = env.step(action)
-        done = terminated or truncated
+    _, info, _ = play_episode(env, PosePolicy(lambda _: pose, env.unwrapped.config), seed)
     truth = info["ground_truth"]
-    outcome = np.asarray(info.get("outcome_image", np.zeros((64, 64, 3), np.uint8)))
+    outcome = np.asarray(info.get("outcome_image", np.zeros((64, 64, 3), np.uint8)))  # none when nothing closed
     return dict(success=bool(info["is_success"]), lifted=len(truth["lifted"]),
                 target_lifted=truth["target"] in truth["lifted"], outcome_image=outcome)
 
