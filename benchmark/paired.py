@@ -14,6 +14,7 @@ from math import comb
 from typing import Any
 
 from benchmark.merge import SAME_TRIALS, row_cells, setting
+from common.provenance import recorded_cpu_model
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,24 @@ def compare(part_a: dict[str, Any], row_a: str, part_b: dict[str, Any], row_b: s
     if not result:
         raise ValueError(f"{row_a} and {row_b} share no trial seed in any cell")
     return result
+
+
+def cpu_models(part: dict[str, Any]) -> set[str]:
+    """The CPU models a loaded benchmark file's trials ran on (a merged file's parts each name theirs)."""
+    records = [p.get("machine") for p in part.get("parts", [])] or [part.get("machine")]
+    return {model for record in records if isinstance(record, dict) and (model := recorded_cpu_model(record))}
+
+
+def cpu_note(part_a: dict[str, Any], part_b: dict[str, Any]) -> str | None:
+    """A note when the two files ran on different CPU models, else None. The same code gives the same trials on one
+    model; on another, floating-point rounding flips some near-tie choices (5 of 200 product outcomes a cell between
+    two models, session 22), so the pairing is weaker: the test stays valid but has less power."""
+    a, b = cpu_models(part_a), cpu_models(part_b)
+    if not a or not b or a == b:
+        return None
+    return (f"note: the two files ran on different CPU models ({', '.join(sorted(a))} / {', '.join(sorted(b))}); "
+            "even the same policy differs in some trials across models, so the pairing is weaker (pair runs from "
+            "one model where you can)")
 
 
 def markdown(cells: list[PairedCell], row_a: str, row_b: str) -> str:

@@ -13,22 +13,40 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def machine_description() -> str:
-    """Host, CPU model, core count and 1-minute load average (other users' jobs slow timings down)."""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` knows). Runs on other models may round
+    floating point differently, so near-tie decisions can differ between them."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as file:
             cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), cpu)
     except OSError:
         pass
+    return cpu
+
+
+def machine_description() -> str:
+    """Host, CPU model, core count and 1-minute load average (other users' jobs slow timings down)."""
     load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{platform.node()} {cpu}, {os.cpu_count()} cores{load}"
+    return f"{platform.node()} {cpu_model()}, {os.cpu_count()} cores{load}"
 
 
 def machine() -> dict[str, Any]:
-    """Where a run happened, as fields: host name, platform, Python and CPU count."""
+    """Where a run happened, as fields: host name, platform, Python, CPU count and CPU model."""
     return {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count()}
+            "cpus": os.cpu_count(), "cpu": cpu_model()}
+
+
+def recorded_cpu_model(record: dict[str, Any]) -> str | None:
+    """The CPU model a :func:`machine` record (with ``description``) names: its ``cpu`` field, or for records
+    written before it, the model read back from ``description`` (``HOST MODEL, N cores...``); None if neither."""
+    if record.get("cpu"):
+        return str(record["cpu"])
+    description, host = str(record.get("description", "")), str(record.get("host", ""))
+    model, sep, _ = description.rpartition(" cores")[0].rpartition(", ")
+    if not sep:
+        return None
+    return model[len(host) + 1:] if host and model.startswith(host + " ") else model
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

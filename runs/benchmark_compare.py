@@ -5,6 +5,7 @@
 
 Each argument is ``FILE:ROW`` (a ``runs.benchmark --json`` file and a row in it); the files must
 share the trial settings (split, goals, task, world), so every shared seed is the same bin and goal.
+Files from different CPU models are compared with a note on stderr: across models some near-tie choices differ.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.merge import load_part, row_cells
-from benchmark.paired import compare, markdown
+from benchmark.paired import compare, cpu_note, markdown
 from common.io import atomic_write_text
 
 
@@ -57,14 +58,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     (path_a, row_a), (path_b, row_b) = args.a, args.b
     try:
-        cells = compare(load_part(path_a), row_a, load_part(path_b), row_b)
+        part_a, part_b = load_part(path_a), load_part(path_b)
+        cells = compare(part_a, row_a, part_b, row_b)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"benchmark_compare: error: {error}")
+    note = cpu_note(part_a, part_b)
+    if note:
+        print(note, file=sys.stderr)
     print(markdown(cells, row_a, row_b))
     result = [dataclasses.asdict(cell) for cell in cells]
     if args.json:
         atomic_write_text(args.json, json.dumps({"a": f"{path_a}:{row_a}", "b": f"{path_b}:{row_b}",
-                                                 "cells": result}, indent=1))
+                                                 "cpu_note": note, "cells": result}, indent=1))
     return result
 
 

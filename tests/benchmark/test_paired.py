@@ -7,7 +7,7 @@ from math import comb
 
 import pytest
 
-from benchmark.paired import compare, mcnemar_exact
+from benchmark.paired import compare, cpu_models, cpu_note, mcnemar_exact
 from runs.benchmark_compare import main
 
 CONFIG = {"objects": ["seen"], "goals": ["single"], "task": "instance", "trials": 4, "split": "validation",
@@ -65,3 +65,20 @@ def test_command_prints_and_writes_the_comparison(tmp_path, capsys):
         main([f"{tmp_path / 'a.json'}:nope", f"{tmp_path / 'b.json'}:base"])
     with pytest.raises(SystemExit):
         main(["no-row-given", f"{tmp_path / 'b.json'}:base"])
+
+
+def test_notes_runs_from_different_cpu_models_and_names_them(tmp_path, capsys):
+    intel = {"host": "vm", "description": "vm Intel(R) Xeon(R) Processor, 2 cores, load average 1.9"}
+    amd = {"host": "vm", "cpu": "AMD EPYC", "description": "vm AMD EPYC, 2 cores, load average 2.2"}
+    a, b = part("cand", [True, False, True, True]), part("base", [False, False, True, True])
+    a["machine"], b["machine"] = intel, amd
+    assert cpu_note(a, b) is not None and "Intel(R) Xeon(R) Processor / AMD EPYC" in cpu_note(a, b)
+    assert cpu_note(a, {**b, "machine": intel}) is None
+    assert cpu_note(a, part("base", [True] * 4)) is None  # a file that names no machine: nothing to say
+    merged = {**b, "parts": [{"machine": amd}, {"machine": intel}]}
+    assert cpu_models(merged) == {"AMD EPYC", "Intel(R) Xeon(R) Processor"}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    main([f"{tmp_path / 'a.json'}:cand", f"{tmp_path / 'b.json'}:base", "--json", str(tmp_path / "c.json")])
+    assert "different CPU models" in capsys.readouterr().err
+    assert "different CPU models" in json.loads((tmp_path / "c.json").read_text())["cpu_note"]
