@@ -18,9 +18,11 @@ from common.protocols import Policy, PolicyCard
 from envs.grasp_env import make_world_config
 
 # one weights card per learner: pose QT-Opt, a product of pose QT-Opt checkpoints (agents.qtopt.product),
-# the SAC actor exported from stable-baselines3, and a pose policy with a look before closing (agents.second_look)
+# the SAC actor exported from stable-baselines3, a pose policy with a look before closing (agents.second_look) and a
+# product whose best grasps a ranker chooses among (agents.qtopt.ranking)
 CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "pose_product.json": "qtopt-product",
-                      "sac_actor.json": "sac-pose", "second_look.json": "qtopt-second-look"}
+                      "sac_actor.json": "sac-pose", "second_look.json": "qtopt-second-look",
+                      "ranked.json": "qtopt-ranked"}
 
 
 def run_name(folder: Path) -> str:
@@ -37,8 +39,8 @@ def is_policy_checkpoint(directory: str | Path) -> bool:
 
 def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
     """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run, of a product of pose
-    QT-Opt checkpoints (``runs.combine_policies``) or of a second-look policy (``runs.add_second_look``);
-    safetensors + JSON.
+    QT-Opt checkpoints (``runs.combine_policies``), of a second-look policy (``runs.add_second_look``) or of a
+    ranked product (``runs.fit_ranker``); safetensors + JSON.
 
     Raises:
         FileNotFoundError: the folder holds no ``policy.json`` or no weights of a known learner.
@@ -65,6 +67,15 @@ def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
 
         base, _ = load_policy(directory / BASE_FOLDER)
         return SecondLookPolicy.load(directory, base, int(card.world["max_steps"])), card  # type: ignore[arg-type]
+    if card.algo == "qtopt-ranked":
+        from agents.qtopt.product import PoseQProduct
+        from agents.qtopt.ranking import BASE_FOLDER as RANKED_BASE
+        from agents.qtopt.ranking import load_ranked
+
+        product, _ = load_policy(directory / RANKED_BASE)
+        if not isinstance(product, PoseQProduct):
+            raise ValueError(f"{directory / RANKED_BASE} is not a product; a ranked policy ranks a product's grasps")
+        return load_ranked(directory, product), card
     from agents.sac.policy import SB3Policy, load_actor
     from envs.grasp_pose import PosePolicy
 

@@ -65,15 +65,16 @@ def product_env(objects: str, row: str = "qtopt-grasp2vec-product") -> Any:
     return make_env(chunk.cell, chunk.settings, bank, row_card(chunk.cell.row))
 
 
-def run_trials(env: Any, trials: int, policy_for_chunk: Callable[[], Any]) -> list[dict[str, Any]]:
-    """Validation trials 0 .. trials - 1 of ``env``, a fresh simulation and policy every 10 trials."""
+def run_trials(env: Any, trials: int, policy_for_chunk: Callable[[], Any], first: int = 0) -> list[dict[str, Any]]:
+    """Validation trials ``first`` .. ``first + trials - 1`` of ``env``, a fresh simulation and policy every 10 trials
+    (``first`` a multiple of 10, as ``runs.benchmark --first-trial`` chunks them)."""
     keys = list(env.observation_space.spaces)
     seed = BenchmarkConfig(split="validation").seed
     results = []
-    for first in range(0, trials, CHUNK):
+    for start in range(first, first + trials, CHUNK):
         env.unwrapped.world.rebuild()
         policy = policy_for_chunk()
-        for i in range(first, min(first + CHUNK, trials)):
+        for i in range(start, min(start + CHUNK, first + trials)):
             results.append(run_trial(env, ObservationOnly(policy, keys), trial_seed(seed, i)).__dict__)
     return results
 

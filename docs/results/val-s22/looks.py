@@ -38,13 +38,22 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "val-s21"))
-from probes import PRODUCT, RankedProduct, fit_logistic, logistic_scores, product_candidates, product_env, reward_labels  # noqa: E402
+from probes import (  # noqa: E402
+    PRODUCT,
+    RankedProduct,
+    fit_logistic,
+    logistic_scores,
+    product_candidates,
+    product_env,
+    reward_labels,
+    run_trials,
+)
 
 from agents.loading import load_policy  # noqa: E402
 from benchmark.paired import mcnemar_exact  # noqa: E402
 from benchmark.runner import BenchmarkConfig, plan  # noqa: E402
 from benchmark.tasks import ROWS, ObservationOnly, make_env, make_goal_bank, row_card, run_trial, trial_seed  # noqa: E402
-from envs.grasp_pose import PosePolicy  # noqa: E402
+from envs.grasp_pose import ApproachConfig, PosePolicy  # noqa: E402
 from envs.rollout import play_episode  # noqa: E402
 
 CHUNK = 10
@@ -349,20 +358,46 @@ def analyze_steps(folders: list[str], last_step: int = 6) -> None:
 
 def ranked(objects: str, first: int, trials: int, out: str, ranker_file: str) -> None:
     """Session 21's ranked policy (the product's four best grasps, the ranker's pick carried out) on validation
-    trials ``first`` .. ``first + trials - 1``, chunked as the benchmark chunks them (a fresh simulation and policy
-    every 10 trials), to pair with ``runs.benchmark --first-trial FIRST``."""
+    trials ``first`` .. ``first + trials - 1``, chunked as the benchmark chunks them, to pair with ``runs.benchmark
+    --first-trial FIRST``."""
     env = product_env(objects)
-    keys = list(env.observation_space.spaces)
-    seed = BenchmarkConfig(split="validation").seed
-    results = []
-    for start in range(first, first + trials, CHUNK):
-        env.unwrapped.world.rebuild()
-        policy = RankedProduct(env, ranker_file)
-        for i in range(start, min(start + CHUNK, first + trials)):
-            results.append(run_trial(env, ObservationOnly(policy, keys), trial_seed(seed, i)).__dict__)
+    results = run_trials(env, trials, lambda: RankedProduct(env, ranker_file), first)
     Path(out).write_text(json.dumps(results, default=str))
     print(f"ranked {objects}, trials {first}..{first + trials - 1}: success "
           f"{np.mean([r['success'] for r in results]):.3f}")
+
+OFFSETS = ((0.0, 0.0, 0.0), (0.002, 0.0, 0.0), (-0.002, 0.0, 0.0), (0.0, 0.002, 0.0), (0.0, -0.002, 0.0),
+           (0.0, 0.0, 0.035), (0.0, 0.0, -0.035))  # metres, metres, radians (2°)
+
+
+def perturb(objects: str, folder: str, bins: int, out: str) -> None:
+    """Each of a ``collect`` folder's candidates carried out again from the same reset, as chosen and 2 mm or 2°
+    off (``ApproachConfig.offset``): how much of a candidate's outcome is the pose's, and how much chance."""
+    env = looking_env(objects)
+    world = env.unwrapped.config
+    rows = json.loads(Path(folder, "top-k.json").read_text())[:bins]
+    results = []
+    for row in rows:
+        outcomes = []
+        for candidate in row["candidates"]:
+            pose = np.asarray(candidate)
+            outcomes.append([bool(play_episode(env, PosePolicy(lambda _, u=pose: u, world, ApproachConfig(offset=o)),
+                                               row["seed"])[1]["is_success"]) for o in OFFSETS])
+        results.append(dict(seed=row["seed"], outcomes=outcomes))
+        Path(out).write_text(json.dumps(dict(offsets=OFFSETS, bins=results)))
+    summarize_perturb(out)
+
+
+def summarize_perturb(path: str) -> None:
+    bins = json.loads(Path(path).read_text())["bins"]
+    y = np.asarray([b["outcomes"] for b in bins], float)  # (bins, candidates, offsets); offset 0 = as chosen
+    nominal, expected = y[:, :, 0], y.mean(2)
+    mixed = (expected > 0) & (expected < 1)
+    print(f"{len(y)} bins: the first as chosen {nominal[:, 0].mean():.3f}, its mean over the offsets "
+          f"{expected[:, 0].mean():.3f}; candidates whose outcome changes with a 2 mm / 2° offset {mixed.mean():.3f}")
+    print(f"  best of 4 as chosen {nominal.max(1).mean():.3f}; the candidate with the best mean over the offsets, "
+          f"as chosen {nominal[np.arange(len(y)), expected.argmax(1)].mean():.3f}, on average "
+          f"{expected.max(1).mean():.3f}")
 
 
 if __name__ == "__main__":
@@ -375,6 +410,8 @@ if __name__ == "__main__":
         analyze(args)
     elif probe == "analyze-steps":
         analyze_steps(args)
+    elif probe == "perturb":
+        perturb(args[0], args[1], int(args[2]), args[3])
     elif probe == "ranked":
         ranked(args[0], int(args[1]), int(args[2]), args[3], args[4])
     else:

@@ -1,0 +1,233 @@
+"""What a ranker of a product's grasps is fitted on, and the fit (:mod:`agents.qtopt.ranking`).
+
+:func:`collect_candidates` takes a product's ``k`` best grasps in each of many bins and carries each out from a
+fresh reset of that bin (the simulator puts the bin back exactly, so all ``k`` outcomes of one bin are seen). The
+product is loaded once per ``policy_every`` bins, as the benchmark loads it once per chunk, so its random streams
+run on from bin to bin as they do in a benchmark run. :func:`fit_ranker` labels every candidate with the
+Grasp2Vec reward of its outcome image for the bin's goal (thresholded and gated: no simulator truth), fits a
+:class:`agents.qtopt.ranking.LogisticRanker` and writes a checkpoint folder that :func:`agents.loading.load_policy`
+reads. The simulator's success is recorded beside each candidate for analysis only; the fit never reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from agents.loading import load_policy, wrap_for_policy
+from agents.qtopt.product import PoseQProduct
+from agents.qtopt.ranking import (
+    BASE_FOLDER,
+    RANKED_ALGO,
+    RANKER_FILE,
+    LogisticRanker,
+    RankingConfig,
+    candidate_features,
+    product_candidates,
+    save_ranked_meta,
+    scan_geometry,
+)
+from common.io import atomic_path, atomic_write_json, file_sha256, staged_folder
+from common.protocols import GraspContext, PolicyCard, RewardFunction
+from envs.config import WorldSettings
+from envs.goal_bank import GoalBank
+from envs.grasp_env import make_world_config
+from envs.grasp_pose import PosePolicy
+from envs.instance_env import KukaInstanceGraspEnv
+from envs.rollout import play_episode
+
+CANDIDATES_FILE = "candidates.json"
+GOAL_SEED = 1_000_003  # the goal bank's default seed: training's goals, apart from the benchmark's
+
+
+@dataclass(frozen=True)
+class CandidateCollection:
+    """Which bins, and how their candidates are drawn.
+
+    Attributes:
+        objects: the object set (``seen``: a ranker is fitted on seen objects only).
+        bins: bins collected; bin ``i`` resets with seed ``first_seed + i``.
+        first_seed: keep it apart from every benchmark split's trial seeds and from training's.
+        goal_seed: seeds the goal bank's episodes (its goal images).
+        policy_every: bins per load of the product (the benchmark's chunk size).
+        ranking: how many candidates per bin, how far apart.
+    """
+
+    objects: str = "seen"
+    bins: int = 300
+    first_seed: int = 28_000_000
+    goal_seed: int = GOAL_SEED
+    policy_every: int = 10
+    ranking: RankingConfig = RankingConfig()
+
+    def __post_init__(self) -> None:
+        if self.bins < 1 or self.policy_every < 1:
+            raise ValueError(f"invalid collection {self}: bins and policy_every must be at least 1")
+
+
+def candidate_env(card: PolicyCard, objects: str, goal_seed: int) -> Any:
+    """The instance environment a product's card asks for (its world, its sensors and goal features)."""
+    world = WorldSettings(num_objects=int(card.world["num_objects"]), image_size=int(card.world["image_size"]),
+                          max_steps=int(card.world["max_steps"]))
+    bank = GoalBank(make_world_config(1, world.image_size, None), seed=goal_seed)
+    env = KukaInstanceGraspEnv(objects=objects, num_objects=world.num_objects, image_size=world.image_size,
+                               max_steps=world.max_steps, world_config=world.world_config(), goal_bank=bank)
+    return wrap_for_policy(env, card)
+
+
+def load_product(folder: str | Path) -> tuple[PoseQProduct, PolicyCard]:
+    """A product checkpoint; ``ValueError`` naming the folder when it holds another kind of policy."""
+    policy, card = load_policy(folder)
+    if not isinstance(policy, PoseQProduct):
+        raise ValueError(f"{folder} holds a {card.algo} policy; a ranker ranks a product's candidates "
+                         "(runs.combine_policies makes one)")
+    return policy, card
+
+
+def collect_candidates(product_folder: str | Path, config: CandidateCollection, out: str | Path,
+                       progress: bool = True) -> Path:
+    """Collect ``config.bins`` bins into ``out``: ``candidates.json`` (per bin: seed, candidates, members' logits,
+    and per candidate the simulator's outcome, for analysis) and ``bin-NNNN.npz`` (the first observation's
+    ``heightmap``, ``heatmap`` and ``goal``, and each candidate's ``outcome_images``).
+
+    A killed run resumes: bins are written ``policy_every`` at a time, and a rerun with the same settings starts at
+    the first block not written.
+
+    Raises:
+        ValueError: ``out`` holds a collection with other settings, or the folder is not a product.
+    """
+    out = Path(out)
+    product, card = load_product(product_folder)
+    settings = {"product": str(product_folder), **dataclasses.asdict(config)}
+    index = out / CANDIDATES_FILE
+    rows: list[dict[str, Any]] = []
+    if index.is_file():
+        saved = json.loads(index.read_text())
+        if saved["settings"] != json.loads(json.dumps(settings)):
+            raise ValueError(f"{out} holds a collection with other settings ({saved['settings']}); choose a new folder")
+        rows = saved["bins"]
+    env = candidate_env(card, config.objects, config.goal_seed)
+    done = len(rows) - len(rows) % config.policy_every
+    rows = rows[:done]
+    try:
+        for start in tqdm(range(done, config.bins, config.policy_every), desc="candidate bins", disable=not progress,
+                          unit="block"):
+            env.unwrapped.world.rebuild()
+            product, _ = load_product(product_folder)
+            block = [collect_bin(env, product, config, i, out) for i in range(start, min(start + config.policy_every,
+                                                                                      config.bins))]
+            rows.extend(block)
+            atomic_write_json(index, {"settings": settings, "bins": rows})
+    finally:
+        env.close()
+    return out
+
+
+def collect_bin(env: Any, product: PoseQProduct, config: CandidateCollection, i: int, out: Path) -> dict[str, Any]:
+    """Bin ``i``: the product's candidates on the first observation, each carried out from a fresh reset."""
+    seed = config.first_seed + i
+    observation, _ = env.reset(seed=seed)
+    candidates, logits = product_candidates(product, observation, config.ranking)
+    world = env.unwrapped.config
+    outcomes, images = [], []
+    for pose in candidates:
+        _, info, _ = play_episode(env, PosePolicy(lambda _, u=pose: u, world, product.config.approach), seed)
+        truth = info["ground_truth"]
+        outcomes.append({"success": bool(info["is_success"]), "lifted": len(truth["lifted"]),
+                         "target_lifted": truth["target"] in truth["lifted"]})
+        size = world.camera.image_size
+        images.append(np.asarray(info.get("outcome_image", np.zeros((size, size, 3), np.uint8))))
+    with atomic_path(out / f"bin-{i:04d}.npz") as temp, open(temp, "wb") as file:
+        np.savez_compressed(file, outcome_images=np.stack(images),
+                            **{key: np.asarray(observation[key]) for key in ("heightmap", "heatmap", "goal")})
+    return {"seed": seed, "candidates": candidates.tolist(), "logits": logits.tolist(), "outcomes": outcomes}
+
+
+def read_candidates(folders: Sequence[str | Path]) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    """(row, arrays) of every bin in ``folders`` (:func:`collect_candidates`' output).
+
+    Raises:
+        FileNotFoundError: a folder holds no ``candidates.json`` or misses a bin's arrays.
+        ValueError: a bin's arrays are unreadable.
+    """
+    result = []
+    for folder in map(Path, folders):
+        if not (folder / CANDIDATES_FILE).is_file():
+            raise FileNotFoundError(f"{folder} holds no {CANDIDATES_FILE} (python -m runs.collect_candidates)")
+        for i, row in enumerate(json.loads((folder / CANDIDATES_FILE).read_text())["bins"]):
+            path = folder / f"bin-{i:04d}.npz"
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    result.append((row, {key: data[key] for key in data.files}))
+            except (OSError, ValueError, EOFError) as error:
+                raise ValueError(f"{path}: unreadable candidate bin ({error})") from None
+    return result
+
+
+def reward_labels(goal: np.ndarray, outcomes: np.ndarray, reward: RewardFunction) -> np.ndarray:
+    """``reward``'s value (K,) of each outcome image (K, H, W, 3) for the goal image (H, W, 3)."""
+    return reward.batch([GraspContext(goal_image=goal, outcome_image=image, lifted=(), target=None)
+                         for image in outcomes])
+
+
+def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str | Path, l2: float = 0.1,
+               command: str = "", reward: RewardFunction | None = None) -> Path:
+    """Fit a ranker of ``product_folder``'s candidates on the bins in ``data`` and write a ranked-product checkpoint
+    folder ``out``. Labels: ``reward`` of each outcome for the bin's goal (default: the shipped Grasp2Vec reward,
+    thresholded and gated; no simulator truth).
+
+    Raises:
+        FileExistsError: ``out`` exists.
+        ValueError: the folder is not a product, the data was collected with another number of members or
+            another spacing, or every label is the same.
+    """
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists: choose a new folder for the ranked policy")
+    product, card = load_product(product_folder)
+    if reward is None:
+        from rewards.registry import make_reward
+
+        reward = make_reward("grasp2vec", thresholded=True)
+    space, geometry = product.policy.space, scan_geometry(product)
+    features, labels, counts = [], [], set()
+    for row, arrays in read_candidates(data):
+        logits = np.asarray(row["logits"])
+        if logits.shape[0] != len(product.members):
+            raise ValueError(f"bin {row['seed']} has logits of {logits.shape[0]} members; the product has "
+                             f"{len(product.members)}")
+        features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], np.asarray(row["candidates"]),
+                                           logits, space, geometry))
+        labels.append(reward_labels(arrays["goal"], arrays["outcome_images"], reward))
+        counts.add(len(row["candidates"]))
+    if len(counts) != 1:
+        raise ValueError(f"the bins hold {sorted(counts)} candidates each; fit on bins collected alike")
+    x, y = np.stack(features), np.asarray(labels, np.float32)
+    ranker = LogisticRanker.fit(x, y, l2)
+    config = RankingConfig(candidates=counts.pop(), avoid_radius=product_candidates_radius(data))
+    with staged_folder(out) as staging:
+        shutil.copytree(product_folder, staging / BASE_FOLDER)
+        ranker.save(staging / RANKER_FILE)
+        save_ranked_meta(staging, config, {
+            "ranker_sha256": file_sha256(staging / RANKER_FILE), "base_source": str(product_folder),
+            "data": [str(folder) for folder in data], "bins": len(x), "reward_rate": float(y.mean()),
+            "label": "grasp2vec reward (thresholded, gated)", "l2": l2, "command": command})
+        dataclasses.replace(card, algo=RANKED_ALGO, reward=f"{card.reward} + ranker").save(staging)
+    return out
+
+
+def product_candidates_radius(data: Sequence[str | Path]) -> float:
+    """The candidates' spacing the collections in ``data`` used (they must agree)."""
+    radii = {json.loads((Path(folder) / CANDIDATES_FILE).read_text())["settings"]["ranking"]["avoid_radius"]
+             for folder in data}
+    if len(radii) != 1:
+        raise ValueError(f"the collections spaced candidates {sorted(radii)} apart; fit on collections made alike")
+    return float(radii.pop())

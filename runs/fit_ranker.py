@@ -1,0 +1,38 @@
+"""Fit a ranker of a product's best grasps (agents.qtopt.ranking) on collected candidates, labelled by the Grasp2Vec
+reward, and write the ranked policy's checkpoint folder (score it like any checkpoint with runs.benchmark).
+
+    python -m runs.fit_ranker --product checkpoints/policies/qtopt-grasp2vec-product/checkpoint \\
+        --data runs/out/ranker/block8 runs/out/ranker/block9 --out runs/out/candidates/ranked
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from agents.ranker_data import fit_ranker
+from common.provenance import command_line
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m runs.fit_ranker", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--product", type=Path, required=True, help="the product's checkpoint folder")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="runs.collect_candidates folders")
+    parser.add_argument("--l2", type=float, default=0.1, help="L2 penalty on the standardised weights (default 0.1)")
+    parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        out = fit_ranker(args.product, args.data, args.out, args.l2, command_line("runs.fit_ranker", argv))
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        sys.exit(f"fit_ranker: error: {error}")
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
