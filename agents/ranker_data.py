@@ -94,8 +94,8 @@ def load_product(folder: str | Path) -> tuple[PoseQProduct, PolicyCard]:
 
 def collect_candidates(product_folder: str | Path, config: CandidateCollection, out: str | Path,
                        progress: bool = True) -> Path:
-    """Collect ``config.bins`` bins into ``out``: ``candidates.json`` (per bin: seed, candidates, members' logits,
-    and per candidate the simulator's outcome, for analysis) and ``bin-NNNN.npz`` (the first observation's
+    """Collect ``config.bins`` bins into ``out``: ``candidates.json`` (per bin: seed, candidates, the product's
+    scores, members' logits, and per candidate the simulator's outcome, for analysis) and ``bin-NNNN.npz`` (the first observation's
     ``heightmap``, ``heatmap`` and ``goal``, and each candidate's ``outcome_images``).
 
     A killed run resumes: bins are written ``policy_every`` at a time, and a rerun with the same settings starts at
@@ -135,7 +135,7 @@ def collect_bin(env: Any, product: PoseQProduct, config: CandidateCollection, i:
     """Bin ``i``: the product's candidates on the first observation, each carried out from a fresh reset."""
     seed = config.first_seed + i
     observation, _ = env.reset(seed=seed)
-    candidates, logits = product_candidates(product, observation, config.ranking)
+    candidates, scores, logits = product_candidates(product, observation, config.ranking)
     world = env.unwrapped.config
     outcomes, images = [], []
     for pose in candidates:
@@ -148,7 +148,8 @@ def collect_bin(env: Any, product: PoseQProduct, config: CandidateCollection, i:
     with atomic_path(out / f"bin-{i:04d}.npz") as temp, open(temp, "wb") as file:
         np.savez_compressed(file, outcome_images=np.stack(images),
                             **{key: np.asarray(observation[key]) for key in ("heightmap", "heatmap", "goal")})
-    return {"seed": seed, "candidates": candidates.tolist(), "logits": logits.tolist(), "outcomes": outcomes}
+    return {"seed": seed, "candidates": candidates.tolist(), "scores": scores.tolist(), "logits": logits.tolist(),
+            "outcomes": outcomes}
 
 
 def read_candidates(folders: Sequence[str | Path]) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:

@@ -152,20 +152,22 @@ class RankingConfig:
 
 
 def product_candidates(product: PoseQProduct, observation: dict[str, Any], config: RankingConfig
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The product's best pose and its next best at least ``config.avoid_radius`` from the ones before:
-    (poses (K, 3) normalised, each member's logit of each, (members, K))."""
+    (poses (K, 3) normalised, the product's score of each (K,), each member's logit of each (members, K))."""
     batch = {key: np.asarray(v)[None] for key, v in observation.items() if key in OBSERVATION_KEYS}
     candidates: list[np.ndarray] = []
+    scores: list[float] = []
     for _ in range(config.candidates):
         avoid = Avoid(np.stack(candidates), config.avoid_radius) if candidates else None
-        best, _ = product.best_poses(batch, avoid)
+        best, score = product.best_poses(batch, avoid)
         candidates.append(best[0].numpy().astype(np.float64))
+        scores.append(float(score[0]))
     with torch.no_grad():
         features = [m.q.eval().feature_map(m.inputs(batch)) for m in product.members]
         poses = torch.as_tensor(np.stack(candidates), dtype=torch.float32)[None]
         logits = [m.candidate_scores(f, poses)[0].numpy() for m, f in zip(product.members, features, strict=True)]
-    return np.stack(candidates), np.stack(logits)
+    return np.stack(candidates), np.asarray(scores), np.stack(logits)
 
 
 def scan_geometry(product: PoseQProduct) -> GridGeometry:
@@ -208,7 +210,7 @@ class RankedProduct(PoseChooser):
             if key not in observation:
                 raise KeyError(f"a ranked product reads observation key {key!r} (its members' cards ask the "
                                "environment for it)")
-        candidates, logits = product_candidates(self.product, observation, self.config)
+        candidates, _, logits = product_candidates(self.product, observation, self.config)
         x = candidate_features(np.asarray(observation["heightmap"]), np.asarray(observation["heatmap"]), candidates,
                                logits, self.space, self.geometry)
         scores = self.ranker.scores(x)

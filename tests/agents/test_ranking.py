@@ -96,8 +96,9 @@ def observation() -> dict[str, np.ndarray]:
 
 def test_the_ranked_product_carries_out_the_candidate_its_ranker_prefers() -> None:
     product = tiny_product()
-    candidates, logits = product_candidates(tiny_product(), observation(), RankingConfig(candidates=4))
-    assert candidates.shape == (4, 3) and logits.shape == (2, 4)
+    candidates, scores, logits = product_candidates(tiny_product(), observation(), RankingConfig(candidates=4))
+    assert candidates.shape == (4, 3) and scores.shape == (4,) and logits.shape == (2, 4)
+    assert np.all(np.isfinite(scores))
     poses = torch.as_tensor(candidates)
     spacing = SPACE.grasp_point_distances(poses, poses).numpy()
     assert spacing[~np.eye(4, dtype=bool)].min() >= 0.02 - 1e-6  # candidates at least 2 cm apart

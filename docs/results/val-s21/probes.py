@@ -43,12 +43,12 @@ import torch
 
 from agents.baselines import HeatmapGraspPolicy
 from agents.loading import load_policy
-from agents.qtopt.learner import OBSERVATION_KEYS
+from agents.qtopt import ranking
 from benchmark.paired import mcnemar_exact
 from benchmark.runner import BenchmarkConfig, plan
 from benchmark.tasks import ROWS, ObservationOnly, make_env, make_goal_bank, row_card, run_trial, trial_seed
 from envs.config import WorldConfig
-from envs.grasp_pose import ApproachConfig, Avoid, PosePolicy, PoseSpace, wrap_half_turn
+from envs.grasp_pose import ApproachConfig, PosePolicy, PoseSpace, wrap_half_turn
 from envs.heightmap import HEIGHT_UNIT, GridGeometry, HeightmapConfig
 from envs.rollout import play_episode
 
@@ -201,19 +201,9 @@ def carry_out(env: Any, pose: np.ndarray, seed: int) -> dict[str, Any]:
 def product_candidates(product: Any, observation: dict[str, Any], k: int = 4
                        ) -> tuple[list[np.ndarray], list[float], list[list[float]]]:
     """The product's best pose and its next best at least 2 cm from the ones before, ``k`` in all: (poses, the
-    product's scores, each member's logits (members, k))."""
-    batch = {key: np.asarray(v)[None] for key, v in observation.items() if key in OBSERVATION_KEYS}
-    candidates, scores = [], []
-    for _ in range(k):
-        avoid = Avoid(np.stack(candidates), 0.02) if candidates else None
-        best, score = product.best_poses(batch, avoid)
-        candidates.append(best[0].numpy().astype(np.float64))
-        scores.append(float(score[0]))
-    with torch.no_grad():
-        features = [m.q.eval().feature_map(m.inputs(batch)) for m in product.members]
-        poses = torch.as_tensor(np.stack(candidates), dtype=torch.float32)[None]
-        logits = [m.candidate_scores(f, poses)[0].tolist() for m, f in zip(product.members, features, strict=True)]
-    return candidates, scores, logits
+    product's scores, each member's logits (members, k)); :func:`agents.qtopt.ranking.product_candidates`."""
+    poses, scores, logits = ranking.product_candidates(product, observation, ranking.RankingConfig(candidates=k))
+    return list(poses), scores.tolist(), logits.tolist()
 
 
 def top_k(objects: str, bins: int, block: int, out: str, npz_folder: str | None, k: int = 4) -> None:
@@ -241,56 +231,21 @@ def top_k(objects: str, bins: int, block: int, out: str, npz_folder: str | None,
 
 def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray, candidates: list[list[float]],
                        logits: list[list[float]]) -> np.ndarray:
-    """Label-free features (K, F) of a bin's candidates: the members' logits, whether it is the product's first,
-    the goal heat where the fingers meet, the height profile along the closing line (17 points over ±8 cm: the
-    highest across ±2 cm and the centre line), the yaw and the place in the bin."""
-    space = PoseSpace(WorldConfig())
+    """Label-free features (K, F) of a bin's candidates in the default world (:func:`agents.qtopt.ranking.
+    candidate_features`)."""
     geometry = GridGeometry.of(WorldConfig().layout, HeightmapConfig())
-    heights = heightmap[..., 0] * HEIGHT_UNIT
-    heat = heatmap[..., 0] / 255.0
-    u = torch.as_tensor(np.asarray(candidates), dtype=torch.float64)
-    fingers = space.finger_points(u).numpy()
-    pixels = np.clip(((space.project(torch.as_tensor(fingers)).numpy() + 1) / 2 * heat.shape[0]).astype(int), 0,
-                     heat.shape[0] - 1)
-    along, across = np.linspace(-0.08, 0.08, 17), np.array([-0.02, 0.0, 0.02])
-    rows = []
-    for k, candidate in enumerate(candidates):
-        yaw = candidate[2] * np.pi / 2
-        closing = np.array([-np.cos(yaw), np.sin(yaw)])
-        side = np.array([closing[1], -closing[0]])
-        points = fingers[k] + along[:, None, None] * closing + across[None, :, None] * side
-        r = np.clip(np.round((points[..., 1] - geometry.origin[1]) / geometry.resolution).astype(int), 0,
-                    geometry.shape[0] - 1)
-        c = np.clip(np.round((points[..., 0] - geometry.origin[0]) / geometry.resolution).astype(int), 0,
-                    geometry.shape[1] - 1)
-        profile = heights[r, c] / 0.05
-        rows.append([logits[0][k], logits[1][k], float(k == 0), heat[pixels[k, 1], pixels[k, 0]],
-                     *profile.max(1), *profile[:, 1], np.sin(2 * yaw), np.cos(2 * yaw), candidate[0], candidate[1]])
-    return np.asarray(rows, np.float32)
+    return ranking.candidate_features(heightmap, heatmap, np.asarray(candidates), np.asarray(logits),
+                                      PoseSpace(WorldConfig()), geometry)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> dict[str, np.ndarray]:
-    """L2-regularised logistic regression on standardised features (N, K, F): ``mean``, ``std``, ``weights``,
-    ``bias`` (:func:`logistic_scores` applies them)."""
-    mean, std = x.reshape(-1, x.shape[-1]).mean(0), x.reshape(-1, x.shape[-1]).std(0) + 1e-6
-    inputs, targets = torch.as_tensor((x - mean) / std), torch.as_tensor(y)
-    w = torch.zeros(x.shape[-1], requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, b], max_iter=400)
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(inputs @ w + b, targets) + l2 * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return dict(mean=mean, std=std, weights=w.detach().numpy(), bias=b.detach().numpy())
+    """:class:`agents.qtopt.ranking.LogisticRanker` fitted on features (N, K, F), as a dict of its arrays."""
+    return dict(ranking.LogisticRanker.fit(x, y, l2).__dict__)
 
 
 def logistic_scores(model: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Logits (..., K) of candidates' features (..., K, F) under a :func:`fit_logistic` model."""
-    return ((x - model["mean"]) / model["std"]) @ model["weights"] + model["bias"]
+    return ranking.LogisticRanker(**model).scores(x)
 
 
 def top_k_bins(folders: list[str]) -> Iterator[tuple[dict[str, Any], Any]]:
