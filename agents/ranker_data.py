@@ -95,8 +95,8 @@ def load_product(folder: str | Path) -> tuple[PoseQProduct, PolicyCard]:
 def collect_candidates(product_folder: str | Path, config: CandidateCollection, out: str | Path,
                        progress: bool = True) -> Path:
     """Collect ``config.bins`` bins into ``out``: ``candidates.json`` (per bin: seed, candidates, the product's
-    scores, members' logits, and per candidate the simulator's outcome, for analysis) and ``bin-NNNN.npz`` (the first observation's
-    ``heightmap``, ``heatmap`` and ``goal``, and each candidate's ``outcome_images``).
+    scores, members' logits, and per candidate the simulator's outcome, for analysis) and ``bin-NNNN.npz`` (the
+    first observation's ``heightmap``, ``heatmap`` and ``goal``, and each candidate's ``outcome_images``).
 
     A killed run resumes: bins are written ``policy_every`` at a time, and a rerun with the same settings starts at
     the first block not written.
