@@ -8,6 +8,8 @@ docs/results-log.md ("Session 22"):
     PYTHONPATH=. python docs/results/val-s22/looks.py analyze-steps runs/out/s22/steps-block8 runs/out/s22/steps-block9
     PYTHONPATH=. python docs/results/val-s22/looks.py ranked seen 200 400 docs/results/val-s22/ranked-b2-seen.json \
         runs/out/s22/ranker.npz
+    PYTHONPATH=. python docs/results/val-s22/looks.py perturb seen runs/out/s22/steps-block8 100 \
+        docs/results/val-s22/perturb-block8-seen.json
 
 - ``stream``: what makes a product trial's outcome depend on the trials before it in the benchmark's loop. The
   validation trials are run four ways: as the benchmark runs them (one simulation and one policy per 10 trials),
@@ -24,6 +26,8 @@ docs/results-log.md ("Session 22"):
 - ``analyze-steps``: the same question for the wrist view at each step of the descent, from its goal heatmap.
 - ``ranked``: session 21's ranked policy on a later block of validation trials (to pair with ``runs.benchmark
   --first-trial``).
+- ``perturb``: each candidate of a ``collect`` folder carried out again from the same reset, as chosen and 2 mm or
+  2° off: how much of a candidate's outcome is the pose's, and how much chance.
 """
 
 from __future__ import annotations
