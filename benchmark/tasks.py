@@ -96,6 +96,9 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     # the posthoc row's goal network times the patch-view grasp prior (agents.qtopt.product; no retraining)
     Row("qtopt-grasp2vec-product", "QT-Opt + grasp2vec (posthoc) × patch grasp prior", "checkpoint",
         f"{SHIPPED}/qtopt-grasp2vec-product"),
+    # that product's four best grasps, the one a label-free logistic ranker prefers carried out (agents.qtopt.ranking)
+    Row("qtopt-grasp2vec-ranked", "QT-Opt + grasp2vec × patch grasp prior, ranked best of 4", "checkpoint",
+        f"{SHIPPED}/qtopt-grasp2vec-ranked"),
     Row("qtopt-oracle-product", "QT-Opt + oracle reward × patch grasp prior", "checkpoint",
         f"{SHIPPED}/qtopt-oracle-product"),
     Row("qtopt-grasp2vec-aux", "QT-Opt + grasp2vec (posthoc + aux. goals)", "checkpoint",
