@@ -115,11 +115,9 @@ def collect_candidates(product_folder: str | Path, config: CandidateCollection, 
             raise ValueError(f"{out} holds a collection with other settings ({saved['settings']}); choose a new folder")
         rows = saved["bins"]
     env = candidate_env(card, config.objects, config.goal_seed)
-    done = len(rows) - len(rows) % config.policy_every
-    rows = rows[:done]
-    try:
-        for start in tqdm(range(done, config.bins, config.policy_every), desc="candidate bins", disable=not progress,
-                          unit="block"):
+    try:  # the index is written after whole blocks only, so the bins it lists are a whole number of blocks
+        blocks = range(len(rows), config.bins, config.policy_every)
+        for start in tqdm(blocks, desc="candidate bins", disable=not progress, unit="block"):
             env.unwrapped.world.rebuild()
             product, _ = load_product(product_folder)
             block = [collect_bin(env, product, config, i, out) for i in range(start, min(start + config.policy_every,
