@@ -197,8 +197,9 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
 
         reward = make_reward("grasp2vec", thresholded=True)
     space, geometry = product.policy.space, scan_geometry(product)
-    features, labels, counts = [], [], set()
+    features, labels, counts, rows = [], [], set(), []
     for row, arrays in read_candidates(data):
+        rows.append(row)
         logits = np.asarray(row["logits"])
         if logits.shape[0] != len(product.members):
             raise ValueError(f"bin {row['seed']} has logits of {logits.shape[0]} members; the product has "
@@ -212,15 +213,36 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
     x, y = np.stack(features), np.asarray(labels, np.float32)
     ranker = LogisticRanker.fit(x, y, l2)
     config = RankingConfig(candidates=counts.pop(), avoid_radius=product_candidates_radius(data))
+    success = np.asarray([[o["success"] for o in row["outcomes"]] for row in rows], np.float32)
     with staged_folder(out) as staging:
         shutil.copytree(product_folder, staging / BASE_FOLDER)
         ranker.save(staging / RANKER_FILE)
         save_ranked_meta(staging, config, {
             "ranker_sha256": file_sha256(staging / RANKER_FILE), "base_source": str(product_folder),
             "data": [str(folder) for folder in data], "bins": len(x), "reward_rate": float(y.mean()),
-            "label": "grasp2vec reward (thresholded, gated)", "l2": l2, "command": command})
+            "label": "grasp2vec reward (thresholded, gated)", "l2": l2,
+            "cross_validation": cross_validate(x, y, success, l2), "command": command})
         dataclasses.replace(card, algo=RANKED_ALGO, reward=f"{card.reward} + ranker").save(staging)
     return out
+
+
+def cross_validate(x: np.ndarray, labels: np.ndarray, success: np.ndarray, l2: float, folds: int = 5
+                   ) -> dict[str, Any]:
+    """How often the ranker's pick is rewarded, fitted on the other folds of bins (features (N, K, F), labels and
+    the simulator's success (N, K)), against the product's first: what to expect before a benchmark run. The
+    success columns read simulator truth and are for the reader only; nothing is fitted on them."""
+    folds = min(folds, len(x))
+    order = np.random.default_rng(0).permutation(len(x))
+    picks = np.zeros(len(x), int)
+    for fold in np.array_split(order, folds):
+        train = np.setdiff1d(order, fold)
+        if len(np.unique(labels[train])) < 2:
+            return {"folds": folds, "skipped": "a training fold's labels are all one value"}
+        picks[fold] = LogisticRanker.fit(x[train], labels[train], l2).scores(x[fold]).argmax(1)
+    rows = np.arange(len(x))
+    return {"folds": folds, "pick_rewarded": float(labels[rows, picks].mean()),
+            "first_rewarded": float(labels[:, 0].mean()), "pick_success": float(success[rows, picks].mean()),
+            "first_success": float(success[:, 0].mean())}
 
 
 def product_candidates_radius(data: Sequence[str | Path]) -> float:

@@ -1,5 +1,5 @@
 """Fit a ranker of a product's best grasps (agents.qtopt.ranking) on collected candidates, labelled by the Grasp2Vec
-reward, and write the ranked policy's checkpoint folder (score it like any checkpoint with runs.benchmark).
+reward; write the ranked policy's folder (ranked.json holds its cross-validated picks; score it with runs.benchmark).
 
     python -m runs.fit_ranker --product checkpoints/policies/qtopt-grasp2vec-product/checkpoint \\
         --data runs/out/ranker/block8 runs/out/ranker/block9 --out runs/out/candidates/ranked

@@ -151,8 +151,21 @@ def test_a_collection_of_the_shipped_products_candidates_resumes_fits_and_loads(
     folder = fit_ranker(PRODUCT, [tmp_path / "data"], tmp_path / "ranked", command="test", reward=EveryOther())
     policy, card = load_policy(folder)
     assert isinstance(policy, RankedProduct) and card.algo == "qtopt-ranked" and policy.config.candidates == 2
+    assert json.loads((folder / "ranked.json").read_text())["cross_validation"]["folds"] == 2
     with pytest.raises(FileExistsError):
         fit_ranker(PRODUCT, [tmp_path / "data"], tmp_path / "ranked", reward=EveryOther())
     (folder / RANKER_FILE).write_bytes((folder / RANKER_FILE).read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(ValueError, match="are not the ones .*ranked.json recorded"):
         load_policy(folder)
+
+
+def test_cross_validation_reports_the_held_out_picks_against_the_first() -> None:
+    from agents.ranker_data import cross_validate
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(50, 4, 3)).astype(np.float32)
+    labels = (x[..., 1] > 0.5).astype(np.float32)
+    report = cross_validate(x, labels, labels, 0.1)
+    assert report["folds"] == 5 and report["pick_rewarded"] > report["first_rewarded"] + 0.2
+    assert report["pick_success"] == report["pick_rewarded"]
+    assert cross_validate(x[:3], np.zeros((3, 4), np.float32), labels[:3], 0.1)["skipped"]
