@@ -618,3 +618,14 @@ def test_a_trial_records_what_the_policy_reports_about_it(three_objects, goal_ba
     plain = run_trial(env, ObservationOnly(spy, policy_keys(env, spy, None)), seed=trial_seed(0, 0))
     assert plain.policy_report is None
     env.close()
+
+
+def test_the_shipped_ranked_row_runs_and_reports_its_rankers_pick():
+    """The row `qtopt-grasp2vec-ranked` loads from its folder, gets the product's sensors, and every trial records
+    the ranker's scores of its four candidates and which one was carried out."""
+    config = BenchmarkConfig(rows=("qtopt-grasp2vec-ranked",), objects=("seen",), trials=2, workers=1)
+    summaries, trials, _ = run_benchmark(config, ROWS, progress=False)
+    assert summaries[0].status == "ok" and summaries[0].trials == 2
+    for result in trials["qtopt-grasp2vec-ranked/seen/single/instance"]:
+        report = result.policy_report
+        assert len(report["scores"]) == 4 and report["chosen"] == int(np.argmax(report["scores"]))
