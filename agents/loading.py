@@ -68,14 +68,9 @@ def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
         base, _ = load_policy(directory / BASE_FOLDER)
         return SecondLookPolicy.load(directory, base, int(card.world["max_steps"])), card  # type: ignore[arg-type]
     if card.algo == "qtopt-ranked":
-        from agents.qtopt.product import PoseQProduct
-        from agents.qtopt.ranking import BASE_FOLDER as RANKED_BASE
         from agents.qtopt.ranking import load_ranked
 
-        product, _ = load_policy(directory / RANKED_BASE)
-        if not isinstance(product, PoseQProduct):
-            raise ValueError(f"{directory / RANKED_BASE} is not a product; a ranked policy ranks a product's grasps")
-        return load_ranked(directory, product), card
+        return load_ranked(directory), card
     from agents.sac.policy import SB3Policy, load_actor
     from envs.grasp_pose import PosePolicy
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from agents.loading import load_policy, wrap_for_policy
+from agents.loading import wrap_for_policy
 from agents.qtopt.product import PoseQProduct
 from agents.qtopt.ranking import (
     BASE_FOLDER,
@@ -31,6 +31,8 @@ from agents.qtopt.ranking import (
     LogisticRanker,
     RankingConfig,
     candidate_features,
+    held_out_scores,
+    load_product,
     product_candidates,
     save_ranked_meta,
     scan_geometry,
@@ -81,15 +83,6 @@ def candidate_env(card: PolicyCard, objects: str, goal_seed: int) -> Any:
     env = KukaInstanceGraspEnv(objects=objects, num_objects=world.num_objects, image_size=world.image_size,
                                max_steps=world.max_steps, world_config=world.world_config(), goal_bank=bank)
     return wrap_for_policy(env, card)
-
-
-def load_product(folder: str | Path) -> tuple[PoseQProduct, PolicyCard]:
-    """A product checkpoint; ``ValueError`` naming the folder when it holds another kind of policy."""
-    policy, card = load_policy(folder)
-    if not isinstance(policy, PoseQProduct):
-        raise ValueError(f"{folder} holds a {card.algo} policy; a ranker ranks a product's candidates "
-                         "(runs.combine_policies makes one)")
-    return policy, card
 
 
 def collect_candidates(product_folder: str | Path, config: CandidateCollection, out: str | Path,
@@ -232,13 +225,12 @@ def cross_validate(x: np.ndarray, labels: np.ndarray, success: np.ndarray, l2: f
     the simulator's success (N, K)), against the product's first: what to expect before a benchmark run. The
     success columns read simulator truth and are for the reader only; nothing is fitted on them."""
     folds = min(folds, len(x))
-    order = np.random.default_rng(0).permutation(len(x))
-    picks = np.zeros(len(x), int)
-    for fold in np.array_split(order, folds):
-        train = np.setdiff1d(order, fold)
-        if len(np.unique(labels[train])) < 2:
-            return {"folds": folds, "skipped": "a training fold's labels are all one value"}
-        picks[fold] = LogisticRanker.fit(x[train], labels[train], l2).scores(x[fold]).argmax(1)
+    try:
+        picks = held_out_scores(x, labels, l2, folds).argmax(1)
+    except ValueError as error:
+        if "all one value" not in str(error):
+            raise
+        return {"folds": folds, "skipped": "a training fold's labels are all one value"}
     rows = np.arange(len(x))
     return {"folds": folds, "pick_rewarded": float(labels[rows, picks].mean()),
             "first_rewarded": float(labels[:, 0].mean()), "pick_success": float(success[rows, picks].mean()),

@@ -23,6 +23,7 @@ from safetensors.numpy import load_file, save_file
 from agents.qtopt.learner import OBSERVATION_KEYS
 from agents.qtopt.product import PoseQProduct
 from common.io import atomic_write_json, check_sha256, read_json_card
+from common.protocols import PolicyCard
 from envs.grasp_pose import AVOID_RADIUS, Avoid, PoseChooser, PosePolicy, PoseSpace
 from envs.heightmap import HEIGHT_UNIT, GridGeometry, HeightmapConfig
 
@@ -134,6 +135,21 @@ class LogisticRanker:
         return cls(arrays["mean"], arrays["std"], arrays["weights"], arrays["bias"])
 
 
+def held_out_scores(x: np.ndarray, labels: np.ndarray, l2: float = 0.1, folds: int = 5) -> np.ndarray:
+    """Scores (N, K) of every bin's candidates by a ranker fitted on the other folds of bins (features (N, K, F),
+    labels (N, K)); the folds are a fixed permutation of the bins (seed 0), cut into ``min(folds, N)`` parts.
+
+    Raises:
+        ValueError: a training fold's labels are all one value (:meth:`LogisticRanker.fit`).
+    """
+    order = np.random.default_rng(0).permutation(len(x))
+    scores = np.zeros(labels.shape)
+    for fold in np.array_split(order, min(folds, len(x))):
+        train = np.setdiff1d(order, fold)
+        scores[fold] = LogisticRanker.fit(x[train], labels[train], l2).scores(x[fold])
+    return scores
+
+
 @dataclass(frozen=True)
 class RankingConfig:
     """How many of the product's best grasps are ranked, and how far apart they must lie.
@@ -235,12 +251,24 @@ def save_ranked_meta(folder: Path, config: RankingConfig, meta: dict[str, Any]) 
                                              **meta})
 
 
-def load_ranked(directory: str | Path, product: PoseQProduct) -> RankedProduct:
-    """Rebuild from a checkpoint folder, given its product (loaded from ``directory/base``); nothing is unpickled.
+def load_product(folder: str | Path) -> tuple[PoseQProduct, PolicyCard]:
+    """A product checkpoint and its card; ``ValueError`` naming the folder when it holds another kind of policy."""
+    from agents.loading import load_policy
+
+    policy, card = load_policy(folder)
+    if not isinstance(policy, PoseQProduct):
+        raise ValueError(f"{folder} holds a {card.algo} policy; a ranker ranks a product's candidates "
+                         "(runs.combine_policies makes one)")
+    return policy, card
+
+
+def load_ranked(directory: str | Path) -> RankedProduct:
+    """Rebuild from a checkpoint folder: its product from ``directory/base``, its ranker; nothing is unpickled.
 
     Raises:
-        FileNotFoundError: the card or the ranker is missing.
-        ValueError: the card is malformed, or the ranker's weights are not the ones the card recorded.
+        FileNotFoundError: the card, the product or the ranker is missing.
+        ValueError: the card is malformed, ``base`` is not a product, or the ranker's weights are not the ones the
+            card recorded.
     """
     directory = Path(directory)
     meta = read_json_card(directory / RANKED_META, "ranked-product policy")
@@ -250,4 +278,5 @@ def load_ranked(directory: str | Path, product: PoseQProduct) -> RankedProduct:
     except (KeyError, TypeError) as error:
         raise ValueError(f"{directory / RANKED_META}: not a ranked-product card ({error!r})") from None
     check_sha256(directory / RANKER_FILE, sha, directory / RANKED_META)
+    product, _ = load_product(directory / BASE_FOLDER)
     return RankedProduct(product, LogisticRanker.load(directory / RANKER_FILE), config)

@@ -265,16 +265,11 @@ def ranker(folders: list[str]) -> None:
         success.append([o["success"] for o in row["outcomes"]])
         rewarded.append(reward_labels(arrays["goal"], arrays["outcome_images"]))
     x, y, g = np.stack(features), np.asarray(success, np.float32), np.asarray(rewarded, np.float32)
-    order = np.random.default_rng(0).permutation(len(x))
     print(f"{len(x)} bins: the product's first {y[:, 0].mean():.3f}, each {y.mean(0).round(3)}, best of 4 "
           f"{y.max(1).mean():.3f}; the reward agrees with success on {(g == y).mean():.3f} of the candidates")
     for name, labels in (("success", y), ("grasp2vec reward", g)):
         for l2 in (1e-2, 1e-1, 1.0):
-            picked = np.zeros(len(x))
-            for fold in np.array_split(order, 5):
-                train = np.setdiff1d(order, fold)
-                score = logistic_scores(fit_logistic(x[train], labels[train], l2), x[fold])
-                picked[fold] = y[fold][np.arange(len(fold)), score.argmax(1)]
+            picked = y[np.arange(len(x)), ranking.held_out_scores(x, labels, l2).argmax(1)]
             wins, losses = int(((picked == 1) & (y[:, 0] == 0)).sum()), int(((picked == 0) & (y[:, 0] == 1)).sum())
             print(f"  labels {name}, L2 {l2}: the pick succeeds in {picked.mean():.3f}; against the first "
                   f"{wins} / {losses} (exact McNemar p = {mcnemar_exact(wins, losses):.3f})")

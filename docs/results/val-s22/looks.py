@@ -45,8 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "val-s21"))
 from probes import (  # noqa: E402
     PRODUCT,
     RankedProduct,
-    fit_logistic,
-    logistic_scores,
     product_candidates,
     product_env,
     reward_labels,
@@ -54,6 +52,7 @@ from probes import (  # noqa: E402
 )
 
 from agents.loading import load_policy  # noqa: E402
+from agents.qtopt.ranking import held_out_scores  # noqa: E402
 from benchmark.paired import mcnemar_exact  # noqa: E402
 from benchmark.runner import BenchmarkConfig, plan  # noqa: E402
 from benchmark.tasks import ROWS, ObservationOnly, make_env, make_goal_bank, row_card, run_trial, trial_seed  # noqa: E402
@@ -346,14 +345,10 @@ def analyze_steps(folders: list[str], last_step: int = 6) -> None:
     v, hgt, g = np.asarray(views), np.asarray(heights), np.asarray(goals)
     y, r = np.asarray(success, bool), np.asarray(reward, np.float32)
     n, k = y.shape
-    order = np.random.default_rng(0).permutation(n)
     print(f"{n} bins: first {y[:, 0].mean():.3f}, best of {k} {y.any(1).mean():.3f}")
     for step in range(1, last_step):
         x = heat_grid(model, v[:, :, step].reshape(n * k, *v.shape[3:]), np.repeat(g, k, 0)).reshape(n, k, -1)
-        score = np.zeros((n, k))
-        for fold in np.array_split(order, 5):
-            train = np.setdiff1d(order, fold)
-            score[fold] = logistic_scores(fit_logistic(x[train], r[train], 0.1), x[fold])
+        score = held_out_scores(x, r, 0.1)
         auc_all, auc_first = roc_auc(score.reshape(-1), y.reshape(-1)), roc_auc(score[:, 0], y[:, 0])
         print(f"step {step} (gripper {np.nanmedian(hgt[:, :, step]):.3f} m, open views "
               f"{np.isfinite(hgt[:, :, step]).mean():.2f}): ROC-AUC all {auc_all:.3f}, firsts {auc_first:.3f}")
