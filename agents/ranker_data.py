@@ -6,7 +6,8 @@ product is loaded once per ``policy_every`` bins, as the benchmark loads it once
 run on from bin to bin as they do in a benchmark run. :func:`fit_ranker` labels every candidate with the
 Grasp2Vec reward of its outcome image for the bin's goal (thresholded and gated: no simulator truth), fits a
 :class:`agents.qtopt.ranking.LogisticRanker` and writes a checkpoint folder that :func:`agents.loading.load_policy`
-reads. The simulator's success is recorded beside each candidate for analysis only; the fit never reads it.
+reads. The simulator's outcome is recorded beside each candidate for analysis, and for the oracle reward of a
+labels comparison row (``reward="oracle"``); the label-free fit never reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from agents.qtopt.ranking import (
     scan_geometry,
 )
 from common.io import atomic_path, atomic_write_json, file_sha256, staged_folder
-from common.protocols import GraspContext, PolicyCard, RewardFunction
+from common.protocols import GraspContext, PolicyCard, RewardError, RewardFunction
 from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
 from envs.grasp_env import make_world_config
@@ -164,31 +165,53 @@ def read_candidates(folders: Sequence[str | Path]) -> list[tuple[dict[str, Any],
     return result
 
 
-def reward_labels(goal: np.ndarray, outcomes: np.ndarray, reward: RewardFunction) -> np.ndarray:
-    """``reward``'s value (K,) of each outcome image (K, H, W, 3) for the goal image (H, W, 3)."""
-    return reward.batch([GraspContext(goal_image=goal, outcome_image=image, lifted=(), target=None)
-                         for image in outcomes])
+TARGET = "target"  # the names a ground-truth reward sees: the collection records what was lifted, not its names
+
+
+def reward_labels(goal: np.ndarray, outcomes: np.ndarray, reward: RewardFunction,
+                  truth: Sequence[dict[str, Any]] | None = None) -> np.ndarray:
+    """``reward``'s value (K,) of each outcome image (K, H, W, 3) for the goal image (H, W, 3).
+
+    A reward that reads ground truth (``reads_ground_truth``, the oracle) also gets what each grasp lifted, rebuilt
+    from the collection's record ``truth`` (per candidate ``lifted``, a count, and ``target_lifted``) as the
+    target's name and one name per other object; the label-free rewards never see it.
+
+    Raises:
+        ValueError: the reward reads ground truth and ``truth`` is missing or of another length.
+    """
+    if not getattr(reward, "reads_ground_truth", False):
+        return reward.batch([GraspContext(goal_image=goal, outcome_image=image, lifted=(), target=None)
+                             for image in outcomes])
+    if truth is None or len(truth) != len(outcomes):
+        raise ValueError("a reward that reads ground truth needs the collection's record of each candidate's outcome")
+    contexts = []
+    for image, record in zip(outcomes, truth, strict=True):
+        target = (TARGET,) if record["target_lifted"] else ()
+        others = tuple(f"other-{j}" for j in range(int(record["lifted"]) - len(target)))
+        contexts.append(GraspContext(goal_image=goal, outcome_image=image, lifted=target + others, target=TARGET))
+    return reward.batch(contexts)
 
 
 def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str | Path, l2: float = 0.1,
-               command: str = "", reward: RewardFunction | None = None) -> Path:
+               command: str = "", reward: str | RewardFunction | None = None,
+               reward_args: dict[str, Any] | None = None) -> Path:
     """Fit a ranker of ``product_folder``'s candidates on the bins in ``data`` and write a ranked-product checkpoint
-    folder ``out``. Labels: ``reward`` of each outcome for the bin's goal (default: the shipped Grasp2Vec reward,
-    thresholded and gated; no simulator truth).
+    folder ``out``. Labels: ``reward`` (a :func:`rewards.registry.make_reward` name built with ``reward_args``, or a
+    reward) of each outcome for the bin's goal; by default the shipped Grasp2Vec reward, thresholded and gated (no
+    simulator truth). The oracle reward reads the collection's record of what each grasp lifted
+    (:func:`reward_labels`): a comparison row, trained the same way on labels.
 
     Raises:
         FileExistsError: ``out`` exists.
         ValueError: the folder is not a product, the data was collected with another number of members or
             another spacing, or every label is the same.
+        RewardError: ``reward`` does not build.
     """
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out} exists: choose a new folder for the ranked policy")
     product, card = load_product(product_folder)
-    if reward is None:
-        from rewards.registry import make_reward
-
-        reward = make_reward("grasp2vec", thresholded=True)
+    reward, label = label_reward(reward, reward_args)
     space, geometry = product.policy.space, scan_geometry(product)
     features, labels, counts, rows = [], [], set(), []
     for row, arrays in read_candidates(data):
@@ -199,7 +222,7 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
                              f"{len(product.members)}")
         features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], np.asarray(row["candidates"]),
                                            logits, space, geometry))
-        labels.append(reward_labels(arrays["goal"], arrays["outcome_images"], reward))
+        labels.append(reward_labels(arrays["goal"], arrays["outcome_images"], reward, row["outcomes"]))
         counts.add(len(row["candidates"]))
     if len(counts) != 1:
         raise ValueError(f"the bins hold {sorted(counts)} candidates each; fit on bins collected alike")
@@ -213,10 +236,30 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
         save_ranked_meta(staging, config, {
             "ranker_sha256": file_sha256(staging / RANKER_FILE), "base_source": str(product_folder),
             "data": [str(folder) for folder in data], "bins": len(x), "reward_rate": float(y.mean()),
-            "label": "grasp2vec reward (thresholded, gated)", "l2": l2,
+            "label": label, "l2": l2,
             "cross_validation": cross_validate(x, y, success, l2), "command": command})
         dataclasses.replace(card, algo=RANKED_ALGO, reward=f"{card.reward} + ranker").save(staging)
     return out
+
+
+def label_reward(reward: str | RewardFunction | None, reward_args: dict[str, Any] | None = None
+                 ) -> tuple[RewardFunction, str]:
+    """The reward that labels candidates, and how a card names it: by default the shipped Grasp2Vec reward,
+    thresholded and gated; else a :func:`rewards.registry.make_reward` name built with ``reward_args``, or a reward.
+
+    Raises:
+        RewardError: ``reward_args`` without a reward name, or a reward that does not build.
+    """
+    from rewards.registry import make_reward
+
+    if reward_args and not isinstance(reward, str):
+        raise RewardError(f"reward arguments {reward_args} need a reward name to build")
+    if reward is None:
+        return make_reward("grasp2vec", thresholded=True), "grasp2vec reward (thresholded, gated)"
+    if isinstance(reward, str):
+        words = [reward, *(f"{key}={value}" for key, value in (reward_args or {}).items())]
+        return make_reward(reward, **(reward_args or {})), " ".join(words)
+    return reward, type(reward).__name__
 
 
 def cross_validate(x: np.ndarray, labels: np.ndarray, success: np.ndarray, l2: float, folds: int = 5

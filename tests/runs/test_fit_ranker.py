@@ -16,3 +16,9 @@ def test_refuses_a_policy_that_is_not_a_product_and_data_that_is_not_a_collectio
     with pytest.raises(SystemExit, match="holds no candidates.json"):
         main(["--product", PRODUCT, "--data", str(tmp_path), "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reward_argument_without_a_reward_is_an_error(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="need a reward name"):
+        main(["--product", PRODUCT, "--data", str(tmp_path), "--reward-arg", "thresholded=true",
+              "--out", str(tmp_path / "out")])
