@@ -39,15 +39,17 @@ from agents.qtopt.ranking import (
     scan_geometry,
 )
 from common.io import atomic_path, atomic_write_json, file_sha256, staged_folder
-from common.protocols import GraspContext, PolicyCard, RewardError, RewardFunction
+from common.protocols import INSTANCE_ENV, GraspContext, PolicyCard, RewardError, RewardFunction
 from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
-from envs.grasp_env import make_world_config
+from envs.grasp_env import KukaGraspEnv, make_world_config
 from envs.grasp_pose import PosePolicy
 from envs.instance_env import KukaInstanceGraspEnv
 from envs.rollout import play_episode
 
 CANDIDATES_FILE = "candidates.json"
+OBSERVED = ("heightmap", "heatmap", "goal")  # what a bin keeps of its first observation (any-object: no goal)
+SENSED = "sensed"  # fit_ranker's label for any-object grasping: the robot's own "something is in my hand" bit
 GOAL_SEED = 1_000_003  # the goal bank's default seed: training's goals, apart from the benchmark's
 
 
@@ -77,12 +79,17 @@ class CandidateCollection:
 
 
 def candidate_env(card: PolicyCard, objects: str, goal_seed: int) -> Any:
-    """The instance environment a product's card asks for (its world, its sensors and goal features)."""
+    """The environment a product's card asks for: its task (instance grasping with goals from a bank seeded with
+    ``goal_seed``, or any-object grasping), its world, sensors and goal features."""
     world = WorldSettings(num_objects=int(card.world["num_objects"]), image_size=int(card.world["image_size"]),
                           max_steps=int(card.world["max_steps"]))
-    bank = GoalBank(make_world_config(1, world.image_size, None), seed=goal_seed)
-    env = KukaInstanceGraspEnv(objects=objects, num_objects=world.num_objects, image_size=world.image_size,
-                               max_steps=world.max_steps, world_config=world.world_config(), goal_bank=bank)
+    kwargs: dict[str, Any] = dict(objects=objects, num_objects=world.num_objects, image_size=world.image_size,
+                                  max_steps=world.max_steps, world_config=world.world_config())
+    if card.env_id == INSTANCE_ENV:
+        bank = GoalBank(make_world_config(1, world.image_size, None), seed=goal_seed)
+        env: Any = KukaInstanceGraspEnv(goal_bank=bank, **kwargs)
+    else:
+        env = KukaGraspEnv(**kwargs)
     return wrap_for_policy(env, card)
 
 
@@ -134,12 +141,13 @@ def collect_bin(env: Any, product: PoseQProduct, config: CandidateCollection, i:
         _, info, _ = play_episode(env, PosePolicy(lambda _, u=pose: u, world, product.config.approach), seed)
         truth = info["ground_truth"]
         outcomes.append({"success": bool(info["is_success"]), "lifted": len(truth["lifted"]),
-                         "target_lifted": truth["target"] in truth["lifted"]})
+                         "target_lifted": truth.get("target") in truth["lifted"],
+                         "sensed": bool(info.get("grasp_sensed", False))})
         size = world.camera.image_size
         images.append(np.asarray(info.get("outcome_image", np.zeros((size, size, 3), np.uint8))))
     with atomic_path(out / f"bin-{i:04d}.npz") as temp, open(temp, "wb") as file:
         np.savez_compressed(file, outcome_images=np.stack(images),
-                            **{key: np.asarray(observation[key]) for key in ("heightmap", "heatmap", "goal")})
+                            **{key: np.asarray(observation[key]) for key in OBSERVED if key in observation})
     return {"seed": seed, "candidates": candidates.tolist(), "scores": scores.tolist(), "logits": logits.tolist(),
             "outcomes": outcomes}
 
@@ -168,9 +176,9 @@ def read_candidates(folders: Sequence[str | Path]) -> list[tuple[dict[str, Any],
 TARGET = "target"  # the names a ground-truth reward sees: the collection records what was lifted, not its names
 
 
-def reward_labels(goal: np.ndarray, outcomes: np.ndarray, reward: RewardFunction,
+def reward_labels(goal: np.ndarray | None, outcomes: np.ndarray, reward: RewardFunction,
                   truth: Sequence[dict[str, Any]] | None = None) -> np.ndarray:
-    """``reward``'s value (K,) of each outcome image (K, H, W, 3) for the goal image (H, W, 3).
+    """``reward``'s value (K,) of each outcome image (K, H, W, 3) for the goal image (H, W, 3; None without one).
 
     A reward that reads ground truth (``reads_ground_truth``, the oracle) also gets what each grasp lifted, rebuilt
     from the collection's record ``truth`` (per candidate ``lifted``, a count, and ``target_lifted``) as the
@@ -199,7 +207,8 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
     folder ``out``. Labels: ``reward`` (a :func:`rewards.registry.make_reward` name built with ``reward_args``, or a
     reward) of each outcome for the bin's goal; by default the shipped Grasp2Vec reward, thresholded and gated (no
     simulator truth). The oracle reward reads the collection's record of what each grasp lifted
-    (:func:`reward_labels`): a comparison row, trained the same way on labels.
+    (:func:`reward_labels`): a comparison row, trained the same way on labels. For an any-object product,
+    ``reward="sensed"`` labels by the gripper's own bit (:func:`sensed_labels`).
 
     Raises:
         FileExistsError: ``out`` exists.
@@ -220,9 +229,10 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
         if logits.shape[0] != len(product.members):
             raise ValueError(f"bin {row['seed']} has logits of {logits.shape[0]} members; the product has "
                              f"{len(product.members)}")
-        features.append(candidate_features(arrays["heightmap"], arrays["heatmap"], np.asarray(row["candidates"]),
+        features.append(candidate_features(arrays["heightmap"], arrays.get("heatmap"), np.asarray(row["candidates"]),
                                            logits, space, geometry))
-        labels.append(reward_labels(arrays["goal"], arrays["outcome_images"], reward, row["outcomes"]))
+        labels.append(sensed_labels(row) if reward is None else
+                      reward_labels(arrays.get("goal"), arrays["outcome_images"], reward, row["outcomes"]))
         counts.add(len(row["candidates"]))
     if len(counts) != 1:
         raise ValueError(f"the bins hold {sorted(counts)} candidates each; fit on bins collected alike")
@@ -242,18 +252,33 @@ def fit_ranker(product_folder: str | Path, data: Sequence[str | Path], out: str 
     return out
 
 
+def sensed_labels(row: dict[str, Any]) -> np.ndarray:
+    """(K,) the robot's own "something is in my hand" bit of each candidate of a bin (any-object grasping's label).
+
+    Raises:
+        ValueError: the collection did not record it (collected before it was).
+    """
+    try:
+        return np.asarray([float(outcome[SENSED]) for outcome in row["outcomes"]], np.float32)
+    except KeyError:
+        raise ValueError(f"bin {row['seed']} records no sensed bit: collect it again") from None
+
+
 def label_reward(reward: str | RewardFunction | None, reward_args: dict[str, Any] | None = None
-                 ) -> tuple[RewardFunction, str]:
+                 ) -> tuple[RewardFunction | None, str]:
     """The reward that labels candidates, and how a card names it: by default the shipped Grasp2Vec reward,
-    thresholded and gated; else a :func:`rewards.registry.make_reward` name built with ``reward_args``, or a reward.
+    thresholded and gated; else a :func:`rewards.registry.make_reward` name built with ``reward_args``, or a reward;
+    :data:`SENSED` gives None: the gripper's own bit labels (:func:`sensed_labels`).
 
     Raises:
         RewardError: ``reward_args`` without a reward name, or a reward that does not build.
     """
     from rewards.registry import make_reward
 
-    if reward_args and not isinstance(reward, str):
+    if reward_args and (not isinstance(reward, str) or reward == SENSED):
         raise RewardError(f"reward arguments {reward_args} need a reward name to build")
+    if reward == SENSED:
+        return None, "the gripper's sensed bit (aperture after the lift)"
     if reward is None:
         return make_reward("grasp2vec", thresholded=True), "grasp2vec reward (thresholded, gated)"
     if isinstance(reward, str):

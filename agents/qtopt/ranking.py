@@ -38,13 +38,14 @@ def feature_count(members: int) -> int:
     return members + 1 + 1 + 2 * len(PROFILE_ALONG) + 4
 
 
-def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray, candidates: np.ndarray, logits: np.ndarray,
+def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray | None, candidates: np.ndarray, logits: np.ndarray,
                        space: PoseSpace, geometry: GridGeometry) -> np.ndarray:
     """Label-free features (K, F) of a bin's candidate poses.
 
     Args:
         heightmap: the scan, (Hm, Wm, 4) uint8 (:meth:`envs.heightmap.Heightmap.encode`: millimetres, then colour).
-        heatmap: the goal heatmap, (H, W, 1) uint8 over the pose space's box.
+        heatmap: the goal heatmap, (H, W, 1) uint8 over the pose space's box; None for any-object grasping (its
+            heat reads 0).
         candidates: normalised poses (K, 3), the product's first first.
         logits: each member's logit of each candidate, (members, K).
         space: where poses lie; geometry: the scan's grid.
@@ -55,7 +56,7 @@ def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray, candidates: n
         in units of 5 cm), sin and cos of twice the yaw, x and y (normalised).
     """
     heights = heightmap[..., 0] * HEIGHT_UNIT
-    heat = heatmap[..., 0] / 255.0
+    heat = np.zeros((1, 1)) if heatmap is None else heatmap[..., 0] / 255.0
     u = torch.as_tensor(np.asarray(candidates), dtype=torch.float64)
     fingers = space.finger_points(u).numpy()
     pixels = np.clip(((space.project(torch.as_tensor(fingers)).numpy() + 1) / 2 * heat.shape[0]).astype(int), 0,
@@ -197,7 +198,8 @@ class RankedProduct(PoseChooser):
     """A :class:`common.protocols.Policy`: the product's ``k`` best grasps, the ranker's best carried out.
 
     Args:
-        product: the product whose candidates are ranked (it needs ``heightmap`` and ``heatmap`` observations).
+        product: the product whose candidates are ranked (it needs the ``heightmap`` observation, and reads the
+            goal's ``heatmap`` when there is one: any-object products have none).
         ranker: a ranker fitted on this product's members (its feature count must match).
         config: how many candidates, how far apart.
 
@@ -220,15 +222,15 @@ class RankedProduct(PoseChooser):
         """The normalised pose (3,) of the highest-ranked candidate.
 
         Raises:
-            KeyError: the observation lacks ``heightmap`` or ``heatmap``.
+            KeyError: the observation lacks ``heightmap`` (``heatmap``, the goal's, is read when there is one).
         """
-        for key in ("heightmap", "heatmap"):
-            if key not in observation:
-                raise KeyError(f"a ranked product reads observation key {key!r} (its members' cards ask the "
-                               "environment for it)")
+        if "heightmap" not in observation:
+            raise KeyError("a ranked product reads observation key 'heightmap' (its members' cards ask the "
+                           "environment for it)")
+        heatmap = observation.get("heatmap")
         candidates, _, logits = product_candidates(self.product, observation, self.config)
-        x = candidate_features(np.asarray(observation["heightmap"]), np.asarray(observation["heatmap"]), candidates,
-                               logits, self.space, self.geometry)
+        x = candidate_features(np.asarray(observation["heightmap"]), None if heatmap is None else np.asarray(heatmap),
+                               candidates, logits, self.space, self.geometry)
         scores = self.ranker.scores(x)
         chosen = int(scores.argmax())
         self.report = {"scores": np.round(scores, 4).tolist(), "chosen": chosen}

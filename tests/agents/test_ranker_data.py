@@ -1,12 +1,28 @@
 """agents.ranker_data's labels: a label-free reward never sees the collection's record of what was lifted; the
-oracle reward of a labels comparison row reads it; a card names the reward that labelled its ranker."""
+oracle reward of a labels comparison row reads it; a card names the reward that labelled its ranker; an any-object
+product's candidates are collected without a goal, labelled by the gripper's own bit and ranked as a policy."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from agents.ranker_data import label_reward, reward_labels
+from agents.loading import load_policy
+from agents.qtopt.ranking import RankingConfig, load_product
+from agents.ranker_data import (
+    CANDIDATES_FILE,
+    SENSED,
+    CandidateCollection,
+    candidate_env,
+    collect_candidates,
+    fit_ranker,
+    label_reward,
+    read_candidates,
+    reward_labels,
+    sensed_labels,
+)
 from common.protocols import GraspContext, RewardError
 from rewards.ground_truth import OracleReward
 
@@ -45,3 +61,30 @@ def test_the_card_names_the_reward_that_labelled_the_ranker() -> None:
     assert label_reward(reward) == (reward, "SeesTruth")
     with pytest.raises(RewardError, match="need a reward name"):
         label_reward(None, {"thresholded": True})
+
+
+def test_an_any_object_products_candidates_are_labelled_by_the_grippers_own_bit(tmp_path) -> None:
+    product = "checkpoints/policies/qtopt-indiscriminate-product-2k/checkpoint"
+    config = CandidateCollection(bins=2, first_seed=30_000_000, policy_every=2, ranking=RankingConfig(candidates=2))
+    collect_candidates(product, config, tmp_path / "data", progress=False)
+    (row, arrays), _ = read_candidates([tmp_path / "data"])
+    assert sorted(arrays) == ["heightmap", "outcome_images"]  # no goal, no heatmap
+    assert sensed_labels(row).tolist() == [float(o["sensed"]) for o in row["outcomes"]]
+    index = json.loads((tmp_path / "data" / CANDIDATES_FILE).read_text())
+    index["bins"][0]["outcomes"][0]["sensed"] = not index["bins"][0]["outcomes"][0]["sensed"]  # both labels occur
+    (tmp_path / "data" / CANDIDATES_FILE).write_text(json.dumps(index))
+    folder = fit_ranker(product, [tmp_path / "data"], tmp_path / "ranked", reward=SENSED)
+    assert json.loads((folder / "ranked.json").read_text())["label"].startswith("the gripper's sensed bit")
+    policy, _ = load_policy(folder)
+    env = candidate_env(load_product(product)[1], "seen", 0)
+    try:
+        observation, _ = env.reset(seed=30_000_000)
+        assert "heatmap" not in observation
+        assert policy.choose(observation).shape == (3,) and policy.trial_report()["chosen"] in (0, 1)
+    finally:
+        env.close()
+    del index["bins"][1]["outcomes"][0]["sensed"]  # a collection made before the bit was recorded
+    with pytest.raises(ValueError, match="records no sensed bit"):
+        sensed_labels(index["bins"][1])
+    with pytest.raises(RewardError, match="need a reward name"):
+        label_reward(SENSED, {"threshold": 0.5})

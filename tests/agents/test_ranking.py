@@ -59,6 +59,10 @@ def test_features_read_the_scan_and_the_goal_heat_where_the_fingers_meet() -> No
     assert centre_line[0, 8] == pytest.approx(0.03 / 0.05, abs=0.02)  # the block, under the fingers
     assert centre_line[0, 0] == 0.0 and centre_line[1].max() == 0.0  # 8 cm away, and the other grasp: flat
     assert x[0, -2:].tolist() == pytest.approx([0.1, -0.2])
+    logits = np.array([[1.0, 2.0], [3.0, 4.0]])
+    blind = candidate_features(scan_with_block(fingers), None, np.stack([pose, far]), logits, SPACE, GEOMETRY)
+    assert blind[:, 3].tolist() == [0.0, 0.0]  # any-object grasping: no goal, no heat; the rest as before
+    assert np.array_equal(np.delete(blind, 3, 1), np.delete(x, 3, 1))
 
 
 def test_the_ranker_learns_a_rule_round_trips_and_refuses_other_features(tmp_path) -> None:
