@@ -1,6 +1,6 @@
 """Fit a ranker of a product's best grasps (agents.qtopt.ranking) on collected candidates, labelled by the Grasp2Vec
-reward (thresholded and gated) or by ``--reward``; write the ranked policy's folder (ranked.json holds its
-cross-validated picks; score it with runs.benchmark).
+reward (thresholded and gated) or by ``--reward`` (``sensed``: the gripper's own bit, for an any-object product);
+write the ranked policy's folder (ranked.json holds its cross-validated picks; score it with runs.benchmark).
 
     python -m runs.fit_ranker --product checkpoints/policies/qtopt-grasp2vec-product/checkpoint \\
         --data runs/out/ranker/block8 runs/out/ranker/block9 --out runs/out/candidates/ranked
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--product", type=Path, required=True, help="the product's checkpoint folder")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="runs.collect_candidates folders")
     parser.add_argument("--l2", type=float, default=0.1, help="L2 penalty on the standardised weights (default 0.1)")
-    parser.add_argument("--reward", help="label by this reward instead (oracle | pkg.mod:Class; see runs.train_policy)")
+    parser.add_argument("--reward", help="label by: oracle | sensed (the gripper's bit) | pkg.mod:Class")
     parser.add_argument("--reward-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword for --reward's constructor, e.g. thresholded=true")
     parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
