@@ -101,6 +101,9 @@ ROWS: dict[str, Row] = {row.name: row for row in (
         f"{SHIPPED}/qtopt-grasp2vec-ranked"),
     Row("qtopt-oracle-product", "QT-Opt + oracle reward × patch grasp prior", "checkpoint",
         f"{SHIPPED}/qtopt-oracle-product"),
+    # the ranked row's labels twin: the oracle product's four best grasps, a ranker fitted the same way on oracle labels
+    Row("qtopt-oracle-ranked", "QT-Opt + oracle reward × patch grasp prior, ranked best of 4 (oracle labels)",
+        "checkpoint", f"{SHIPPED}/qtopt-oracle-ranked"),
     Row("qtopt-grasp2vec-aux", "QT-Opt + grasp2vec (posthoc + aux. goals)", "checkpoint",
         f"{SHIPPED}/qtopt-grasp2vec-aux", (78.0, 58.9)),
     Row("sac-grasp2vec-heatmap", "SAC + grasp2vec, heatmap obs.", "checkpoint", f"{SHIPPED}/sac-grasp2vec-heatmap"),
