@@ -2,7 +2,7 @@
 four grasps apart better than the score at the candidate? Offline, 5-fold cross-validation over session 22's 600
 bins (the first observations kept by its looks probe); simulator outcomes only score the picks.
 
-    PYTHONPATH=. python docs/results/val-s23/smooth.py     # needs session 22's looks probe folders (runs/out/s22/looks-block8, 9)
+    PYTHONPATH=. python docs/results/val-s23/smooth.py     # reads runs/out/s22/looks-block8 and 9 (session 22)
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""Session 23 probes' shared pieces (patch_cnn.py, curve.py): the grasp-aligned scan around each candidate and a
+small CNN ranker fitted on it beside the logistic ranker's features."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs.grasp_pose import PoseSpace
+from envs.heightmap import HEIGHT_UNIT, GridGeometry
+
+SIDE, STEP = 24, 0.004  # patch cells, metres per cell
+
+
+def grasp_patches(heightmap: np.ndarray, candidates: np.ndarray, space: PoseSpace, geometry: GridGeometry
+                  ) -> np.ndarray:
+    """(K, 4, SIDE, SIDE): height (5 cm units) and colour around where each candidate's fingers meet; rows run
+    across the closing line, columns along it."""
+    grid = (np.arange(SIDE) - (SIDE - 1) / 2) * STEP
+    fingers = space.finger_points(torch.as_tensor(candidates, dtype=torch.float64)).numpy()
+    out = []
+    for k, c in enumerate(candidates):
+        yaw = c[2] * np.pi / 2
+        closing = np.array([-np.cos(yaw), np.sin(yaw)])
+        side = np.array([closing[1], -closing[0]])
+        points = fingers[k] + grid[None, :, None] * closing + grid[:, None, None] * side
+        r = np.clip(np.round((points[..., 1] - geometry.origin[1]) / geometry.resolution).astype(int), 0,
+                    geometry.shape[0] - 1)
+        cc = np.clip(np.round((points[..., 0] - geometry.origin[0]) / geometry.resolution).astype(int), 0,
+                     geometry.shape[1] - 1)
+        cells = heightmap[r, cc].astype(np.float32)
+        cells[..., 0] *= HEIGHT_UNIT / 0.05
+        cells[..., 1:] /= 255.0
+        out.append(cells.transpose(2, 0, 1))
+    return np.stack(out)
+
+
+class PatchRanker(nn.Module):
+    """Three small convolutions on the patch, pooled, beside the standardised features; one logit."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.head = nn.Sequential(nn.Linear(32 + features, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, p: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.conv(p).flatten(1), f], 1)).squeeze(1)
+
+
+def fit_scores(x: np.ndarray, px: np.ndarray, labels: np.ndarray, train: np.ndarray, held: np.ndarray, epochs: int,
+               use_patch: bool = True) -> np.ndarray:
+    """Scores (len(held), K) of the held-out bins' candidates by a PatchRanker fitted on the ``train`` bins
+    (features x (N, K, F), patches px (N, K, 4, SIDE, SIDE), labels (N, K)); mirrored across the closing line
+    at random in training and averaged over both mirrorings at test. ``use_patch=False``: an MLP on the features."""
+    k = x.shape[1]
+    flat = x[train].reshape(-1, x.shape[-1])
+    mean, std = flat.mean(0), flat.std(0) + 1e-6
+    f_all = torch.as_tensor((x - mean) / std).reshape(-1, x.shape[-1])
+    p_all = torch.as_tensor(px).reshape(-1, *px.shape[2:])
+    if not use_patch:
+        p_all = torch.zeros_like(p_all)
+    t_all = torch.as_tensor(labels).reshape(-1)
+    index = torch.as_tensor((train[:, None] * k + np.arange(k)).reshape(-1))
+    torch.manual_seed(0)
+    model = PatchRanker(x.shape[-1])
+    opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-3)
+    for _ in range(epochs):
+        model.train()
+        for batch in index[torch.randperm(len(index))].split(64):
+            p = p_all[batch]
+            flip = torch.rand(len(batch)) < 0.5
+            p = torch.where(flip[:, None, None, None], p.flip(2), p)
+            loss = nn.functional.binary_cross_entropy_with_logits(model(p, f_all[batch]), t_all[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    test = torch.as_tensor((held[:, None] * k + np.arange(k)).reshape(-1))
+    with torch.no_grad():
+        s = (model(p_all[test], f_all[test]) + model(p_all[test].flip(2), f_all[test])) / 2
+    return s.numpy().reshape(len(held), k)
