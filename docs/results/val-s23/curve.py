@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from patchnet import fit_scores, grasp_patches
+from patchnet import fit_scores, grasp_patches, plot_curve
 
 from agents.qtopt.ranking import LogisticRanker, candidate_features, load_product, scan_geometry
 from agents.ranker_data import read_candidates, reward_labels
@@ -54,3 +54,4 @@ for n in dict.fromkeys(sizes):
     results["curve"].append(point)
     print(json.dumps(point), flush=True)
 OUT.write_text(json.dumps({**results, "command": " ".join(sys.argv)}, indent=1))
+plot_curve(results, str(OUT.with_suffix(".png")))

@@ -82,3 +82,25 @@ def fit_scores(x: np.ndarray, px: np.ndarray, labels: np.ndarray, train: np.ndar
     with torch.no_grad():
         s = (model(p_all[test], f_all[test]) + model(p_all[test].flip(2), f_all[test])) / 2
     return s.numpy().reshape(len(held), k)
+
+
+def plot_curve(results: dict, path: str) -> None:
+    """curve.py's learning curve as a PNG: held-out pick success against training bins, both rankers, with the
+    product's first and the hindsight best as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = [p["train_bins"] for p in results["curve"]]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    ax.plot(bins, [100 * p["logistic"] for p in results["curve"]], "o-", label="logistic ranker (shipped features)")
+    ax.plot(bins, [100 * p["cnn"] for p in results["curve"]], "s-", label="CNN on the grasp-aligned scan + features")
+    ax.axhline(100 * results["first"], color="grey", ls="--", label="the product's first")
+    ax.axhline(100 * results["hindsight"], color="black", ls=":", label="best of four in hindsight")
+    ax.set_xlabel("training bins (four grasps each)")
+    ax.set_ylabel(f"held-out pick success, % ({results['held_out']} bins)")
+    ax.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
