@@ -38,6 +38,15 @@ def feature_count(members: int) -> int:
     return members + 1 + 1 + 2 * len(PROFILE_ALONG) + 4
 
 
+def closing_lines(candidates: np.ndarray, space: PoseSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each candidate's fingers meet (K, 2) in metres, the unit direction they close along (K, 2) and the unit
+    direction across it (K, 2), for normalised poses (K, 3)."""
+    candidates = np.asarray(candidates)
+    fingers = space.finger_points(torch.as_tensor(candidates, dtype=torch.float64)).numpy()
+    closing = np.array([[-np.cos(yaw), np.sin(yaw)] for yaw in candidates[:, 2] * np.pi / 2]).reshape(-1, 2)
+    return fingers, closing, np.stack([closing[:, 1], -closing[:, 0]], -1)
+
+
 def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray | None, candidates: np.ndarray, logits: np.ndarray,
                        space: PoseSpace, geometry: GridGeometry) -> np.ndarray:
     """Label-free features (K, F) of a bin's candidate poses.
@@ -57,16 +66,13 @@ def candidate_features(heightmap: np.ndarray, heatmap: np.ndarray | None, candid
     """
     heights = heightmap[..., 0] * HEIGHT_UNIT
     heat = np.zeros((1, 1)) if heatmap is None else heatmap[..., 0] / 255.0
-    u = torch.as_tensor(np.asarray(candidates), dtype=torch.float64)
-    fingers = space.finger_points(u).numpy()
+    fingers, closing, side = closing_lines(candidates, space)
     pixels = np.clip(((space.project(torch.as_tensor(fingers)).numpy() + 1) / 2 * heat.shape[0]).astype(int), 0,
                      heat.shape[0] - 1)
     rows = []
     for k, candidate in enumerate(np.asarray(candidates)):
         yaw = candidate[2] * np.pi / 2
-        closing = np.array([-np.cos(yaw), np.sin(yaw)])
-        side = np.array([closing[1], -closing[0]])
-        points = fingers[k] + PROFILE_ALONG[:, None, None] * closing + PROFILE_ACROSS[None, :, None] * side
+        points = fingers[k] + PROFILE_ALONG[:, None, None] * closing[k] + PROFILE_ACROSS[None, :, None] * side[k]
         r = np.clip(np.round((points[..., 1] - geometry.origin[1]) / geometry.resolution).astype(int), 0,
                     geometry.shape[0] - 1)
         c = np.clip(np.round((points[..., 0] - geometry.origin[0]) / geometry.resolution).astype(int), 0,

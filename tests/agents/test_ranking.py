@@ -18,6 +18,7 @@ from agents.qtopt.ranking import (
     RankedProduct,
     RankingConfig,
     candidate_features,
+    closing_lines,
     feature_count,
     product_candidates,
     scan_geometry,
@@ -63,6 +64,13 @@ def test_features_read_the_scan_and_the_goal_heat_where_the_fingers_meet() -> No
     blind = candidate_features(scan_with_block(fingers), None, np.stack([pose, far]), logits, SPACE, GEOMETRY)
     assert blind[:, 3].tolist() == [0.0, 0.0]  # any-object grasping: no goal, no heat; the rest as before
     assert np.array_equal(np.delete(blind, 3, 1), np.delete(x, 3, 1))
+
+
+def test_closing_lines_start_where_the_fingers_meet_and_turn_with_the_wrist() -> None:
+    poses = np.array([[0.1, -0.2, 0.0], [0.1, -0.2, 1.0]])  # wrist at 0 and at a quarter turn
+    fingers, closing, side = closing_lines(poses, SPACE)
+    assert np.allclose(fingers, SPACE.finger_points(torch.as_tensor(poses)).numpy())
+    assert np.allclose(closing, [[-1.0, 0.0], [0.0, 1.0]]) and np.allclose(side, [[0.0, 1.0], [1.0, 0.0]])
 
 
 def test_the_ranker_learns_a_rule_round_trips_and_refuses_other_features(tmp_path) -> None:

@@ -16,6 +16,7 @@ from agents.qtopt.ranking import (
     PROFILE_ACROSS,
     PROFILE_ALONG,
     candidate_features,
+    closing_lines,
     held_out_scores,
     load_product,
     scan_geometry,
@@ -32,13 +33,10 @@ reward = make_reward("grasp2vec", thresholded=True)
 def heat_profile(heatmap: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """(K, 34): the goal heat at the 17 points along the closing line (the highest across ±2 cm, then the centre)."""
     heat = heatmap[..., 0] / 255.0
-    fingers = space.finger_points(torch.as_tensor(candidates, dtype=torch.float64)).numpy()
+    fingers, closing, side = closing_lines(candidates, space)
     out = []
-    for k, c in enumerate(candidates):
-        yaw = c[2] * np.pi / 2
-        closing = np.array([-np.cos(yaw), np.sin(yaw)])
-        side = np.array([closing[1], -closing[0]])
-        points = fingers[k] + PROFILE_ALONG[:, None, None] * closing + PROFILE_ACROSS[None, :, None] * side
+    for k in range(len(candidates)):
+        points = fingers[k] + PROFILE_ALONG[:, None, None] * closing[k] + PROFILE_ACROSS[None, :, None] * side[k]
         pixels = (space.project(torch.as_tensor(points.reshape(-1, 2))).numpy() + 1) / 2 * heat.shape[0]
         pixels = np.clip(pixels.astype(int), 0, heat.shape[0] - 1).reshape(*points.shape[:2], 2)
         values = heat[pixels[..., 1], pixels[..., 0]]

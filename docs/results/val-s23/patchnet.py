@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.qtopt.ranking import closing_lines
 from envs.grasp_pose import PoseSpace
 from envs.heightmap import HEIGHT_UNIT, GridGeometry
 
@@ -18,13 +19,10 @@ def grasp_patches(heightmap: np.ndarray, candidates: np.ndarray, space: PoseSpac
     """(K, 4, SIDE, SIDE): height (5 cm units) and colour around where each candidate's fingers meet; rows run
     across the closing line, columns along it."""
     grid = (np.arange(SIDE) - (SIDE - 1) / 2) * STEP
-    fingers = space.finger_points(torch.as_tensor(candidates, dtype=torch.float64)).numpy()
+    fingers, closing, side = closing_lines(candidates, space)
     out = []
-    for k, c in enumerate(candidates):
-        yaw = c[2] * np.pi / 2
-        closing = np.array([-np.cos(yaw), np.sin(yaw)])
-        side = np.array([closing[1], -closing[0]])
-        points = fingers[k] + grid[None, :, None] * closing + grid[:, None, None] * side
+    for k in range(len(candidates)):
+        points = fingers[k] + grid[None, :, None] * closing[k] + grid[:, None, None] * side[k]
         r = np.clip(np.round((points[..., 1] - geometry.origin[1]) / geometry.resolution).astype(int), 0,
                     geometry.shape[0] - 1)
         cc = np.clip(np.round((points[..., 0] - geometry.origin[0]) / geometry.resolution).astype(int), 0,
