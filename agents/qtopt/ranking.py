@@ -7,7 +7,8 @@ takes the product's best pose and its next best at least ``avoid_radius`` from t
 The ranker reads only what the robot has (:func:`candidate_features`): the members' logits, whether the
 candidate is the product's first, the goal heat where the fingers meet and the height profile along the line
 they close on, the wrist angle and the place in the bin. It is fitted on the robot's own grasps among such
-candidates, labelled by the Grasp2Vec reward (no simulator truth): ``python -m runs.fit_ranker``.
+candidates, labelled by the Grasp2Vec reward (no simulator truth; an any-object product's by the gripper's own
+sensed bit): ``python -m runs.fit_ranker``.
 """
 
 from __future__ import annotations
