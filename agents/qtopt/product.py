@@ -108,12 +108,18 @@ class PoseQProduct(SeededSearch, PoseChooser):
             self.focus = FocusedSearch(patch.space, patch.q.geometry, config.focus)
 
     @torch.no_grad()
-    def best_poses(self, observations: dict[str, np.ndarray], avoid: Avoid | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    def feature_maps(self, observations: dict[str, np.ndarray]) -> list[object]:
+        """Each member's feature map of batched observations (B leading), for :meth:`candidate_scores`."""
+        return [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
+
+    @torch.no_grad()
+    def best_poses(self, observations: dict[str, np.ndarray], avoid: Avoid | None = None,
+                   features: Sequence[object] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """CEM-argmax of the product for batched observations (B leading): (poses (B, 3), scores (B,)),
         scores being the weighted sums of log probabilities; poses near those ``avoid`` names are left out
-        (:func:`envs.grasp_pose.avoiding`)."""
-        features = [member.q.eval().feature_map(member.inputs(observations)) for member in self.members]
+        (:func:`envs.grasp_pose.avoiding`). ``features``: :meth:`feature_maps` of these observations, when a caller
+        searches them more than once."""
+        features = self.feature_maps(observations) if features is None else features
         batch = len(next(iter(observations.values())))
         heat = self.goal_heat_maps(observations)
         focus = self.focus

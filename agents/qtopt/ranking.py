@@ -180,15 +180,15 @@ def product_candidates(product: PoseQProduct, observation: dict[str, Any], confi
     """The product's best pose and its next best at least ``config.avoid_radius`` from the ones before:
     (poses (K, 3) normalised, the product's score of each (K,), each member's logit of each (members, K))."""
     batch = {key: np.asarray(v)[None] for key, v in observation.items() if key in OBSERVATION_KEYS}
+    features = product.feature_maps(batch)  # one pass of each member's network serves all the searches
     candidates: list[np.ndarray] = []
     scores: list[float] = []
     for _ in range(config.candidates):
         avoid = Avoid(np.stack(candidates), config.avoid_radius) if candidates else None
-        best, score = product.best_poses(batch, avoid)
+        best, score = product.best_poses(batch, avoid, features)
         candidates.append(best[0].numpy().astype(np.float64))
         scores.append(float(score[0]))
     with torch.no_grad():
-        features = [m.q.eval().feature_map(m.inputs(batch)) for m in product.members]
         poses = torch.as_tensor(np.stack(candidates), dtype=torch.float32)[None]
         logits = [m.candidate_scores(f, poses)[0].numpy() for m, f in zip(product.members, features, strict=True)]
     return np.stack(candidates), np.asarray(scores), np.stack(logits)
