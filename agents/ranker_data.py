@@ -42,10 +42,10 @@ from common.io import atomic_path, atomic_write_json, file_sha256, staged_folder
 from common.protocols import INSTANCE_ENV, GraspContext, PolicyCard, RewardError, RewardFunction
 from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
-from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.grasp_env import make_world_config
 from envs.grasp_pose import PosePolicy
-from envs.instance_env import KukaInstanceGraspEnv
 from envs.rollout import play_episode
+from envs.tasks import make_task_env
 
 CANDIDATES_FILE = "candidates.json"
 OBSERVED = ("heightmap", "heatmap", "goal")  # what a bin keeps of its first observation (any-object: no goal)
@@ -83,14 +83,9 @@ def candidate_env(card: PolicyCard, objects: str, goal_seed: int) -> Any:
     ``goal_seed``, or any-object grasping), its world, sensors and goal features."""
     world = WorldSettings(num_objects=int(card.world["num_objects"]), image_size=int(card.world["image_size"]),
                           max_steps=int(card.world["max_steps"]))
-    kwargs: dict[str, Any] = dict(objects=objects, num_objects=world.num_objects, image_size=world.image_size,
-                                  max_steps=world.max_steps, world_config=world.world_config())
-    if card.env_id == INSTANCE_ENV:
-        bank = GoalBank(make_world_config(1, world.image_size, None), seed=goal_seed)
-        env: Any = KukaInstanceGraspEnv(goal_bank=bank, **kwargs)
-    else:
-        env = KukaGraspEnv(**kwargs)
-    return wrap_for_policy(env, card)
+    instance = card.env_id == INSTANCE_ENV
+    bank = GoalBank(make_world_config(1, world.image_size, None), seed=goal_seed) if instance else None
+    return wrap_for_policy(make_task_env(instance, objects, world, bank, wrist_view=card.wrist_view), card)
 
 
 def collect_candidates(product_folder: str | Path, config: CandidateCollection, out: str | Path,

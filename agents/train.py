@@ -37,9 +37,8 @@ from common.protocols import TASK_ENVS, GraspContext, PolicyCard, RewardFunction
 from common.provenance import machine_description
 from embedding.heatmap import HeatmapReadout
 from envs.goal_bank import GoalBank
-from envs.grasp_env import KukaGraspEnv
 from envs.heightmap_observation import HeightmapObservation
-from envs.instance_env import KukaInstanceGraspEnv
+from envs.tasks import make_task_env
 from rewards import make_reward, parse_reward_kwargs
 
 ALGOS = ("qtopt-pose", "sac-pose", "random")
@@ -206,15 +205,9 @@ def scored_by_own_outcome(episode: Episode, reward: RewardFunction) -> Episode:
 def make_env(config: TrainPolicyConfig, preset: Preset, reward: RewardFunction, features: GoalFeatures | None,
              goal_bank: GoalBank | None) -> gym.Env:
     """The training (or evaluation) environment of the run's task, with its goal features."""
-    w = preset.world
-    kwargs: dict[str, Any] = dict(objects=preset.objects, num_objects=w.num_objects, image_size=w.image_size,
-                                  max_steps=w.max_steps, auto_descend=w.auto_descend, reward=reward,
-                                  world_config=w.world_config())
-    if not config.instance:
-        env: gym.Env = KukaGraspEnv(**kwargs)
-    else:
-        env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
-        env = GoalObservationWrapper(env, features) if features is not None else env
+    env: gym.Env = make_task_env(config.instance, preset.objects, preset.world, goal_bank, reward=reward)
+    if config.instance and features is not None:
+        env = GoalObservationWrapper(env, features)
     if reads_heightmap(config, preset):
         env = HeightmapObservation(env, preset.pose.heightmap)
     if config.algo == "sac-pose":

@@ -32,10 +32,11 @@ from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, Poli
 from embedding.heatmap import DENSE
 from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
-from envs.grasp_env import KukaGraspEnv, make_world_config
+from envs.grasp_env import make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
 from envs.objects import object_name
 from envs.rollout import act_until_done
+from envs.tasks import make_task_env
 from rewards.grasp2vec import DEFAULT_CHECKPOINT
 
 # Training resets use seeds below EVAL_SEED_OFFSET, training-time evaluations the next block; the
@@ -360,17 +361,11 @@ def composite_features_wrapper(env: gym.Env, card: PolicyCard) -> gym.Env:
 def make_env(cell: Cell, settings: WorldSettings, goal_bank: GoalBank | None, card: PolicyCard | None) -> gym.Env:
     """The environment of ``cell`` with ``settings``; ``card`` (learned rows) adds the sensors (height
     map, wrist camera) and goal features the policy was trained with, on either task."""
-    kwargs: dict[str, Any] = dict(objects=cell.objects, num_objects=settings.num_objects,
-                                  image_size=settings.image_size, max_steps=settings.max_steps,
-                                  auto_descend=settings.auto_descend, world_config=settings.world_config(),
-                                  wrist_view=card is not None and card.wrist_view)
-    env: gym.Env
-    if cell.task == "indiscriminate":
-        env = KukaGraspEnv(**kwargs)
-    elif cell.goals == "composite":
-        env = CompositeGoalEnv(KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs))
-    else:
-        env = KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs)
+    instance = cell.task != "indiscriminate"
+    env: gym.Env = make_task_env(instance, cell.objects, settings, goal_bank,
+                                 wrist_view=card is not None and card.wrist_view)
+    if instance and cell.goals == "composite":
+        env = CompositeGoalEnv(env)
     if card is None:
         return env
     from agents.loading import wrap_for_policy
