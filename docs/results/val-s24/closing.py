@@ -14,6 +14,11 @@ the pose follower closes, each run on session 22's seed block 8 (300 bins of the
     PYTHONPATH=. python docs/results/val-s24/closing.py tolerance 3 docs/results/val-s24/closing-tolerance3.json
     PYTHONPATH=. python docs/results/val-s24/closing.py stall 30 docs/results/val-s24/closing-stall30.json
     PYTHONPATH=. python docs/results/val-s24/closing.py summary docs/results/val-s24/closing-*.json
+    PYTHONPATH=. python docs/results/val-s24/closing.py features docs/results/val-s24/closing-exact.json
+
+``features``: how much the shipped logistic ranker (5-fold over the 300 bins) gains from what the close itself
+showed (its height above the bottom, and its distance from the pose: known only after the grasp, an upper bound
+for any prediction of them).
 
 Two processes, each on half the bins (about 4 minutes a run on the 2-core VM).
 """
@@ -130,9 +135,39 @@ def summary(paths: list[str]) -> None:
         print(line)
 
 
+def close_features(path: str) -> None:
+    from agents.qtopt.ranking import candidate_features, held_out_scores, load_product, scan_geometry
+    from agents.ranker_data import read_candidates, reward_labels
+    from rewards.registry import make_reward
+
+    product, _ = load_product(PRODUCT)
+    space, geometry = product.policy.space, scan_geometry(product)
+    reward = make_reward("grasp2vec", thresholded=True)
+    closes = [r["at_close"] or [30.0, 0.0, 300.0] for r in json.loads(Path(path).read_text())["rows"]]
+    distance, height = (np.array([c[i] for c in closes], np.float32).reshape(-1, 4, 1) / 1000 for i in (0, 2))
+    x, y, success = [], [], []
+    for row, arrays in read_candidates([FOLDER]):
+        x.append(candidate_features(arrays["heightmap"], arrays["heatmap"], np.asarray(row["candidates"]),
+                                    np.asarray(row["logits"]), space, geometry))
+        y.append(reward_labels(arrays["goal"], arrays["outcome_images"], reward))
+        success.append([o["success"] for o in row["outcomes"]])
+    x, y, success = np.stack(x), np.asarray(y, np.float32), np.asarray(success, np.float32)
+    rows = np.arange(len(x))
+    variants = {"the shipped features": x,
+                "+ the close's height (and > 3 cm)": np.concatenate([x, height / 0.05, height > 0.03], -1),
+                "+ its height and distance from the pose": np.concatenate([x, height / 0.05, height > 0.03,
+                                                                           distance / 0.01], -1)}
+    print(f"{len(x)} bins: the product's first {success[:, 0].mean():.3f}, hindsight {success.max(1).mean():.3f}")
+    for name, features in variants.items():
+        picks = held_out_scores(features.astype(np.float32), y, 0.1, 5).argmax(1)
+        print(f"logistic ranker, {name}: {success[rows, picks].mean():.3f}")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "summary":
         summary(sys.argv[2:])
+    elif sys.argv[1] == "features":
+        close_features(sys.argv[2])
     else:
         mode, mm, out = (sys.argv[1], 0.0, sys.argv[2]) if sys.argv[1] == "exact" else \
             (sys.argv[1], float(sys.argv[2]), sys.argv[3])
