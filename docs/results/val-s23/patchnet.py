@@ -3,6 +3,8 @@ small CNN ranker fitted on it beside the logistic ranker's features."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -49,10 +51,12 @@ class PatchRanker(nn.Module):
 
 
 def fit_scores(x: np.ndarray, px: np.ndarray, labels: np.ndarray, train: np.ndarray, held: np.ndarray, epochs: int,
-               use_patch: bool = True) -> np.ndarray:
-    """Scores (len(held), K) of the held-out bins' candidates by a PatchRanker fitted on the ``train`` bins
-    (features x (N, K, F), patches px (N, K, 4, SIDE, SIDE), labels (N, K)); mirrored across the closing line
-    at random in training and averaged over both mirrorings at test. ``use_patch=False``: an MLP on the features."""
+               use_patch: bool = True, model: Callable[[], nn.Module] | None = None,
+               flips: tuple[int, ...] = (2,)) -> np.ndarray:
+    """Scores (len(held), K) of the held-out bins' candidates by a PatchRanker (or ``model()``, built after
+    seeding) fitted on the ``train`` bins (features x (N, K, F), patches px (N, K, 4, S, S), labels (N, K)); the
+    patch mirrored along each of ``flips`` at random in training (dim 2: across the closing line) and averaged over
+    every combination of them at test. ``use_patch=False``: an MLP on the features."""
     k = x.shape[1]
     flat = x[train].reshape(-1, x.shape[-1])
     mean, std = flat.mean(0), flat.std(0) + 1e-6
@@ -63,22 +67,26 @@ def fit_scores(x: np.ndarray, px: np.ndarray, labels: np.ndarray, train: np.ndar
     t_all = torch.as_tensor(labels).reshape(-1)
     index = torch.as_tensor((train[:, None] * k + np.arange(k)).reshape(-1))
     torch.manual_seed(0)
-    model = PatchRanker(x.shape[-1])
-    opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-3)
+    net = model() if model is not None else PatchRanker(x.shape[-1])
+    opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-3)
     for _ in range(epochs):
-        model.train()
+        net.train()
         for batch in index[torch.randperm(len(index))].split(64):
-            p = p_all[batch]
-            flip = torch.rand(len(batch)) < 0.5
-            p = torch.where(flip[:, None, None, None], p.flip(2), p)
-            loss = nn.functional.binary_cross_entropy_with_logits(model(p, f_all[batch]), t_all[batch])
+            p = p_all[batch].float()
+            for dim in flips:
+                flip = torch.rand(len(batch)) < 0.5
+                p = torch.where(flip[:, None, None, None], p.flip(dim), p)
+            loss = nn.functional.binary_cross_entropy_with_logits(net(p, f_all[batch]), t_all[batch])
             opt.zero_grad()
             loss.backward()
             opt.step()
-    model.eval()
+    net.eval()
     test = torch.as_tensor((held[:, None] * k + np.arange(k)).reshape(-1))
+    views = [p_all[test].float()]
+    for dim in flips:
+        views += [view.flip(dim) for view in views]
     with torch.no_grad():
-        s = (model(p_all[test], f_all[test]) + model(p_all[test].flip(2), f_all[test])) / 2
+        s = sum(net(view, f_all[test]) for view in views) / len(views)
     return s.numpy().reshape(len(held), k)
 
 

@@ -93,44 +93,16 @@ class GraspNet(nn.Module):
         return self.head(torch.cat([self.conv(p).flatten(1), f], 1)).squeeze(1)
 
 
-def fit_net(x: np.ndarray, px: np.ndarray, labels: np.ndarray, train: np.ndarray, held: np.ndarray,
-            epochs: int = 12) -> np.ndarray:
-    """Held-out scores (len(held), K) of a GraspNet fitted on the ``train`` bins; both mirror symmetries of a
-    two-finger grasp at random in training, averaged over all four at test."""
-    k = x.shape[1]
-    flat = x[train].reshape(-1, x.shape[-1])
-    mean, std = flat.mean(0), flat.std(0) + 1e-6
-    f_all = torch.as_tensor((x - mean) / std, dtype=torch.float32).reshape(-1, x.shape[-1])
-    p_all = torch.as_tensor(px).reshape(-1, *px.shape[2:])
-    t_all = torch.as_tensor(labels, dtype=torch.float32).reshape(-1)
-    index = torch.as_tensor((train[:, None] * k + np.arange(k)).reshape(-1))
-    torch.manual_seed(0)
-    model = GraspNet(px.shape[-1], x.shape[-1])
-    opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=1e-3)
-    for _ in range(epochs):
-        model.train()
-        for batch in index[torch.randperm(len(index))].split(64):
-            p = p_all[batch].float()
-            for dim in (2, 3):
-                flip = torch.rand(len(batch)) < 0.5
-                p = torch.where(flip[:, None, None, None], p.flip(dim), p)
-            loss = nn.functional.binary_cross_entropy_with_logits(model(p, f_all[batch]), t_all[batch])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    test = torch.as_tensor((held[:, None] * k + np.arange(k)).reshape(-1))
-    with torch.no_grad():
-        p, f = p_all[test].float(), f_all[test]
-        s = sum(model(q, f) for q in (p, p.flip(2), p.flip(3), p.flip(2).flip(3))) / 4
-    return s.numpy().reshape(len(held), k)
-
-
 def fit(out: str, pairs: list[str]) -> None:
     """5-fold cross-validation over every bin of the ``FOLDER:CLOSE.npz`` pairs: the shipped logistic ranker, the
     GraspNet on the 4 mm scan's patch and on the close look's patch (both beside the shipped features)."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "val-s23"))
-    from patchnet import grasp_patches
+    from patchnet import fit_scores, grasp_patches
+
+    def fit_net(px: np.ndarray, train: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """A GraspNet's held-out scores; both mirror symmetries of a two-finger grasp at random in training,
+        all four averaged at test."""
+        return fit_scores(x, px, y, train, held, 12, model=lambda: GraspNet(px.shape[-1], x.shape[-1]), flips=(2, 3))
 
     product, _ = load_product(PRODUCT)
     space, geometry = product.policy.space, scan_geometry(product)
@@ -156,8 +128,8 @@ def fit(out: str, pairs: list[str]) -> None:
     for i, held in enumerate(folds):
         train = np.concatenate([f for j, f in enumerate(folds) if j != i])
         picks["logistic"][held] = LogisticRanker.fit(x[train], y[train]).scores(x[held]).argmax(1)
-        picks["scan 4 mm"][held] = fit_net(x, p4, y, train, held).argmax(1)
-        picks["close look"][held] = fit_net(x, pc, y, train, held).argmax(1)
+        picks["scan 4 mm"][held] = fit_net(p4, train, held).argmax(1)
+        picks["close look"][held] = fit_net(pc, train, held).argmax(1)
         print(f"fold {i}: " + ", ".join(f"{k} {outcome[held, v[held], 0].mean():.3f}" for k, v in picks.items()),
               flush=True)
     rows = np.arange(len(x))
