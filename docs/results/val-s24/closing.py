@@ -7,12 +7,16 @@ the pose follower closes, each run on session 22's seed block 8 (300 bins of the
   outcomes);
 - ``tolerance MM``: every candidate, but the gripper does not close while it is more than MM mm from the pose
   (it keeps centring) unless the episode's step limit is near;
+- ``slow PERCENT``: every candidate, but once a full step (5 cm) would end within ``SLOW_ABOVE`` m of the bottom,
+  the gripper descends at PERCENT % of that speed, so that the fingers push less of what they meet (the follower's
+  stall test, made for full steps, is overruled while the gripper still descends by ``SLOW_STALLED`` a step);
 - ``stall MM``: the product's first, and when its descent stalls at least MM mm above the bottom (the fingers rest
   on something: the robot's own sensing), the product's second instead, approached from a 5 cm hover.
 
     PYTHONPATH=. python docs/results/val-s24/closing.py exact docs/results/val-s24/closing-exact.json
     PYTHONPATH=. python docs/results/val-s24/closing.py tolerance 3 docs/results/val-s24/closing-tolerance3.json
     PYTHONPATH=. python docs/results/val-s24/closing.py stall 30 docs/results/val-s24/closing-stall30.json
+    PYTHONPATH=. python docs/results/val-s24/closing.py slow 30 docs/results/val-s24/closing-slow30.json
     PYTHONPATH=. python docs/results/val-s24/closing.py summary docs/results/val-s24/closing-*.json
     PYTHONPATH=. python docs/results/val-s24/closing.py features docs/results/val-s24/closing-exact.json
 
@@ -37,6 +41,8 @@ import numpy as np
 FOLDER, BINS, EVERY = "runs/out/ranker/block8", 300, 10
 PRODUCT = "checkpoints/policies/qtopt-grasp2vec-product/checkpoint"
 STALL_HOVER, STALL_ALIGN_STEPS, STEPS_TO_SPARE = 0.05, 3, 5
+SLOW_ABOVE = 0.05  # m above the bottom where ``slow`` mode slows the descent
+SLOW_STALLED, SLOW_CLOSE_ABOVE = 0.002, 0.015  # m: a slow step still descending; a close this high is a stall
 
 
 class Recorder:
@@ -47,6 +53,7 @@ class Recorder:
         from envs.grasp_pose import ApproachConfig, PoseFollower, PoseSpace
 
         self.poses, self.mode, self.limit, self.max_steps = poses, mode, mm / 1000, max_steps
+        self.speed, self.last_z = mm / 100, np.inf  # slow mode: the fraction of the top speed; the last height
         self.world, self.space, self.retry = world, PoseSpace(world), ApproachConfig(hover=STALL_HOVER,
                                                                                       max_align_steps=STALL_ALIGN_STEPS)
         self.follower, self.steps, self.at_close, self.switched = PoseFollower(world, approach), 0, None, False
@@ -68,12 +75,21 @@ class Recorder:
         if action[4] > 0 and self.mode == "tolerance" and np.linalg.norm(error) > self.limit and spare >= 1:
             turn = wrap_half_turn(follower.yaw - gripper[3]) / arm.max_yaw
             action = np.clip([*(error / arm.max_translation), -1.0, turn, -1.0], -1, 1).astype(np.float32)
+        elif self.mode == "slow" and height - arm.max_translation < SLOW_ABOVE:
+            still_moving = self.last_z - gripper[2] > SLOW_STALLED
+            if action[4] > 0 and height > SLOW_CLOSE_ABOVE and still_moving and spare >= 1:
+                turn = wrap_half_turn(follower.yaw - gripper[3]) / arm.max_yaw  # a slow step is no stall: go on
+                action = np.clip([*(error / arm.max_translation), -1.0, turn, -1.0], -1, 1).astype(np.float32)
+            if action[4] <= 0:
+                action = action.copy()
+                action[2] = max(float(action[2]), -self.speed)
         elif (action[4] > 0 and self.mode == "stall" and not self.switched and height >= self.limit
               and spare >= STEPS_TO_SPARE):
             self.switched = True
             self.follower = PoseFollower(self.world, self.retry)
             self.follower.start(*self.space.to_pose(self.poses[1]))
             action = self.follower.act(observation)
+        self.last_z = gripper[2]
         if action[4] > 0 and self.at_close is None:
             self.at_close = [float(np.linalg.norm(error) * 1000), float(np.degrees(abs(wrap_half_turn(
                 follower.yaw - gripper[3])))), float(height * 1000)]
