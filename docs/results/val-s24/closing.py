@@ -174,6 +174,11 @@ def close_features(path: str) -> None:
                 "+ its height and distance from the pose": np.concatenate([x, height / 0.05, height > 0.03,
                                                                            distance / 0.01], -1)}
     print(f"{len(x)} bins: the product's first {success[:, 0].mean():.3f}, hindsight {success.max(1).mean():.3f}")
+    stalled = height[:, 0, 0] >= 0.03
+    switched = np.where(stalled, success[:, 1], success[:, 0]).mean()
+    print(f"the first stalls 30 mm or more up in {stalled.mean():.3f} of bins; there the first lifts the target alone "
+          f"in {success[stalled, 0].mean():.3f}, the second (from a fresh reset) in {success[stalled, 1].mean():.3f}; "
+          f"switching there, from fresh resets: {switched:.3f}")
     for name, features in variants.items():
         picks = held_out_scores(features.astype(np.float32), y, 0.1, 5).argmax(1)
         print(f"logistic ranker, {name}: {success[rows, picks].mean():.3f}")
