@@ -131,18 +131,25 @@ class HeightmapCamera:
 
     def render(self) -> Heightmap:
         """Render depth and colour once and bin the unprojected points into the grid."""
+        points, colours, _ = self.surface_points()
+        return self._bin(points, colours)
+
+    def surface_points(self, segmentation: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """One render, every pixel unprojected: world points (N, 3) in metres, their colours (N, 3) uint8 and, with
+        ``segmentation``, the PyBullet body id seen at each (N,) int64 (-1: nothing), else None."""
         size = self.config.render_size
-        _, _, rgba, depth, _ = self.client.getCameraImage(
+        flags = 0 if segmentation else self.client.ER_NO_SEGMENTATION_MASK
+        _, _, rgba, depth, seg = self.client.getCameraImage(
             size, size, viewMatrix=self.view, projectionMatrix=self.projection,
-            renderer=self.client.ER_TINY_RENDERER, flags=self.client.ER_NO_SEGMENTATION_MASK)
+            renderer=self.client.ER_TINY_RENDERER, flags=flags)
         colours = np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3].reshape(-1, 3)
         ndc_z = 2.0 * np.asarray(depth, dtype=np.float64).reshape(-1) - 1.0
         pixel = (np.arange(size) + 0.5) / size * 2.0 - 1.0
         ndc_x, ndc_y = np.meshgrid(pixel, -pixel)  # image rows run top to bottom, NDC y bottom to top
         clip = np.stack([ndc_x.reshape(-1), ndc_y.reshape(-1), ndc_z, np.ones_like(ndc_z)])
         points = self.world_from_clip @ clip
-        points = (points[:3] / points[3]).T
-        return self._bin(points, colours)
+        bodies = np.asarray(seg, dtype=np.int64).reshape(-1) if segmentation else None
+        return (points[:3] / points[3]).T, colours, bodies
 
     def _bin(self, points: np.ndarray, colours: np.ndarray) -> Heightmap:
         res = self.config.resolution

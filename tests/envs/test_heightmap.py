@@ -33,6 +33,25 @@ def scene():
     client.disconnect()
 
 
+def test_surface_points_name_the_body_seen() -> None:
+    client = BulletClient(connection_mode=pybullet.DIRECT)
+    try:
+        layout = LayoutConfig()
+        shape = client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=BOX)
+        box = client.createMultiBody(0, shape, client.createVisualShape(pybullet.GEOM_BOX, halfExtents=BOX),
+                                     [0.60, 0.03, layout.tray_floor_z + BOX[2]])
+        camera = HeightmapCamera(client, layout, HeightmapConfig(resolution=0.005, render_size=64))
+        points, colours, bodies = camera.surface_points(segmentation=True)
+        assert points.shape == colours.shape == (64 * 64, 3) and bodies.shape == (64 * 64,)
+        on_box = bodies == box
+        assert on_box.any() and (bodies[~on_box] == -1).all()  # the box on an empty background
+        top = points[on_box, 2] - layout.tray_floor_z
+        assert np.median(top) == pytest.approx(2 * BOX[2], abs=0.003)
+        assert camera.surface_points()[2] is None
+    finally:
+        client.disconnect()
+
+
 def test_the_box_stands_at_its_place_and_height(scene):
     row, col = scene.cell(0.60, 0.03)
     assert scene.heights[row, col] == pytest.approx(2 * BOX[2], abs=0.006)

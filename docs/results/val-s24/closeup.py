@@ -37,14 +37,19 @@ HEIGHT, HALF, RENDER, CELL = 0.25, 0.056, 160, 0.001  # camera height, half side
 SIDE, STEP = 48, 0.002  # patch cells, metres per cell: 9.6 cm, the 4 mm scan patch's extent
 
 
-def look(env: object, point: np.ndarray) -> tuple[np.ndarray, GridGeometry]:
-    """(4, H, W) float32 (height in 5 cm units, colour 0–1) of a close look centred on ``point`` (x, y) m."""
+def close_camera(env: object, point: np.ndarray) -> HeightmapCamera:
+    """The library's height-map camera ``HEIGHT`` m over ``point`` (x, y) m, seeing a ``2 * HALF`` m square."""
     world = env.unwrapped.world
     layout = dataclasses.replace(world.config.layout, drop_x=(point[0] - HALF, point[0] + HALF),
                                  drop_y=(point[1] - HALF, point[1] + HALF))
     fov = float(np.degrees(2 * np.arctan(HALF / HEIGHT)))
-    camera = HeightmapCamera(world.client, layout, HeightmapConfig(resolution=CELL, margin=0.0, camera_height=HEIGHT,
-                                                                   render_size=RENDER, fov=fov))
+    return HeightmapCamera(world.client, layout, HeightmapConfig(resolution=CELL, margin=0.0, camera_height=HEIGHT,
+                                                                 render_size=RENDER, fov=fov))
+
+
+def look(env: object, point: np.ndarray) -> tuple[np.ndarray, GridGeometry]:
+    """(4, H, W) float32 (height in 5 cm units, colour 0–1) of a close look centred on ``point`` (x, y) m."""
+    camera = close_camera(env, point)
     encoded = camera.render().encode().astype(np.float32)
     encoded[..., 0] *= HEIGHT_UNIT / 0.05
     encoded[..., 1:] /= 255.0

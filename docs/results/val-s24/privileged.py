@@ -17,7 +17,6 @@ the target's size (its bounding box) and mass.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -25,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from closeup import HALF, HEIGHT, PRODUCT, RENDER
+from closeup import PRODUCT, close_camera
 
 from agents.qtopt.ranking import candidate_features, closing_lines, held_out_scores, load_product, scan_geometry
 from agents.ranker_data import CANDIDATES_FILE, candidate_env, read_candidates, reward_labels
-from envs.heightmap import HeightmapCamera, HeightmapConfig
 from rewards.registry import make_reward
 
 SWEEP_ACROSS = 0.01  # m either side of the closing line the fingers sweep
@@ -39,23 +37,11 @@ NAMES = ("objects in sweep", "target points in sweep", "other points in sweep", 
 
 
 def surface_points(env: object, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World points (N, 3) and their body ids (N,) seen by a close top-down camera over ``point``."""
-    world = env.unwrapped.world
-    layout = dataclasses.replace(world.config.layout, drop_x=(point[0] - HALF, point[0] + HALF),
-                                 drop_y=(point[1] - HALF, point[1] + HALF))
-    fov = float(np.degrees(2 * np.arctan(HALF / HEIGHT)))
-    camera = HeightmapCamera(world.client, layout, HeightmapConfig(resolution=0.001, margin=0.0, camera_height=HEIGHT,
-                                                                   render_size=RENDER, fov=fov))
-    _, _, _, depth, seg = world.client.getCameraImage(RENDER, RENDER, viewMatrix=camera.view,
-                                                      projectionMatrix=camera.projection,
-                                                      renderer=world.client.ER_TINY_RENDERER)
-    ndc_z = 2.0 * np.asarray(depth, dtype=np.float64).reshape(-1) - 1.0
-    pixel = (np.arange(RENDER) + 0.5) / RENDER * 2.0 - 1.0
-    ndc_x, ndc_y = np.meshgrid(pixel, -pixel)
-    points = camera.world_from_clip @ np.stack([ndc_x.reshape(-1), ndc_y.reshape(-1), ndc_z, np.ones_like(ndc_z)])
-    points = (points[:3] / points[3]).T
-    points[:, 2] -= layout.tray_floor_z
-    return points, np.asarray(seg, np.int64).reshape(-1) & ((1 << 24) - 1)
+    """Points (N, 3), heights above the tray floor, and their body ids (N,) seen by closeup.py's camera over
+    ``point``."""
+    points, _, bodies = close_camera(env, point).surface_points(segmentation=True)
+    points[:, 2] -= env.unwrapped.world.config.layout.tray_floor_z
+    return points, bodies & ((1 << 24) - 1)
 
 
 def grasp_features(points: np.ndarray, ids: np.ndarray, fingers: np.ndarray, closing: np.ndarray,
