@@ -72,14 +72,15 @@ class Recorder:
         error = follower.target[:2] - gripper[:2]
         height = gripper[2] - follower.target[2]
         spare = self.max_steps - self.steps
+        turn = wrap_half_turn(follower.yaw - gripper[3]) / arm.max_yaw
+        # instead of closing: keep centring and turning on the way down
+        go_on = np.clip([*(error / arm.max_translation), -1.0, turn, -1.0], -1, 1).astype(np.float32)
         if action[4] > 0 and self.mode == "tolerance" and np.linalg.norm(error) > self.limit and spare >= 1:
-            turn = wrap_half_turn(follower.yaw - gripper[3]) / arm.max_yaw
-            action = np.clip([*(error / arm.max_translation), -1.0, turn, -1.0], -1, 1).astype(np.float32)
+            action = go_on
         elif self.mode == "slow" and height - arm.max_translation < SLOW_ABOVE:
             still_moving = self.last_z - gripper[2] > SLOW_STALLED
             if action[4] > 0 and height > SLOW_CLOSE_ABOVE and still_moving and spare >= 1:
-                turn = wrap_half_turn(follower.yaw - gripper[3]) / arm.max_yaw  # a slow step is no stall: go on
-                action = np.clip([*(error / arm.max_translation), -1.0, turn, -1.0], -1, 1).astype(np.float32)
+                action = go_on  # a slow step is no stall
             if action[4] <= 0:
                 action = action.copy()
                 action[2] = max(float(action[2]), -self.speed)
