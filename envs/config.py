@@ -73,6 +73,8 @@ class LayoutConfig:
     workspace_z: tuple[float, float] = (0.06, 0.40)
     start_height: float = 0.30
     lift_height: float = 0.40
+    # End-effector height at which a lifted object is let go when a policy releases it (KukaGraspEnv's max_grasps).
+    release_height: float = 0.11
     # An object counts as lifted when its base is this far above the tray floor after the lift.
     lift_threshold: float = 0.15
     # Anything beyond this box (or below it) has left the workspace.
@@ -181,6 +183,8 @@ class WorldSettings:
         auto_descend: whether the gripper descends by itself every step.
         hold_s: seconds the arm holds still after the lift before "lifted" is read (``PhysicsConfig.hold_s``;
             0 = above the line when the lift ends, the definition before 2026-11-27).
+        max_grasps: grasps an episode may make (``KukaGraspEnv``'s ``max_grasps``): 1 = the first lift ends it;
+            more = after a lift the policy keeps what it holds or puts it back and grasps again.
     """
 
     num_objects: int = 5
@@ -188,6 +192,7 @@ class WorldSettings:
     max_steps: int = 12
     auto_descend: bool = False
     hold_s: float = PhysicsConfig.hold_s
+    max_grasps: int = 1
 
     def world_config(self) -> WorldConfig:
         """The environment's world: defaults with these settings' objects, image size and hold."""

@@ -3,11 +3,18 @@
 Observation (``Dict``):
     ``image``   scene camera, (H, W, 3) uint8;
     ``gripper`` end-effector xyz (m), wrist yaw (rad), finger opening (rad), (5,) float32;
-    ``wrist``   wrist camera, (H, W, 3) uint8 (only with ``wrist_view=True``).
+    ``wrist``   wrist camera, (H, W, 3) uint8 (only with ``wrist_view=True``);
+    ``outcome`` the wrist camera's image after the episode's last lift, zeros before one, (H, W, 3) uint8 (only
+                with ``max_grasps > 1``: what a policy reads to decide whether to keep what it holds).
 Action: ``Box(-1, 1, (5,))`` = ``[dx, dy, dz, dyaw, close]``. Translations are scaled by
 ``ArmConfig.max_translation`` (m), yaw by ``ArmConfig.max_yaw`` (rad); out-of-range values are
 clipped to [-1, 1]; NaN/inf or a wrong shape raise ``ValueError``. ``close > 0`` ends the episode
-with close → lift → outcome image. With ``auto_descend=True`` the gripper descends a fixed
+with close → lift → outcome image. With ``max_grasps > 1`` a lift that leaves grasps to spare does not end
+the episode: the policy is asked once more, fingers closed (``gripper[4] == 0``) and arm up. ``close > 0``
+keeps what it holds (the episode ends with that lift's reward and ``info``); ``close <= 0`` puts it back
+(lowered to ``LayoutConfig.release_height``, fingers opened, arm homed, objects settled) and a new attempt
+begins with ``max_steps`` actions of its own; the other action values are ignored. The last allowed grasp
+ends the episode as the only one does when ``max_grasps == 1``. With ``auto_descend=True`` the gripper descends a fixed
 amount every step (``dz`` is ignored) and grasps when it reaches the bottom.
 
 ``reward`` is a :class:`common.protocols.RewardFunction` object (build one by name with
@@ -23,7 +30,8 @@ when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome
 and, under ``info["ground_truth"]``, what only the simulator knows: objects,
 lifted objects (above the lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``:
 held, not thrown), ``dropped`` objects (above the line when the lift ended, fallen during the hold),
-objects touching the gripper after the lift, segmentation masks. Policies and training labels must
+objects touching the gripper after the lift, ``released`` (the objects each lift put back this episode held),
+segmentation masks. Policies and training labels must
 never read the latter; ``is_success`` (ground truth) is for scoring.
 """
 
@@ -42,6 +50,9 @@ from envs.objects import ObjectSpec, object_name, resolve_objects
 from envs.world import GraspOutcome, GraspWorld
 
 ACTION_DIM = 5
+# What a policy answers after a lift with grasps to spare (``max_grasps > 1``): the close channel alone decides.
+KEEP_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
+RELEASE_ACTION = np.array([0.0, 0.0, 0.0, 0.0, -1.0], dtype=np.float32)
 MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
 GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far inside it)
 
@@ -54,6 +65,12 @@ def make_world_config(num_objects: int, image_size: int, base: WorldConfig | Non
     camera = dataclasses.replace(base.camera, image_size=image_size,
                                  triplet_size=base.camera.triplet_size if triplet_size is None else triplet_size)
     return dataclasses.replace(base, num_objects=num_objects, camera=camera)
+
+
+def awaits_keep_or_release(observation: dict[str, Any]) -> bool:
+    """Whether ``observation`` is the one after a lift with grasps to spare: the env has an ``outcome`` image
+    (``max_grasps > 1``) and the fingers are closed, which they are only between a lift and the answer."""
+    return "outcome" in observation and float(np.asarray(observation["gripper"])[4]) == 0.0
 
 
 def validate_action(action: Any) -> np.ndarray:
@@ -75,16 +92,19 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
                  record_triplet: bool = False, reward: RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None,
-                 triplet_size: int | None = None) -> None:
+                 triplet_size: int | None = None, max_grasps: int = 1) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 2:
             raise ValueError(f"max_steps must be at least 2, got {max_steps}")
+        if max_grasps < 1:
+            raise ValueError(f"max_grasps must be at least 1 (grasps an episode may make), got {max_grasps}")
         self.object_paths = resolve_objects(objects)
         if num_objects > len(self.object_paths):
             raise ValueError(f"num_objects={num_objects} but the object set holds only {len(self.object_paths)} URDFs")
         self.config = make_world_config(num_objects, image_size, world_config, triplet_size)
         self.max_steps = max_steps
+        self.max_grasps = max_grasps
         self.auto_descend = auto_descend
         self.wrist_view = wrist_view
         self.record_triplet = record_triplet
@@ -99,6 +119,10 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._steps = 0
         self._episode_active = False
         self._pre: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._grasps = 0
+        self._held: tuple[float, dict[str, Any]] | None = None  # a kept-or-released lift's (reward, info)
+        self._released: list[list[str]] = []  # the objects each lift put back this episode held (ground truth)
+        self._outcome = np.zeros((self.config.camera.image_size,) * 2 + (3,), dtype=np.uint8)
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _observation_spaces(self, camera: CameraConfig) -> dict[str, spaces.Space]:
@@ -109,6 +133,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         }
         if self.wrist_view:
             result["wrist"] = image
+        if self.max_grasps > 1:
+            result["outcome"] = image
         return result
 
     def _choose_task(self) -> bool:
@@ -135,6 +161,10 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise RuntimeError(f"{MAX_BIN_DRAWS} bins in a row offered no task (no object could be grasped "
                                "alone to make a goal image); is the object set mostly ungraspable?")
         self._steps = 0
+        self._grasps = 0
+        self._held = None
+        self._released = []
+        self._outcome[:] = 0
         self._episode_active = True
         self._pre = self._render_triplet_scene() if self.record_triplet else None
         return self._observation(), self._info()
@@ -143,6 +173,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if not self._episode_active:
             raise RuntimeError("the episode is over (or never began): call reset() before step()")
         act = validate_action(action)
+        if self._held is not None:
+            return self._keep_or_release(keep=act[4] > 0)
         arm = self.config.arm
         self._steps += 1
         if self.auto_descend:
@@ -156,6 +188,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         fault = self.world.fault()
         if fault is None and close:
             reward, info = self._attempt_grasp()
+            self._grasps += 1
+            if info["fault"] is None and self._grasps < self.max_grasps:
+                self._held = (reward, info)  # the policy decides next step whether to keep it
+                self._outcome[:] = info["outcome_image"]
+                return self._observation(), 0.0, False, False, info
         else:
             reward, info = 0.0, self._info(fault=fault)
         terminated = bool(fault is not None or close)
@@ -173,6 +210,25 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.world.close()
 
     # ------------------------------------------------------------------ internals
+    def _keep_or_release(self, keep: bool) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """The decision after a lift with grasps to spare: end the episode with the lift's reward and
+        ``info``, or put the object back and begin a new attempt."""
+        assert self._held is not None
+        reward, info = self._held
+        self._held = None
+        if keep:
+            self._episode_active = False
+            return self._observation(), reward, True, False, info
+        self._released.append(list(info["ground_truth"]["lifted"]))
+        self.world.release()
+        self._steps = 0
+        self._pre = self._render_triplet_scene() if self.record_triplet else None
+        fault = self.world.fault()
+        self._episode_active = fault is None
+        info = self._info(fault=fault)
+        info["released"] = True
+        return self._observation(), 0.0, fault is not None, False, info
+
     def _attempt_grasp(self) -> tuple[float, dict[str, Any]]:
         close_height = float(self.world.arm.gripper_state()[2]) - self.config.layout.workspace_z[0]
         outcome: GraspOutcome = self.world.grasp()
@@ -211,6 +267,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         obs = {"image": self.world.render_scene()[0], "gripper": self.world.arm.gripper_state()}
         if self.wrist_view:
             obs["wrist"] = self.world.render_wrist()[0]
+        if self.max_grasps > 1:
+            obs["outcome"] = self._outcome.copy()
         return obs
 
     def _info(self, fault: str | None = None, outcome: GraspOutcome | None = None) -> dict[str, Any]:
@@ -226,6 +284,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             "dropped": [object_name(world.object_urdfs[b]) for b in (outcome.dropped if outcome else ())],
             "touching_ids": list(touching),
             "object_poses": world.object_poses(),
+            "released": [list(names) for names in self._released],
         }
         truth.update(self._task_info())
         return {"is_success": False, "grasp_attempted": False, "grasp_sensed": False, "fault": fault,

@@ -1,9 +1,10 @@
 """A top-down height map in the observation: the sensor a grasp-aligned-patch policy reads.
 
-:class:`HeightmapObservation` scans the bin once per episode, when it is reset (the arm out of sight,
-as a fixed overhead depth camera would before the arm moves in), and every observation of the episode
-carries that scan under ``heightmap``: (H, W, 4) uint8, height in millimetres then colour
-(:meth:`envs.heightmap.Heightmap.encode`). A policy that decides where to grasp from the first
+:class:`HeightmapObservation` scans the bin once per attempt: when the episode is reset, and again when a
+lift is put back and a new attempt begins (``info["released"]``, worlds of more than one grasp), each time with
+the arm out of sight, as a fixed overhead depth camera would before the arm moves in. Every observation until the
+next scan carries it under ``heightmap``: (H, W, 4) uint8, height in millimetres then colour
+(:meth:`envs.heightmap.Heightmap.encode`). A policy that decides where to grasp from an attempt's first
 observation reads the scene as it was when it decided.
 """
 
@@ -41,11 +42,16 @@ class HeightmapObservation(gym.Wrapper):
 
     def reset(self, **kwargs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         observation, info = self.env.reset(**kwargs)
-        self._scan = self.env.unwrapped.world.render_heightmap(self.config).encode()
+        self._scan = self._render()
         return {**observation, HEIGHTMAP_KEY: self._scan}, info
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._scan is None:
             raise RuntimeError("call reset() before step()")
         observation, reward, terminated, truncated, info = self.env.step(action)
+        if info.get("released"):  # a lift was put back: the bin changed and a new attempt begins
+            self._scan = self._render()
         return {**observation, HEIGHTMAP_KEY: self._scan}, reward, terminated, truncated, info
+
+    def _render(self) -> np.ndarray:
+        return self.env.unwrapped.world.render_heightmap(self.config).encode()

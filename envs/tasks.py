@@ -23,12 +23,13 @@ def make_task_env(instance: bool, objects: ObjectSpec, settings: WorldSettings, 
     Args:
         instance: the instance task (goals from ``goal_bank``) rather than any-object grasping.
         objects: an object set's name, a folder of URDFs or a list of URDFs (:func:`envs.objects.resolve_objects`).
-        settings: objects per bin, image size, step limit, descent, hold.
+        settings: objects per bin, image size, step limit, descent, hold, grasps per episode.
         goal_bank: where the instance task's goal images come from (None: the env's own default bank).
         reward: what a step pays (None: the task's own success).
         wrist_view: add the wrist camera's image to the observation.
     """
     kwargs = dict(objects=objects, num_objects=settings.num_objects, image_size=settings.image_size,
                   max_steps=settings.max_steps, auto_descend=settings.auto_descend,
-                  world_config=settings.world_config(), reward=reward, wrist_view=wrist_view)
+                  world_config=settings.world_config(), reward=reward, wrist_view=wrist_view,
+                  max_grasps=settings.max_grasps)
     return KukaInstanceGraspEnv(goal_bank=goal_bank, **kwargs) if instance else KukaGraspEnv(**kwargs)

@@ -213,10 +213,14 @@ class GraspWorld:
         physics = self.config.physics
         self.arm.set_fingers(0.0)
         self.step(physics.close_steps)
-        lifted_target = self.arm.target_position.copy()
-        lifted_target[2] = self.config.layout.lift_height
-        self.arm.set_target(lifted_target, self.arm.yaw)
-        self.step(physics.lift_steps)
+        self._move_to_height(self.config.layout.lift_height, physics.lift_steps)
+
+    def _move_to_height(self, height: float, steps: int) -> None:
+        """Move the end-effector target straight up or down to ``height`` (m) and track it for ``steps``."""
+        target = self.arm.target_position.copy()
+        target[2] = height
+        self.arm.set_target(target, self.arm.yaw)
+        self.step(steps)
 
     def grasp(self) -> GraspOutcome:
         """Close the fingers, lift to ``lift_height``, hold still for ``hold_s`` and report what is held
@@ -232,6 +236,17 @@ class GraspWorld:
         return GraspOutcome(lifted=tuple(b for b in raised if b in still),
                             dropped=tuple(b for b in raised if b not in still), fault=fault, aperture=aperture,
                             grasp_sensed=self.grasp_sensed(aperture), touching=touching)
+
+    def release(self) -> None:
+        """Put back what the gripper holds: lower it to ``release_height``, open the fingers, raise it to
+        ``start_height``, then home the arm (as a reset does) and let the objects settle."""
+        physics, layout = self.config.physics, self.config.layout
+        self._move_to_height(layout.release_height, physics.lift_steps)
+        self.arm.set_fingers(self.config.arm.finger_open)
+        self.step(physics.close_steps)
+        self._move_to_height(layout.start_height, physics.lift_steps)
+        self.arm.reset(self.home_position())
+        self.settle()
 
     def above_line(self) -> tuple[int, ...]:
         """Body ids of the objects whose base is more than ``lift_threshold`` above the tray floor."""

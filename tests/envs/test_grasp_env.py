@@ -7,6 +7,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from envs.grasp_env import KEEP_ACTION, RELEASE_ACTION, awaits_keep_or_release
 from envs.objects import builtin_split
 from envs.scripted import PrivilegedGraspPolicy
 from tests.conftest import TINY
@@ -205,3 +206,49 @@ def test_sharper_triplet_images_leave_the_episode_unchanged():
     assert lifted.sum() > (plain_info["ground_truth"]["pre_mask"] == info["ground_truth"]["object_ids"][0]).sum()
     with pytest.raises(ValueError, match="triplet_size"):
         gym.make("KukaGrasp-v0", triplet_size=8)
+
+
+def grasp_until_lift(env, obs):
+    """Step the privileged grasp of ``env``'s bin until it lifts (or the episode ends); the last step's results."""
+    policy = PrivilegedGraspPolicy(env)
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs))
+        if terminated or truncated or info["grasp_attempted"]:
+            return obs, reward, terminated, truncated, info
+
+
+def test_with_grasps_to_spare_a_lift_waits_for_keep_and_keeping_ends_the_episode_with_it():
+    env = gym.make("KukaGrasp-v0", objects="unseen", num_objects=1, image_size=48, max_steps=10, max_grasps=2)
+    obs, _ = env.reset(seed=4)
+    assert not obs["outcome"].any() and not awaits_keep_or_release(obs)
+    obs, reward, terminated, truncated, lift = grasp_until_lift(env, obs)
+    assert lift["is_success"] and not terminated and not truncated and reward == 0.0  # paid when kept
+    assert awaits_keep_or_release(obs) and np.array_equal(obs["outcome"], lift["outcome_image"])
+    obs, reward, terminated, truncated, kept = env.step(KEEP_ACTION)
+    assert terminated and not truncated and reward == 1.0 and kept is lift
+    with pytest.raises(RuntimeError, match="episode is over"):
+        env.step(KEEP_ACTION)
+    env.close()
+
+
+def test_a_lift_put_back_begins_a_new_attempt_and_the_last_grasp_ends_the_episode():
+    env = gym.make("KukaGrasp-v0", objects="unseen", num_objects=1, image_size=48, max_steps=10, max_grasps=2)
+    config = env.unwrapped.config
+    start, _ = env.reset(seed=4)
+    obs, *_ = grasp_until_lift(env, start)
+    obs, reward, terminated, truncated, info = env.step(RELEASE_ACTION)
+    assert info["released"] and not info["is_success"] and reward == 0.0 and not terminated and not truncated
+    assert obs["gripper"][4] == config.arm.finger_open and not awaits_keep_or_release(obs)
+    assert np.allclose(obs["gripper"], start["gripper"], atol=1e-3)  # homed, as a reset does
+    height = info["ground_truth"]["object_poses"][0, 2] - config.layout.tray_floor_z
+    assert height < config.layout.lift_threshold  # back in the bin
+    assert info["ground_truth"]["released"] == [info["ground_truth"]["objects"]]  # what the put-back lift held
+    for _ in range(9):  # a new attempt has max_steps of its own: nine moves, and the tenth step still acts
+        obs, _, terminated, truncated, _ = env.step(np.array([0, 0, 0.2, 0, -1], np.float32))
+        assert not terminated and not truncated
+    obs, reward, terminated, _, info = env.step(KEEP_ACTION)  # close: the last grasp allowed ends the episode
+    assert terminated and info["grasp_attempted"] and len(info["ground_truth"]["released"]) == 1
+    assert env.reset(seed=4)[1]["ground_truth"]["released"] == []  # a new episode has put nothing back
+    with pytest.raises(ValueError, match="max_grasps must be at least 1"):
+        gym.make("KukaGrasp-v0", num_objects=1, max_grasps=0)
+    env.close()
