@@ -19,10 +19,11 @@ from envs.grasp_env import make_world_config
 
 # one weights card per learner: pose QT-Opt, a product of pose QT-Opt checkpoints (agents.qtopt.product),
 # the SAC actor exported from stable-baselines3, a pose policy with a look before closing (agents.second_look) and a
-# product whose best grasps a ranker chooses among (agents.qtopt.ranking)
+# product whose best grasps a ranker chooses among (agents.qtopt.ranking), and that product keeping a lift only when
+# the learned reward accepts it (agents.regrasp)
 CHECKPOINT_MARKERS = {"pose_qtopt.json": "qtopt-pose", "pose_product.json": "qtopt-product",
                       "sac_actor.json": "sac-pose", "second_look.json": "qtopt-second-look",
-                      "ranked.json": "qtopt-ranked"}
+                      "ranked.json": "qtopt-ranked", "regrasp.json": "qtopt-regrasp"}
 
 
 def run_name(folder: Path) -> str:
@@ -39,8 +40,9 @@ def is_policy_checkpoint(directory: str | Path) -> bool:
 
 def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
     """(policy, card) from a ``checkpoint/`` folder of a pose QT-Opt or SAC run, of a product of pose
-    QT-Opt checkpoints (``runs.combine_policies``), of a second-look policy (``runs.add_second_look``) or of a
-    ranked product (``runs.fit_ranker``); safetensors + JSON.
+    QT-Opt checkpoints (``runs.combine_policies``), of a second-look policy (``runs.add_second_look``), of a
+    ranked product (``runs.fit_ranker``) or of one that puts back what it should not keep (``runs.add_regrasp``);
+    safetensors + JSON.
 
     Raises:
         FileNotFoundError: the folder holds no ``policy.json`` or no weights of a known learner.
@@ -71,6 +73,11 @@ def load_policy(directory: str | Path) -> tuple[Policy, PolicyCard]:
         from agents.qtopt.ranking import load_ranked
 
         return load_ranked(directory), card
+    if card.algo == "qtopt-regrasp":
+        from agents.regrasp import BASE_FOLDER as REGRASP_BASE
+        from agents.regrasp import load_regrasp
+
+        return load_regrasp(directory, load_policy(directory / REGRASP_BASE)[0]), card  # type: ignore[arg-type]
     from agents.sac.policy import SB3Policy, load_actor
     from envs.grasp_pose import PosePolicy
 

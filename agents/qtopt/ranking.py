@@ -175,16 +175,18 @@ class RankingConfig:
             raise ValueError(f"invalid ranking {self}: at least 1 candidate and avoid_radius >= 0")
 
 
-def product_candidates(product: PoseQProduct, observation: dict[str, Any], config: RankingConfig
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The product's best pose and its next best at least ``config.avoid_radius`` from the ones before:
-    (poses (K, 3) normalised, the product's score of each (K,), each member's logit of each (members, K))."""
+def product_candidates(product: PoseQProduct, observation: dict[str, Any], config: RankingConfig,
+                       given_up: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The product's best pose and its next best at least ``config.avoid_radius`` from the ones before and from the
+    normalised poses ``given_up`` (K', 3) (grasps already tried this episode): (poses (K, 3) normalised, the
+    product's score of each (K,), each member's logit of each (members, K))."""
     batch = {key: np.asarray(v)[None] for key, v in observation.items() if key in OBSERVATION_KEYS}
     features = product.feature_maps(batch)  # one pass of each member's network serves all the searches
     candidates: list[np.ndarray] = []
     scores: list[float] = []
+    tried = [] if given_up is None else list(np.asarray(given_up, np.float64).reshape(-1, 3))
     for _ in range(config.candidates):
-        avoid = Avoid(np.stack(candidates), config.avoid_radius) if candidates else None
+        avoid = Avoid(np.stack(tried + candidates), config.avoid_radius) if tried or candidates else None
         best, score = product.best_poses(batch, avoid, features)
         candidates.append(best[0].numpy().astype(np.float64))
         scores.append(float(score[0]))
@@ -225,8 +227,9 @@ class RankedProduct(PoseChooser):
         self.policy = PosePolicy(self.choose, product.members[0].world, product.config.approach)
         self.report: dict[str, Any] = {}
 
-    def choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
-        """The normalised pose (3,) of the highest-ranked candidate.
+    def choose(self, observation: dict[str, np.ndarray], given_up: np.ndarray | None = None) -> np.ndarray:
+        """The normalised pose (3,) of the highest-ranked candidate, none within ``config.avoid_radius`` of the
+        normalised poses ``given_up`` (K, 3).
 
         Raises:
             KeyError: the observation lacks ``heightmap`` (``heatmap``, the goal's, is read when there is one).
@@ -235,7 +238,7 @@ class RankedProduct(PoseChooser):
             raise KeyError("a ranked product reads observation key 'heightmap' (its members' cards ask the "
                            "environment for it)")
         heatmap = observation.get("heatmap")
-        candidates, _, logits = product_candidates(self.product, observation, self.config)
+        candidates, _, logits = product_candidates(self.product, observation, self.config, given_up)
         x = candidate_features(np.asarray(observation["heightmap"]), None if heatmap is None else np.asarray(heatmap),
                                candidates, logits, self.space, self.geometry)
         scores = self.ranker.scores(x)
