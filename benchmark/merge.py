@@ -17,12 +17,15 @@ SAME_TRIALS = ("objects", "goals", "task", "trials", "first_trial", "split", "se
 
 
 def setting(config: dict[str, Any], key: str) -> Any:
-    """``config[key]``; files written before the splits had names give ``split`` from their seed block, and
-    files written before trial blocks give ``first_trial`` 0."""
+    """``config[key]``; files written before the splits had names give ``split`` from their seed block, files
+    written before trial blocks give ``first_trial`` 0, and files written before a trial could make more than one
+    grasp give a world of ``max_grasps`` 1."""
     if key == "split" and key not in config:
         return next((name for name, seed in SPLITS.items() if seed == config["seed"]), f"seed {config['seed']}")
     if key == "first_trial":
         return config.get(key, 0)
+    if key == "world":
+        return {"max_grasps": 1, **config[key]}
     return config[key]
 
 

@@ -32,7 +32,7 @@ from common.protocols import INDISCRIMINATE_ENV, INSTANCE_ENV, POLICY_CARD, Poli
 from embedding.heatmap import DENSE
 from envs.config import WorldSettings
 from envs.goal_bank import GoalBank
-from envs.grasp_env import make_world_config
+from envs.grasp_env import KEEP_ACTION, awaits_keep_or_release, make_world_config
 from envs.instance_env import KukaInstanceGraspEnv
 from envs.objects import object_name
 from envs.rollout import act_until_done
@@ -77,6 +77,8 @@ class Row:
             :class:`agents.baselines.HeatmapQGraspPolicy`) or ``checkpoint`` (a ``runs.train_policy`` folder).
         checkpoint: path of the checkpoint folder (``checkpoint`` and ``heatmap-q`` rows).
         paper: the paper's simulated success rates in % (seen, unseen), when it reports them.
+        puts_back: the policy may put a lift back and grasp again, so it belongs in tables of more than one grasp
+            (``--max-grasps``); the one-grasp headline leaves it out of its default rows.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Row:
     source: str
     checkpoint: str | None = None
     paper: tuple[float, float] | None = None
+    puts_back: bool = False
 
 
 SHIPPED = "checkpoints/policies"
@@ -100,6 +103,9 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     # that product's four best grasps, the one a label-free logistic ranker prefers carried out (agents.qtopt.ranking)
     Row("qtopt-grasp2vec-ranked", "QT-Opt + grasp2vec × patch grasp prior, ranked best of 4", "checkpoint",
         f"{SHIPPED}/qtopt-grasp2vec-ranked"),
+    # the ranked row putting back a lift the Grasp2Vec reward rejects, then grasping again (agents.regrasp)
+    Row("qtopt-grasp2vec-regrasp", "QT-Opt + grasp2vec × patch grasp prior, ranked, a rejected lift put back",
+        "checkpoint", f"{SHIPPED}/qtopt-grasp2vec-regrasp", puts_back=True),
     Row("qtopt-oracle-product", "QT-Opt + oracle reward × patch grasp prior", "checkpoint",
         f"{SHIPPED}/qtopt-oracle-product"),
     # the ranked row's labels twin: the oracle product's four best grasps, a ranker fitted the same way on oracle labels
@@ -144,8 +150,9 @@ class TrialResult:
     has a ``trial_report()`` (a second look's scores, say), else None. ``grasp_sensed`` is the gripper's own
     "something is in my hand" bit after the lift (None without a grasp) and ``dropped_objects`` the objects that
     were up when the lift ended and fell during the hold, and ``close_height`` how high above the bottom of the
-    workspace the fingers began to close (m): what :mod:`benchmark.failures` splits "nothing lifted" by. Trials
-    recorded before these fields read back as None and ()."""
+    workspace the fingers began to close (m): what :mod:`benchmark.failures` splits "nothing lifted" by.
+    ``released_objects`` lists, for each lift the policy put back (tables of more than one grasp), the objects it
+    held. Trials recorded before these fields read back as None and ()."""
 
     seed: int
     success: bool
@@ -162,10 +169,12 @@ class TrialResult:
     grasp_sensed: bool | None = None
     dropped_objects: tuple[str, ...] = ()
     close_height: float | None = None
+    released_objects: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("lifted_objects", "dropped_objects"):  # lists when read from JSON
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "released_objects", tuple(tuple(names) for names in self.released_objects))
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -380,7 +389,9 @@ def make_goal_bank(image_size: int, seed: int = BENCHMARK_GOAL_SEED) -> GoalBank
 
 class ObservationOnly:
     """What the benchmark hands a policy: copies of the observation keys it takes; never
-    ``info`` (so never ground truth) and never the environment.
+    ``info`` (so never ground truth) and never the environment. In a table that allows more than one grasp, a
+    policy that cannot decide after a lift (no ``decides_after_lift = True``) keeps every lift: it scores as it
+    does where the first lift ends the trial.
 
     Args:
         policy: the wrapped policy.
@@ -395,6 +406,8 @@ class ObservationOnly:
         self.policy.reset()
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        if awaits_keep_or_release(observation) and not getattr(self.policy, "decides_after_lift", False):
+            return KEEP_ACTION.copy()
         view = {key: np.array(observation[key], copy=True) for key in self.keys}
         return np.asarray(self.policy.act(view), dtype=np.float32)
 
@@ -446,4 +459,5 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
                        lifted_objects=tuple(truth["lifted"]), policy_report=policy.trial_report(),
                        grasp_sensed=bool(info["grasp_sensed"]) if info["grasp_attempted"] else None,
                        dropped_objects=tuple(truth.get("dropped", ())),
-                       close_height=round(float(info["close_height"]), 4) if "close_height" in info else None)
+                       close_height=round(float(info["close_height"]), 4) if "close_height" in info else None,
+                       released_objects=tuple(tuple(names) for names in truth.get("released", ())))

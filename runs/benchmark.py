@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runs.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--rows", nargs="+", help=f"rows to run (default: all); known: {', '.join(ROWS)} and any --checkpoint NAME")
+    add("--rows", nargs="+", help=f"rows to run (default: all but those that put lifts back); known: "
+        f"{', '.join(ROWS)} and any --checkpoint NAME")
     add("--checkpoint", action="append", default=[], metavar="NAME=PATH",
         help="evaluate the policy in PATH (a runs.train_policy folder or its checkpoint/) as row NAME")
     add("--objects", nargs="+", default=["seen", "unseen"],
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-steps", type=int, default=world.max_steps, help="step limit, every row (learned rows must match it)")
     add("--hold-s", type=float, default=world.hold_s,
         help="seconds an object must stay above the line after the lift to count (0: the lift's end alone)")
+    add("--max-grasps", type=int, default=world.max_grasps, help="grasps a trial may make: after a lift with "
+        "grasps to spare a policy keeps what it holds or puts it back (rows that cannot tell keep every lift)")
     add("--workers", type=int, default=2, help="worker processes (spawned, 1 torch thread each)")
     add("--ray-address", help="run the trials on Ray: 'local' (start one here), 'auto' or an address")
     add("--json", type=Path, help="write results here (and the bar chart beside it as .png)")
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> list[CellSummary]:
             task=args.task, trials=args.trials or (QUICK_TRIALS if args.quick else HEADLINE_TRIALS),
             first_trial=args.first_trial,
             split=split_of(args), workers=args.workers,
-            world=WorldSettings(args.num_objects, args.image_size, args.max_steps, hold_s=args.hold_s))
+            world=WorldSettings(args.num_objects, args.image_size, args.max_steps, hold_s=args.hold_s,
+                                max_grasps=args.max_grasps))
         outputs = Outputs(args.json, args.markdown, args.readme, args.partial)
         return run_and_publish(config, rows, outputs, command_line("runs.benchmark", argv), args.ray_address,
                                progress=not args.no_progress)

@@ -15,12 +15,17 @@ from envs.config import WorldSettings
 from runs.benchmark_merge import main
 
 
-def write_part(path, rows: tuple[str, ...], trials: int = 4, split: str = "test", named_split: bool = True) -> None:
-    """A runs.benchmark JSON part; ``named_split=False`` writes a file from before the splits had names."""
-    config = BenchmarkConfig(rows=rows, objects=("seen",), trials=trials, split=split, world=WorldSettings())
+def write_part(path, rows: tuple[str, ...], trials: int = 4, split: str = "test", named_split: bool = True,
+               max_grasps: int | None = 1) -> None:
+    """A runs.benchmark JSON part; ``named_split=False`` writes a file from before the splits had names,
+    ``max_grasps=None`` one from before a trial could make more than one grasp."""
+    config = BenchmarkConfig(rows=rows, objects=("seen",), trials=trials, split=split,
+                             world=WorldSettings(max_grasps=max_grasps or 1))
     settings = {**dataclasses.asdict(config), "seed": config.seed}
     if not named_split:
         del settings["split"]
+    if max_grasps is None:
+        del settings["world"]["max_grasps"]
     summaries, results = [], {}
     for index, name in enumerate(rows):
         cell = Cell(ROWS[name], "seen")
@@ -91,6 +96,16 @@ def test_parts_from_before_the_split_names_merge_by_their_seed(tmp_path):
     assert merged["config"]["split"] == "test"
     with pytest.raises(ValueError, match="split = 'validation' differs"):
         merge([parts["new.json"], parts["old-validation.json"]], ["new.json", "old-validation.json"])
+
+
+def test_parts_from_before_a_second_grasp_merge_as_one_grasp_tables(tmp_path):
+    write_part(tmp_path / "old.json", ("random",), max_grasps=None)
+    write_part(tmp_path / "one.json", ("heatmap",))
+    write_part(tmp_path / "two.json", ("privileged",), max_grasps=2)
+    parts = {name: json.loads((tmp_path / name).read_text()) for name in ("old.json", "one.json", "two.json")}
+    assert len(merge([parts["old.json"], parts["one.json"]], ["old.json", "one.json"])["cells"]) == 2
+    with pytest.raises(ValueError, match="world"):
+        merge([parts["one.json"], parts["two.json"]], ["one.json", "two.json"])
 
 
 def test_merged_headline_goes_into_the_readme_between_its_markers(tmp_path):

@@ -629,3 +629,18 @@ def test_the_shipped_ranked_row_runs_and_reports_its_rankers_pick():
     for result in trials["qtopt-grasp2vec-ranked/seen/single/instance"]:
         report = result.policy_report
         assert len(report["scores"]) == 4 and report["chosen"] == int(np.argmax(report["scores"]))
+
+
+def test_rows_that_cannot_decide_keep_every_lift_in_a_table_of_two_grasps(three_objects, goal_bank):
+    outcomes = {}
+    for settings in (TINY_WORLD, dataclasses.replace(TINY_WORLD, max_grasps=2)):
+        env = make_env(Cell(ROWS["random"], three_objects), settings, goal_bank, None)
+        spy = SpyPolicy()
+        policy = ObservationOnly(spy, policy_keys(env, spy, None))
+        results = [run_trial(env, policy, seed=trial_seed(1, i)) for i in range(3)]
+        assert all(r.grasp_attempted for r in results)
+        keeps = 3 if settings.max_grasps > 1 else 0  # the harness keeps each trial's lift for it: never asked
+        assert len(spy.calls) == sum(r.steps for r in results) - keeps
+        outcomes[settings.max_grasps] = [(r.success, r.lifted_objects, r.target) for r in results]
+        env.close()
+    assert outcomes[2] == outcomes[1]
