@@ -6,7 +6,7 @@ In a world that allows more than one grasp an episode (``KukaGraspEnv(max_grasps
 policies open the gripper again when a grasp went wrong. :class:`RegraspPolicy` decides with a reward function
 on the goal image and the wrist camera's image of what came up (observation keys ``goal`` and ``outcome``):
 the label-free Grasp2Vec reward the policies are trained on, so nothing it reads is ground truth. After a
-release its pose chooser looks at the bin again and chooses away from the grasps already tried there.
+release its pose chooser looks at the bin again and chooses anew (away from the grasps already tried, if asked).
 
 A checkpoint folder (:func:`add_regrasp`, ``runs.add_regrasp``) holds ``regrasp.json`` (the reward, its arguments,
 the threshold), the ranked product's own checkpoint under ``base/`` and its ``policy.json`` with
@@ -45,18 +45,19 @@ class RegraspConfig:
     """When a lift is kept.
 
     Attributes:
+        threshold: a lift scoring at least this is kept; below it the object is put back (``inf``: put back every
+            lift but the last, which the environment keeps; what a threshold sweep runs once). It belongs to one
+            verifier: choose it on validation trials (the shipped policy's 0.8086 was, for the shipped Grasp2Vec).
         reward: a reward name or ``package.module:Class`` (:func:`rewards.make_reward`), continuous: it scores
             the lift's outcome image against the goal image.
         reward_kwargs: the reward's keyword arguments (its checkpoint, say).
-        threshold: a lift scoring at least this is kept; below it the object is put back (``inf``: put back every
-            lift but the last, which the environment keeps; what a threshold sweep runs once).
         avoid_tried: the next grasp leaves out the grasp points already tried (the ranking's ``avoid_radius``
             around each); False lets the chooser grasp there again.
     """
 
+    threshold: float
     reward: str = "grasp2vec"
     reward_kwargs: dict[str, Any] = field(default_factory=dict)
-    threshold: float = 0.5
     avoid_tried: bool = True
 
     def __post_init__(self) -> None:
@@ -66,7 +67,8 @@ class RegraspConfig:
 
 class RegraspPolicy:
     """A :class:`common.protocols.Policy`: ``chooser``'s grasps, each lift kept when ``verifier`` scores it at
-    least ``threshold`` and put back otherwise (then the chooser chooses again, away from the grasps tried).
+    least ``threshold`` and put back otherwise (then the chooser chooses again; away from the grasps tried when
+    ``avoid_tried``).
 
     Args:
         chooser: chooses a grasp pose from an observation, leaving out given-up poses.
@@ -176,7 +178,7 @@ def load_regrasp(directory: str | Path, chooser: GivenUpChooser) -> RegraspPolic
     directory = Path(directory)
     meta = read_json_card(directory / REGRASP_META, "regrasp policy")
     try:
-        config = RegraspConfig(str(meta["reward"]), dict(meta["reward_kwargs"]), float(meta["threshold"]),
+        config = RegraspConfig(float(meta["threshold"]), str(meta["reward"]), dict(meta["reward_kwargs"]),
                                bool(meta.get("avoid_tried", True)))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{directory / REGRASP_META}: not a regrasp card ({error!r})") from None

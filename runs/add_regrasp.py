@@ -17,20 +17,19 @@ from common.provenance import command_line
 
 
 def main(argv: list[str] | None = None) -> Path:
-    defaults = RegraspConfig()
     parser = argparse.ArgumentParser(prog="python -m runs.add_regrasp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True, help="the ranked product's checkpoint folder")
-    parser.add_argument("--reward", default=defaults.reward, help="the verifier: a reward name or package.module:Class")
+    parser.add_argument("--reward", default="grasp2vec", help="the verifier: a reward name or package.module:Class")
     parser.add_argument("--reward-kwargs", type=json.loads, default={}, help="its keyword arguments, as JSON")
-    parser.add_argument("--threshold", type=float, default=defaults.threshold,
-                        help=f"a lift scoring at least this is kept (default {defaults.threshold}; inf: put back all "
-                        "but the last)")
+    parser.add_argument("--threshold", type=float, required=True,
+                        help="a lift scoring at least this is kept (inf: put back all but the last); choose it on "
+                        "validation trials for the verifier at hand")
     parser.add_argument("--retry-tried", action="store_true", help="let the next grasp go where one was tried")
     parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
     args = parser.parse_args(argv)
     try:
-        out = add_regrasp(args.base, RegraspConfig(args.reward, args.reward_kwargs, args.threshold,
+        out = add_regrasp(args.base, RegraspConfig(args.threshold, args.reward, args.reward_kwargs,
                                                       not args.retry_tried), args.out,
                           command_line("runs.add_regrasp", argv))
     except (ValueError, FileExistsError, FileNotFoundError) as error:  # a verifier that does not load: RewardError

@@ -77,7 +77,7 @@ def test_an_infinite_threshold_puts_back_every_lift_it_is_asked_about() -> None:
     policy.act(approach())
     assert np.array_equal(policy.act(after_lift()), RELEASE_ACTION)
     with pytest.raises(ValueError, match="nan"):
-        RegraspConfig(threshold=float("nan"))
+        RegraspConfig(float("nan"))
 
 
 def test_the_ranked_products_candidates_leave_out_the_grasps_given_up() -> None:
@@ -94,9 +94,10 @@ def test_a_regrasp_folder_round_trips_around_the_shipped_ranked_product_and_refu
     assert isinstance(policy, RegraspPolicy) and isinstance(policy.chooser, RankedProduct)
     assert card.algo == "qtopt-regrasp" and policy.threshold == 0.7 and policy.decides_after_lift
     with pytest.raises(FileExistsError):
-        add_regrasp(RANKED, RegraspConfig(), folder)
+        add_regrasp(RANKED, RegraspConfig(0.5), folder)
     with pytest.raises(ValueError, match="wraps a ranked product"):
-        add_regrasp("checkpoints/policies/qtopt-grasp2vec-product/checkpoint", RegraspConfig(), tmp_path / "other")
+        add_regrasp("checkpoints/policies/qtopt-grasp2vec-product/checkpoint", RegraspConfig(0.5),
+                    tmp_path / "other")
     meta = json.loads((folder / REGRASP_META).read_text())
     (folder / REGRASP_META).write_text(json.dumps({**meta, "verifier_weights_sha256": "0" * 64}))
     with pytest.raises(ValueError, match="verifier weights 000000000000"):

@@ -17,6 +17,6 @@ def test_the_command_writes_a_regrasp_folder_and_records_itself(tmp_path) -> Non
     assert meta["threshold"] == 0.75 and meta["avoid_tried"] is False and meta["reward"] == "grasp2vec"
     assert meta["command"].startswith("python -m runs.add_regrasp") and len(meta["verifier_weights_sha256"]) == 64
     with pytest.raises(SystemExit, match="add_regrasp: error: .* exists"):
-        main(["--base", RANKED, "--out", str(out)])
+        main(["--base", RANKED, "--threshold", "0.5", "--out", str(out)])
     with pytest.raises(SystemExit, match="add_regrasp: error: unknown reward"):
-        main(["--base", RANKED, "--reward", "no-such-reward", "--out", str(tmp_path / "x")])
+        main(["--base", RANKED, "--threshold", "0.5", "--reward", "no-such-reward", "--out", str(tmp_path / "x")])
