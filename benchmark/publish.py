@@ -49,11 +49,10 @@ def footer(config: BenchmarkConfig, wall: float, ran: int, resumed: int, backend
     world = config.world
     resumed_text = f", {resumed} more read back from the resume file" if resumed else ""
     block = f" (trials {config.first_trial}–{config.first_trial + config.trials - 1})" if config.first_trial else ""
+    grasps = f" per grasp, up to {world.max_grasps} grasps (a lift may be put back)" if world.max_grasps > 1 else ""
     return (f"{config.task} task, **{config.split} split** (trial seeds {BENCHMARK_SEED_OFFSET:,} + "
             f"{config.seed} × {TRIALS_PER_SEED:,} + trial), {config.trials} trials per cell{block}; every row: "
-            f"{world.num_objects} objects per bin, {world.max_steps} steps"
-            f"{f' per grasp, up to {world.max_grasps} grasps (a lift may be put back)' if world.max_grasps > 1 else ''}"
-            f", lifted = still held after "
+            f"{world.num_objects} objects per bin, {world.max_steps} steps{grasps}, lifted = still held after "
             f"{world.hold_s:g} s, scripted rows at {world.image_size} px; wall {wall:.0f} s for {ran} trials "
             f"({ran / max(wall, 1e-9):.2f} grasps/s with {backend}{resumed_text}); {machine}; code "
             f"{version['git_commit'][:10]}{' (uncommitted changes)' if version['dirty'] else ''}")

@@ -460,4 +460,4 @@ def run_trial(env: gym.Env, policy: ObservationOnly, seed: int) -> TrialResult:
                        grasp_sensed=bool(info["grasp_sensed"]) if info["grasp_attempted"] else None,
                        dropped_objects=tuple(truth.get("dropped", ())),
                        close_height=round(float(info["close_height"]), 4) if "close_height" in info else None,
-                       released_objects=tuple(tuple(names) for names in truth.get("released", ())))
+                       released_objects=truth.get("released", ()))

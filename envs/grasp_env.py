@@ -120,7 +120,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._episode_active = False
         self._pre: tuple[np.ndarray, np.ndarray | None] | None = None
         self._grasps = 0
-        self._held: tuple[float, dict[str, Any]] | None = None  # a kept-or-released lift's (reward, info)
+        self._held: tuple[float, dict[str, Any]] | None = None  # (reward, info) of the lift awaiting keep or put-back
         self._released: list[list[str]] = []  # the objects each lift put back this episode held (ground truth)
         self._outcome = np.zeros((self.config.camera.image_size,) * 2 + (3,), dtype=np.uint8)
 
