@@ -87,6 +87,7 @@ class RegraspPolicy:
         self.policy = PosePolicy(self._choose, follower.world, follower.approach)
         self.tried: list[np.ndarray] = []
         self.scores: list[float] = []
+        self.details: list[dict[str, float]] = []
         self.choices: list[dict[str, Any]] = []
 
     def _choose(self, observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -94,7 +95,7 @@ class RegraspPolicy:
 
     def reset(self) -> None:
         self.policy.reset()
-        self.tried, self.scores, self.choices = [], [], []
+        self.tried, self.scores, self.details, self.choices = [], [], [], []
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray:
         """Motor action (5,); after a lift (``envs.grasp_env.awaits_keep_or_release``) keep or release.
@@ -106,7 +107,13 @@ class RegraspPolicy:
             return self.policy.act(observation)
         context = GraspContext(goal_image=np.asarray(observation["goal"]),
                                outcome_image=np.asarray(observation["outcome"]))
-        score = float(self.verifier(context))
+        explain = getattr(self.verifier, "explain", None)
+        if callable(explain):  # a reward that says what its score is made of (rewards.similarity)
+            details = explain(context)
+            self.details.append({key: round(float(value), 4) for key, value in details.items()})
+            score = float(details["score"])
+        else:
+            score = float(self.verifier(context))
         self.scores.append(score)
         self.choices.append(self._chooser_report())
         if self.policy.chosen is not None:
@@ -121,9 +128,13 @@ class RegraspPolicy:
         return report() if callable(report) else {}
 
     def trial_report(self) -> dict[str, Any]:
-        """The verifier's score of each lift the policy was asked about, and the chooser's report of every grasp
+        """The verifier's score of each lift the policy was asked about (and, from a verifier with an ``explain``
+        method, what each score is made of: ``lift_details``), and the chooser's report of every grasp
         (``attempts``, in order: those the policy was asked about, then the last)."""
-        return {"lift_scores": [round(s, 4) for s in self.scores], "attempts": [*self.choices, self._chooser_report()]}
+        report: dict[str, Any] = {"lift_scores": [round(s, 4) for s in self.scores]}
+        if self.details:
+            report["lift_details"] = list(self.details)
+        return {**report, "attempts": [*self.choices, self._chooser_report()]}
 
 
 def make_verifier(config: RegraspConfig) -> RewardFunction:

@@ -3,7 +3,10 @@
 The model is loaded once per process (shared by every reward built on the same checkpoint file),
 goal embeddings are cached, and outcome images are embedded in batches. Continuous by default;
 ``thresholded=True`` gives 1/0 at the calibrated threshold. 0 when the presence classifier (a tiny
-CNN on the outcome image, see :mod:`rewards.presence`) says the gripper came up empty.
+CNN on the outcome image, see :mod:`rewards.presence`) says the gripper came up empty, and, with
+``max_foreign_share``, when the outcome shows more than the goal: the paper's localization read in the
+outcome image, where the cells of φ_o's spatial map that do not look like the goal hold too much of its mass
+(the goal's object lifted *with another*).
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.protocols import RewardError
+from common.protocols import GraspContext, RewardError
 from embedding.model import to_input
 from rewards.similarity import EmbeddingSimilarityReward, Encoder
 
 DEFAULT_CHECKPOINT = "checkpoints/grasp2vec"
+DEFAULT_FOREIGN_COSINE = 0.7  # a map cell less like the goal than this is foreign (chosen on pools, docs/rewards.md)
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -50,16 +54,59 @@ def _cached_encoder(path: str, mtime_ns: int, precision: str) -> tuple[Any, torc
 class Grasp2VecReward(EmbeddingSimilarityReward):
     """cos(φ_o(goal), φ_o(outcome)) from a Grasp2Vec checkpoint (see :class:`EmbeddingSimilarityReward`).
 
-    Extra keyword: ``precision`` of φ_o's arithmetic, ``"float32"`` (default) or ``"bfloat16"``.
+    Extra keywords:
+        precision: φ_o's arithmetic, ``"float32"`` (default) or ``"bfloat16"``.
+        max_foreign_share: score 0 when the outcome's :meth:`foreign_shares` exceeds this (in [0, 1]); None (the
+            default) never does. It belongs to one checkpoint: choose it on validation data.
+        foreign_cosine: a cell of φ_o(outcome)'s spatial map whose cosine with φ_o(goal) is below this is foreign.
     """
 
     name = "grasp2vec"
 
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, precision: str = "float32", **kwargs: Any) -> None:
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, precision: str = "float32",
+                 max_foreign_share: float | None = None, foreign_cosine: float = DEFAULT_FOREIGN_COSINE,
+                 **kwargs: Any) -> None:
         if precision not in PRECISIONS:
             raise RewardError(f"grasp2vec reward: precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if max_foreign_share is not None and not 0.0 <= float(max_foreign_share) <= 1.0:
+            raise RewardError(f"grasp2vec reward: max_foreign_share is a share of the outcome's feature mass, in "
+                              f"[0, 1], got {max_foreign_share!r}")
+        if not -1.0 <= float(foreign_cosine) <= 1.0:
+            raise RewardError(f"grasp2vec reward: foreign_cosine is a cosine, in [-1, 1], got {foreign_cosine!r}")
         self.precision = precision
+        self.max_foreign_share = None if max_foreign_share is None else float(max_foreign_share)
+        self.foreign_cosine = float(foreign_cosine)
         super().__init__(checkpoint, **kwargs)
+
+    def foreign_shares(self, outcomes: np.ndarray, goals: np.ndarray, slots: np.ndarray | None = None) -> np.ndarray:
+        """(N,) float in [0, 1]: for each goal's unit embedding (N, D) and its outcome image (``outcomes[slots[i]]``,
+        uint8 (S, S, 3); ``slots`` defaults to ``arange(N)``), the share of φ_o(outcome)'s spatial feature mass (each
+        cell's L2 norm) in cells whose cosine with the goal is below ``foreign_cosine``. Low when the outcome shows
+        the goal's object alone; high when it shows another object too (or instead); 0 for an all-zero map."""
+        outcomes, goals = self._check_images(outcomes), np.asarray(goals, dtype=np.float32)
+        slots = np.arange(len(goals)) if slots is None else np.asarray(slots)
+        shares = np.zeros(len(goals))
+        for start in range(0, len(goals), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            distinct, local = np.unique(slots[part], return_inverse=True)
+            maps = self._outcome_maps(outcomes[distinct])  # (B, D, H, W)
+            cells = maps.reshape(*maps.shape[:2], -1)[local]  # (n, D, HW)
+            mass = np.linalg.norm(cells, axis=1)  # (n, HW)
+            along = np.einsum("ndc,nd->nc", cells, goals[part])
+            total = mass.sum(axis=1)
+            foreign = (mass * (along < self.foreign_cosine * mass)).sum(axis=1)
+            shares[part] = np.where(total > 0, foreign / np.maximum(total, 1e-12), 0.0)
+        return shares
+
+    def holds_more_than_goal(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> np.ndarray | None:
+        if self.max_foreign_share is None:
+            return None
+        return self.foreign_shares(outcomes, goals, slots) > self.max_foreign_share
+
+    def explain(self, context: GraspContext) -> dict[str, float]:
+        """:meth:`EmbeddingSimilarityReward.explain` plus ``foreign_share`` (:meth:`foreign_shares`)."""
+        share = self.foreign_shares(np.asarray(context.outcome_image)[None], self._goal_embedding(context)[None])
+        return {**super().explain(context), "foreign_share": float(share[0])}
 
     def weights_file(self) -> Path:
         from embedding.checkpoint import checkpoint_files
@@ -77,8 +124,9 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
             raise RewardError(f"grasp2vec checkpoint {checkpoint} was trained on {size} px images, not {image_size} px")
         dtype = PRECISIONS[self.precision]
 
-        def encode(images: np.ndarray) -> np.ndarray:
+        def maps(images: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                return encoder(to_input(images, size).to(dtype)).float().mean(dim=(2, 3)).numpy()
+                return encoder(to_input(images, size).to(dtype)).float().numpy()
 
-        return encode, size
+        self._outcome_maps = maps  # uint8 (B, S, S, 3) -> φ_o's spatial maps (B, D, H, W) float32
+        return (lambda images: maps(images).mean(axis=(2, 3))), size

@@ -141,7 +141,27 @@ class EmbeddingSimilarityReward:
             score = np.where(self.holds_object(distinct)[slots], score, 0.0)
         elif self.presence == "gripper":
             score = np.where(self.gripper_holds_object(contexts), score, 0.0)
+        more = self.holds_more_than_goal(distinct, slots, goals)
+        if more is not None:
+            score = np.where(more, 0.0, score)
         return score.astype(np.float32)
+
+    def holds_more_than_goal(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> np.ndarray | None:
+        """(N,) bool: context i's outcome (``outcomes[slots[i]]``, uint8 (S, S, 3)) shows more than its goal
+        (``goals[i]``, unit (D,)), which scores 0; None when the reward has no such test (this base class)."""
+        return None
+
+    def explain(self, context: GraspContext) -> dict[str, float]:
+        """The parts of one attempt's score: ``similarity`` (the cosine), ``holds_object`` (1/0, the presence
+        gate's verdict, 1 when the reward has none) and ``score`` (what :meth:`__call__` returns)."""
+        image = self._check_images([context.outcome_image])
+        similarity = float(self._goal_embedding(context) @ self.embed(image)[0])
+        held = True
+        if self.presence == "image":
+            held = bool(self.holds_object(image)[0])
+        elif self.presence == "gripper":
+            held = bool(self.gripper_holds_object([context])[0])
+        return {"similarity": similarity, "holds_object": float(held), "score": self(context)}
 
     # ------------------------------------------------------------------ helpers
     def embed(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:

@@ -80,6 +80,29 @@ def test_an_infinite_threshold_puts_back_every_lift_it_is_asked_about() -> None:
         RegraspConfig(float("nan"))
 
 
+class Explained(Fixed):
+    """A stand-in verifier that also says what each score is made of (as rewards.similarity's do)."""
+
+    def explain(self, context) -> dict[str, float]:
+        score = self(context)
+        return {"similarity": score + 0.1, "foreign_share": 0.123456, "score": score}
+
+
+def test_a_verifier_that_explains_its_score_has_each_lifts_parts_recorded() -> None:
+    policy = RegraspPolicy(Chooser([np.zeros(3), np.ones(3)]), Explained(0.2, 0.9), threshold=0.5)
+    policy.reset()
+    policy.act(approach())
+    assert np.array_equal(policy.act(after_lift()), RELEASE_ACTION)  # decided on explain()'s "score"
+    policy.act(approach())
+    assert np.array_equal(policy.act(after_lift()), KEEP_ACTION)
+    report = policy.trial_report()
+    assert report["lift_scores"] == [0.2, 0.9]
+    assert report["lift_details"] == [{"similarity": 0.3, "foreign_share": 0.1235, "score": 0.2},
+                                      {"similarity": 1.0, "foreign_share": 0.1235, "score": 0.9}]
+    policy.reset()
+    assert "lift_details" not in policy.trial_report()  # a verifier without explain() adds nothing either
+
+
 def test_the_ranked_products_candidates_leave_out_the_grasps_given_up() -> None:
     config = RankingConfig(candidates=3)
     best = product_candidates(tiny_product(), observation(), config)[0]
