@@ -13,15 +13,24 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` knows). Runs on other models may round
-    floating point differently, so near-tie decisions can differ between them."""
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's model name with its family, model number and widest vector unit, e.g. ``AMD EPYC (family 25,
+    model 17, avx512)`` (``/proc/cpuinfo``; else what ``platform`` knows). Virtual machines often give only a
+    generic name ("AMD EPYC") for CPUs of different generations, and runs on another generation or vector unit may
+    round floating point differently, so near-tie decisions can differ between them."""
     cpu = platform.processor() or platform.machine()
     try:
-        with open("/proc/cpuinfo") as file:
-            cpu = next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), cpu)
+        with open(cpuinfo) as file:
+            first = file.read().split("\n\n", 1)[0]  # the first processor's block
     except OSError:
-        pass
+        return cpu
+    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    cpu = fields.get("model name", cpu)
+    if "cpu family" in fields and "model" in fields:
+        flags = set(fields.get("flags", "").split())
+        vector = next((name for name in ("avx512f", "avx2", "avx", "sse2") if name in flags), "no avx")
+        cpu += f" (family {fields['cpu family']}, model {fields['model']}, {vector.removesuffix('f')})"
     return cpu
 
 
