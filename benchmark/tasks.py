@@ -106,6 +106,10 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     # the ranked row putting back a lift the Grasp2Vec reward rejects, then grasping again (agents.regrasp)
     Row("qtopt-grasp2vec-regrasp", "QT-Opt + grasp2vec × patch grasp prior, ranked, a rejected lift put back",
         "checkpoint", f"{SHIPPED}/qtopt-grasp2vec-regrasp", puts_back=True),
+    # the same, its verifier also putting back a lift whose outcome shows more than the goal (foreign share gate)
+    Row("qtopt-grasp2vec-regrasp-foreign",
+        "QT-Opt + grasp2vec × patch grasp prior, ranked, a rejected or two-object lift put back", "checkpoint",
+        f"{SHIPPED}/qtopt-grasp2vec-regrasp-foreign", puts_back=True),
     Row("qtopt-oracle-product", "QT-Opt + oracle reward × patch grasp prior", "checkpoint",
         f"{SHIPPED}/qtopt-oracle-product"),
     # the ranked row's labels twin: the oracle product's four best grasps, a ranker fitted the same way on oracle labels

@@ -42,6 +42,10 @@ def main() -> None:
         cosine = np.sum(goals * reward.embed(images), axis=1)
         print(f"{root}: {len(alone)} pairs of the goal's object alone, {len(with_another)} with another")
         print(f"  cosine of the embeddings: ROC-AUC {roc_auc(cosine, label):.3f}")
+        goal_images = np.concatenate([outcomes[goal], outcomes[goal_m]])
+        norms = [np.linalg.norm(reward.encoder(x), axis=1) for x in (goal_images, images)]  # raw pooled φ_o
+        print(f"  norm of φ_o(outcome) / norm of φ_o(goal) (smaller = alone): ROC-AUC "
+              f"{roc_auc(-norms[1] / norms[0], label):.3f}")
         aperture = np.concatenate([apertures[alone], multi_apertures[with_another]])
         print(f"  measured gripper aperture (smaller = alone): ROC-AUC {roc_auc(-aperture, label):.3f}")
         shares = {}
