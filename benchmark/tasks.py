@@ -103,6 +103,10 @@ ROWS: dict[str, Row] = {row.name: row for row in (
     # that product's four best grasps, the one a label-free logistic ranker prefers carried out (agents.qtopt.ranking)
     Row("qtopt-grasp2vec-ranked", "QT-Opt + grasp2vec × patch grasp prior, ranked best of 4", "checkpoint",
         f"{SHIPPED}/qtopt-grasp2vec-ranked"),
+    # the same, its ranker fitted on labels that also refuse two-object lifts (the reward's foreign-share gate)
+    Row("qtopt-grasp2vec-ranked-foreign",
+        "QT-Opt + grasp2vec × patch grasp prior, ranked best of 4 (labels refuse two-object lifts)", "checkpoint",
+        f"{SHIPPED}/qtopt-grasp2vec-ranked-foreign"),
     # the ranked row putting back a lift the Grasp2Vec reward rejects, then grasping again (agents.regrasp)
     Row("qtopt-grasp2vec-regrasp", "QT-Opt + grasp2vec × patch grasp prior, ranked, a rejected lift put back",
         "checkpoint", f"{SHIPPED}/qtopt-grasp2vec-regrasp", puts_back=True),
