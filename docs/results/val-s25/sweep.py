@@ -58,6 +58,15 @@ def sweep(cells: dict[str, list[dict]]) -> list[dict]:
     return out
 
 
+def save_figure(fig: plt.Figure, ax: plt.Axes, threshold: float, ylabel: str, title: str, prefix: str) -> None:
+    """Mark the chosen threshold on a sweep's curves, label the axes and write PREFIX.png."""
+    ax.axvline(threshold, color="k", lw=0.8)
+    ax.set(xlabel="keep a lift when the Grasp2Vec reward >= threshold", ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(f"{prefix}.png", dpi=120)
+
+
 def main() -> None:
     path, prefix, *rows = sys.argv[1:]
     part = json.loads(Path(path).read_text())
@@ -101,12 +110,8 @@ def main() -> None:
                     label=f"{row}, {key}")
     for key, style in (("seen", "-"), ("unseen", "--")):
         ax.axhline(100 * curves[winner][0][key] / n[key], ls=style, lw=0.6, color="grey")
-    ax.axvline(chosen["threshold"], color="k", lw=0.8)
-    ax.set(xlabel="keep a lift when the Grasp2Vec reward >= threshold", ylabel="success (%)",
-           title="Putting a lift back, validation trials 0-199 (grey: keep every lift)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(f"{prefix}.png", dpi=120)
+    save_figure(fig, ax, chosen["threshold"], "success (%)",
+                "Putting a lift back, validation trials 0-199 (grey: keep every lift)", prefix)
     print(text)
 
 

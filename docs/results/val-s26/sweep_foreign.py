@@ -95,12 +95,8 @@ def main() -> None:
         line = [r for r in curve if r["share"] == near and np.isfinite(r["threshold"])]
         ax.plot([r["threshold"] for r in line], [100 * (r["seen"] + r["unseen"]) / sum(n.values()) for r in line],
                 color=f"C{i}", lw=1.0, label=f"foreign share <= {near:.3f}")
-    ax.axvline(best["threshold"], color="k", lw=0.8)
-    ax.set(xlabel="keep a lift when the Grasp2Vec reward >= threshold", ylabel="success, seen + unseen (%)",
-           title="Putting a lift back: threshold and foreign-share gate, validation 0-199")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(f"{prefix}.png", dpi=120)
+    sweep25.save_figure(fig, ax, best["threshold"], "success, seen + unseen (%)",
+                        "Putting a lift back: threshold and foreign-share gate, validation 0-199", prefix)
     print(text)
 
 
