@@ -24,8 +24,8 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
             first = file.read().split("\n\n", 1)[0]  # the first processor's block
     except OSError:
         return cpu
-    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in first.splitlines()
+                                                             if ":" in line)}
     cpu = fields.get("model name", cpu)
     if "cpu family" in fields and "model" in fields:
         flags = set(fields.get("flags", "").split())

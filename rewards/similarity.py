@@ -137,10 +137,9 @@ class EmbeddingSimilarityReward:
         goals = np.stack([self._goal_embedding(c) for c in contexts])
         similarity = np.sum(goals * outcomes, axis=1)
         score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
-        if self.presence == "image":
-            score = np.where(self.holds_object(distinct)[slots], score, 0.0)
-        elif self.presence == "gripper":
-            score = np.where(self.gripper_holds_object(contexts), score, 0.0)
+        held = self._presence_verdicts(distinct, slots, contexts)
+        if held is not None:
+            score = np.where(held, score, 0.0)
         more = self.holds_more_than_goal(distinct, slots, goals)
         if more is not None:
             score = np.where(more, 0.0, score)
@@ -156,12 +155,19 @@ class EmbeddingSimilarityReward:
         gate's verdict, 1 when the reward has none) and ``score`` (what :meth:`__call__` returns)."""
         image = self._check_images([context.outcome_image])
         similarity = float(self._goal_embedding(context) @ self.embed(image)[0])
-        held = True
+        held = self._presence_verdicts(image, np.zeros(1, dtype=np.int64), [context])
+        return {"similarity": similarity, "holds_object": 1.0 if held is None else float(held[0]),
+                "score": self(context)}
+
+    def _presence_verdicts(self, outcomes: np.ndarray, slots: np.ndarray, contexts: Sequence[GraspContext]
+                           ) -> np.ndarray | None:
+        """(N,) bool: the presence gate says context i's gripper holds something (its outcome image is
+        ``outcomes[slots[i]]``); None when the reward has no gate (``presence="none"``)."""
         if self.presence == "image":
-            held = bool(self.holds_object(image)[0])
-        elif self.presence == "gripper":
-            held = bool(self.gripper_holds_object([context])[0])
-        return {"similarity": similarity, "holds_object": float(held), "score": self(context)}
+            return self.holds_object(outcomes)[slots]
+        if self.presence == "gripper":
+            return self.gripper_holds_object(contexts)
+        return None
 
     # ------------------------------------------------------------------ helpers
     def embed(self, images: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
