@@ -1,7 +1,11 @@
 """``KukaGrasp-v0``: indiscriminate grasping in a bin of objects.
 
 Observation (``Dict``):
-    ``image``   scene camera, (H, W, 3) uint8;
+    ``image``   scene camera, (H, W, 3) uint8: rendered every step, or with ``scene_each_step=False`` once per
+                attempt (at reset, and when a put-back lift begins a new attempt) and repeated until the next, the
+                scene as the attempt began, like the height map. A grasp-pose policy decides from an attempt's first
+                observation and its follower reads ``gripper`` alone, so its actions are the same either way and
+                the world saves a render (about 6 ms at 64 px) per step;
     ``gripper`` end-effector xyz (m), wrist yaw (rad), finger opening (rad), (5,) float32;
     ``wrist``   wrist camera, (H, W, 3) uint8 (only with ``wrist_view=True``);
     ``outcome`` the wrist camera's image after the episode's last lift, zeros before one, (H, W, 3) uint8 (only
@@ -92,7 +96,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
                  record_triplet: bool = False, reward: RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None,
-                 triplet_size: int | None = None, max_grasps: int = 1) -> None:
+                 triplet_size: int | None = None, max_grasps: int = 1, scene_each_step: bool = True) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 2:
@@ -108,6 +112,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.auto_descend = auto_descend
         self.wrist_view = wrist_view
         self.record_triplet = record_triplet
+        self.scene_each_step = scene_each_step
+        self._scene: np.ndarray | None = None  # the attempt's scene image (``scene_each_step=False``)
         if reward is not None and not isinstance(reward, RewardFunction):
             raise ValueError(f"reward must be a RewardFunction object or None (the task's success), got {reward!r}; "
                              "build one by name with rewards.make_reward(name)")
@@ -167,6 +173,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._outcome[:] = 0
         self._episode_active = True
         self._pre = self._render_triplet_scene() if self.record_triplet else None
+        self._scene = None
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -223,6 +230,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.world.release()
         self._steps = 0
         self._pre = self._render_triplet_scene() if self.record_triplet else None
+        self._scene = None
         fault = self.world.fault()
         self._episode_active = fault is None
         info = self._info(fault=fault)
@@ -264,7 +272,9 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return len(lifted) > 0
 
     def _observation(self) -> dict[str, np.ndarray]:
-        obs = {"image": self.world.render_scene()[0], "gripper": self.world.arm.gripper_state()}
+        if self.scene_each_step or self._scene is None:
+            self._scene = self.world.render_scene()[0]
+        obs = {"image": self._scene.copy(), "gripper": self.world.arm.gripper_state()}
         if self.wrist_view:
             obs["wrist"] = self.world.render_wrist()[0]
         if self.max_grasps > 1:

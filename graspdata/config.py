@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # Fields that define the data: a resumed run must use the same values.
-IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap")
+IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap",
+                   "scene_each_step")
 # Identity fields added later, with the value datasets collected before them have.
-IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None}
+IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True}
 CARD_WORLD = "world"  # a dataset card records the world beside the collection settings (graspdata.collect.new_card)
 
 
@@ -33,6 +34,11 @@ class CollectConfig:
         heightmap: also record each attempt's top-down height map of the bin before the grasp
             (:class:`envs.heightmap_observation.HeightmapObservation`, default grid), the view a
             grasp-aligned-patch policy reads; about 34 KB per attempt before compression.
+        scene_each_step: render the scene image at every step of an attempt. False (the default since
+            2026-12-07): once per attempt, each later step's ``image`` repeating the attempt's first
+            (:class:`envs.grasp_env.KukaGraspEnv`). Every learner here reads an episode's first image only
+            (grasp poses), and the same seed collects the same grasps, triplets and first images either way;
+            a closed-loop learner that reads every step's image needs True. About 6 ms of rendering per step.
     """
 
     objects: str | tuple[str, ...] = "seen"
@@ -47,6 +53,7 @@ class CollectConfig:
     workers: int = 2
     max_task_failures: int = 3
     heightmap: bool = False
+    scene_each_step: bool = False
 
     def __post_init__(self) -> None:
         for name in ("grasps", "shard_size", "workers", "max_task_failures", "num_objects"):
@@ -70,7 +77,8 @@ class CollectConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CollectConfig:
-        """The config a dataset card's ``config`` records (its ``world``, a copy of the world it implies, aside).
+        """The config a dataset card's ``config`` records (its ``world``, a copy of the world it implies, aside);
+        an identity field the card predates takes the value its data were collected with (``IDENTITY_DEFAULTS``).
 
         Raises:
             ValueError: a field this code does not know (a card from other code).
@@ -79,4 +87,4 @@ class CollectConfig:
         unknown = sorted(set(data) - known - {CARD_WORLD})
         if unknown:
             raise ValueError(f"unknown collection settings {unknown}; this code reads {sorted(known)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{**IDENTITY_DEFAULTS, **{k: v for k, v in data.items() if k in known}})

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graspdata.config import CollectConfig
-from graspdata.policies import policy_factory
+from graspdata.policies import PolicyFactory, policy_factory
 from graspdata.worker import ShardCollector, ShardTask, limit_threads
 
 # world method -> phase; ``grasp`` wraps ``close_and_lift`` and the hold, so the hold is grasp minus close_and_lift
@@ -64,9 +64,11 @@ def _timed(method: Callable[..., Any], phase: str, spent: dict[str, float]) -> C
     return wrapper
 
 
-def profile_collection(config: CollectConfig, attempts: int) -> CollectionProfile:
+def profile_collection(config: CollectConfig, attempts: int,
+                       make_policy: PolicyFactory | None = None) -> CollectionProfile:
     """Collect ``attempts`` attempts of ``config`` (after :data:`WARM_UP` untimed ones) in this process, timing the
-    world's phases (module docstring). Nothing is written.
+    world's phases (module docstring). Nothing is written. ``make_policy`` overrides the factory that
+    ``config.policy`` names (a trained policy's folder is resolved by the agents layer and passed here).
 
     Raises:
         ValueError: ``attempts`` < 1.
@@ -74,7 +76,7 @@ def profile_collection(config: CollectConfig, attempts: int) -> CollectionProfil
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts}")
     limit_threads()
-    collector = ShardCollector(config, policy_factory(config.policy))
+    collector = ShardCollector(config, make_policy or policy_factory(config.policy))
     try:
         list(collector.collect(ShardTask(0, WARM_UP)))
         world = collector.env.unwrapped.world

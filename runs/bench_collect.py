@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from agents.collection import policy_factory
 from common.io import atomic_write_text
 from common.provenance import code_version, command_line, machine, now
 from graspdata.collect import collect
@@ -46,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heightmap", action="store_true", help="record the height map too (the patch policies' "
                         "observation)")
     parser.add_argument("--max-steps", type=int, default=CollectConfig().max_steps, help="actions per episode")
-    parser.add_argument("--policy", default="random", help="collection policy (graspdata.policies)")
+    parser.add_argument("--policy", default="random",
+                        help="random, package.module:factory(env, seed), or a saved policy folder")
+    parser.add_argument("--scene-each-step", action="store_true", help="render the scene image at every step")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also time N attempts by phase in this process (0: no profile)")
     return parser
@@ -55,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 def collect_config(args: argparse.Namespace, **fields: Any) -> CollectConfig:
     """The benchmarked collection settings (seen objects, the default bin)."""
     return CollectConfig(shard_size=args.shard_size, image_size=args.image_size, seed=args.seed,
-                         heightmap=args.heightmap, max_steps=args.max_steps, policy=args.policy, **fields)
+                         heightmap=args.heightmap, max_steps=args.max_steps, policy=args.policy,
+                         scene_each_step=args.scene_each_step, **fields)
 
 
 def run_setting(backend: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -63,7 +67,8 @@ def run_setting(backend: str, workers: int, args: argparse.Namespace) -> dict[st
     shutil.rmtree(folder, ignore_errors=True)
     config = collect_config(args, grasps=args.grasps, workers=workers)
     load_before = os.getloadavg()
-    result = collect(config, folder, ray_address="local" if backend == "ray" else None, show_progress=False)
+    result = collect(config, folder, ray_address="local" if backend == "ray" else None, show_progress=False,
+                     make_policy=policy_factory(config.policy))
     shutil.rmtree(folder)
     cpu_per_attempt = result.worker_cpu_s / max(result.new_attempts, 1)
     return {"backend": backend, "workers": workers, "attempts": result.new_attempts, "successes": result.successes,
@@ -114,14 +119,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "command": command_line("runs.bench_collect", argv),
               "config": {"grasps": args.grasps, "shard_size": args.shard_size, "image_size": args.image_size,
                          "seed": args.seed, "objects": "seen", "num_objects": CollectConfig().num_objects,
-                         "heightmap": args.heightmap, "max_steps": args.max_steps, "policy": args.policy},
+                         "heightmap": args.heightmap, "max_steps": args.max_steps, "policy": args.policy,
+                         "scene_each_step": args.scene_each_step},
               "results": rows}
     if rows:
         atomic_write_text(args.out / "bench.json", json.dumps(result, indent=2) + "\n")
         plot(rows, args.out / "bench.png")
         print(f"wrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
     if args.profile:
-        profile = profile_collection(collect_config(args), args.profile)
+        profile = profile_collection(collect_config(args), args.profile, policy_factory(args.policy))
         result["profile"] = profile.to_dict()
         atomic_write_text(args.out / "profile.json", json.dumps({k: v for k, v in result.items() if k != "results"},
                                                                 indent=2) + "\n")

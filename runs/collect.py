@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard-size", type=int, default=d.shard_size, help="attempts per shard file")
     parser.add_argument("--heightmap", action="store_true",
                         help="also record each attempt's top-down height map before the grasp (patch policies read it)")
+    parser.add_argument("--scene-each-step", action="store_true",
+                        help="render the scene image at every step (closed-loop learners; default: once per "
+                             "attempt, the image every learner here reads; datasets collected before 2026-12-07 "
+                             "need it to resume)")
     parser.add_argument("--resume", action="store_true", help="continue the dataset in --out")
     parser.add_argument("--ray-address", help="run on Ray: 'local' (start one here), 'auto', or a cluster address")
     parser.add_argument("--skip-bad", action="store_true", help="on --resume, set bad shards aside and redo them")
@@ -62,7 +66,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                triplet_size=args.triplet_size, max_steps=args.max_steps, policy=args.policy,
                                seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
-                               max_task_failures=args.max_task_failures, heightmap=args.heightmap)
+                               max_task_failures=args.max_task_failures, heightmap=args.heightmap,
+                               scene_each_step=args.scene_each_step)
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None
         try:
             result = collect(config, args.out, resume=args.resume, ray_address=args.ray_address,

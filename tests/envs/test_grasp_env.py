@@ -252,3 +252,38 @@ def test_a_lift_put_back_begins_a_new_attempt_and_the_last_grasp_ends_the_episod
     with pytest.raises(ValueError, match="max_grasps must be at least 1"):
         gym.make("KukaGrasp-v0", num_objects=1, max_grasps=0)
     env.close()
+
+
+def test_scene_once_per_attempt_repeats_the_attempts_first_image_and_changes_nothing_else():
+    """``scene_each_step=False`` renders the scene when an attempt begins (reset, a put-back lift) and repeats it;
+    the physics, the gripper states, the triplet and the outcome are those of the env that renders every step."""
+    def run(scene_each_step):
+        env = gym.make("KukaGrasp-v0", objects="unseen", num_objects=1, image_size=32, max_steps=10, max_grasps=2,
+                       record_triplet=True, scene_each_step=scene_each_step)
+        obs, _ = env.reset(seed=4)
+        images, grippers = [obs["image"]], [obs["gripper"]]
+        obs, *_, lift = grasp_until_lift(env, obs)
+        images.append(obs["image"])
+        obs, *_, released = env.step(RELEASE_ACTION)
+        images.append(obs["image"])
+        grippers.append(obs["gripper"])
+        obs, *_ = env.step(np.array([0.5, 0, -0.3, 0, -1], np.float32))
+        images.append(obs["image"])
+        grippers.append(obs["gripper"])
+        env.close()
+        return np.stack(images), np.stack(grippers), lift, released
+
+    every, every_grippers, every_lift, every_released = run(True)
+    once, once_grippers, lift, released = run(False)
+    assert lift["is_success"] and released["released"]
+    np.testing.assert_array_equal(once_grippers, every_grippers)
+    for key in ("pre_image", "post_image", "outcome_image"):
+        np.testing.assert_array_equal(lift[key], every_lift[key])
+    poses = "ground_truth", "object_poses"
+    np.testing.assert_array_equal(released[poses[0]][poses[1]], every_released[poses[0]][poses[1]])
+    np.testing.assert_array_equal(once[0], every[0])  # the first observation is the same render
+    np.testing.assert_array_equal(once[1], once[0])  # repeated through the attempt, the lift included
+    assert not np.array_equal(every[1], every[0])  # where the every-step env shows the arm elsewhere
+    np.testing.assert_array_equal(once[2], every[2])  # a put-back lift begins an attempt: rendered anew
+    np.testing.assert_array_equal(once[3], once[2])
+    assert not np.array_equal(every[3], every[2])

@@ -179,3 +179,27 @@ def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identit
         collect(CollectConfig(**{**config.to_dict(), "triplet_size": 8}), tmp_path / "tiny", show_progress=False,
                 report=quiet)
     assert not (tmp_path / "tiny").exists() and not (tmp_path / "tiny.partial").exists()
+
+
+def test_the_scene_once_per_attempt_collects_the_same_grasps_and_is_part_of_the_identity(tmp_path):
+    """The default renders an attempt's scene once; every step's image of the old default differs, the first image,
+    the actions and the triplets do not. A card from before the setting reads as rendering every step."""
+    config = CollectConfig(grasps=3, shard_size=3, workers=1, image_size=32, num_objects=2, max_steps=6)
+    assert not config.scene_each_step
+    collect(config, tmp_path / "once", show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), "scene_each_step": True}), tmp_path / "every", show_progress=False,
+            report=quiet)
+    once, every = EpisodeDataset(tmp_path / "once"), EpisodeDataset(tmp_path / "every")
+    for index in range(3):
+        images = once[index]["images"]
+        np.testing.assert_array_equal(images, np.broadcast_to(images[0], images.shape))
+        np.testing.assert_array_equal(images[0], every[index]["images"][0])
+        assert not np.array_equal(images, every[index]["images"])
+        for key in ("actions", "gripper", "outcome", "success"):
+            np.testing.assert_array_equal(once[index][key], every[index][key])
+    assert DatasetCard.load(tmp_path / "once").config["scene_each_step"] is False
+    with pytest.raises(ConfigMismatchError, match="scene_each_step"):
+        collect(CollectConfig(**{**config.to_dict(), "scene_each_step": True}), tmp_path / "once", resume=True,
+                show_progress=False, report=quiet)
+    old_card = {k: v for k, v in config.to_dict().items() if k != "scene_each_step"}
+    assert CollectConfig.from_dict(old_card).scene_each_step
