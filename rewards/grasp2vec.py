@@ -20,7 +20,7 @@ import torch
 
 from common.protocols import GraspContext, RewardError
 from embedding.model import to_input
-from rewards.similarity import EmbeddingSimilarityReward, Encoder
+from rewards.similarity import EmbeddingSimilarityReward, Encoder, normalize
 
 DEFAULT_CHECKPOINT = "checkpoints/grasp2vec"
 DEFAULT_FOREIGN_COSINE = 0.7  # a map cell less like the goal than this is foreign (chosen on pools, docs/rewards.md)
@@ -83,30 +83,54 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
         uint8 (S, S, 3); ``slots`` defaults to ``arange(N)``), the share of φ_o(outcome)'s spatial feature mass (each
         cell's L2 norm) in cells whose cosine with the goal is below ``foreign_cosine``. Low when the outcome shows
         the goal's object alone; high when it shows another object too (or instead); 0 for an all-zero map."""
-        outcomes, goals = self._check_images(outcomes), np.asarray(goals, dtype=np.float32)
+        goals = np.asarray(goals, dtype=np.float32)
         slots = np.arange(len(goals)) if slots is None else np.asarray(slots)
-        shares = np.zeros(len(goals))
-        for start in range(0, len(goals), self.batch_size):
-            part = slice(start, start + self.batch_size)
-            distinct, local = np.unique(slots[part], return_inverse=True)
-            maps = self._outcome_maps(outcomes[distinct])  # (B, D, H, W)
-            cells = maps.reshape(*maps.shape[:2], -1)[local]  # (n, D, HW)
-            mass = np.linalg.norm(cells, axis=1)  # (n, HW)
-            along = np.einsum("ndc,nd->nc", cells, goals[part])
-            total = mass.sum(axis=1)
-            foreign = (mass * (along < self.foreign_cosine * mass)).sum(axis=1)
-            shares[part] = np.where(total > 0, foreign / np.maximum(total, 1e-12), 0.0)
-        return shares
+        return self._readouts_with_shares(self._check_images(outcomes), slots, goals)["foreign_share"]
 
-    def holds_more_than_goal(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> np.ndarray | None:
+    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> dict[str, np.ndarray]:
+        """``similarity``, and with ``max_foreign_share`` set ``foreign_share`` (:meth:`foreign_shares`) from the
+        same pass of φ_o."""
         if self.max_foreign_share is None:
-            return None
-        return self.foreign_shares(outcomes, goals, slots) > self.max_foreign_share
+            return super().readouts(outcomes, slots, goals)
+        return self._readouts_with_shares(outcomes, slots, goals)
 
     def explain(self, context: GraspContext) -> dict[str, float]:
-        """:meth:`EmbeddingSimilarityReward.explain` plus ``foreign_share`` (:meth:`foreign_shares`)."""
-        share = self.foreign_shares(np.asarray(context.outcome_image)[None], self._goal_embedding(context)[None])
-        return {**super().explain(context), "foreign_share": float(share[0])}
+        """:meth:`EmbeddingSimilarityReward.explain`, with ``foreign_share`` also when the reward does not gate on
+        it."""
+        parts = super().explain(context)
+        if "foreign_share" not in parts:
+            image, goal = np.asarray(context.outcome_image)[None], self._goal_embedding(context)[None]
+            parts["foreign_share"] = float(self.foreign_shares(image, goal)[0])
+        return parts
+
+    def _readouts_with_shares(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray
+                              ) -> dict[str, np.ndarray]:
+        """``similarity`` and ``foreign_share`` from one pass of φ_o over ``outcomes``, ``batch_size`` images at a
+        time (the pooled embeddings are those :meth:`embed` gives), shares ``batch_size`` contexts at a time."""
+        pooled = np.zeros((len(outcomes), self.embedding_dim), dtype=np.float32)
+        shares = np.zeros(len(goals))
+        for start in range(0, len(outcomes), self.batch_size):
+            maps = self._outcome_maps(outcomes[start:start + self.batch_size])  # (B, D, H, W)
+            pooled[start:start + len(maps)] = normalize(maps.mean(axis=(2, 3)))
+            cells = maps.reshape(*maps.shape[:2], -1)  # (B, D, HW)
+            mine = np.flatnonzero((slots >= start) & (slots < start + len(maps)))
+            for part in np.array_split(mine, max(1, -(-len(mine) // self.batch_size))):
+                shares[part] = self._foreign_share(cells[slots[part] - start], goals[part])
+        return {"similarity": np.sum(goals * pooled[slots], axis=1), "foreign_share": shares}
+
+    def _foreign_share(self, cells: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """(n,) share of the mass of ``cells`` (n, D, HW) in cells less like ``goals`` (n, D) than
+        ``foreign_cosine``."""
+        mass = np.linalg.norm(cells, axis=1)  # (n, HW)
+        along = np.einsum("ndc,nd->nc", cells, goals)
+        total = mass.sum(axis=1)
+        foreign = (mass * (along < self.foreign_cosine * mass)).sum(axis=1)
+        return np.where(total > 0, foreign / np.maximum(total, 1e-12), 0.0)
+
+    def vetoes(self, readouts: dict[str, np.ndarray]) -> np.ndarray | None:
+        if self.max_foreign_share is None:
+            return None
+        return readouts["foreign_share"] > self.max_foreign_share
 
     def weights_file(self) -> Path:
         from embedding.checkpoint import checkpoint_files

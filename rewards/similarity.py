@@ -132,32 +132,43 @@ class EmbeddingSimilarityReward:
         if not contexts:
             return np.zeros(0, dtype=np.float32)
         slots, distinct = _distinct([c.outcome_image for c in contexts])
-        distinct = self._check_images(distinct)
-        outcomes = self.embed(distinct)[slots]
         goals = np.stack([self._goal_embedding(c) for c in contexts])
-        similarity = np.sum(goals * outcomes, axis=1)
-        score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
-        held = self._presence_verdicts(distinct, slots, contexts)
-        if held is not None:
-            score = np.where(held, score, 0.0)
-        more = self.holds_more_than_goal(distinct, slots, goals)
-        if more is not None:
-            score = np.where(more, 0.0, score)
-        return score.astype(np.float32)
+        return self._scores(self._check_images(distinct), slots, contexts, goals)[0]
 
-    def holds_more_than_goal(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> np.ndarray | None:
-        """(N,) bool: context i's outcome (``outcomes[slots[i]]``, uint8 (S, S, 3)) shows more than its goal
-        (``goals[i]``, unit (D,)), which scores 0; None when the reward has no such test (this base class)."""
+    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> dict[str, np.ndarray]:
+        """What the scores are read from, (N,) each, for context i's outcome ``outcomes[slots[i]]`` (uint8
+        (S, S, 3), each distinct outcome once) against its unit goal embedding ``goals[i]`` (D,): ``similarity``
+        (the cosine); subclasses add their own readouts (one pass of the encoder for all of them)."""
+        return {"similarity": np.sum(goals * self.embed(outcomes)[slots], axis=1)}
+
+    def vetoes(self, readouts: dict[str, np.ndarray]) -> np.ndarray | None:
+        """(N,) bool: the contexts whose :meth:`readouts` score 0 whatever their similarity (an outcome that shows
+        more than its goal, say); None when the reward has no such test (this base class)."""
         return None
 
     def explain(self, context: GraspContext) -> dict[str, float]:
-        """The parts of one attempt's score: ``similarity`` (the cosine), ``holds_object`` (1/0, the presence
-        gate's verdict, 1 when the reward has none) and ``score`` (what :meth:`__call__` returns)."""
+        """The parts of one attempt's score: its :meth:`readouts` (``similarity``, the cosine, and a subclass's
+        own), ``holds_object`` (1/0, the presence gate's verdict, 1 when the reward has none) and ``score`` (what
+        :meth:`__call__` returns)."""
         image = self._check_images([context.outcome_image])
-        similarity = float(self._goal_embedding(context) @ self.embed(image)[0])
-        held = self._presence_verdicts(image, np.zeros(1, dtype=np.int64), [context])
-        return {"similarity": similarity, "holds_object": 1.0 if held is None else float(held[0]),
-                "score": self(context)}
+        score, readouts, held = self._scores(image, np.zeros(1, dtype=np.int64), [context],
+                                             self._goal_embedding(context)[None])
+        return {**{name: float(values[0]) for name, values in readouts.items()},
+                "holds_object": 1.0 if held is None else float(held[0]), "score": float(score[0])}
+
+    def _scores(self, outcomes: np.ndarray, slots: np.ndarray, contexts: Sequence[GraspContext], goals: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """(scores (N,) float32, :meth:`readouts`, presence verdicts (N,) bool or None) of ``contexts``."""
+        readouts = self.readouts(outcomes, slots, goals)
+        similarity = readouts["similarity"]
+        score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
+        held = self._presence_verdicts(outcomes, slots, contexts)
+        if held is not None:
+            score = np.where(held, score, 0.0)
+        vetoed = self.vetoes(readouts)
+        if vetoed is not None:
+            score = np.where(vetoed, 0.0, score)
+        return score.astype(np.float32), readouts, held
 
     def _presence_verdicts(self, outcomes: np.ndarray, slots: np.ndarray, contexts: Sequence[GraspContext]
                            ) -> np.ndarray | None:
