@@ -80,3 +80,17 @@ def test_explain_gives_the_parts_of_the_score(grasp2vec_checkpoint) -> None:
 def test_bad_gate_arguments_are_refused(grasp2vec_checkpoint, kwargs, message) -> None:
     with pytest.raises(RewardError, match=message):
         make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, **kwargs)
+
+
+def test_the_gated_reward_reads_each_distinct_outcome_once(grasp2vec_checkpoint) -> None:
+    """One pass of φ_o gives both the similarity and the foreign share, in chunks of ``batch_size`` images."""
+    plain = make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, presence=False)
+    gated = make_reward("grasp2vec", checkpoint=grasp2vec_checkpoint, presence=False, max_foreign_share=1.0,
+                        batch_size=3)
+    seen: list[int] = []
+    maps = gated._outcome_maps
+    gated._outcome_maps = lambda images: (seen.append(len(images)), maps(images))[1]
+    outcomes = [*contexts(), *contexts()[:2]]  # two outcomes scored twice
+    scores = gated.batch(outcomes)
+    assert seen == [3, 1]  # four distinct outcomes, no second pass for the shares
+    np.testing.assert_allclose(scores, plain.batch(outcomes), atol=1e-6)  # a limit of 1 vetoes nothing
