@@ -2,7 +2,9 @@
 
 - ``random``: :class:`envs.scripted.RandomGraspPolicy`, reseeded for every episode.
 - ``package.module:callable``: called as ``callable(env, seed)`` once per episode; returns a
-  :class:`common.protocols.Policy` (a class with that constructor works).
+  :class:`common.protocols.Policy` (a class with that constructor works). The collector renders the scene image once
+  per attempt unless ``CollectConfig.scene_each_step`` (``--scene-each-step``): a closed-loop policy that reads the
+  image at every step needs it.
 
 A trained policy's checkpoint folder is a third kind of spec; the agents layer resolves it
 (:func:`agents.collection.policy_factory`) and hands the factory to :func:`graspdata.collect.collect`.
