@@ -1,9 +1,12 @@
-"""Training augmentation: random shifted crops and horizontal flips (as the reference code does).
+"""Training augmentation: random shifted crops and horizontal flips (as the reference code does), and optionally
+a colour-channel order shared by a whole triplet.
 
 Crops pad each image by ``pad`` pixels (edge-replicated) and cut a window of the original size at
 a random offset, so image size is unchanged. A scene pair (pre, post) shares one crop and flip so
 that their embedding difference still isolates the grasped object; outcome images get their own.
-Colour is left alone: it is part of an object's identity.
+Colour is part of an object's identity, so it is never changed within a triplet; ``colour_permute`` may reorder
+the colour channels of a whole triplet alike (pre, post and outcome), so that the batch holds objects whose colour
+the training data never paired with their shape, and telling them apart takes shape as well.
 """
 
 from __future__ import annotations
@@ -16,10 +19,35 @@ from torch.nn import functional
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """``pad``: maximum shift in pixels (0 disables crops); ``flip``: random horizontal flips."""
+    """``pad``: maximum shift in pixels (0 disables crops); ``flip``: random horizontal flips; ``colour_permute``: the
+    probability that a triplet's colour channels are put in one of the five other orders (the same one for its pre,
+    post and outcome images; 0 disables it)."""
 
     pad: int = 4
     flip: bool = True
+    colour_permute: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.colour_permute <= 1.0:
+            raise ValueError(f"colour_permute is a probability, in [0, 1], got {self.colour_permute}")
+
+
+# Channel orders a permuted triplet takes (every order but the identity).
+CHANNEL_ORDERS = torch.tensor([[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+
+
+def permute_colours(images: list[torch.Tensor], probability: float, generator: torch.Generator) -> list[torch.Tensor]:
+    """Reorder the colour channels of each batch item with ``probability``, the same order across ``images``
+    (each uint8 (B, H, W, 3): a triplet's pre, post and outcome). Draws from ``generator`` only when
+    ``probability`` > 0, so a run without it draws what it always did."""
+    if probability <= 0.0:
+        return images
+    batch = images[0].shape[0]
+    chosen = torch.rand(batch, generator=generator) < probability
+    orders = CHANNEL_ORDERS[torch.randint(0, len(CHANNEL_ORDERS), (batch,), generator=generator)]
+    orders = torch.where(chosen[:, None], orders, torch.arange(3))  # (B, 3)
+    index = orders[:, None, None, :]
+    return [torch.gather(image, 3, index.expand_as(image)) for image in images]
 
 
 def random_crop_flip(images: list[torch.Tensor], config: AugmentConfig, generator: torch.Generator

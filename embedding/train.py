@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from common.io import atomic_write_text
-from embedding.augment import AugmentConfig, random_crop_flip
+from embedding.augment import AugmentConfig, permute_colours, random_crop_flip
 from embedding.checkpoint import (
     atomic_save_tensors,
     checkpoint_files,
@@ -59,7 +59,7 @@ class TrainConfig:
         lr: peak Adam(W) learning rate; linear warm-up over ``warmup_steps``, cosine decay to 0.
         weight_decay: AdamW decoupled weight decay.
         l2_weight: λ of the embedding L2 penalty.
-        augment: random crop/flip settings.
+        augment: random crop/flip and colour-order settings.
         seed: seeds initialisation, batch order and augmentation.
         log_every / eval_every / checkpoint_every: in steps.
         eval_items: validation triplets used for the logged retrieval accuracy (0 = all).
@@ -102,8 +102,11 @@ class TrainConfig:
 
 
 def _trajectory(train_config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide a run's numbers: ``train_config`` less its ``PLACEMENT_FIELDS``."""
-    return {key: value for key, value in train_config.items() if key not in PLACEMENT_FIELDS}
+    """The settings that decide a run's numbers: ``train_config`` less its ``PLACEMENT_FIELDS``, with augmentation
+    settings added since the run was saved at the values it ran with (the defaults)."""
+    trajectory = {key: value for key, value in train_config.items() if key not in PLACEMENT_FIELDS}
+    trajectory["augment"] = {**dataclasses.asdict(AugmentConfig()), **trajectory.get("augment", {})}
+    return trajectory
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -192,6 +195,7 @@ def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimi
     generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
     pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
     (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
+    pre, post, outcome = permute_colours([pre, post, outcome], config.augment.colour_permute, generator)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(config, step)
     device_type = next(iter(optimizer.param_groups[0]["params"])).device.type

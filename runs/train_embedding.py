@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--l2-weight", type=float, default=defaults.l2_weight, help="λ of the embedding L2 penalty")
     parser.add_argument("--crop-pad", type=int, default=AugmentConfig().pad, help="max crop shift (px), 0 = off")
     parser.add_argument("--no-flip", action="store_true", help="disable random horizontal flips")
+    parser.add_argument("--colour-permute", type=float, default=AugmentConfig().colour_permute, metavar="P",
+                        help="probability that a triplet's colour channels are reordered, alike in its three images")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--eval-every", type=int, default=defaults.eval_every)
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = {name: tuple(value) if isinstance(value, list) else value
                  for name in ("embedding_dim", "stem_channels", "stage_channels", "stage_strides", "blocks_per_stage")
                  if (value := getattr(args, name)) is not None}
-    augment = AugmentConfig(pad=args.crop_pad, flip=not args.no_flip)
+    augment = AugmentConfig(pad=args.crop_pad, flip=not args.no_flip, colour_permute=args.colour_permute)
     train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
                                l2_weight=args.l2_weight, augment=augment,

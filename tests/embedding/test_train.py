@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from embedding.augment import AugmentConfig
 from embedding.checkpoint import CheckpointMismatchError, load_checkpoint
 from embedding.model import Grasp2VecConfig
-from embedding.train import StepBatchSampler, TrainConfig, learning_rate, train
+from embedding.train import StepBatchSampler, TrainConfig, _trajectory, learning_rate, train
 
 TINY = Grasp2VecConfig(image_size=32, embedding_dim=16, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
 
@@ -199,3 +199,10 @@ def test_channels_last_trains_the_same_weights_within_float_tolerance(tmp_path, 
     plain, channels_last = _weights(tmp_path / "plain"), _weights(tmp_path / "cl")
     for key in plain:
         torch.testing.assert_close(channels_last[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_run_saved_before_an_augmentation_setting_existed_resumes_at_its_default():
+    saved = {"steps": 10, "threads": 1, "augment": {"pad": 4, "flip": True}}
+    assert _trajectory(saved) == _trajectory({**saved, "threads": 2, "augment": {**saved["augment"],
+                                                                                 "colour_permute": 0.0}})
+    assert _trajectory(saved) != _trajectory({**saved, "augment": {**saved["augment"], "colour_permute": 0.5}})
