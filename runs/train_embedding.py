@@ -73,23 +73,23 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = {name: tuple(value) if isinstance(value, list) else value
                  for name in ("embedding_dim", "stem_channels", "stage_channels", "stage_strides", "blocks_per_stage")
                  if (value := getattr(args, name)) is not None}
-    augment = AugmentConfig(pad=args.crop_pad, flip=not args.no_flip, colour_permute=args.colour_permute)
-    train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                               warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
-                               l2_weight=args.l2_weight, augment=augment,
-                               seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
-                               workers=args.workers, threads=args.threads, channels_last=args.channels_last,
-                               bf16=args.bf16, compile=args.compile, init_from=args.init_from)
-    init_strides = tuple(args.stage_strides) if args.init_from and args.stage_strides else None
-    config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=replace(PRESETS[args.preset], **overrides),
-                                init_stage_strides=init_strides,
-                                train=train_config, val_fraction=args.val_fraction, cache=args.cache,
-                                device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,
-                                wandb_mode=args.wandb_mode, progress=not args.no_progress,
-                                command=command_line("runs.train_embedding", argv))
     try:
+        augment = AugmentConfig(pad=args.crop_pad, flip=not args.no_flip, colour_permute=args.colour_permute)
+        train_config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                                   warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
+                                   l2_weight=args.l2_weight, augment=augment,
+                                   seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                                   workers=args.workers, threads=args.threads, channels_last=args.channels_last,
+                                   bf16=args.bf16, compile=args.compile, init_from=args.init_from)
+        init_strides = tuple(args.stage_strides) if args.init_from and args.stage_strides else None
+        model = replace(PRESETS[args.preset], **overrides)
+        config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=model, init_stage_strides=init_strides,
+                                    train=train_config, val_fraction=args.val_fraction, cache=args.cache,
+                                    device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,
+                                    wandb_mode=args.wandb_mode, progress=not args.no_progress,
+                                    command=command_line("runs.train_embedding", argv))
         summary = train_embedding(config)
-    except ValueError as error:
+    except ValueError as error:  # a setting out of range, or data and model that do not fit
         raise SystemExit(f"train_embedding: error: {error}") from None
     print(json.dumps(summary, indent=2))
     return summary

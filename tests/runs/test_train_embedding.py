@@ -74,6 +74,14 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, tiny_dataset, monkeypatch
         _train(tiny_dataset, tmp_path / "run", "--device", "cuda")
 
 
+@pytest.mark.parametrize(("flags", "message"), [(("--colour-permute", "1.5"), "colour_permute is a probability"),
+                                                 (("--steps", "0"), "need steps >= 1")])
+def test_settings_out_of_range_are_clear_errors(tmp_path, tiny_dataset, flags, message):
+    with pytest.raises(SystemExit, match=f"train_embedding: error: {message}"):
+        _train(tiny_dataset, tmp_path / "run", *flags)
+    assert not (tmp_path / "run").exists()
+
+
 def test_init_from_fine_tunes_at_other_stage_strides(tmp_path, tiny_dataset):
     base = tmp_path / "base"
     _train(tiny_dataset, base, "--embedding-dim", "16", "--stem-channels", "8", "--stage-channels", "16", "16",
