@@ -7,10 +7,10 @@
 Runs the ranked row (``qtopt-grasp2vec-ranked``) on validation trials 0..N-1 with session 21's trial loop (a fresh
 simulation every 10 trials, as the benchmark's chunks) and reads the fingertip distance twice per grasp: right after
 the fingers close, before the lift (a read that changes nothing), and after the lift and hold (the benchmark's sensed
-bit). ``summary`` compares the aperture at the close with the same close in mid-air over an empty bin (the
-reference: what "nothing between the fingers" reads at that moment) and prints, by how each trial ended
-(``benchmark.failures.ending``), how often the fingers were sensed holding something at the close. A probe: it
-reads the simulator's outcome to score, and nothing here is a policy.
+bit). Each run writes its trials to OUT; ``summary`` compares the aperture at the close with the same close in
+mid-air over an empty bin (the reference: what "nothing between the fingers" reads at that moment) and prints, by
+how each trial ended (``benchmark.failures.ending``), how often the fingers were sensed holding something at the
+close. A probe: it reads the simulator's outcome to score, and nothing here is a policy.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -38,25 +37,22 @@ CHECKPOINT = "checkpoints/policies/qtopt-grasp2vec-ranked/checkpoint"
 def main(objects: str, trials: int, out: str) -> None:
     at_close: list[float] = []
     in_grasp = [False]
-    original_grasp = GraspWorld.grasp
-
-    def close_and_lift(world: GraspWorld) -> None:  # GraspWorld.close_and_lift with a read between its two moves
-        world.arm.set_fingers(0.0)
-        world.step(world.config.physics.close_steps)
-        if in_grasp[0]:  # an episode's grasp, not the closed-aperture measurement of a (re)build
-            at_close.append(world.arm.fingertip_distance())
-        world._move_to_height(world.config.layout.lift_height, world.config.physics.lift_steps)
+    original_grasp, original_move = GraspWorld.grasp, GraspWorld._move_to_height
 
     def grasp(world: GraspWorld):  # noqa: ANN202
-        in_grasp[0] = world is env.unwrapped.world
+        in_grasp[0] = world is env.unwrapped.world  # an episode's grasp, not a (re)build's closed-aperture measurement
         try:
             return original_grasp(world)
         finally:
             in_grasp[0] = False
 
+    def move_to_height(world: GraspWorld, height: float, steps: int) -> None:  # a grasp's one move: the lift
+        if in_grasp[0]:
+            at_close.append(world.arm.fingertip_distance())
+        original_move(world, height, steps)
+
     env = probes21.product_env(objects, ROW)
-    GraspWorld.close_and_lift, GraspWorld.grasp = close_and_lift, grasp
-    world = env.unwrapped.world
+    GraspWorld.grasp, GraspWorld._move_to_height = grasp, move_to_height
     results = []
     for start in range(0, trials, probes21.CHUNK):
         before = len(at_close)
@@ -69,13 +65,7 @@ def main(objects: str, trials: int, out: str) -> None:
         for result, aperture in zip(grasped, closes, strict=True):
             result["aperture_at_close"] = aperture
         results.extend(chunk)
-    margin = world.closed_aperture + world.config.arm.grasp_margin
-    table = Counter((ending(r), r.get("aperture_at_close", 0.0) > margin) for r in results)
-    print(f"{objects}, validation trials 0-{trials - 1}, {ROW}; sensed at the close = aperture > {margin:.4f} m")
-    print("ending | trials | sensed holding at the close | not")
-    for name in sorted({e for e, _ in table}):
-        print(f"{name} | {table[(name, True)] + table[(name, False)]} | {table[(name, True)]} | {table[(name, False)]}")
-    Path(out).write_text(json.dumps({"objects": objects, "row": ROW, "margin": margin, "trials": results},
+    Path(out).write_text(json.dumps({"objects": objects, "row": ROW, "trials": results},
                                     default=str, indent=1))
 
 
