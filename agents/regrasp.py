@@ -53,16 +53,24 @@ class RegraspConfig:
         reward_kwargs: the reward's keyword arguments (its checkpoint, say).
         avoid_tried: the next grasp leaves out the grasp points already tried (the ranking's ``avoid_radius``
             around each); False lets the chooser grasp there again.
+        retry_empty: with ``avoid_tried``, leave out only the grasps whose lift held something: a lift the verifier
+            found empty (its ``explain()`` reports ``holds_object`` 0, the presence gate's label-free verdict) may be
+            tried again, since what it missed still lies there, while a wrong object or a pair put back would be
+            lifted again at the same spot. A verifier that does not explain counts every lift as holding something.
     """
 
     threshold: float
     reward: str = "grasp2vec"
     reward_kwargs: dict[str, Any] = field(default_factory=dict)
     avoid_tried: bool = True
+    retry_empty: bool = False
 
     def __post_init__(self) -> None:
         if np.isnan(self.threshold):
             raise ValueError("threshold must be a number (inf puts back every lift but the last), got nan")
+        if self.retry_empty and not self.avoid_tried:
+            raise ValueError("retry_empty leaves out only the grasps that held something, so it needs avoid_tried; "
+                             "without avoid_tried every grasp may be tried again already")
 
 
 class RegraspPolicy:
@@ -75,14 +83,15 @@ class RegraspPolicy:
         verifier: scores ``GraspContext(goal_image, outcome_image)``; it must not read ground truth.
         threshold: the score at which a lift is kept.
         avoid_tried: leave the grasps already tried out of the next choice.
+        retry_empty: leave out only the tried grasps whose lift held something (:class:`RegraspConfig`).
     """
 
     decides_after_lift = True  # the benchmark hands it the observation after a lift instead of keeping for it
 
     def __init__(self, chooser: GivenUpChooser, verifier: RewardFunction, threshold: float,
-                 avoid_tried: bool = True) -> None:
+                 avoid_tried: bool = True, retry_empty: bool = False) -> None:
         self.chooser, self.verifier, self.threshold = chooser, verifier, float(threshold)
-        self.avoid_tried = avoid_tried
+        self.avoid_tried, self.retry_empty = avoid_tried, retry_empty
         follower = chooser.policy.follower
         self.policy = PosePolicy(self._choose, follower.world, follower.approach)
         self.tried: list[np.ndarray] = []
@@ -108,15 +117,17 @@ class RegraspPolicy:
         context = GraspContext(goal_image=np.asarray(observation["goal"]),
                                outcome_image=np.asarray(observation["outcome"]))
         explain = getattr(self.verifier, "explain", None)
+        held = True
         if callable(explain):  # a reward that says what its score is made of (rewards.similarity)
             details = explain(context)
             self.details.append({key: round(float(value), 4) for key, value in details.items()})
             score = float(details["score"])
+            held = float(details.get("holds_object", 1.0)) > 0
         else:
             score = float(self.verifier(context))
         self.scores.append(score)
         self.choices.append(self._chooser_report())
-        if self.policy.chosen is not None:
+        if self.policy.chosen is not None and (held or not self.retry_empty):
             self.tried.append(self.policy.chosen)
         if score >= self.threshold:
             return KEEP_ACTION.copy()
@@ -190,7 +201,7 @@ def load_regrasp(directory: str | Path, chooser: GivenUpChooser) -> RegraspPolic
     meta = read_json_card(directory / REGRASP_META, "regrasp policy")
     try:
         config = RegraspConfig(float(meta["threshold"]), str(meta["reward"]), dict(meta["reward_kwargs"]),
-                               bool(meta.get("avoid_tried", True)))
+                               bool(meta.get("avoid_tried", True)), bool(meta.get("retry_empty", False)))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{directory / REGRASP_META}: not a regrasp card ({error!r})") from None
     if not hasattr(chooser, "choose") or not hasattr(chooser, "policy"):
@@ -201,4 +212,4 @@ def load_regrasp(directory: str | Path, chooser: GivenUpChooser) -> RegraspPolic
     if recorded is not None and found != recorded:
         raise ValueError(f"{directory / REGRASP_META} was made with verifier weights {recorded[:12]}, but "
                          f"{config.reward} now loads {str(found)[:12]}: point reward_kwargs at those weights")
-    return RegraspPolicy(chooser, verifier, config.threshold, config.avoid_tried)
+    return RegraspPolicy(chooser, verifier, config.threshold, config.avoid_tried, config.retry_empty)

@@ -26,11 +26,14 @@ def main(argv: list[str] | None = None) -> Path:
                         help="a lift scoring at least this is kept (inf: put back all but the last); choose it on "
                         "validation trials for the verifier at hand")
     parser.add_argument("--retry-tried", action="store_true", help="let the next grasp go where one was tried")
+    parser.add_argument("--retry-empty", action="store_true",
+                        help="leave out only the tried grasps whose lift held something (the verifier's presence "
+                        "gate): one that came up empty may be tried again")
     parser.add_argument("--out", type=Path, required=True, help="the new checkpoint folder")
     args = parser.parse_args(argv)
     try:
         out = add_regrasp(args.base, RegraspConfig(args.threshold, args.reward, args.reward_kwargs,
-                                                      not args.retry_tried), args.out,
+                                                      not args.retry_tried, args.retry_empty), args.out,
                           command_line("runs.add_regrasp", argv))
     except (ValueError, FileExistsError, FileNotFoundError) as error:  # a verifier that does not load: RewardError
         sys.exit(f"add_regrasp: error: {error}")

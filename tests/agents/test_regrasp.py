@@ -103,6 +103,43 @@ def test_a_verifier_that_explains_its_score_has_each_lifts_parts_recorded() -> N
     assert "lift_details" not in policy.trial_report()  # a verifier without explain() adds nothing either
 
 
+class Presence(Fixed):
+    """A stand-in verifier whose explanation says, in turn, whether the gripper held something."""
+
+    def __init__(self, scores: list[float], held: list[float]) -> None:
+        super().__init__(*scores)
+        self.held = list(held)
+
+    def explain(self, context) -> dict[str, float]:
+        return {"holds_object": self.held.pop(0), "score": self(context)}
+
+
+def test_with_retry_empty_only_a_lift_that_held_something_is_left_out_of_the_next_choice() -> None:
+    poses = [np.full(3, 0.1), np.full(3, 0.2), np.full(3, 0.3), np.full(3, 0.4)]
+    chooser = Chooser(poses)
+    policy = RegraspPolicy(chooser, Presence([0.0, 0.1, 0.2, 0.9], held=[0.0, 1.0, 0.0, 1.0]), threshold=0.5,
+                           retry_empty=True)
+    policy.reset()
+    for _ in range(3):  # empty, held, empty: each put back
+        policy.act(approach())
+        assert np.array_equal(policy.act(after_lift()), RELEASE_ACTION)
+    policy.act(approach())
+    assert chooser.given_up[1] is None  # the empty first lift may be tried again
+    assert np.array_equal(chooser.given_up[2], poses[1][None])  # the held second one is left out
+    assert np.array_equal(chooser.given_up[3], poses[1][None])  # and stays out; the empty third is not added
+    assert np.array_equal(policy.act(after_lift()), KEEP_ACTION)
+    # without retry_empty (the default) every tried grasp is left out, empty or not
+    chooser = Chooser(poses)
+    policy = RegraspPolicy(chooser, Presence([0.0, 0.9], held=[0.0, 1.0]), threshold=0.5)
+    policy.reset()
+    policy.act(approach())
+    policy.act(after_lift())
+    policy.act(approach())
+    assert np.array_equal(chooser.given_up[1], poses[0][None])
+    with pytest.raises(ValueError, match="retry_empty .* needs avoid_tried"):
+        RegraspConfig(0.5, avoid_tried=False, retry_empty=True)
+
+
 def test_the_ranked_products_candidates_leave_out_the_grasps_given_up() -> None:
     config = RankingConfig(candidates=3)
     best = product_candidates(tiny_product(), observation(), config)[0]
@@ -116,6 +153,9 @@ def test_a_regrasp_folder_round_trips_around_the_shipped_ranked_product_and_refu
     policy, card = load_policy(folder)
     assert isinstance(policy, RegraspPolicy) and isinstance(policy.chooser, RankedProduct)
     assert card.algo == "qtopt-regrasp" and policy.threshold == 0.7 and policy.decides_after_lift
+    assert policy.avoid_tried and not policy.retry_empty
+    retrying = add_regrasp(RANKED, RegraspConfig(0.7, retry_empty=True), tmp_path / "retrying", command="test")
+    assert load_policy(retrying)[0].retry_empty
     with pytest.raises(FileExistsError):
         add_regrasp(RANKED, RegraspConfig(0.5), folder)
     with pytest.raises(ValueError, match="wraps a ranked product"):
