@@ -1,6 +1,6 @@
 """Threshold sweep for putting a lift back (session 25, rule-regrasp.md step 1).
 
-    python docs/results/val-s25/sweep.py docs/results/val-s25/val-sweep.json docs/results/val-s25/sweep \
+    PYTHONPATH=. python docs/results/val-s25/sweep.py docs/results/val-s25/val-sweep.json docs/results/val-s25/sweep \
         regrasp-all regrasp-all-retry
 
 Reads a runs.benchmark JSON of two-grasp tables whose rows put back every first lift (``--threshold inf``). Each
@@ -22,15 +22,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmark.budget import lift_ending  # noqa: E402
+
 ENDS = ("success", "nothing", "wrong", "target+another")
+# benchmark.budget's endings under the short labels this sweep's outputs were written with
+LABELS = {"success": "success", "nothing lifted": "nothing", "wrong object": "wrong", "target + another": "target+another"}
 
 
 def end(lifted: list[str], target: str) -> str:
-    if list(lifted) == [target]:
-        return "success"
-    if not lifted:
-        return "nothing"
-    return "target+another" if target in lifted else "wrong"
+    return LABELS[lift_ending(list(lifted), target)]
 
 
 def trials(part: dict, row: str, objects: str) -> list[dict]:

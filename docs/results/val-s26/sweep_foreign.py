@@ -1,6 +1,6 @@
 """(threshold, foreign share) sweep for putting a lift back (session 26, rule-foreign.md step 1).
 
-    python docs/results/val-s26/sweep_foreign.py docs/results/val-s26/val-sweep.json docs/results/val-s26/sweep \
+    PYTHONPATH=. python docs/results/val-s26/sweep_foreign.py docs/results/val-s26/val-sweep.json docs/results/val-s26/sweep \
         regrasp-all-retry
 
 Reads a runs.benchmark JSON of a two-grasp table whose row puts back every first lift, with a verifier that explains
