@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from common.protocols import GraspContext, RewardError
+from common.protocols import RewardError
 from embedding.model import to_input
 from rewards.similarity import EmbeddingSimilarityReward, Encoder, normalize
 
@@ -27,6 +27,11 @@ DEFAULT_FOREIGN_COSINE = 0.7  # a map cell less like the goal than this is forei
 
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def _pooled(maps: np.ndarray) -> np.ndarray:
+    """φ_o's embedding from its spatial maps (B, D, H, W): the mean over cells, (B, D) (Grasp2Vec's mean pooling)."""
+    return maps.mean(axis=(2, 3))
 
 
 @functools.lru_cache(maxsize=4)
@@ -85,33 +90,17 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
         the goal's object alone; high when it shows another object too (or instead); 0 for an all-zero map."""
         goals = np.asarray(goals, dtype=np.float32)
         slots = np.arange(len(goals)) if slots is None else np.asarray(slots)
-        return self._readouts_with_shares(self._check_images(outcomes), slots, goals)["foreign_share"]
+        return self.readouts(self._check_images(outcomes), slots, goals)["foreign_share"]
 
     def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> dict[str, np.ndarray]:
-        """``similarity``, and with ``max_foreign_share`` set ``foreign_share`` (:meth:`foreign_shares`) from the
-        same pass of φ_o."""
-        if self.max_foreign_share is None:
-            return super().readouts(outcomes, slots, goals)
-        return self._readouts_with_shares(outcomes, slots, goals)
-
-    def explain(self, context: GraspContext) -> dict[str, float]:
-        """:meth:`EmbeddingSimilarityReward.explain`, with ``foreign_share`` also when the reward does not gate on
-        it."""
-        parts = super().explain(context)
-        if "foreign_share" not in parts:
-            image, goal = np.asarray(context.outcome_image)[None], self._goal_embedding(context)[None]
-            parts["foreign_share"] = float(self.foreign_shares(image, goal)[0])
-        return parts
-
-    def _readouts_with_shares(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray
-                              ) -> dict[str, np.ndarray]:
-        """``similarity`` and ``foreign_share`` from one pass of φ_o over ``outcomes``, ``batch_size`` images at a
-        time (the pooled embeddings are those :meth:`embed` gives), shares ``batch_size`` contexts at a time."""
+        """``similarity`` and ``foreign_share`` (:meth:`foreign_shares`, read whether or not the reward gates on it, so
+        :meth:`explain` reports it) from one pass of φ_o over ``outcomes``, ``batch_size`` images at a time (the
+        pooled embeddings are those :meth:`embed` gives), shares ``batch_size`` contexts at a time."""
         pooled = np.zeros((len(outcomes), self.embedding_dim), dtype=np.float32)
         shares = np.zeros(len(goals))
         for start in range(0, len(outcomes), self.batch_size):
             maps = self._outcome_maps(outcomes[start:start + self.batch_size])  # (B, D, H, W)
-            pooled[start:start + len(maps)] = normalize(maps.mean(axis=(2, 3)))
+            pooled[start:start + len(maps)] = normalize(_pooled(maps))
             cells = maps.reshape(*maps.shape[:2], -1)  # (B, D, HW)
             mine = np.flatnonzero((slots >= start) & (slots < start + len(maps)))
             for part in np.array_split(mine, max(1, -(-len(mine) // self.batch_size))):
@@ -153,4 +142,4 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
                 return encoder(to_input(images, size).to(dtype)).float().numpy()
 
         self._outcome_maps = maps  # uint8 (B, S, S, 3) -> φ_o's spatial maps (B, D, H, W) float32
-        return (lambda images: maps(images).mean(axis=(2, 3))), size
+        return (lambda images: _pooled(maps(images))), size

@@ -94,3 +94,8 @@ def test_the_gated_reward_reads_each_distinct_outcome_once(grasp2vec_checkpoint)
     scores = gated.batch(outcomes)
     assert seen == [3, 1]  # four distinct outcomes, no second pass for the shares
     np.testing.assert_allclose(scores, plain.batch(outcomes), atol=1e-6)  # a limit of 1 vetoes nothing
+    plain_maps = plain._outcome_maps
+    plain._outcome_maps = lambda images: (seen.append(len(images)), plain_maps(images))[1]
+    seen.clear()
+    parts = plain.explain(outcomes[0])  # the ungated reward reports the share too, from the same pass
+    assert seen == [1] and parts["foreign_share"] == pytest.approx(gated.explain(outcomes[0])["foreign_share"])

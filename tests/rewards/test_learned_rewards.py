@@ -80,6 +80,9 @@ def test_goal_embeddings_are_cached_and_can_be_given(built):
     calls = []
     encoder = reward.encoder
     reward.encoder = lambda images: calls.append(len(images)) or encoder(images)
+    if hasattr(reward, "_outcome_maps"):  # grasp2vec reads outcomes as φ_o's maps (one pass for all its readouts)
+        maps = reward._outcome_maps
+        reward._outcome_maps = lambda images: calls.append(len(images)) or maps(images)
     goal = scene("red", 1)
     contexts = [GraspContext(goal, scene("red", 20 + i)) for i in range(4)]
     first = reward.batch(contexts)
