@@ -39,9 +39,12 @@ class SceneCamera:
         self.view = client.computeViewMatrixFromYawPitchRoll(
             config.scene_target, config.scene_distance, config.scene_yaw, config.scene_pitch, 0.0, 2)
 
-    def render(self, with_mask: bool = False, size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return (rgb (H, W, 3) uint8, mask (H, W) int32 body ids or None); H = W = ``size`` or ``image_size``."""
-        return _render(self.client, self.view, self.config.scene_fov, size or self.config.image_size, with_mask)
+    def render(self, with_mask: bool = False, size: int | None = None, fov: float | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return (rgb (H, W, 3) uint8, mask (H, W) int32 body ids or None); H = W = ``size`` or ``image_size``,
+        seen through ``fov`` degrees (default ``scene_fov``)."""
+        return _render(self.client, self.view, fov or self.config.scene_fov, size or self.config.image_size,
+                       with_mask)
 
 
 class WristCamera:

@@ -119,11 +119,15 @@ class CameraConfig:
 
     ``image_size`` is what a policy observes and a reward scores. ``triplet_size`` is the side of the
     recorded pre-grasp, post-grasp and outcome images (the embedding's training data), when they are
-    rendered sharper than the observation; None records them at ``image_size``.
+    rendered sharper than the observation; None records them at ``image_size``. ``triplet_fov`` narrows the
+    scene camera's field of view (degrees) for the recorded pre- and post-grasp images alone, a zoom on
+    ``scene_target`` that gives each object more pixels at the same image size; None records them as the
+    policy sees the scene (``scene_fov``).
     """
 
     image_size: int = 64
     triplet_size: int | None = None
+    triplet_fov: float | None = None
     scene_target: tuple[float, float, float] = (0.62, 0.06, -0.18)
     scene_distance: float = 1.0
     scene_yaw: float = 245.0
@@ -134,6 +138,16 @@ class CameraConfig:
     wrist_offset: tuple[float, float, float] = (0.0, 0.22, 0.20)
     wrist_target_offset: tuple[float, float, float] = (0.0, 0.022, 0.235)
     wrist_fov: float = 40.0
+
+    def __post_init__(self) -> None:
+        if self.triplet_fov is not None and not 5.0 <= self.triplet_fov <= self.scene_fov:
+            raise ValueError(f"triplet_fov narrows the scene camera's view: degrees in [5, scene_fov = "
+                             f"{self.scene_fov}], got {self.triplet_fov}")
+
+    @property
+    def triplet_scene_fov(self) -> float:
+        """Field of view (degrees) of the recorded pre- and post-grasp images."""
+        return self.scene_fov if self.triplet_fov is None else self.triplet_fov
 
     @property
     def triplet_image_size(self) -> int:

@@ -30,7 +30,8 @@ that aperture exceeds the gripper's closed-on-nothing aperture, measured at worl
 ``closed_aperture``, by more than ``ArmConfig.grasp_margin``; ``close_height``, how high above the bottom
 of the workspace the gripper was when its fingers began to close, in metres; with ``record_triplet=True``, the
 triplet ``pre_image``/``post_image``/``triplet_outcome_image``, rendered at ``triplet_size`` pixels
-when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself)
+when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself; the pre and post
+images through ``triplet_fov`` degrees when given, a zoom on the bin)
 and, under ``info["ground_truth"]``, what only the simulator knows: objects,
 lifted objects (above the lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``:
 held, not thrown), ``dropped`` objects (above the line when the lift ended, fallen during the hold),
@@ -62,12 +63,13 @@ GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far insi
 
 
 def make_world_config(num_objects: int, image_size: int, base: WorldConfig | None,
-                      triplet_size: int | None = None) -> WorldConfig:
+                      triplet_size: int | None = None, triplet_fov: float | None = None) -> WorldConfig:
     """``base`` (or the defaults) with the object count and image size replaced, and the triplet
-    size when one is given (else ``base``'s)."""
+    size and field of view when given (else ``base``'s)."""
     base = base or WorldConfig()
     camera = dataclasses.replace(base.camera, image_size=image_size,
-                                 triplet_size=base.camera.triplet_size if triplet_size is None else triplet_size)
+                                 triplet_size=base.camera.triplet_size if triplet_size is None else triplet_size,
+                                 triplet_fov=base.camera.triplet_fov if triplet_fov is None else triplet_fov)
     return dataclasses.replace(base, num_objects=num_objects, camera=camera)
 
 
@@ -96,7 +98,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                  max_steps: int = 10, auto_descend: bool = False, wrist_view: bool = False,
                  record_triplet: bool = False, reward: RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None,
-                 triplet_size: int | None = None, max_grasps: int = 1, scene_each_step: bool = True) -> None:
+                 triplet_size: int | None = None, max_grasps: int = 1, scene_each_step: bool = True,
+                 triplet_fov: float | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 2:
@@ -106,7 +109,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.object_paths = resolve_objects(objects)
         if num_objects > len(self.object_paths):
             raise ValueError(f"num_objects={num_objects} but the object set holds only {len(self.object_paths)} URDFs")
-        self.config = make_world_config(num_objects, image_size, world_config, triplet_size)
+        self.config = make_world_config(num_objects, image_size, world_config, triplet_size, triplet_fov)
         self.max_steps = max_steps
         self.max_grasps = max_grasps
         self.auto_descend = auto_descend
@@ -264,9 +267,10 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return float(self.reward_function(context)), info
 
     def _render_triplet_scene(self, hide: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray | None]:
-        """The bin without the arm (and without ``hide``), with its mask, at the triplet size."""
-        return self.world.render_scene(hide_arm=True, hide=hide, with_mask=True,
-                                       size=self.config.camera.triplet_image_size)
+        """The bin without the arm (and without ``hide``), with its mask, at the triplet size and field of view."""
+        camera = self.config.camera
+        return self.world.render_scene(hide_arm=True, hide=hide, with_mask=True, size=camera.triplet_image_size,
+                                       fov=camera.triplet_scene_fov)
 
     def _succeeded(self, lifted: tuple[str, ...]) -> bool:
         return len(lifted) > 0

@@ -297,15 +297,16 @@ class GraspWorld:
                 c.resetBaseVelocity(body, linear, angular)
 
     def render_scene(self, hide_arm: bool = False, hide: Sequence[int] = (), with_mask: bool = False,
-                     size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                     size: int | None = None, fov: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Scene camera image (H, W, 3) uint8 and optional body-id mask (H, W) int32.
 
         ``hide_arm`` renders the bin without the arm; ``hide`` lists objects to leave out
-        (a held object, for the post-grasp image). ``size`` (pixels) overrides the camera's ``image_size``.
+        (a held object, for the post-grasp image). ``size`` (pixels) overrides the camera's ``image_size``,
+        ``fov`` (degrees) its ``scene_fov``.
         """
         bodies = ([self.arm.body] if hide_arm else []) + list(hide)
         with self._hidden_bodies(bodies):
-            return self.scene_camera.render(with_mask, size)
+            return self.scene_camera.render(with_mask, size, fov)
 
     def render_heightmap(self, config: HeightmapConfig | None = None) -> Heightmap:
         """Top-down height map of the drop zone with the arm out of sight (:mod:`envs.heightmap`)."""

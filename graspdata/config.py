@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from envs.config import CameraConfig
+
 # Fields that define the data: a resumed run must use the same values.
 IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap",
-                   "scene_each_step")
+                   "scene_each_step", "triplet_fov")
 # Identity fields added later, with the value datasets collected before them have.
-IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True}
+IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True, "triplet_fov": None}
 CARD_WORLD = "world"  # a dataset card records the world beside the collection settings (graspdata.collect.new_card)
 
 
@@ -24,6 +26,9 @@ class CollectConfig:
         triplet_size: side of the recorded pre, post and outcome images, pixels; None: ``image_size``.
             A sharper triplet (say 128 over a 64 px policy) costs the collector about 30 ms of rendering
             per attempt and leaves the episodes unchanged: the same seed collects the same grasps.
+        triplet_fov: field of view (degrees) of the recorded pre and post images, narrower than the policy's
+            scene camera (``envs.config.CameraConfig.triplet_fov``): a zoom on the bin that gives each object
+            more pixels at the same size. None: the policy's view. The episodes are unchanged, as above.
         max_steps: actions per episode before it is cut.
         policy: ``"random"``, ``package.module:callable`` or a saved policy folder (see :mod:`graspdata.policies`).
         seed: base seed; episode ``i`` is reset with ``episode_seed(seed, i)``.
@@ -45,6 +50,7 @@ class CollectConfig:
     num_objects: int = 5
     image_size: int = 64
     triplet_size: int | None = None
+    triplet_fov: float | None = None
     max_steps: int = 10
     policy: str = "random"
     seed: int = 0
@@ -61,6 +67,8 @@ class CollectConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.triplet_fov is not None:
+            CameraConfig(triplet_fov=self.triplet_fov)  # a ValueError names the range
         if isinstance(self.objects, list):
             object.__setattr__(self, "objects", tuple(self.objects))
 

@@ -70,7 +70,7 @@ def collector_env(config: CollectConfig, record_triplet: bool = True, heightmap:
     The one place collection settings become a world, for the collector and for a replay of its data."""
     env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
                        max_steps=config.max_steps, record_triplet=record_triplet, triplet_size=config.triplet_size,
-                       scene_each_step=config.scene_each_step)
+                       scene_each_step=config.scene_each_step, triplet_fov=config.triplet_fov)
     return HeightmapObservation(env) if (config.heightmap if heightmap is None else heightmap) else env
 
 

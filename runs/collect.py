@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-size", type=int, default=d.image_size, help="policy's image side, pixels")
     parser.add_argument("--triplet-size", type=int, default=d.triplet_size,
                         help="side of the recorded pre, post and outcome images, pixels (default: --image-size)")
+    parser.add_argument("--triplet-fov", type=float, default=d.triplet_fov,
+                        help="field of view of the recorded pre and post images, degrees, narrower than the policy's "
+                             "scene camera (36): a zoom on the bin (default: the policy's view)")
     parser.add_argument("--num-objects", type=int, default=d.num_objects, help="objects in the bin")
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help="actions per episode")
     parser.add_argument("--policy", default=d.policy,
@@ -63,8 +66,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     objects = args.objects[0] if len(args.objects) == 1 else tuple(args.objects)
     try:
         config = CollectConfig(objects=objects, num_objects=args.num_objects, image_size=args.image_size,
-                               triplet_size=args.triplet_size, max_steps=args.max_steps, policy=args.policy,
-                               seed=args.seed, grasps=args.grasps,
+                               triplet_size=args.triplet_size, triplet_fov=args.triplet_fov, max_steps=args.max_steps,
+                               policy=args.policy, seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
                                max_task_failures=args.max_task_failures, heightmap=args.heightmap,
                                scene_each_step=args.scene_each_step)

@@ -206,6 +206,15 @@ def test_sharper_triplet_images_leave_the_episode_unchanged():
     assert lifted.sum() > (plain_info["ground_truth"]["pre_mask"] == info["ground_truth"]["object_ids"][0]).sum()
     with pytest.raises(ValueError, match="triplet_size"):
         gym.make("KukaGrasp-v0", triplet_size=8)
+    zoomed, zoomed_info = run(triplet_fov=27.0)  # a narrower view of the bin for the pre and post images alone
+    np.testing.assert_array_equal(zoomed, plain)
+    np.testing.assert_array_equal(zoomed_info["triplet_outcome_image"], plain_info["triplet_outcome_image"])
+    assert zoomed_info["is_success"] and zoomed_info["pre_image"].shape == (32, 32, 3)
+    zoomed_truth, plain_truth = zoomed_info["ground_truth"], plain_info["ground_truth"]
+    body = zoomed_truth["object_ids"][0]
+    assert (zoomed_truth["pre_mask"] == body).sum() > (plain_truth["pre_mask"] == body).sum()
+    with pytest.raises(ValueError, match="triplet_fov narrows"):
+        gym.make("KukaGrasp-v0", triplet_fov=60.0)
 
 
 def grasp_until_lift(env, obs):

@@ -181,6 +181,26 @@ def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identit
     assert not (tmp_path / "tiny").exists() and not (tmp_path / "tiny.partial").exists()
 
 
+def test_a_zoomed_triplet_view_keeps_the_grasps_and_is_part_of_the_identity(tmp_path):
+    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, triplet_fov=27.0, num_objects=2,
+                           max_steps=4)
+    collect(config, tmp_path / "zoom", show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), "triplet_fov": None}), tmp_path / "plain", show_progress=False,
+            report=quiet)
+    card = DatasetCard.load(tmp_path / "zoom")
+    assert card.config["triplet_fov"] == 27.0 and card.config["world"]["camera"]["triplet_fov"] == 27.0
+    zoom, plain = EpisodeDataset(tmp_path / "zoom"), EpisodeDataset(tmp_path / "plain")
+    for index in range(2):
+        np.testing.assert_array_equal(zoom[index]["actions"], plain[index]["actions"])
+        np.testing.assert_array_equal(zoom[index]["images"], plain[index]["images"])
+        np.testing.assert_array_equal(zoom[index]["outcome"], plain[index]["outcome"])
+    with pytest.raises(ConfigMismatchError, match="triplet_fov"):
+        collect(CollectConfig(**{**config.to_dict(), "triplet_fov": 30.0}), tmp_path / "zoom", resume=True,
+                show_progress=False, report=quiet)
+    with pytest.raises(ValueError, match="triplet_fov narrows"):
+        CollectConfig(triplet_fov=2.0)
+
+
 def test_the_scene_once_per_attempt_collects_the_same_grasps_and_is_part_of_the_identity(tmp_path):
     """The default renders an attempt's scene once; every step's image of the old default differs, the first image,
     the actions and the triplets do not. A card from before the setting reads as rendering every step."""
