@@ -158,22 +158,27 @@ def test_height_maps_are_collected_once_per_attempt_and_part_of_the_identity(tmp
                 show_progress=False)
 
 
+def collect_with_and_without(tmp_path, field: str, value):
+    """Two attempts collected with ``field=value`` (in ``tmp_path / field``) and the same without it (``plain``):
+    the config and both datasets."""
+    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, num_objects=2, max_steps=4,
+                           **{field: value})
+    collect(config, tmp_path / field, show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), field: None}), tmp_path / "plain", show_progress=False, report=quiet)
+    return config, EpisodeDataset(tmp_path / field), EpisodeDataset(tmp_path / "plain")
+
+
 def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identity(tmp_path):
-    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, triplet_size=48, num_objects=2,
-                           max_steps=4)
-    collect(config, tmp_path / "sharp", show_progress=False, report=quiet)
-    collect(CollectConfig(**{**config.to_dict(), "triplet_size": None}), tmp_path / "plain", show_progress=False,
-            report=quiet)
-    card = DatasetCard.load(tmp_path / "sharp")
+    config, sharp, plain = collect_with_and_without(tmp_path, "triplet_size", 48)
+    card = DatasetCard.load(tmp_path / "triplet_size")
     assert card.image_size == 48 and card.config["image_size"] == 32 and card.config["triplet_size"] == 48
-    sharp, plain = EpisodeDataset(tmp_path / "sharp"), EpisodeDataset(tmp_path / "plain")
     for index in range(2):
         assert sharp[index]["images"].shape[1:] == (32, 32, 3)  # what the policy saw
         assert sharp[index]["outcome"].shape == (48, 48, 3)
         np.testing.assert_array_equal(sharp[index]["actions"], plain[index]["actions"])
         np.testing.assert_array_equal(sharp[index]["images"], plain[index]["images"])
     with pytest.raises(ConfigMismatchError, match="triplet_size"):
-        collect(CollectConfig(**{**config.to_dict(), "triplet_size": 64}), tmp_path / "sharp", resume=True,
+        collect(CollectConfig(**{**config.to_dict(), "triplet_size": 64}), tmp_path / "triplet_size", resume=True,
                 show_progress=False, report=quiet)
     with pytest.raises(ValueError, match="triplet_size"):  # the world's own check, before any folder is written
         collect(CollectConfig(**{**config.to_dict(), "triplet_size": 8}), tmp_path / "tiny", show_progress=False,
@@ -182,20 +187,15 @@ def test_sharper_triplets_are_recorded_at_their_own_size_and_part_of_the_identit
 
 
 def test_a_zoomed_triplet_view_keeps_the_grasps_and_is_part_of_the_identity(tmp_path):
-    config = CollectConfig(grasps=2, shard_size=2, workers=1, image_size=32, triplet_fov=27.0, num_objects=2,
-                           max_steps=4)
-    collect(config, tmp_path / "zoom", show_progress=False, report=quiet)
-    collect(CollectConfig(**{**config.to_dict(), "triplet_fov": None}), tmp_path / "plain", show_progress=False,
-            report=quiet)
-    card = DatasetCard.load(tmp_path / "zoom")
+    config, zoom, plain = collect_with_and_without(tmp_path, "triplet_fov", 27.0)
+    card = DatasetCard.load(tmp_path / "triplet_fov")
     assert card.config["triplet_fov"] == 27.0 and card.config["world"]["camera"]["triplet_fov"] == 27.0
-    zoom, plain = EpisodeDataset(tmp_path / "zoom"), EpisodeDataset(tmp_path / "plain")
     for index in range(2):
         np.testing.assert_array_equal(zoom[index]["actions"], plain[index]["actions"])
         np.testing.assert_array_equal(zoom[index]["images"], plain[index]["images"])
         np.testing.assert_array_equal(zoom[index]["outcome"], plain[index]["outcome"])
     with pytest.raises(ConfigMismatchError, match="triplet_fov"):
-        collect(CollectConfig(**{**config.to_dict(), "triplet_fov": 30.0}), tmp_path / "zoom", resume=True,
+        collect(CollectConfig(**{**config.to_dict(), "triplet_fov": 30.0}), tmp_path / "triplet_fov", resume=True,
                 show_progress=False, report=quiet)
     with pytest.raises(ValueError, match="triplet_fov narrows"):
         CollectConfig(triplet_fov=2.0)
