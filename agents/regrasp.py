@@ -56,7 +56,8 @@ class RegraspConfig:
         retry_empty: with ``avoid_tried``, leave out only the grasps whose lift held something: a lift the verifier
             found empty (its ``explain()`` reports ``holds_object`` 0, the presence gate's label-free verdict) may be
             tried again, since what it missed still lies there, while a wrong object or a pair put back lies where it
-            was lifted and may be lifted again there. A verifier that does not explain counts every lift as holding something.
+            was lifted and may be lifted again there. A verifier that does not explain counts every lift as holding
+            something.
     """
 
     threshold: float

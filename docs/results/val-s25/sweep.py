@@ -26,7 +26,8 @@ from benchmark.budget import lift_ending  # noqa: E402
 
 ENDS = ("success", "nothing", "wrong", "target+another")
 # benchmark.budget's endings under the short labels this sweep's outputs were written with
-LABELS = {"success": "success", "nothing lifted": "nothing", "wrong object": "wrong", "target + another": "target+another"}
+LABELS = {"success": "success", "nothing lifted": "nothing", "wrong object": "wrong",
+          "target + another": "target+another"}
 
 
 def end(lifted: list[str], target: str) -> str:

@@ -1,7 +1,7 @@
 """(threshold, foreign share) sweep for putting a lift back (session 26, rule-foreign.md step 1).
 
-    PYTHONPATH=. python docs/results/val-s26/sweep_foreign.py docs/results/val-s26/val-sweep.json docs/results/val-s26/sweep \
-        regrasp-all-retry
+    PYTHONPATH=. python docs/results/val-s26/sweep_foreign.py docs/results/val-s26/val-sweep.json \
+        docs/results/val-s26/sweep regrasp-all-retry
 
 Reads a runs.benchmark JSON of a two-grasp table whose row puts back every first lift, with a verifier that explains
 its scores (``policy_report.lift_details``: ``score`` and ``foreign_share``). A trial's outcome at (t, s) is the first
