@@ -92,7 +92,7 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
                              f"images, but the data hold {train_set.image_size} px images")
     data_card = {"roots": [str(root) for root in data], "train_triplets": len(train_set),
                  "val_triplets": len(val_set), "val_fraction": config.val_fraction, "split_seed": seed,
-                 "image_size": train_set.image_size}
+                 "image_size": train_set.image_size, "triplet_fov": train_set.triplet_fov}
     print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
     training_set = CachedTriplets(train_set, progress=config.progress) if config.cache else train_set
     summary = train(model_config, config.train, training_set, out, val_set=val_set if len(val_set) >= 2 else None,

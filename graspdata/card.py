@@ -54,6 +54,13 @@ class DatasetCard:
     format: str = CARD_FORMAT
     layout_version: int = LAYOUT_VERSION
 
+    @property
+    def triplet_fov(self) -> float | None:
+        """Field of view (degrees) the pre and post images were rendered through; None: the policy's scene camera
+        (``runs.collect --triplet-fov``; datasets collected or imported without it)."""
+        value = self.config.get("triplet_fov")
+        return None if value is None else float(value)
+
     def counts(self) -> dict[str, int]:
         """Totals over the manifest: attempts, grasps_attempted, successes, faults, shards."""
         totals = {name: sum(getattr(s, name) for s in self.shards)

@@ -133,10 +133,15 @@ class ShardedReader(ABC):
         scans = [scan_folder(root, skip_bad=skip_bad, report=report) for root in roots]
         self.cards = [scan.card for scan in scans]
         self.image_size = self.cards[0].image_size
+        self.triplet_fov = self.cards[0].triplet_fov  # degrees; None: the policy's scene camera
         for scan in scans:
             if scan.card.image_size != self.image_size:
                 raise ConfigMismatchError(f"{scan.folder}: image size {scan.card.image_size}, but "
                                           f"{scans[0].folder} has {self.image_size}; read them separately")
+            if scan.card.triplet_fov != self.triplet_fov:
+                raise ConfigMismatchError(f"{scan.folder}: pre and post images through a {scan.card.triplet_fov} "
+                                          f"degree field of view, but {scans[0].folder}'s through {self.triplet_fov} "
+                                          "(None: the policy's scene camera); read them separately")
             if object_set is not None and not _object_set_matches(scan.card, object_set):
                 raise ConfigMismatchError(f"{scan.folder}: collected on object set "
                                           f"{scan.card.object_set.get('spec')!r}, not {object_set!r}")

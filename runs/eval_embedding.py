@@ -26,6 +26,7 @@ from embedding.evaluate import HeldOutGrasps, choose_goals, evaluate_model, form
 from embedding.heatmap import DENSE, HeatmapReadout
 from embedding.heldout import collect_held_out, goal_bank_source, read_held_out
 from embedding.model import Grasp2Vec
+from graspdata.card import DatasetCard
 
 DEFAULT_EVAL_SEED = 700_000_000  # far from the collection seeds used for training data
 GOAL_BANK_SEED_OFFSET = 1_000_003
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "1 = a single read)")
     parser.add_argument("--flip-average", action="store_true",
                         help="retrieval embeddings averaged with their left-right mirror images (test-time averaging)")
+    parser.add_argument("--any-camera", action="store_true",
+                        help="score the checkpoint on pre and post images seen through another field of view than "
+                             "its training triplets' (runs.collect --triplet-fov), which is refused otherwise")
     parser.add_argument("--floor-seed", type=int, default=0, help="initialisation seed of the random-weight floor")
     parser.add_argument("--json", required=True, type=Path, help="output JSON (table .md and PNGs beside it)")
     parser.add_argument("--threads", type=int, default=2)
@@ -59,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 def load_grasps(args: argparse.Namespace, image_size: int) -> tuple[HeldOutGrasps, dict]:
     if args.data is not None:
         grasps = read_held_out(args.data, objects=args.objects, limit=args.limit, progress=not args.no_progress)
-        return grasps, {"source": "dataset", "roots": [str(d) for d in args.data]}
+        return grasps, {"source": "dataset", "roots": [str(d) for d in args.data],
+                        "triplet_fov": DatasetCard.load(args.data[0]).triplet_fov}
     grasps = collect_held_out(args.objects, args.attempts, args.seed, image_size=image_size,
                               num_objects=args.num_objects, progress=not args.no_progress)
     if args.limit is not None:
@@ -68,7 +73,18 @@ def load_grasps(args: argparse.Namespace, image_size: int) -> tuple[HeldOutGrasp
                                               "pre_object_mask": grasps.masks[i]}
                                              for i in range(min(args.limit, len(grasps)))], grasps.urdfs)
     return grasps, {"source": "collected", "attempts": args.attempts, "seed_first": args.seed,
-                    "num_objects": args.num_objects, "policy": "RandomGraspPolicy"}
+                    "num_objects": args.num_objects, "policy": "RandomGraspPolicy", "triplet_fov": None}
+
+
+def check_camera(checkpoint: Path, held_out: dict, any_camera: bool) -> None:
+    """Refuse (SystemExit) held-out pre and post images seen through another field of view than the checkpoint's
+    training triplets, unless ``any_camera``: φ_s reads objects at the scale it was trained on."""
+    trained = read_card(checkpoint).get("extra", {}).get("data", {}).get("triplet_fov")
+    if trained != held_out["triplet_fov"] and not any_camera:
+        raise SystemExit(f"eval_embedding: error: {checkpoint} was trained on pre and post images through a {trained} "
+                         f"degree field of view, the held-out grasps are through {held_out['triplet_fov']} (None: "
+                         "the policy's scene camera): collect them with the training data's --triplet-fov, or pass "
+                         "--any-camera to compare anyway")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -77,6 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     began = time.perf_counter()
     model = load_checkpoint(args.checkpoint)
     grasps, source = load_grasps(args, model.config.image_size)
+    check_camera(args.checkpoint, source, args.any_camera)
     if len(grasps) < max(2, args.min_pool):
         raise SystemExit(f"only {len(grasps)} held-out grasps, --min-pool is {max(2, args.min_pool)}: collect more "
                          "(--attempts, or runs.collect into a --data folder; about 1 attempt in 5 lifts one object)")

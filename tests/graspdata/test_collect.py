@@ -199,6 +199,9 @@ def test_a_zoomed_triplet_view_keeps_the_grasps_and_is_part_of_the_identity(tmp_
                 show_progress=False, report=quiet)
     with pytest.raises(ValueError, match="triplet_fov narrows"):
         CollectConfig(triplet_fov=2.0)
+    assert TripletDataset(tmp_path / "triplet_fov").triplet_fov == 27.0
+    with pytest.raises(ConfigMismatchError, match="field of view"):  # one reader, one camera
+        TripletDataset([tmp_path / "triplet_fov", tmp_path / "plain"])
 
 
 def test_the_scene_once_per_attempt_collects_the_same_grasps_and_is_part_of_the_identity(tmp_path):

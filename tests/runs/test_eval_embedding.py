@@ -40,6 +40,16 @@ def test_collects_held_out_grasps_and_reports(tmp_path, tiny_checkpoint):
     assert "cores" in saved["machine"]
 
 
+def test_a_checkpoint_trained_through_another_field_of_view_is_refused_unless_asked(tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(Grasp2Vec(TINY), tmp_path / "zoomed", extra={"data": {"triplet_fov": 27.0}})
+    args = ["--checkpoint", str(tmp_path / "zoomed"), "--objects", "unseen", "--attempts", "16", "--num-objects", "2",
+            "--seed", "5", "--json", str(tmp_path / "eval.json"), "--no-progress", "--threads", "1"]
+    with pytest.raises(SystemExit, match="through a 27.0 degree field of view, the held-out grasps are through None"):
+        eval_embedding.main(args)
+    assert eval_embedding.main([*args, "--any-camera"])["held_out"]["triplet_fov"] is None
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Grasp2Vec checkpoint"):
         eval_embedding.main(["--checkpoint", str(tmp_path / "none"), "--json", str(tmp_path / "x.json")])
