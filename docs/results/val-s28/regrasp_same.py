@@ -2,11 +2,15 @@
 
     PYTHONPATH=. python docs/results/val-s28/regrasp_same.py 300 | grep -v '^argv' \
         > docs/results/val-s28/regrasp-same.txt
+    PYTHONPATH=. python docs/results/val-s28/regrasp_same.py 300 90 | grep -v '^argv' \
+        > docs/results/val-s28/regrasp-same-turned.txt
 
 Two outcome images of one object lifted twice would tie φ_o's views of that object together without labels. For
 N seeded bins (seen objects, 5 a bin, collection seeds 3,900,000+; no benchmark seed), the shipped learned
 indiscriminate policy grasps (``KukaGraspEnv(max_grasps=2)``), the lift is put back (lowered to 11 cm, released,
-objects settled) and the same pose is grasped again. The robot's own bit is ``grasp_sensed`` (the aperture) on both
+objects settled) and the same pose is grasped again, or, with TURN degrees, the wrist turned by TURN about the same
+grasp point (the fingers close 2.4 cm beside the end effector, ``envs.grasp_pose.finger_offsets``): a second view of
+the object held the other way. The robot's own bit is ``grasp_sensed`` (the aperture) on both
 lifts; ground truth is read only to score whether the two lifts held the same single object.
 """
 
@@ -15,9 +19,12 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
+import numpy as np
+import torch
+
 from agents.loading import load_policy
 from envs.grasp_env import RELEASE_ACTION, KukaGraspEnv, awaits_keep_or_release
-from envs.grasp_pose import PosePolicy
+from envs.grasp_pose import PosePolicy, PoseSpace, finger_offsets, wrap_half_turn
 
 POLICY = "checkpoints/policies/qtopt-indiscriminate/checkpoint"
 FIRST_SEED = 3_900_000
@@ -33,8 +40,18 @@ def grasp(env: KukaGraspEnv, policy, observation: dict) -> tuple[dict, dict, boo
             return observation, info, False
 
 
-def main(bins: int) -> None:
+def turned(space: PoseSpace, pose: np.ndarray, degrees: float) -> np.ndarray:
+    """The normalised ``pose`` (3,) with the wrist turned by ``degrees`` about the same grasp point."""
+    x, y, yaw = space.to_pose(pose)
+    new_yaw = wrap_half_turn(yaw + np.radians(degrees))  # the pose space's yaw range; the offset depends on it
+    point = np.array([x, y]) + finger_offsets(torch.tensor(yaw)).numpy()
+    new_x, new_y = point - finger_offsets(torch.tensor(new_yaw)).numpy()
+    return space.from_pose(np.array([new_x, new_y, new_yaw]))
+
+
+def main(bins: int, turn: float = 0.0) -> None:
     env = KukaGraspEnv(objects="seen", num_objects=5, image_size=64, max_steps=12, max_grasps=2)
+    space = PoseSpace(env.config)
     chooser, _ = load_policy(POLICY)
     counts: Counter[str] = Counter()
     for index in range(bins):
@@ -44,7 +61,7 @@ def main(bins: int) -> None:
         if not waiting:
             counts["first attempt ended without a lift to decide on"] += 1
             continue
-        pose = chooser.chosen.copy()
+        pose = turned(space, chooser.chosen, turn) if turn else chooser.chosen.copy()
         observation, _, terminated, _, _ = env.step(RELEASE_ACTION)
         if terminated:
             counts["the put-back faulted"] += 1
@@ -63,7 +80,7 @@ def main(bins: int) -> None:
             what = "nothing" if len(one) == 1 else "first lift held 0 or 2+ objects"
         counts[f"sensed both: {sensed == (True, True)!s:5s} | second lift: {what}"] += 1
     env.close()
-    print(f"{bins} bins, {POLICY}, seeds {FIRST_SEED}+")
+    print(f"{bins} bins, {POLICY}, seeds {FIRST_SEED}+, second grasp turned by {turn:g} degrees")
     for key, count in sorted(counts.items()):
         print(f"  {key}: {count}")
     both = {k: v for k, v in counts.items() if k.startswith("sensed both: True")}
@@ -73,4 +90,4 @@ def main(bins: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
