@@ -9,7 +9,7 @@ Two outcome images of one object lifted twice would tie φ_o's views of that obj
 N seeded bins (seen objects, 5 a bin, collection seeds 3,900,000+; no benchmark seed), the shipped learned
 indiscriminate policy grasps (``KukaGraspEnv(max_grasps=2)``), the lift is put back (lowered to 11 cm, released,
 objects settled) and the same pose is grasped again, or, with TURN degrees, the wrist turned by TURN about the same
-grasp point (the fingers close 2.4 cm beside the end effector, ``envs.grasp_pose.finger_offsets``): a second view of
+grasp point (the fingers close 2.4 cm beside the end effector, ``PoseSpace.finger_points``): a second view of
 the object held the other way. The robot's own bit is ``grasp_sensed`` (the aperture) on both
 lifts; ground truth is read only to score whether the two lifts held the same single object.
 """
@@ -24,7 +24,7 @@ import torch
 
 from agents.loading import load_policy
 from envs.grasp_env import RELEASE_ACTION, KukaGraspEnv, awaits_keep_or_release
-from envs.grasp_pose import PosePolicy, PoseSpace, finger_offsets, wrap_half_turn
+from envs.grasp_pose import PosePolicy, PoseSpace, wrap_half_turn
 
 POLICY = "checkpoints/policies/qtopt-indiscriminate/checkpoint"
 FIRST_SEED = 3_900_000
@@ -42,11 +42,8 @@ def grasp(env: KukaGraspEnv, policy, observation: dict) -> tuple[dict, dict, boo
 
 def turned(space: PoseSpace, pose: np.ndarray, degrees: float) -> np.ndarray:
     """The normalised ``pose`` (3,) with the wrist turned by ``degrees`` about the same grasp point."""
-    x, y, yaw = space.to_pose(pose)
-    new_yaw = wrap_half_turn(yaw + np.radians(degrees))  # the pose space's yaw range; the offset depends on it
-    point = np.array([x, y]) + finger_offsets(torch.tensor(yaw)).numpy()
-    new_x, new_y = point - finger_offsets(torch.tensor(new_yaw)).numpy()
-    return space.from_pose(np.array([new_x, new_y, new_yaw]))
+    fingers = space.finger_points(torch.as_tensor(pose)).numpy()
+    return space.pose_at_fingers(fingers, wrap_half_turn(space.to_pose(pose)[2] + np.radians(degrees)))
 
 
 def main(bins: int, turn: float = 0.0) -> None:
