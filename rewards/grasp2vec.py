@@ -90,22 +90,27 @@ class Grasp2VecReward(EmbeddingSimilarityReward):
         the goal's object alone; high when it shows another object too (or instead); 0 for an all-zero map."""
         goals = np.asarray(goals, dtype=np.float32)
         slots = np.arange(len(goals)) if slots is None else np.asarray(slots)
-        return self.readouts(self._check_images(outcomes), slots, goals)["foreign_share"]
+        return self.readouts(self._check_images(outcomes), slots, goals, every=True)["foreign_share"]
 
-    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> dict[str, np.ndarray]:
-        """``similarity`` and ``foreign_share`` (:meth:`foreign_shares`, read whether or not the reward gates on it, so
-        :meth:`explain` reports it) from one pass of φ_o over ``outcomes``, ``batch_size`` images at a time (the
-        pooled embeddings are those :meth:`embed` gives), shares ``batch_size`` contexts at a time."""
+    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray, every: bool = False
+                 ) -> dict[str, np.ndarray]:
+        """``similarity``, and ``foreign_share`` (:meth:`foreign_shares`) when the reward gates on it or ``every``
+        asks (:meth:`explain` reports it either way), from one pass of φ_o over ``outcomes``, ``batch_size`` images at
+        a time (the pooled embeddings are those :meth:`embed` gives), shares ``batch_size`` contexts at a time."""
+        shares_wanted = every or self.max_foreign_share is not None
         pooled = np.zeros((len(outcomes), self.embedding_dim), dtype=np.float32)
         shares = np.zeros(len(goals))
         for start in range(0, len(outcomes), self.batch_size):
             maps = self._outcome_maps(outcomes[start:start + self.batch_size])  # (B, D, H, W)
             pooled[start:start + len(maps)] = normalize(_pooled(maps))
+            if not shares_wanted:
+                continue
             cells = maps.reshape(*maps.shape[:2], -1)  # (B, D, HW)
             mine = np.flatnonzero((slots >= start) & (slots < start + len(maps)))
             for part in np.array_split(mine, max(1, -(-len(mine) // self.batch_size))):
                 shares[part] = self._foreign_share(cells[slots[part] - start], goals[part])
-        return {"similarity": np.sum(goals * pooled[slots], axis=1), "foreign_share": shares}
+        similarity = np.sum(goals * pooled[slots], axis=1)
+        return {"similarity": similarity, "foreign_share": shares} if shares_wanted else {"similarity": similarity}
 
     def _foreign_share(self, cells: np.ndarray, goals: np.ndarray) -> np.ndarray:
         """(n,) share of the mass of ``cells`` (n, D, HW) in cells less like ``goals`` (n, D) than

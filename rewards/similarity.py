@@ -135,10 +135,12 @@ class EmbeddingSimilarityReward:
         goals = np.stack([self._goal_embedding(c) for c in contexts])
         return self._scores(self._check_images(distinct), slots, contexts, goals)[0]
 
-    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray) -> dict[str, np.ndarray]:
+    def readouts(self, outcomes: np.ndarray, slots: np.ndarray, goals: np.ndarray, every: bool = False
+                 ) -> dict[str, np.ndarray]:
         """What the scores are read from, (N,) each, for context i's outcome ``outcomes[slots[i]]`` (uint8
         (S, S, 3), each distinct outcome once) against its unit goal embedding ``goals[i]`` (D,): ``similarity``
-        (the cosine); subclasses add their own readouts (one pass of the encoder for all of them)."""
+        (the cosine); subclasses add their own readouts (one pass of the encoder for all of them). ``every``: also
+        the readouts the score does not use (what :meth:`explain` reports); without it only those it does."""
         return {"similarity": np.sum(goals * self.embed(outcomes)[slots], axis=1)}
 
     def vetoes(self, readouts: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -152,14 +154,15 @@ class EmbeddingSimilarityReward:
         :meth:`__call__` returns)."""
         image = self._check_images([context.outcome_image])
         score, readouts, held = self._scores(image, np.zeros(1, dtype=np.int64), [context],
-                                             self._goal_embedding(context)[None])
+                                             self._goal_embedding(context)[None], every=True)
         return {**{name: float(values[0]) for name, values in readouts.items()},
                 "holds_object": 1.0 if held is None else float(held[0]), "score": float(score[0])}
 
-    def _scores(self, outcomes: np.ndarray, slots: np.ndarray, contexts: Sequence[GraspContext], goals: np.ndarray
-                ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
-        """(scores (N,) float32, :meth:`readouts`, presence verdicts (N,) bool or None) of ``contexts``."""
-        readouts = self.readouts(outcomes, slots, goals)
+    def _scores(self, outcomes: np.ndarray, slots: np.ndarray, contexts: Sequence[GraspContext], goals: np.ndarray,
+                every: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """(scores (N,) float32, :meth:`readouts` (``every`` as there), presence verdicts (N,) bool or None) of
+        ``contexts``."""
+        readouts = self.readouts(outcomes, slots, goals, every)
         similarity = readouts["similarity"]
         score = (similarity >= self.threshold).astype(np.float32) if self.thresholded else similarity
         held = self._presence_verdicts(outcomes, slots, contexts)
