@@ -58,6 +58,7 @@ ACTION_DIM = 5
 # What a policy answers after a lift with grasps to spare (``max_grasps > 1``): the close channel alone decides.
 KEEP_ACTION = np.array([0.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32)
 RELEASE_ACTION = np.array([0.0, 0.0, 0.0, 0.0, -1.0], dtype=np.float32)
+OUTCOME_KEY = "outcome"  # the observation of the last lift's outcome image (``max_grasps > 1``)
 MAX_BIN_DRAWS = 10  # bins drawn per reset before giving up on finding a task
 GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far inside it)
 
@@ -76,7 +77,7 @@ def make_world_config(num_objects: int, image_size: int, base: WorldConfig | Non
 def awaits_keep_or_release(observation: dict[str, Any]) -> bool:
     """Whether ``observation`` is the one after a lift with grasps to spare: the env has an ``outcome`` image
     (``max_grasps > 1``) and the fingers are closed, which they are only between a lift and the answer."""
-    return "outcome" in observation and float(np.asarray(observation["gripper"])[4]) == 0.0
+    return OUTCOME_KEY in observation and float(np.asarray(observation["gripper"])[4]) == 0.0
 
 
 def validate_action(action: Any) -> np.ndarray:
@@ -143,7 +144,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if self.wrist_view:
             result["wrist"] = image
         if self.max_grasps > 1:
-            result["outcome"] = image
+            result[OUTCOME_KEY] = image
         return result
 
     def _choose_task(self) -> bool:
@@ -282,7 +283,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if self.wrist_view:
             obs["wrist"] = self.world.render_wrist()[0]
         if self.max_grasps > 1:
-            obs["outcome"] = self._outcome.copy()
+            obs[OUTCOME_KEY] = self._outcome.copy()
         return obs
 
     def _info(self, fault: str | None = None, outcome: GraspOutcome | None = None) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from envs.config import CameraConfig
 
 # Fields that define the data: a resumed run must use the same values.
 IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap",
-                   "scene_each_step", "triplet_fov")
+                   "scene_each_step", "triplet_fov", "regrasp_same")
 # Identity fields added later, with the value datasets collected before them have.
-IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True, "triplet_fov": None}
+IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True, "triplet_fov": None,
+                     "regrasp_same": False}
 CARD_WORLD = "world"  # a dataset card records the world beside the collection settings (graspdata.collect.new_card)
 
 
@@ -44,6 +45,11 @@ class CollectConfig:
             (:class:`envs.grasp_env.KukaGraspEnv`). Every learner here reads an episode's first image only
             (grasp poses), and the same seed collects the same grasps, triplets and first images either way;
             a closed-loop learner that reads every step's image needs True. About 6 ms of rendering per step.
+        regrasp_same: after a lift the gripper sensed, put it back and make the same grasp again (the attempt's
+            actions replayed from home), recording that second lift's outcome image and sensed bit beside the
+            record (``GraspRecord.again_outcome_image``): two views of one object, paired by the robot's own
+            actions, without labels. The record's attempt, triplet and first images are the ones a collection
+            without it makes from the same seed; the second lift costs about as much as the first.
     """
 
     objects: str | tuple[str, ...] = "seen"
@@ -60,6 +66,7 @@ class CollectConfig:
     max_task_failures: int = 3
     heightmap: bool = False
     scene_each_step: bool = False
+    regrasp_same: bool = False
 
     def __post_init__(self) -> None:
         for name in ("grasps", "shard_size", "workers", "max_task_failures", "num_objects"):

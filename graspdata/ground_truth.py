@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from graspdata.errors import CorruptShardError
-from graspdata.layout import RECORD_GROUP, TRUTH_GROUP, read_aperture
+from graspdata.layout import AGAIN_LIFTED, RECORD_GROUP, TRUTH_GROUP, read_aperture
 from graspdata.reader import RecordRef, ShardedReader, ShardFiles, TripletDataset
 from graspdata.records import GroundTruth
 
@@ -35,11 +35,12 @@ class GroundTruthReader:
             names = group["objects"].asstr()[row]
             count = int(np.sum(names != ""))
             has_mask = bool(group["has_mask"][row])
+            again = group[AGAIN_LIFTED][row][:count].astype(bool) if AGAIN_LIFTED in group else None
             return GroundTruth(
                 objects=tuple(names[:count]), urdfs=tuple(group["urdfs"].asstr()[row][:count]),
                 lifted=group["lifted"][row][:count].astype(bool), object_poses=group["object_poses"][row][:count],
                 pre_mask=group["pre_mask"][row] if has_mask else None,
-                post_mask=group["post_mask"][row] if has_mask else None)
+                post_mask=group["post_mask"][row] if has_mask else None, again_lifted=again)
         except (OSError, KeyError) as error:
             raise CorruptShardError(f"{ref.path}: cannot read ground truth of row {ref.row}: {error}") from None
 

@@ -16,6 +16,9 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
         pre_heightmap                         (N, Hm, Wm, 4) uint8: top-down height map before the
                                               grasp (height mm, RGB), one chunk per map; only when
                                               collected with --heightmap
+        again_outcome_image                   (N, H, W, 3) uint8 and again_sensed (N,) bool: the outcome of
+                                              the same grasp made again after a put-back and its sensed
+                                              bit; only when collected with --regrasp-same
         fault                                 (N,) UTF-8 string ("" when none)
         step_start, num_steps                 (N,) int64: the episode's rows in steps/
         obs_start, num_obs                    (N,) int64: its rows in observations/ (num_steps + 1)
@@ -28,6 +31,7 @@ A shard ``shard-FFFFFFFFF-SSSSSSSSS.h5`` holds the records with dataset indices 
         has_mask           (N,) bool
         pre_mask, post_mask (N, H, W) int8: index into objects, -1 elsewhere
         touching           (N, K) bool: touched the gripper after the lift (version 2, when recorded)
+        again_lifted       (N, K) bool: lifted by the second lift of the same grasp (with again_outcome_image)
 
 Version 1 (still read) lacks ``grasp_sensed`` and ``touching``; version 2 marks shards whose
 training label is the sensed bit, so code that only knows version 1 (and would train on ``success``)
@@ -67,6 +71,7 @@ RECORD_IMAGES = ("pre_image", "post_image", "outcome_image")
 APERTURE = "outcome_aperture"
 GRASP_SENSED = "grasp_sensed"
 PRE_HEIGHTMAP = "pre_heightmap"
+AGAIN_IMAGE, AGAIN_SENSED, AGAIN_LIFTED = "again_outcome_image", "again_sensed", "again_lifted"
 # Aperture (m) above which a record without a sensed bit counts as holding something: the default
 # gripper's closed-on-nothing aperture plus the default margin (see envs.config).
 FALLBACK_SENSED_APERTURE = NOMINAL_CLOSED_APERTURE + ArmConfig().grasp_margin
@@ -112,9 +117,10 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
     n = len(records)
     objects, urdfs = np.full((n, count), "", object), np.full((n, count), "", object)
     lifted, poses = np.zeros((n, count), bool), np.zeros((n, count, 7), np.float32)
-    has_mask, touching = np.zeros(n, bool), np.zeros((n, count), bool)
+    has_mask, touching, again = np.zeros(n, bool), np.zeros((n, count), bool), np.zeros((n, count), bool)
     with_truth = [r.truth for r in records if r.truth is not None]
     record_touching = bool(with_truth) and all(t.touching is not None for t in with_truth)
+    record_again = bool(with_truth) and all(t.again_lifted is not None for t in with_truth)
     for row, record in enumerate(records):
         truth = record.truth
         if truth is None:
@@ -125,6 +131,8 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
         has_mask[row] = truth.pre_mask is not None
         if record_touching:
             touching[row, :k] = truth.touching
+        if record_again:
+            again[row, :k] = truth.again_lifted
     _put_strings(group, "objects", objects)
     _put_strings(group, "urdfs", urdfs)
     _put(group, "lifted", lifted)
@@ -132,6 +140,8 @@ def _write_truth(group: h5py.Group, records: Sequence[GraspRecord], size: int) -
     _put(group, "has_mask", has_mask)
     if record_touching:
         _put(group, "touching", touching)
+    if record_again:
+        _put(group, AGAIN_LIFTED, again)
     for name in ("pre_mask", "post_mask"):
         masks = [_slot_mask(getattr(r.truth, name) if r.truth else None, size) for r in records]
         _put(group, name, np.stack(masks), row_chunk=1)
@@ -143,7 +153,8 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
 
     Args:
         records: at least one record, ``records[i].index == records[0].index + i``, all with
-            the same image size and observation keys, and either all or none with ``grasp_sensed``.
+            the same image size and observation keys, and either all or none with ``grasp_sensed``, with
+            ``pre_heightmap`` and with a second lift (``again_outcome_image``).
         source: where the data comes from (``"sim"``, ``"import"`` or ``"pack"``), stored as an attribute.
         image_chunk_rows: records per compressed chunk of the pre/post/outcome images. 1 (random
             access, the default) or more: scenes share the bin's background, so compressing many
@@ -171,6 +182,10 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
     if any(m is None for m in maps) and any(m is not None for m in maps):
         raise ValueError(f"records {first}..{first + len(records) - 1}: some carry a pre_heightmap and some do not; "
                          "a shard stores height maps for all its records or for none")
+    agains = [r.again_outcome_image for r in records]
+    if any(a is None for a in agains) and any(a is not None for a in agains):
+        raise ValueError(f"records {first}..{first + len(records) - 1}: some carry a second lift and some do not; "
+                         "a shard stores again_outcome_image for all its records or for none")
     num_steps = np.array([r.num_steps for r in records], np.int64)
     num_obs = np.array([len(r.observations[keys[0]]) if keys else 0 for r in records], np.int64)
     buffer = io.BytesIO()
@@ -191,6 +206,10 @@ def encode_shard(records: Sequence[GraspRecord], source: str, image_chunk_rows: 
             _put(rec, GRASP_SENSED, np.array(sensed, bool))
         if maps[0] is not None:
             _put(rec, PRE_HEIGHTMAP, np.stack(maps), row_chunk=1, level=compression_level)
+        if agains[0] is not None:
+            _put(rec, AGAIN_IMAGE, np.stack(agains), row_chunk=min(image_chunk_rows, len(records)),
+                 level=compression_level)
+            _put(rec, AGAIN_SENSED, np.array([r.again_sensed for r in records], bool))
         _put_strings(rec, "fault", np.array([r.fault for r in records], object))
         _put(rec, "step_start", np.concatenate([[0], np.cumsum(num_steps)[:-1]]).astype(np.int64))
         _put(rec, "num_steps", num_steps)

@@ -9,7 +9,7 @@ set travel to another machine (a GPU lent for a training run) and back.
 
 The pack keeps each record's ``key``, so ``TripletDataset(pack, split=..., seed=...)`` selects the
 same train/validation split as on the original folders. It holds no episodes and no ground truth:
-it is for training, never for evaluation.
+it is for training, never for evaluation. Second lifts (``--regrasp-same``) are not packed.
 """
 
 from __future__ import annotations

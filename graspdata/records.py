@@ -23,6 +23,8 @@ class GroundTruth:
         post_mask: the same for the post-grasp scene, or None.
         touching: which of the K objects touched the arm or gripper after the lift, (K,) bool (lifted
             but not touching: thrown up, not held); None when not recorded.
+        again_lifted: which of the K objects the second lift of the same grasp lifted (a collection with
+            ``regrasp_same``), (K,) bool; None when not recorded.
     """
 
     objects: tuple[str, ...]
@@ -32,6 +34,7 @@ class GroundTruth:
     pre_mask: np.ndarray | None = None
     post_mask: np.ndarray | None = None
     touching: np.ndarray | None = None
+    again_lifted: np.ndarray | None = None
 
     @property
     def lifted_objects(self) -> tuple[str, ...]:
@@ -65,6 +68,11 @@ class GraspRecord:
             NaN when no grasp was attempted or the source did not record it.
         pre_heightmap: the top-down height map scanned before the grasp, (Hm, Wm, 4) uint8
             (:meth:`envs.heightmap.Heightmap.encode`), or None when not recorded.
+        again_outcome_image: (H, W, 3) uint8, the outcome of the same grasp made again after the lift was put
+            back (a collection with ``regrasp_same``): a second view of what the first lift held, when
+            ``again_sensed``; all zeros when there was no second lift. None when not recorded.
+        again_sensed: the gripper sensed an object after that second lift (its own bit, as ``grasp_sensed``);
+            False when there was none. None when not recorded.
     """
 
     index: int
@@ -84,6 +92,8 @@ class GraspRecord:
     outcome_aperture: float = float("nan")
     grasp_sensed: bool | None = None
     pre_heightmap: np.ndarray | None = None
+    again_outcome_image: np.ndarray | None = None
+    again_sensed: bool | None = None
 
     def __post_init__(self) -> None:
         size = self.pre_image.shape
@@ -93,6 +103,12 @@ class GraspRecord:
             image = getattr(self, name)
             if image.shape != size or image.dtype != np.uint8:
                 raise ValueError(f"{name} must be {size} uint8 like pre_image, got {image.shape} {image.dtype}")
+        again = self.again_outcome_image
+        if (again is None) != (self.again_sensed is None):
+            raise ValueError("again_outcome_image and again_sensed are recorded together or not at all")
+        if again is not None and (again.shape != size or again.dtype != np.uint8):
+            raise ValueError(f"again_outcome_image must be {size} uint8 like pre_image, got {again.shape} "
+                             f"{again.dtype}")
         heightmap = self.pre_heightmap
         if heightmap is not None and (heightmap.ndim != 3 or heightmap.shape[2] != 4 or heightmap.dtype != np.uint8):
             raise ValueError(f"pre_heightmap must be (H, W, 4) uint8, got {heightmap.shape} {heightmap.dtype}")

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="render the scene image at every step (closed-loop learners; default: once per "
                              "attempt, the image every learner here reads; datasets collected before 2026-12-07 "
                              "need it to resume)")
+    parser.add_argument("--regrasp-same", action="store_true",
+                        help="after a sensed lift, put it back and make the same grasp again, recording that second "
+                             "outcome: label-free pairs of views of one object (the attempts are the same)")
     parser.add_argument("--resume", action="store_true", help="continue the dataset in --out")
     parser.add_argument("--ray-address", help="run on Ray: 'local' (start one here), 'auto', or a cluster address")
     parser.add_argument("--skip-bad", action="store_true", help="on --resume, set bad shards aside and redo them")
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                policy=args.policy, seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
                                max_task_failures=args.max_task_failures, heightmap=args.heightmap,
-                               scene_each_step=args.scene_each_step)
+                               scene_each_step=args.scene_each_step, regrasp_same=args.regrasp_same)
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None
         try:
             result = collect(config, args.out, resume=args.resume, ray_address=args.ray_address,

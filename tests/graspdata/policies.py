@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from envs.scripted import RandomGraspPolicy
+from envs.scripted import PrivilegedGraspPolicy, RandomGraspPolicy
 
 CRASH_MARKER = "GRASPDATA_TEST_CRASH_MARKER"
 
@@ -24,3 +24,8 @@ def crash_once(env, seed: int) -> RandomGraspPolicy:
 
 def always_raise(env, seed: int) -> RandomGraspPolicy:
     raise RuntimeError("this policy fails on purpose")
+
+
+def privileged(env, seed: int) -> PrivilegedGraspPolicy:
+    """The ground-truth grasp (most attempts lift something): for tests that need lifts, not for data."""
+    return PrivilegedGraspPolicy(env)

@@ -12,15 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedding.dataset import EpisodeDataset, EvaluationGrasps, TripletDataset
+from embedding.dataset import EpisodeDataset, EvaluationGrasps, OutcomePairDataset, TripletDataset
 from graspdata.card import DatasetCard
 from graspdata.collect import collect, plan_tasks
 from graspdata.config import CollectConfig
-from graspdata.episode import episode_seed
+from graspdata.episode import episode_seed, run_regrasp_same_episode
 from graspdata.errors import ConfigMismatchError, CorruptShardError
 from graspdata.folder import scan_folder
+from graspdata.ground_truth import GroundTruthReader
+from graspdata.policies import random_policy
 from graspdata.pool import WorkerError
-from graspdata.worker import ShardTask
+from graspdata.worker import ShardTask, collector_env
 from tests.graspdata.helpers import stored_indices_and_seeds
 from tests.graspdata.policies import CRASH_MARKER
 
@@ -226,3 +228,41 @@ def test_the_scene_once_per_attempt_collects_the_same_grasps_and_is_part_of_the_
                 show_progress=False, report=quiet)
     old_card = {k: v for k, v in config.to_dict().items() if k != "scene_each_step"}
     assert CollectConfig.from_dict(old_card).scene_each_step
+
+
+def test_regrasp_same_pairs_two_lifts_of_one_grasp_and_is_part_of_the_identity(tmp_path):
+    """A sensed lift is put back and the same grasp made again: the record keeps its attempt and adds the second
+    outcome; the pair reader serves the records whose two lifts both sensed something."""
+    config = CollectConfig(grasps=4, shard_size=4, workers=1, image_size=32, num_objects=2, max_steps=8,
+                           policy="tests.graspdata.policies:privileged", regrasp_same=True)
+    collect(config, tmp_path / "same", show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), "regrasp_same": False}), tmp_path / "plain", show_progress=False,
+            report=quiet)
+    assert DatasetCard.load(tmp_path / "same").config["regrasp_same"] is True
+    same, plain = EpisodeDataset(tmp_path / "same"), EpisodeDataset(tmp_path / "plain")
+    for key in ("actions", "images", "gripper", "rewards", "outcome"):  # a fresh world: the same first attempt
+        np.testing.assert_array_equal(same[0][key], plain[0][key])
+    assert [same[i]["grasp_sensed"] for i in range(4)] == [plain[i]["grasp_sensed"] for i in range(4)]
+    pairs, truth = OutcomePairDataset(tmp_path / "same"), GroundTruthReader()
+    triplets = TripletDataset(tmp_path / "same")
+    assert 0 < len(pairs) <= len(triplets)
+    for index in range(len(pairs)):
+        record = truth.read(pairs.ref(index))
+        row = pairs.ref(index).row
+        np.testing.assert_array_equal(pairs[index]["first"], same[row]["outcome"])
+        assert pairs[index]["second"].any()
+        np.testing.assert_array_equal(record.again_lifted, record.lifted)  # this seed: the same object both times
+    with pytest.raises(ConfigMismatchError, match="regrasp-same"):
+        OutcomePairDataset(tmp_path / "plain")
+    with pytest.raises(ConfigMismatchError, match="regrasp_same"):
+        collect(CollectConfig(**{**config.to_dict(), "regrasp_same": False}), tmp_path / "same", resume=True,
+                show_progress=False, report=quiet)
+
+
+def test_regrasp_same_needs_a_two_grasp_world_without_a_reward():
+    env = collector_env(CollectConfig(image_size=32, num_objects=2, max_steps=4))
+    try:
+        with pytest.raises(ValueError, match="max_grasps=2"):
+            run_regrasp_same_episode(env, random_policy(env, 0), 0, 0)
+    finally:
+        env.close()

@@ -11,6 +11,7 @@ import pytest
 from graspdata.card import DatasetCard
 from graspdata.errors import CorruptShardError, LayoutVersionError, NotADatasetError
 from graspdata.folder import scan_folder
+from graspdata.ground_truth import GroundTruthReader
 from graspdata.layout import (
     APERTURE,
     RECORD_GROUP,
@@ -20,8 +21,8 @@ from graspdata.layout import (
     shard_counts,
     verify_shard,
 )
-from graspdata.reader import EpisodeDataset, TripletDataset
-from tests.graspdata.helpers import make_record, write_dataset
+from graspdata.reader import EpisodeDataset, OutcomePairDataset, TripletDataset
+from tests.graspdata.helpers import make_record, write_dataset, write_records
 
 
 def test_round_trip_counts_and_info(tmp_path):
@@ -62,6 +63,28 @@ def test_pre_heightmap_round_trip_and_all_or_none(tmp_path):
         encode_shard([records[0], make_record(1, True)], "sim")
     with pytest.raises(ValueError, match="pre_heightmap must be"):
         replace(make_record(0, True), pre_heightmap=np.zeros((5, 4, 3), np.uint8))
+
+
+def test_second_lift_round_trip_and_all_or_none(tmp_path):
+    """``--regrasp-same`` records: the second outcome and its sensed bit in the records, its lift in the truth."""
+    records = [replace(make_record(i, True), again_outcome_image=np.full((16, 16, 3), 50 + i, np.uint8),
+                       again_sensed=i != 1, truth=replace(make_record(i, True).truth,
+                                                          again_lifted=np.array([i != 1, False])))
+               for i in range(3)]
+    card = write_records(tmp_path / "data", records)
+    pairs = OutcomePairDataset(tmp_path / "data")
+    assert len(pairs) == 2 and card.image_size == 16
+    np.testing.assert_array_equal(pairs[1]["first"], records[2].outcome_image)
+    np.testing.assert_array_equal(pairs[1]["second"], records[2].again_outcome_image)
+    truth = GroundTruthReader().read(pairs.ref(1))
+    np.testing.assert_array_equal(truth.again_lifted, [True, False])
+    assert GroundTruthReader().read(TripletDataset(write_dataset_copy(tmp_path)).ref(0)).again_lifted is None
+    with pytest.raises(ValueError, match="again_outcome_image for all its records or for none"):
+        encode_shard([records[0], make_record(1, True)], "sim")
+    with pytest.raises(ValueError, match="recorded together"):
+        replace(make_record(0, True), again_outcome_image=np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="again_outcome_image must be"):
+        replace(make_record(0, True), again_outcome_image=np.zeros((8, 8, 3), np.uint8), again_sensed=True)
 
 
 def write_dataset_copy(tmp_path):
