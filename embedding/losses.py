@@ -7,6 +7,11 @@ is the positive and every other item of the batch a negative:
 
 where ``npairs(x, y) = mean_i −log softmax_j(x_i · y_j)[i]``, the softmax cross-entropy over the
 batch's dot products (Sohn 2016), taken in both directions as in the paper.
+
+An optional same-object term ties φ_o's two views of one object together (``c_i``, ``d_i``: the outcomes of a
+lift and of the same grasp made again after a put-back, ``graspdata.reader.OutcomePairDataset``):
+
+    same_object = npairs(c, d) + npairs(d, c)
 """
 
 from __future__ import annotations
@@ -47,3 +52,9 @@ def grasp2vec_loss(scene_differences: torch.Tensor, outcomes: torch.Tensor,
     l2 = embedding_l2_penalty(scene_differences, outcomes)
     return {"loss": scene_term + outcome_term + l2_weight * l2, "npairs_scene": scene_term,
             "npairs_outcome": outcome_term, "l2": l2}
+
+
+def same_object_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Symmetric n-pairs between two outcome embeddings of the same objects, (P, D) each: the i-th rows are one
+    object seen twice, every other row a negative. Scalar."""
+    return npairs_loss(first, second) + npairs_loss(second, first)

@@ -36,6 +36,8 @@ class EmbeddingRunConfig:
             the starting checkpoint's architecture is used instead, and its image size must be the data's.
         init_stage_strides: with ``train.init_from``, fine-tune at these stage strides instead of the
             checkpoint's (the weights fit any strides; a smaller one gives a finer feature map).
+        pairs: dataset folders collected with ``--regrasp-same`` whose outcome pairs feed the same-object term
+            (``train.same_object_weight`` > 0), split like the triplets; usually the ``data`` folders themselves.
         train: optimisation, augmentation and schedule.
         val_fraction: share of the triplets held out for the logged validation retrieval.
         cache: hold the training triplets in memory.
@@ -49,6 +51,7 @@ class EmbeddingRunConfig:
     out: Path = Path("runs/out/embedding/grasp2vec")
     model: Grasp2VecConfig = field(default_factory=Grasp2VecConfig)
     init_stage_strides: tuple[int, ...] | None = None
+    pairs: tuple[Path, ...] = ()
     train: TrainConfig = field(default_factory=TrainConfig)
     val_fraction: float = 0.05
     cache: bool = False
@@ -77,7 +80,9 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {config.device}, but this torch ({torch.__version__}) sees no CUDA device; "
                          "use cpu")
-    from embedding.dataset import TripletDataset
+    if bool(config.pairs) != (config.train.same_object_weight > 0):
+        raise ValueError("pair folders (--pairs) and a same-object weight > 0 (--same-object-weight) go together")
+    from embedding.dataset import OutcomePairDataset, TripletDataset
 
     seed, data, out = config.train.seed, list(config.data), Path(config.out)
     train_set = TripletDataset(data, split="train", val_fraction=config.val_fraction, seed=seed)
@@ -93,11 +98,20 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
     data_card = {"roots": [str(root) for root in data], "train_triplets": len(train_set),
                  "val_triplets": len(val_set), "val_fraction": config.val_fraction, "split_seed": seed,
                  "image_size": train_set.image_size, "triplet_fov": train_set.triplet_fov}
-    print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets")
+    pair_set = None
+    if config.pairs:
+        pair_set = OutcomePairDataset(list(config.pairs), split="train", val_fraction=config.val_fraction, seed=seed)
+        if pair_set.image_size != train_set.image_size:
+            raise ValueError(f"the pairs hold {pair_set.image_size} px images, the triplets {train_set.image_size} px")
+        data_card.update(pair_roots=[str(root) for root in config.pairs], train_pairs=len(pair_set))
+        pair_set = CachedTriplets(pair_set, progress=config.progress) if config.cache else pair_set
+    print(f"model: {parameter_count_text(model_config)}; data: {len(train_set)} train / {len(val_set)} val triplets"
+          + (f", {data_card['train_pairs']} same-object pairs" if pair_set is not None else ""))
     training_set = CachedTriplets(train_set, progress=config.progress) if config.cache else train_set
     summary = train(model_config, config.train, training_set, out, val_set=val_set if len(val_set) >= 2 else None,
                     resume=config.resume, wandb_mode=config.wandb_mode, data_card=data_card,
-                    progress=config.progress, stop_at_step=config.stop_at_step, device=config.device)
+                    progress=config.progress, stop_at_step=config.stop_at_step, device=config.device,
+                    pair_set=pair_set)
     summary = {**summary, "command": config.command, "machine": machine_description(), "data": data_card}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     plot_history(out / "history.jsonl", out / "curves.png")

@@ -37,7 +37,7 @@ from embedding.checkpoint import (
     save_checkpoint,
 )
 from embedding.heatmap import goal_heatmap
-from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss
+from embedding.losses import DEFAULT_L2_WEIGHT, grasp2vec_loss, same_object_loss
 from embedding.metrics import retrieval_top1
 from embedding.model import Grasp2Vec, Grasp2VecConfig
 
@@ -47,6 +47,7 @@ HISTORY_NAME = "history.jsonl"
 AUGMENT_SEED_STRIDE = 1_000_003  # separates the augmentation streams of different seeds
 # Where and how fast the arithmetic runs, not what it computes: a run may resume with other values.
 PLACEMENT_FIELDS = ("threads", "workers", "channels_last", "compile")
+PAIR_STREAM = 2  # the same-object pairs' draws: a stream apart from the batch order and augmentation
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class TrainConfig:
         compile: run the model through ``torch.compile`` (same numbers up to float rounding).
         init_from: a Grasp2Vec checkpoint to start from (fine-tuning) instead of random weights; its
             architecture and image size must be the model's, up to the stage strides. The optimizer starts fresh.
+        same_object_weight: weight of the same-object term (:func:`embedding.losses.same_object_loss`) on pairs of
+            outcome views of one object (``OutcomePairDataset``); 0: off. A run with it needs a pair set.
+        same_object_batch: pairs per step for that term, drawn by (seed, step) apart from the triplet batches.
         ``docs/embedding/train-speed-b64.json`` and ``docs/embedding.md`` say what each buys on the CPU.
     """
 
@@ -91,11 +95,16 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     init_from: str | None = None
+    same_object_weight: float = 0.0
+    same_object_batch: int = 64
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError(f"need steps >= 1 and batch_size >= 2, got steps={self.steps}, "
                              f"batch_size={self.batch_size}")
+        if self.same_object_weight < 0 or self.same_object_batch < 2:
+            raise ValueError(f"need same_object_weight >= 0 and same_object_batch >= 2, got "
+                             f"{self.same_object_weight} and {self.same_object_batch}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,6 +115,8 @@ def _trajectory(train_config: dict[str, Any]) -> dict[str, Any]:
     settings added since the run was saved at the values it ran with (the defaults)."""
     trajectory = {key: value for key, value in train_config.items() if key not in PLACEMENT_FIELDS}
     trajectory["augment"] = {**dataclasses.asdict(AugmentConfig()), **trajectory.get("augment", {})}
+    trajectory.setdefault("same_object_weight", 0.0)
+    trajectory.setdefault("same_object_batch", TrainConfig.same_object_batch)
     return trajectory
 
 
@@ -142,18 +153,18 @@ class StepBatchSampler(Sampler[list[int]]):
 
 
 class CachedTriplets(Dataset):
-    """All triplets of ``dataset`` held in memory as three uint8 arrays (N, H, W, 3): for data that
-    fits in RAM (64 px: 36 KiB per triplet), it removes per-step file reads."""
+    """All items of ``dataset`` (triplets, or outcome pairs) held in memory as uint8 arrays (N, H, W, 3), one per
+    key: for data that fits in RAM (64 px: 36 KiB per triplet), it removes per-step file reads."""
 
     def __init__(self, dataset: Dataset, progress: bool = True) -> None:
-        items = [dataset[i] for i in tqdm(range(len(dataset)), desc="caching triplets", disable=not progress)]
+        items = [dataset[i] for i in tqdm(range(len(dataset)), desc="caching", disable=not progress)]
         if not items:
             raise ValueError("cannot cache an empty dataset")
-        self.arrays = {key: np.stack([item[key] for item in items]) for key in ("pre", "post", "outcome")}
-        self.image_size = int(self.arrays["pre"].shape[1])
+        self.arrays = {key: np.stack([item[key] for item in items]) for key in items[0]}
+        self.image_size = int(next(iter(self.arrays.values())).shape[1])
 
     def __len__(self) -> int:
-        return len(self.arrays["pre"])
+        return len(next(iter(self.arrays.values())))
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         return {key: array[index] for key, array in self.arrays.items()}
@@ -162,6 +173,18 @@ class CachedTriplets(Dataset):
 def collate_triplets(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     """List of ``{"pre", "post", "outcome"}`` uint8 (H, W, 3) → dict of uint8 (B, H, W, 3) tensors."""
     return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in ("pre", "post", "outcome")}
+
+
+def pair_batch(pair_set: Dataset, config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """The same-object pairs of ``step`` (0-based): ``config.same_object_batch`` distinct items drawn by (seed, step)
+    alone, so a resumed run draws the same ones. ``{"first", "second"}`` uint8 (P, H, W, 3)."""
+    if len(pair_set) < config.same_object_batch:
+        raise ValueError(f"the pair set holds {len(pair_set)} pairs, fewer than one batch of "
+                         f"{config.same_object_batch}")
+    rows = np.random.default_rng([config.seed, step, PAIR_STREAM]).choice(len(pair_set), config.same_object_batch,
+                                                                          replace=False)
+    items = [pair_set[int(row)] for row in rows]
+    return {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in ("first", "second")}
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -189,19 +212,37 @@ def training_forward(model: Grasp2Vec, config: TrainConfig) -> Callable[..., tup
 
 
 def train_step(forward: Callable[..., tuple[torch.Tensor, torch.Tensor]], optimizer: torch.optim.Optimizer,
-               batch: dict[str, torch.Tensor], config: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+               batch: dict[str, torch.Tensor], config: TrainConfig, step: int,
+               pairs: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """One optimizer step (0-based ``step``) on a uint8 batch: augmentation drawn from (seed, step), the
-    step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses."""
+    step's learning rate, forward (bf16 autocast if ``config.bf16``), loss, backward, AdamW. Returns the losses.
+
+    ``pairs`` (:func:`pair_batch`, with ``config.same_object_weight`` > 0) adds the same-object term. Each view is
+    cropped and flipped on its own draw and a pair's colours are reordered alike; the views go through φ_o in the
+    same pass as the triplets' outcomes (one set of BatchNorm statistics), and the triplets' draws come first, so
+    their augmentation is what a run without pairs draws."""
+    if (pairs is not None) != (config.same_object_weight > 0):
+        raise ValueError("the same-object term needs both pairs and same_object_weight > 0, got "
+                         f"pairs={'given' if pairs is not None else None}, weight={config.same_object_weight}")
     generator = torch.Generator().manual_seed(config.seed * AUGMENT_SEED_STRIDE + step)
     pre, post = random_crop_flip([batch["pre"], batch["post"]], config.augment, generator)
     (outcome,) = random_crop_flip([batch["outcome"]], config.augment, generator)
     pre, post, outcome = permute_colours([pre, post, outcome], config.augment.colour_permute, generator)
+    views: list[torch.Tensor] = []
+    if pairs is not None:
+        views = [random_crop_flip([pairs[key]], config.augment, generator)[0] for key in ("first", "second")]
+        views = permute_colours(views, config.augment.colour_permute, generator)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(config, step)
     device_type = next(iter(optimizer.param_groups[0]["params"])).device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-        differences, outcomes = forward(pre, post, outcome)
-    losses = grasp2vec_loss(differences.float(), outcomes.float(), config.l2_weight)
+        differences, outcomes = forward(pre, post, torch.cat([outcome, *views]))
+    outcomes = outcomes.float()
+    losses = grasp2vec_loss(differences.float(), outcomes[: len(outcome)], config.l2_weight)
+    if views:
+        first, second = outcomes[len(outcome):].chunk(2)
+        losses["same_object"] = same_object_loss(first, second)
+        losses["loss"] = losses["loss"] + config.same_object_weight * losses["same_object"]
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()
@@ -327,8 +368,9 @@ def _save_run(model: Grasp2Vec, optimizer: torch.optim.Optimizer, files: RunFile
 def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset, out_dir: str | Path,
           val_set: Dataset | None = None, resume: bool = False, wandb_mode: str = "offline",
           data_card: dict[str, Any] | None = None, progress: bool = True,
-          stop_at_step: int | None = None, device: str = "cpu") -> dict[str, Any]:
-    """Train Grasp2Vec on ``train_set`` (items ``{"pre", "post", "outcome"}`` uint8 (H, W, 3)).
+          stop_at_step: int | None = None, device: str = "cpu", pair_set: Dataset | None = None) -> dict[str, Any]:
+    """Train Grasp2Vec on ``train_set`` (items ``{"pre", "post", "outcome"}`` uint8 (H, W, 3)), and with
+    ``config.same_object_weight`` > 0 on ``pair_set`` too (items ``{"first", "second"}``, see :func:`train_step`).
 
     Writes the run folder ``out_dir`` (see the module docstring) and returns a summary dict
     (final step, last losses, validation retrieval, wall time). With ``resume=True`` an existing
@@ -339,6 +381,9 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     draws are the same on every device (the arithmetic differs in rounding). A run may resume on
     another device, and with other ``PLACEMENT_FIELDS`` (threads, loader workers, channels-last, compile).
     """
+    if (pair_set is not None) != (config.same_object_weight > 0):
+        raise ValueError("a pair set and same_object_weight > 0 go together (the same-object term), got "
+                         f"pair_set={'given' if pair_set is not None else None}, weight={config.same_object_weight}")
     files = RunFiles(Path(out_dir))
     if files.exists() and not resume:
         raise FileExistsError(f"{files.root} already holds a training run: pass resume=True (--resume) to "
@@ -382,7 +427,8 @@ def train(model_config: Grasp2VecConfig, config: TrainConfig, train_set: Dataset
     step = start
     forward = training_forward(model, config)
     for batch in loader:
-        losses = train_step(forward, optimizer, batch, config, step)
+        pairs = pair_batch(pair_set, config, step) if pair_set is not None else None
+        losses = train_step(forward, optimizer, batch, config, step, pairs)
         step += 1
         bar.update(1)
         # The log depends on the step only, not on where a session stops: a run in pieces logs as one run.

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-from", help="start from this Grasp2Vec checkpoint (fine-tuning; its architecture, "
                         "up to --stage-strides, "
                         "replaces --preset and the overrides)")
+    parser.add_argument("--pairs", type=Path, nargs="+", default=[],
+                        help="folders collected with --regrasp-same: their outcome pairs feed the same-object term")
+    parser.add_argument("--same-object-weight", type=float, default=defaults.same_object_weight,
+                        help="weight of the same-object n-pairs term on --pairs (0: off)")
+    parser.add_argument("--same-object-batch", type=int, default=defaults.same_object_batch, help="pairs per step")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
@@ -80,10 +85,13 @@ def main(argv: list[str] | None = None) -> dict:
                                    l2_weight=args.l2_weight, augment=augment,
                                    seed=args.seed, eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
                                    workers=args.workers, threads=args.threads, channels_last=args.channels_last,
-                                   bf16=args.bf16, compile=args.compile, init_from=args.init_from)
+                                   bf16=args.bf16, compile=args.compile, init_from=args.init_from,
+                                   same_object_weight=args.same_object_weight,
+                                   same_object_batch=args.same_object_batch)
         init_strides = tuple(args.stage_strides) if args.init_from and args.stage_strides else None
         model = replace(PRESETS[args.preset], **overrides)
-        config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, model=model, init_stage_strides=init_strides,
+        config = EmbeddingRunConfig(data=tuple(args.data), out=args.out, pairs=tuple(args.pairs), model=model,
+                                    init_stage_strides=init_strides,
                                     train=train_config, val_fraction=args.val_fraction, cache=args.cache,
                                     device=args.device, resume=args.resume, stop_at_step=args.stop_at_step,
                                     wandb_mode=args.wandb_mode, progress=not args.no_progress,

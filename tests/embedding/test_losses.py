@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from embedding.losses import embedding_l2_penalty, grasp2vec_loss, npairs_loss
+from embedding.losses import embedding_l2_penalty, grasp2vec_loss, npairs_loss, same_object_loss
 
 
 def test_npairs_hand_computed_identity():
@@ -48,3 +48,13 @@ def test_bad_shapes_raise():
         npairs_loss(torch.zeros(4, 3), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="at least 2"):
         npairs_loss(torch.zeros(1, 3), torch.zeros(1, 3))
+
+
+def test_same_object_loss_is_n_pairs_both_ways():
+    first = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    second = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    expected = npairs_loss(first, second) + npairs_loss(second, first)
+    assert same_object_loss(first, second).item() == pytest.approx(expected.item())
+    apart = 20 * torch.eye(3)
+    assert same_object_loss(apart, apart).item() < 1e-6  # each view nearest its own pair
+    assert same_object_loss(apart, apart.roll(1, 0)).item() > 20  # paired with the wrong objects

@@ -1,6 +1,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -8,7 +9,7 @@ from safetensors.torch import load_file
 from embedding.augment import AugmentConfig
 from embedding.checkpoint import CheckpointMismatchError, load_checkpoint
 from embedding.model import Grasp2VecConfig
-from embedding.train import StepBatchSampler, TrainConfig, _trajectory, learning_rate, train
+from embedding.train import StepBatchSampler, TrainConfig, _trajectory, learning_rate, pair_batch, train
 
 TINY = Grasp2VecConfig(image_size=32, embedding_dim=16, stem_channels=8, stage_channels=(16,), stage_strides=(2,))
 
@@ -206,3 +207,55 @@ def test_a_run_saved_before_an_augmentation_setting_existed_resumes_at_its_defau
     assert _trajectory(saved) == _trajectory({**saved, "threads": 2, "augment": {**saved["augment"],
                                                                                  "colour_permute": 0.0}})
     assert _trajectory(saved) != _trajectory({**saved, "augment": {**saved["augment"], "colour_permute": 0.5}})
+
+
+class SyntheticPairs(torch.utils.data.Dataset):
+    """Two outcome views of one coloured square at different places, ``{"first", "second"}`` (32, 32, 3) uint8."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.image_size = 32
+        self.views = np.full((n, 2, 32, 32, 3), 55, np.uint8)
+        for i in range(n):
+            colour = rng.integers(40, 250, 3)
+            for view in range(2):
+                row, col = rng.integers(0, 20, 2)
+                self.views[i, view, row:row + 12, col:col + 12] = colour
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        return {"first": self.views[index, 0], "second": self.views[index, 1]}
+
+
+def test_the_same_object_term_trains_and_resumes_exactly(tmp_path, synthetic):
+    pairs = SyntheticPairs(32)
+    config = _config(8, checkpoint_every=2, same_object_weight=1.0, same_object_batch=6)
+    one = train(TINY, config, synthetic, tmp_path / "one", wandb_mode="disabled", progress=False, pair_set=pairs)
+    first = _history(tmp_path / "one")[0]
+    assert one["train/same_object"] < first["train/same_object"]
+    assert one["train/loss"] > one["train/npairs_scene"] + one["train/npairs_outcome"]
+    train(TINY, config, synthetic, tmp_path / "pieces", wandb_mode="disabled", progress=False, pair_set=pairs,
+          stop_at_step=3)
+    train(TINY, config, synthetic, tmp_path / "pieces", resume=True, wandb_mode="disabled", progress=False,
+          pair_set=pairs)
+    _assert_same_run(tmp_path / "one", tmp_path / "pieces")
+    batch = pair_batch(pairs, config, 5)
+    assert batch["first"].shape == (6, 32, 32, 3)
+    torch.testing.assert_close(batch["first"], pair_batch(pairs, config, 5)["first"], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="different model or training config"):  # a run with the term stays one
+        train(TINY, replace(config, same_object_weight=0.0), synthetic, tmp_path / "one", resume=True,
+              wandb_mode="disabled", progress=False)
+    with pytest.raises(ValueError, match="go together"):
+        train(TINY, config, synthetic, tmp_path / "none", wandb_mode="disabled", progress=False)
+    with pytest.raises(ValueError, match="go together"):
+        train(TINY, _config(2), synthetic, tmp_path / "none", wandb_mode="disabled", progress=False, pair_set=pairs)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        pair_batch(SyntheticPairs(4), config, 0)
+
+
+def test_a_run_saved_before_the_same_object_term_resumes_without_it():
+    saved = _config(4).to_dict()
+    del saved["same_object_weight"], saved["same_object_batch"]
+    assert _trajectory(saved) == _trajectory(_config(4).to_dict())

@@ -75,7 +75,8 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, tiny_dataset, monkeypatch
 
 
 @pytest.mark.parametrize(("flags", "message"), [(("--colour-permute", "1.5"), "colour_permute is a probability"),
-                                                 (("--steps", "0"), "need steps >= 1")])
+                                                 (("--steps", "0"), "need steps >= 1"),
+                                                 (("--same-object-weight", "1"), "pair folders .* go together")])
 def test_settings_out_of_range_are_clear_errors(tmp_path, tiny_dataset, flags, message):
     with pytest.raises(SystemExit, match=f"train_embedding: error: {message}"):
         _train(tiny_dataset, tmp_path / "run", *flags)
@@ -91,3 +92,8 @@ def test_init_from_fine_tunes_at_other_stage_strides(tmp_path, tiny_dataset):
     assert card["stage_strides"] == [1, 1] and card["embedding_dim"] == 16
     _train(tiny_dataset, tmp_path / "same", "--init-from", str(base))
     assert json.loads((tmp_path / "same" / "config.json").read_text())["config"]["stage_strides"] == [2, 1]
+
+
+def test_pairs_from_a_folder_collected_without_regrasp_same_are_refused(tmp_path, tiny_dataset):
+    with pytest.raises(SystemExit, match="no second lifts to pair"):
+        _train(tiny_dataset, tmp_path / "run", "--pairs", str(tiny_dataset), "--same-object-weight", "1")
