@@ -4,13 +4,16 @@
         > docs/results/val-s28/regrasp-same.txt
     PYTHONPATH=. python docs/results/val-s28/regrasp_same.py 300 90 | grep -v '^argv' \
         > docs/results/val-s28/regrasp-same-turned.txt
+    PYTHONPATH=. python docs/results/val-s28/regrasp_same.py 100 0 0.07 | grep -v '^argv' \
+        > docs/results/val-s29/regrasp-same-release-0.07.txt      # and 0.11 (the default): session 29
 
 Two outcome images of one object lifted twice would tie φ_o's views of that object together without labels. For
 N seeded bins (seen objects, 5 a bin, collection seeds 3,900,000+; no benchmark seed), the shipped learned
 indiscriminate policy grasps (``KukaGraspEnv(max_grasps=2)``), the lift is put back (lowered to 11 cm, released,
 objects settled) and the same pose is grasped again, or, with TURN degrees, the wrist turned by TURN about the same
 grasp point (the fingers close 2.4 cm beside the end effector, ``PoseSpace.finger_points``): a second view of
-the object held the other way. The robot's own bit is ``grasp_sensed`` (the aperture) on both
+the object held the other way. A third argument puts the lift back from another end-effector height (m) than
+``LayoutConfig.release_height`` (0.11). The robot's own bit is ``grasp_sensed`` (the aperture) on both
 lifts; ground truth is read only to score whether the two lifts held the same single object.
 """
 
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from agents.loading import load_policy
+from envs.config import LayoutConfig, WorldConfig
 from envs.grasp_env import RELEASE_ACTION, KukaGraspEnv, awaits_keep_or_release
 from envs.grasp_pose import PosePolicy, PoseSpace, wrap_half_turn
 
@@ -46,8 +50,9 @@ def turned(space: PoseSpace, pose: np.ndarray, degrees: float) -> np.ndarray:
     return space.pose_at_fingers(fingers, wrap_half_turn(space.to_pose(pose)[2] + np.radians(degrees)))
 
 
-def main(bins: int, turn: float = 0.0) -> None:
-    env = KukaGraspEnv(objects="seen", num_objects=5, image_size=64, max_steps=12, max_grasps=2)
+def main(bins: int, turn: float = 0.0, release_height: float = LayoutConfig.release_height) -> None:
+    world = WorldConfig(layout=LayoutConfig(release_height=release_height))
+    env = KukaGraspEnv(objects="seen", num_objects=5, image_size=64, max_steps=12, max_grasps=2, world_config=world)
     space = PoseSpace(env.config)
     chooser, _ = load_policy(POLICY)
     counts: Counter[str] = Counter()
@@ -77,7 +82,8 @@ def main(bins: int, turn: float = 0.0) -> None:
             what = "nothing" if len(one) == 1 else "first lift held 0 or 2+ objects"
         counts[f"sensed both: {sensed == (True, True)!s:5s} | second lift: {what}"] += 1
     env.close()
-    print(f"{bins} bins, {POLICY}, seeds {FIRST_SEED}+, second grasp turned by {turn:g} degrees")
+    print(f"{bins} bins, {POLICY}, seeds {FIRST_SEED}+, second grasp turned by {turn:g} degrees"
+          + ("" if release_height == LayoutConfig.release_height else f", put back from {release_height:g} m"))
     for key, count in sorted(counts.items()):
         print(f"  {key}: {count}")
     both = {k: v for k, v in counts.items() if k.startswith("sensed both: True")}
@@ -87,4 +93,5 @@ def main(bins: int, turn: float = 0.0) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
+    main(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0,
+         float(sys.argv[3]) if len(sys.argv) > 3 else LayoutConfig.release_height)
