@@ -126,7 +126,8 @@ def run_regrasp_same_episode(env: gym.Env, policy: Policy, index: int, seed: int
     while not done:
         action = np.asarray(policy.act(observation), dtype=np.float32)
         observation, reward, terminated, truncated, info = env.step(action)
-        lifted = awaits_keep_or_release(observation)
+        # A lift that faulted ends the episode with the fingers closed: it awaits nothing.
+        lifted = awaits_keep_or_release(observation) and not (terminated or truncated)
         observations.append(observation)
         actions.append(action)
         rewards.append(float(info["is_success"]) if lifted else reward)  # a one-grasp world pays the lift at once

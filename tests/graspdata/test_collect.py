@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from graspdata.policies import random_policy
 from graspdata.pool import WorkerError
 from graspdata.worker import ShardTask, collector_env
 from tests.graspdata.helpers import stored_indices_and_seeds
-from tests.graspdata.policies import CRASH_MARKER
+from tests.graspdata.policies import CRASH_MARKER, privileged
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = CollectConfig(grasps=6, shard_size=3, workers=2, image_size=32, num_objects=2, max_steps=8)
@@ -266,3 +267,18 @@ def test_regrasp_same_needs_a_two_grasp_world_without_a_reward():
             run_regrasp_same_episode(env, random_policy(env, 0), 0, 0)
     finally:
         env.close()
+
+
+def test_regrasp_same_records_a_lift_that_faulted_and_asks_nothing_more(monkeypatch):
+    """A fault during the lift ends the episode with the fingers closed; nothing awaits keep or put-back (a
+    collection of 10,000 attempts met one and stopped before this was handled)."""
+    env = collector_env(CollectConfig(image_size=32, num_objects=2, max_steps=8), max_grasps=2)
+    world = env.unwrapped.world
+    grasp = world.grasp
+    monkeypatch.setattr(world, "grasp", lambda: dataclasses.replace(grasp(), fault="an object left the workspace"))
+    try:
+        record = run_regrasp_same_episode(env, privileged(env, 0), 0, 0)
+    finally:
+        env.close()
+    assert record.fault == "an object left the workspace" and record.terminated and record.grasp_attempted
+    assert record.again_sensed is False and not record.again_outcome_image.any()
