@@ -8,6 +8,7 @@ arm's x, y. Two lifts made by the same grasp share it. On a pool's first 1,000 o
 nearest *other* outcome by φ_o (cosine): how far apart the two lifted objects lay in the scene image (the centroids
 of their pre-grasp masks, pixels of the 64 px scene; ground truth, read only to score), and how often it is the
 same object. A φ_o that encodes the lift's place finds near places; one that encodes the object finds the object.
+Then the retrieval the benchmark scores (scene difference → outcomes, dot): where its misses' lifts lay.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def main(pool: str, checkpoints: list[str], limit: int = 1000) -> None:
         apart = np.linalg.norm(where - where[found], axis=1)
         print(f"  {checkpoint}: nearest other outcome by φ_o: median {np.median(apart):.1f} px apart, within 4 px "
               f"{100 * np.mean(apart < 4):.1f} %, the same object {100 * np.mean(names == names[found]):.1f} %")
+        differences, _ = embed_held_out(load_checkpoint(checkpoint), grasps)
+        retrieved = similarity(differences, outcomes, "dot").argmax(dim=1).numpy()
+        missed = names[retrieved] != names
+        apart = np.linalg.norm(where - where[retrieved], axis=1)[missed]
+        print(f"    retrieval (dot) misses {missed.sum()} of {len(names)}: the retrieved lift median "
+              f"{np.median(apart):.1f} px apart, within 4 px {100 * np.mean(apart < 4):.1f} %")
 
 
 if __name__ == "__main__":
