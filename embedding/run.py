@@ -97,7 +97,8 @@ def train_embedding(config: EmbeddingRunConfig) -> dict[str, Any]:
                              f"images, but the data hold {train_set.image_size} px images")
     data_card = {"roots": [str(root) for root in data], "train_triplets": len(train_set),
                  "val_triplets": len(val_set), "val_fraction": config.val_fraction, "split_seed": seed,
-                 "image_size": train_set.image_size, "triplet_fov": train_set.triplet_fov}
+                 "image_size": train_set.image_size, "triplet_fov": train_set.triplet_fov,
+                 "triplet_backdrop": train_set.triplet_backdrop}
     pair_set = None
     if config.pairs:
         pair_set = OutcomePairDataset(list(config.pairs), split="train", val_fraction=config.val_fraction, seed=seed)

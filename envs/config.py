@@ -122,12 +122,15 @@ class CameraConfig:
     rendered sharper than the observation; None records them at ``image_size``. ``triplet_fov`` narrows the
     scene camera's field of view (degrees) for the recorded pre- and post-grasp images alone, a zoom on
     ``scene_target`` that gives each object more pixels at the same image size; None records them as the
-    policy sees the scene (``scene_fov``).
+    policy sees the scene (``scene_fov``). ``triplet_backdrop`` records the outcome image with only the arm and what
+    it holds in sight (``GraspWorld.render_wrist(backdrop=True)``): no floor behind the held object, whose pattern
+    moves with the arm and tells where it lifted; the policy's own outcome observation is unchanged.
     """
 
     image_size: int = 64
     triplet_size: int | None = None
     triplet_fov: float | None = None
+    triplet_backdrop: bool = False
     scene_target: tuple[float, float, float] = (0.62, 0.06, -0.18)
     scene_distance: float = 1.0
     scene_yaw: float = 245.0

@@ -30,8 +30,9 @@ that aperture exceeds the gripper's closed-on-nothing aperture, measured at worl
 ``closed_aperture``, by more than ``ArmConfig.grasp_margin``; ``close_height``, how high above the bottom
 of the workspace the gripper was when its fingers began to close, in metres; with ``record_triplet=True``, the
 triplet ``pre_image``/``post_image``/``triplet_outcome_image``, rendered at ``triplet_size`` pixels
-when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself; the pre and post
-images through ``triplet_fov`` degrees when given, a zoom on the bin)
+when given, else at ``image_size``, where ``triplet_outcome_image`` is ``outcome_image`` itself unless
+``triplet_backdrop`` shows it against a plain backdrop; the pre and post images through ``triplet_fov`` degrees when
+given, a zoom on the bin)
 and, under ``info["ground_truth"]``, what only the simulator knows: objects,
 lifted objects (above the lift line when the lift ends and still after holding ``PhysicsConfig.hold_s``:
 held, not thrown), ``dropped`` objects (above the line when the lift ended, fallen during the hold),
@@ -64,13 +65,16 @@ GRIPPER_LIMIT = 10.0  # bound of the gripper-state box (its values stay far insi
 
 
 def make_world_config(num_objects: int, image_size: int, base: WorldConfig | None,
-                      triplet_size: int | None = None, triplet_fov: float | None = None) -> WorldConfig:
+                      triplet_size: int | None = None, triplet_fov: float | None = None,
+                      triplet_backdrop: bool | None = None) -> WorldConfig:
     """``base`` (or the defaults) with the object count and image size replaced, and the triplet
-    size and field of view when given (else ``base``'s)."""
+    size, field of view and outcome backdrop when given (else ``base``'s)."""
     base = base or WorldConfig()
     camera = dataclasses.replace(base.camera, image_size=image_size,
                                  triplet_size=base.camera.triplet_size if triplet_size is None else triplet_size,
-                                 triplet_fov=base.camera.triplet_fov if triplet_fov is None else triplet_fov)
+                                 triplet_fov=base.camera.triplet_fov if triplet_fov is None else triplet_fov,
+                                 triplet_backdrop=(base.camera.triplet_backdrop if triplet_backdrop is None
+                                                   else triplet_backdrop))
     return dataclasses.replace(base, num_objects=num_objects, camera=camera)
 
 
@@ -100,7 +104,7 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                  record_triplet: bool = False, reward: RewardFunction | None = None,
                  render_mode: str | None = None, world_config: WorldConfig | None = None,
                  triplet_size: int | None = None, max_grasps: int = 1, scene_each_step: bool = True,
-                 triplet_fov: float | None = None) -> None:
+                 triplet_fov: float | None = None, triplet_backdrop: bool | None = None) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         if max_steps < 2:
@@ -110,7 +114,8 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.object_paths = resolve_objects(objects)
         if num_objects > len(self.object_paths):
             raise ValueError(f"num_objects={num_objects} but the object set holds only {len(self.object_paths)} URDFs")
-        self.config = make_world_config(num_objects, image_size, world_config, triplet_size, triplet_fov)
+        self.config = make_world_config(num_objects, image_size, world_config, triplet_size, triplet_fov,
+                                        triplet_backdrop)
         self.max_steps = max_steps
         self.max_grasps = max_grasps
         self.auto_descend = auto_descend
@@ -256,9 +261,11 @@ class KukaGraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if self.record_triplet and self._pre is not None:
             post, post_mask = self._render_triplet_scene(hide=outcome.lifted)
             info["pre_image"], info["post_image"] = self._pre[0], post
-            size = self.config.camera.triplet_image_size
-            info["triplet_outcome_image"] = (outcome_image if size == self.config.camera.image_size
-                                             else self.world.render_wrist(size=size)[0])
+            camera = self.config.camera
+            size = camera.triplet_image_size
+            info["triplet_outcome_image"] = (
+                outcome_image if size == camera.image_size and not camera.triplet_backdrop
+                else self.world.render_wrist(size=size, backdrop=camera.triplet_backdrop)[0])
             info["ground_truth"]["pre_mask"] = self._pre[1]
             info["ground_truth"]["post_mask"] = post_mask
         info["is_success"] = outcome.fault is None and self._succeeded(names)

@@ -87,7 +87,7 @@ class GraspWorld:
                                     fixedTimeStep=physics.time_step, deterministicOverlappingPairs=1,
                                     enableFileCaching=1)
         c.setGravity(0, 0, -9.81)
-        c.loadURDF("plane.urdf", (0, 0, -1), useFixedBase=True)
+        self.plane = c.loadURDF("plane.urdf", (0, 0, -1), useFixedBase=True)
         self.table = c.loadURDF("table/table.urdf", layout.table_position, useFixedBase=True)
         self.tray = c.loadURDF("tray/tray.urdf", layout.tray_position, (0, 0, 1, 0), useFixedBase=True)
         self.arm = KukaArm(c, layout.arm_base_position, self.config.arm)
@@ -316,7 +316,12 @@ class GraspWorld:
         with self._hidden_bodies([self.arm.body]):
             return self._heightmap_camera.render()
 
-    def render_wrist(self, with_mask: bool = False, size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image; ``size`` as in ``render_scene``."""
+    def render_wrist(self, with_mask: bool = False, size: int | None = None, backdrop: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Wrist camera image (H, W, 3) uint8: after a lift, the outcome image; ``size`` as in ``render_scene``.
+        ``backdrop``: only the arm and the objects above the lift line in sight (floor, table, tray and the bin's
+        other objects hidden), as a camera would see the lift against a plain backdrop."""
         position, orientation = self.arm.end_effector_pose()
-        return self.wrist_camera.render(position, orientation, with_mask, size)
+        hidden = [self.plane, self.table, self.tray, *(b for b in self.objects if b not in self.above_line())]
+        with self._hidden_bodies(hidden if backdrop else []):
+            return self.wrist_camera.render(position, orientation, with_mask, size)

@@ -61,6 +61,12 @@ class DatasetCard:
         value = self.config.get("triplet_fov")
         return None if value is None else float(value)
 
+    @property
+    def triplet_backdrop(self) -> bool:
+        """Whether the outcome images show the lift against a plain backdrop (``runs.collect --triplet-backdrop``;
+        False for datasets collected or imported without it)."""
+        return bool(self.config.get("triplet_backdrop", False))
+
     def counts(self) -> dict[str, int]:
         """Totals over the manifest: attempts, grasps_attempted, successes, faults, shards."""
         totals = {name: sum(getattr(s, name) for s in self.shards)

@@ -70,7 +70,8 @@ def plan_tasks(covered: list[tuple[int, int]], grasps: int, shard_size: int) -> 
 def new_card(config: CollectConfig) -> DatasetCard:
     """Card of a dataset about to be collected with ``config``."""
     paths = resolve_objects(config.objects)
-    world = make_world_config(config.num_objects, config.image_size, None, config.triplet_size, config.triplet_fov)
+    world = make_world_config(config.num_objects, config.image_size, None, config.triplet_size, config.triplet_fov,
+                              config.triplet_backdrop)
     spec = config.identity()["objects"]
     names = [object_name(p) for p in paths]
     object_set = {"spec": spec, "count": len(paths), "names_sha256": names_digest(names)}

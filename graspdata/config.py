@@ -9,10 +9,10 @@ from envs.config import CameraConfig
 
 # Fields that define the data: a resumed run must use the same values.
 IDENTITY_FIELDS = ("objects", "num_objects", "image_size", "triplet_size", "max_steps", "policy", "seed", "heightmap",
-                   "scene_each_step", "triplet_fov", "regrasp_same")
+                   "scene_each_step", "triplet_fov", "regrasp_same", "triplet_backdrop")
 # Identity fields added later, with the value datasets collected before them have.
 IDENTITY_DEFAULTS = {"heightmap": False, "triplet_size": None, "scene_each_step": True, "triplet_fov": None,
-                     "regrasp_same": False}
+                     "regrasp_same": False, "triplet_backdrop": False}
 CARD_WORLD = "world"  # a dataset card records the world beside the collection settings (graspdata.collect.new_card)
 
 
@@ -30,6 +30,9 @@ class CollectConfig:
         triplet_fov: field of view (degrees) of the recorded pre and post images, narrower than the policy's
             scene camera (``envs.config.CameraConfig.triplet_fov``): a zoom on the bin that gives each object
             more pixels at the same size. None: the policy's view. The episodes are unchanged, as above.
+        triplet_backdrop: record the outcome image against a plain backdrop (``CameraConfig.triplet_backdrop``): only
+            the arm and what it holds in sight, no floor whose pattern says where the arm lifted. The episodes and
+            the policy's outcome observation are unchanged.
         max_steps: actions per episode before it is cut.
         policy: ``"random"``, ``package.module:callable`` or a saved policy folder (see :mod:`graspdata.policies`).
         seed: base seed; episode ``i`` is reset with ``episode_seed(seed, i)``.
@@ -57,6 +60,7 @@ class CollectConfig:
     image_size: int = 64
     triplet_size: int | None = None
     triplet_fov: float | None = None
+    triplet_backdrop: bool = False
     max_steps: int = 10
     policy: str = "random"
     seed: int = 0

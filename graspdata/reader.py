@@ -136,6 +136,7 @@ class ShardedReader(ABC):
         self.cards = [scan.card for scan in scans]
         self.image_size = self.cards[0].image_size
         self.triplet_fov = self.cards[0].triplet_fov  # degrees; None: the policy's scene camera
+        self.triplet_backdrop = self.cards[0].triplet_backdrop  # outcome images against a plain backdrop
         for scan in scans:
             if scan.card.image_size != self.image_size:
                 raise ConfigMismatchError(f"{scan.folder}: image size {scan.card.image_size}, but "
@@ -144,6 +145,10 @@ class ShardedReader(ABC):
                 raise ConfigMismatchError(f"{scan.folder}: pre and post images through a {scan.card.triplet_fov} "
                                           f"degree field of view, but {scans[0].folder}'s through {self.triplet_fov} "
                                           "(None: the policy's scene camera); read them separately")
+            if scan.card.triplet_backdrop != self.triplet_backdrop:
+                raise ConfigMismatchError(f"{scan.folder}: outcome images with a plain backdrop: "
+                                          f"{scan.card.triplet_backdrop}, but {scans[0].folder}'s: "
+                                          f"{self.triplet_backdrop}; read them separately")
             if object_set is not None and not _object_set_matches(scan.card, object_set):
                 raise ConfigMismatchError(f"{scan.folder}: collected on object set "
                                           f"{scan.card.object_set.get('spec')!r}, not {object_set!r}")

@@ -72,7 +72,8 @@ def collector_env(config: CollectConfig, record_triplet: bool = True, heightmap:
     collector and for a replay of its data."""
     env = KukaGraspEnv(objects=config.objects, num_objects=config.num_objects, image_size=config.image_size,
                        max_steps=config.max_steps, record_triplet=record_triplet, triplet_size=config.triplet_size,
-                       scene_each_step=config.scene_each_step, triplet_fov=config.triplet_fov, max_grasps=max_grasps)
+                       scene_each_step=config.scene_each_step, triplet_fov=config.triplet_fov, max_grasps=max_grasps,
+                       triplet_backdrop=config.triplet_backdrop)
     return HeightmapObservation(env) if (config.heightmap if heightmap is None else heightmap) else env
 
 

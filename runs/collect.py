@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--triplet-fov", type=float, default=d.triplet_fov,
                         help="field of view of the recorded pre and post images, degrees, narrower than the policy's "
                              "scene camera (36): a zoom on the bin (default: the policy's view)")
+    parser.add_argument("--triplet-backdrop", action="store_true",
+                        help="record the outcome image against a plain backdrop: only the arm and what it holds in "
+                             "sight, no floor whose pattern tells where the arm lifted (the episodes are the same)")
     parser.add_argument("--num-objects", type=int, default=d.num_objects, help="objects in the bin")
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help="actions per episode")
     parser.add_argument("--policy", default=d.policy,
@@ -73,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                policy=args.policy, seed=args.seed, grasps=args.grasps,
                                shard_size=args.shard_size, workers=args.workers,
                                max_task_failures=args.max_task_failures, heightmap=args.heightmap,
-                               scene_each_step=args.scene_each_step, regrasp_same=args.regrasp_same)
+                               scene_each_step=args.scene_each_step, regrasp_same=args.regrasp_same,
+                               triplet_backdrop=args.triplet_backdrop)
         log = WandbLog(args.wandb_mode, args.out, config.to_dict()) if args.wandb_mode != "disabled" else None
         try:
             result = collect(config, args.out, resume=args.resume, ray_address=args.ray_address,

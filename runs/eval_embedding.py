@@ -64,7 +64,8 @@ def load_grasps(args: argparse.Namespace, image_size: int) -> tuple[HeldOutGrasp
     if args.data is not None:
         grasps = read_held_out(args.data, objects=args.objects, limit=args.limit, progress=not args.no_progress)
         return grasps, {"source": "dataset", "roots": [str(d) for d in args.data],
-                        "triplet_fov": DatasetCard.load(args.data[0]).triplet_fov}
+                        "triplet_fov": DatasetCard.load(args.data[0]).triplet_fov,
+                        "triplet_backdrop": DatasetCard.load(args.data[0]).triplet_backdrop}
     grasps = collect_held_out(args.objects, args.attempts, args.seed, image_size=image_size,
                               num_objects=args.num_objects, progress=not args.no_progress)
     if args.limit is not None:
@@ -73,7 +74,8 @@ def load_grasps(args: argparse.Namespace, image_size: int) -> tuple[HeldOutGrasp
                                               "pre_object_mask": grasps.masks[i]}
                                              for i in range(min(args.limit, len(grasps)))], grasps.urdfs)
     return grasps, {"source": "collected", "attempts": args.attempts, "seed_first": args.seed,
-                    "num_objects": args.num_objects, "policy": "RandomGraspPolicy", "triplet_fov": None}
+                    "num_objects": args.num_objects, "policy": "RandomGraspPolicy", "triplet_fov": None,
+                    "triplet_backdrop": False}
 
 
 def check_camera(checkpoint: Path, held_out: dict, any_camera: bool) -> None:
@@ -85,6 +87,12 @@ def check_camera(checkpoint: Path, held_out: dict, any_camera: bool) -> None:
                          f"degree field of view, the held-out grasps are through {held_out['triplet_fov']} (None: "
                          "the policy's scene camera): collect them with the training data's --triplet-fov, or pass "
                          "--any-camera to compare anyway")
+    backdrop = bool(read_card(checkpoint).get("extra", {}).get("data", {}).get("triplet_backdrop", False))
+    if backdrop != held_out["triplet_backdrop"] and not any_camera:
+        raise SystemExit(f"eval_embedding: error: {checkpoint} was trained on outcome images "
+                         f"{'with' if backdrop else 'without'} a plain backdrop, the held-out grasps' are "
+                         f"{'with' if held_out['triplet_backdrop'] else 'without'}: collect them with the training "
+                         "data's --triplet-backdrop, or pass --any-camera to compare anyway")
 
 
 def main(argv: list[str] | None = None) -> dict:
