@@ -282,3 +282,29 @@ def test_regrasp_same_records_a_lift_that_faulted_and_asks_nothing_more(monkeypa
         env.close()
     assert record.fault == "an object left the workspace" and record.terminated and record.grasp_attempted
     assert record.again_sensed is False and not record.again_outcome_image.any()
+
+
+def test_a_backdrop_behind_the_outcome_keeps_the_grasps_and_is_part_of_the_identity(tmp_path):
+    config = CollectConfig(grasps=3, shard_size=3, workers=1, image_size=32, num_objects=2, max_steps=8,
+                           policy="tests.graspdata.policies:privileged", triplet_backdrop=True)
+    collect(config, tmp_path / "backdrop", show_progress=False, report=quiet)
+    collect(CollectConfig(**{**config.to_dict(), "triplet_backdrop": False}), tmp_path / "plain", show_progress=False,
+            report=quiet)
+    card = DatasetCard.load(tmp_path / "backdrop")
+    assert card.triplet_backdrop and card.config["world"]["camera"]["triplet_backdrop"]
+    assert not DatasetCard.load(tmp_path / "plain").triplet_backdrop
+    backdrop, plain = EpisodeDataset(tmp_path / "backdrop"), EpisodeDataset(tmp_path / "plain")
+    attempted = 0
+    for index in range(3):
+        for key in ("actions", "images", "gripper"):
+            np.testing.assert_array_equal(backdrop[index][key], plain[index][key])
+        if plain[index]["outcome"].any():  # the floor and the table went out of sight behind the fingers
+            attempted += 1
+            assert not np.array_equal(backdrop[index]["outcome"], plain[index]["outcome"])
+    assert attempted > 0
+    assert TripletDataset(tmp_path / "backdrop").triplet_backdrop
+    with pytest.raises(ConfigMismatchError, match="backdrop"):  # one reader, one outcome camera
+        TripletDataset([tmp_path / "backdrop", tmp_path / "plain"])
+    with pytest.raises(ConfigMismatchError, match="triplet_backdrop"):
+        collect(CollectConfig(**{**config.to_dict(), "triplet_backdrop": False}), tmp_path / "backdrop",
+                resume=True, show_progress=False, report=quiet)

@@ -50,6 +50,16 @@ def test_a_checkpoint_trained_through_another_field_of_view_is_refused_unless_as
     assert eval_embedding.main([*args, "--any-camera"])["held_out"]["triplet_fov"] is None
 
 
+def test_a_checkpoint_trained_on_backdrop_outcomes_is_refused_on_others_unless_asked(tmp_path):
+    torch.manual_seed(0)
+    save_checkpoint(Grasp2Vec(TINY), tmp_path / "backdrop", extra={"data": {"triplet_backdrop": True}})
+    args = ["--checkpoint", str(tmp_path / "backdrop"), "--objects", "unseen", "--attempts", "16", "--num-objects",
+            "2", "--seed", "5", "--json", str(tmp_path / "eval.json"), "--no-progress", "--threads", "1"]
+    with pytest.raises(SystemExit, match="outcome images with a plain backdrop, the held-out grasps' are without"):
+        eval_embedding.main(args)
+    assert eval_embedding.main([*args, "--any-camera"])["held_out"]["triplet_backdrop"] is False
+
+
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a Grasp2Vec checkpoint"):
         eval_embedding.main(["--checkpoint", str(tmp_path / "none"), "--json", str(tmp_path / "x.json")])
